@@ -1,0 +1,52 @@
+# podsg — build, test and benchmark targets.
+#
+#   make test    set up what the tests need, then vet, check formatting and run
+#                every test with the race detector (all modules in the tree)
+#   make bench   run every benchmark and the scenario benchmarks
+#
+# As root, `make test` installs iptables and iproute2 when missing and exports
+# PODSG_REQUIRE_ROOT_TESTS=1, so tests that need root fail instead of skipping.
+
+SHELL := /bin/bash
+GO    ?= go
+# Modules nested below the root (each has its own go.mod).
+NESTED := $(shell find . -mindepth 2 -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
+
+ifeq ($(shell id -u),0)
+export PODSG_REQUIRE_ROOT_TESTS := 1
+endif
+
+.PHONY: test setup vet fmt-check unit bench generate
+
+test: setup vet fmt-check unit
+
+setup:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=""; \
+	  command -v iptables >/dev/null 2>&1 || missing="$$missing iptables"; \
+	  command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@for m in $(NESTED); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+	@for m in $(NESTED); do echo "go test ($$m)"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+generate:
+	$(GO) generate ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run 'TestChurn' -count=1 -v ./trunk/ | grep -E '^(churn|scale|rebuild)' || true
