@@ -43,7 +43,8 @@ type SelectorExplanation struct {
 	// Set is false for a selector that is not set (no constraint).
 	Set bool
 	// Selector is the selector in label-selector syntax ("role=db,tier in
-	// (a,b)"); "" for the empty selector, which matches everything.
+	// (a,b)"); "" for the empty selector, which matches everything; JSON
+	// for a selector that does not convert.
 	Selector string
 	// Error is the conversion error of a selector that cannot match, or "".
 	Error string

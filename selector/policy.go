@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -145,7 +146,7 @@ func compileSelector(ls *metav1.LabelSelector) compiledSelector {
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil {
-		return compiledSelector{state: selectorInvalid, err: err, text: metav1.FormatLabelSelector(ls)}
+		return compiledSelector{state: selectorInvalid, err: err, text: rawSelector(ls)}
 	}
 	c := compiledSelector{state: selectorSet, text: sel.String()}
 	reqs, _ := sel.Requirements()
@@ -170,6 +171,15 @@ func compileSelector(ls *metav1.LabelSelector) compiledSelector {
 		c.reqs = append(c.reqs, requirement{key: r.Key(), op: op, values: r.ValuesUnsorted(), text: r.String()})
 	}
 	return c
+}
+
+// rawSelector renders a selector that does not convert as its JSON form.
+func rawSelector(ls *metav1.LabelSelector) string {
+	b, err := json.Marshal(ls)
+	if err != nil {
+		return fmt.Sprintf("%+v", *ls)
+	}
+	return string(b)
 }
 
 // matches reports whether lbls satisfy every requirement. Unset selectors
