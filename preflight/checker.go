@@ -209,6 +209,17 @@ func (c *Cluster) Validate() error {
 			}
 		}
 	}
+	checkGroups := func(field string, ids []string) {
+		for i, id := range ids {
+			if !v1beta1.ValidGroupID(id) {
+				bad(fmt.Sprintf("%s[%d]", field, i), "%q is not a security group ID (sg- followed by 8 or 17 hex digits)", id)
+			}
+		}
+	}
+	if c.ClusterSecurityGroup != "" && !v1beta1.ValidGroupID(c.ClusterSecurityGroup) {
+		bad("clusterSecurityGroup", "%q is not a security group ID (sg- followed by 8 or 17 hex digits)", c.ClusterSecurityGroup)
+	}
+	checkGroups("coreDNS.securityGroups", c.CoreDNS.SecurityGroups)
 	names := map[string]bool{}
 	for i, ng := range c.NodeGroups {
 		f := fmt.Sprintf("nodeGroups[%d]", i)
@@ -222,6 +233,7 @@ func (c *Cluster) Validate() error {
 			bad(f+".nodes", "%d is negative", ng.Nodes)
 		}
 		checkOS(f+".os", ng.OS)
+		checkGroups(f+".securityGroups", ng.SecurityGroups)
 		if len(ng.InstanceTypes) == 0 {
 			bad(f+".instanceTypes", "empty; list the group's instance types")
 		}

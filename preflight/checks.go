@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/limits"
 )
@@ -18,7 +20,7 @@ func (r *run) checkPolicies() {
 		if errs := v1beta1.Validate(p.p, v1beta1.ValidateOptions{MaxGroups: r.c.groupsPerENI}); len(errs) > 0 {
 			r.add(Finding{
 				Severity: Error, Code: CodePolicyInvalid, Subject: p.String(),
-				Problem: errs.ToAggregate().Error(),
+				Problem: joinFieldErrors(errs),
 				Impact:  "the API server refuses the policy, or the controller ignores it: the pods it is meant for start without its security groups",
 				Fix:     "correct the fields named above and apply the policy again",
 			})
@@ -618,4 +620,12 @@ func (r *run) checkMode() {
 			Fix:     "run the pods in private subnets with a NAT gateway, or " + toStandard,
 		})
 	}
+}
+
+func joinFieldErrors(errs field.ErrorList) string {
+	s := make([]string, len(errs))
+	for i, e := range errs {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
 }

@@ -114,10 +114,15 @@ func (p *policyInfo) matches(w *Workload) bool {
 }
 
 // allGroupIDs returns every group named by a policy or the description.
+// Malformed IDs in policies are left out: CheckPolicies reports them.
 func (r *run) allGroupIDs() []string {
 	var ids []string
 	for _, p := range r.policies {
-		ids = append(ids, p.p.Spec.SecurityGroups.Groups...)
+		for _, id := range p.p.Spec.SecurityGroups.Groups {
+			if v1beta1.ValidGroupID(id) {
+				ids = append(ids, id)
+			}
+		}
 	}
 	for id := range r.cluster.referencedGroups() {
 		ids = append(ids, id)
