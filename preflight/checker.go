@@ -1,0 +1,262 @@
+package preflight
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/limits"
+)
+
+// CheckName names one check. Names are stable.
+type CheckName string
+
+// The checks, in the order Run runs them.
+const (
+	// CheckPolicies validates each policy and matches policies to
+	// workloads.
+	CheckPolicies CheckName = "policies"
+	// CheckGroups verifies that every group exists, is in the cluster's
+	// VPC, and that no pod gets more groups than the per-ENI quota.
+	CheckGroups CheckName = "security-groups"
+	// CheckProbes verifies that the node groups reach each probe port.
+	CheckProbes CheckName = "probes"
+	// CheckDNS verifies that the pods reach CoreDNS on TCP and UDP 53.
+	CheckDNS CheckName = "dns"
+	// CheckPeers verifies that the pods of a workload reach each other on
+	// their peer ports.
+	CheckPeers CheckName = "peers"
+	// CheckFargate verifies that Fargate pods reach the control plane.
+	CheckFargate CheckName = "fargate"
+	// CheckNodes verifies instance types and branch-ENI capacity.
+	CheckNodes CheckName = "nodes"
+	// CheckSupport reports setups security groups for pods do not support.
+	CheckSupport CheckName = "support"
+	// CheckMode verifies that the enforcing mode suits the cluster.
+	CheckMode CheckName = "enforcing-mode"
+)
+
+// AllChecks returns every check, in run order.
+func AllChecks() []CheckName {
+	return []CheckName{CheckPolicies, CheckGroups, CheckProbes, CheckDNS, CheckPeers, CheckFargate, CheckNodes, CheckSupport, CheckMode}
+}
+
+// needsEC2 reports whether check reads security groups.
+func (n CheckName) needsEC2() bool {
+	switch n {
+	case CheckGroups, CheckProbes, CheckDNS, CheckPeers, CheckFargate:
+		return true
+	}
+	return false
+}
+
+// LimitsSource gives the limits of an instance type. *limits.Table satisfies
+// it; so does a table with overrides. An unknown type must give an error
+// matching limits.ErrUnknownInstanceType.
+type LimitsSource interface {
+	Lookup(instanceType string) (limits.Limits, error)
+}
+
+// Option configures a Checker.
+type Option func(*Checker)
+
+// WithLimits sets where instance-type limits come from. The default is
+// limits.Default().
+func WithLimits(src LimitsSource) Option { return func(c *Checker) { c.limits = src } }
+
+// WithGroupsPerENI sets the account's quota of security groups per network
+// interface (EC2 default 5, at most 16). Values outside 1..16 are clamped.
+func WithGroupsPerENI(n int) Option {
+	return func(c *Checker) { c.groupsPerENI = min(max(n, 1), v1beta1.MaxGroupsCeiling) }
+}
+
+// WithChecks selects the checks to run (default: AllChecks). Unknown names
+// make Run fail.
+func WithChecks(names ...CheckName) Option {
+	return func(c *Checker) { c.checks = slices.Clone(names) }
+}
+
+// WithLogger sets a logger for progress messages at debug level. The
+// default discards them.
+func WithLogger(l *slog.Logger) Option { return func(c *Checker) { c.log = l } }
+
+// Checker runs preflight checks against EC2 and a cluster description. It
+// only reads EC2 (DescribeSecurityGroups). A Checker is immutable after New
+// and safe for concurrent use, as long as the EC2 client is.
+type Checker struct {
+	ec2          EC2
+	limits       LimitsSource
+	groupsPerENI int
+	checks       []CheckName
+	log          *slog.Logger
+}
+
+// New returns a Checker that reads security groups through client.
+func New(client EC2, opts ...Option) *Checker {
+	c := &Checker{
+		ec2:          client,
+		limits:       limits.Default(),
+		groupsPerENI: v1beta1.DefaultMaxGroups,
+		checks:       AllChecks(),
+		log:          slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// ErrInvalidCluster is returned (wrapped) by Run when the cluster description
+// itself is wrong; the message names each bad field and value.
+var ErrInvalidCluster = errors.New("preflight: invalid cluster description")
+
+// Run checks policies against cluster and returns every finding.
+//
+// Findings describe the cluster and EC2; an error means the checks could not
+// run: a description that does not validate (ErrInvalidCluster), an unknown
+// check name, or an EC2 call that failed for another reason than a missing
+// group (throttling, permissions, network), wrapped with the operation. A
+// group EC2 does not know is a finding, not an error. Run does not modify its
+// arguments.
+func (c *Checker) Run(ctx context.Context, cluster *Cluster, policies []v1beta1.SecurityGroupPolicy) (*Report, error) {
+	if cluster == nil {
+		cluster = &Cluster{}
+	}
+	for _, n := range c.checks {
+		if !slices.Contains(AllChecks(), n) {
+			return nil, fmt.Errorf("preflight: unknown check %q; known checks: %v", n, AllChecks())
+		}
+	}
+	if err := cluster.Validate(); err != nil {
+		return nil, err
+	}
+	r := newRun(c, cluster, policies)
+	if slices.ContainsFunc(c.checks, CheckName.needsEC2) {
+		ids := r.allGroupIDs()
+		c.log.DebugContext(ctx, "preflight: describing security groups", "count", len(ids))
+		g, missing, err := LoadGroups(ctx, c.ec2, ids)
+		if err != nil {
+			return nil, err
+		}
+		r.groups = g
+		for _, m := range missing {
+			r.missing[m.ID] = m
+		}
+	}
+	report := &Report{Checks: slices.Clone(c.checks)}
+	for _, n := range c.checks {
+		before := len(r.findings)
+		checkFuncs[n](r)
+		c.log.DebugContext(ctx, "preflight: check done", "check", string(n), "findings", len(r.findings)-before)
+	}
+	report.Findings = r.findings
+	sortFindings(report.Findings)
+	return report, nil
+}
+
+var checkFuncs = map[CheckName]func(*run){
+	CheckPolicies: (*run).checkPolicies,
+	CheckGroups:   (*run).checkGroups,
+	CheckProbes:   (*run).checkProbes,
+	CheckDNS:      (*run).checkDNS,
+	CheckPeers:    (*run).checkPeers,
+	CheckFargate:  (*run).checkFargate,
+	CheckNodes:    (*run).checkNodes,
+	CheckSupport:  (*run).checkSupport,
+	CheckMode:     (*run).checkMode,
+}
+
+// Validate reports every field of c that preflight cannot interpret, each
+// naming the field and its value. The error matches ErrInvalidCluster.
+func (c *Cluster) Validate() error {
+	var errs []string
+	bad := func(field string, format string, args ...any) {
+		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
+	}
+	switch c.IPFamily {
+	case "", IPv4, IPv6:
+	default:
+		bad("ipFamily", "%q is not ipv4 or ipv6", c.IPFamily)
+	}
+	switch c.CNI.EnforcingMode {
+	case "", Strict, Standard:
+	default:
+		bad("cni.enforcingMode", "%q is not strict or standard", c.CNI.EnforcingMode)
+	}
+	if c.CNI.Version != "" {
+		if _, err := cniVersion(c.CNI.Version); err != nil {
+			bad("cni.version", "%q is not a version such as v1.18.3", c.CNI.Version)
+		}
+	}
+	checkOS := func(field string, os OS) {
+		switch os {
+		case "", Linux, Windows:
+		default:
+			bad(field, "%q is not linux or windows", os)
+		}
+	}
+	checkPorts := func(field string, ports []Port) {
+		for i, p := range ports {
+			if _, err := p.Protocol.number(); err != nil || p.Protocol == AllProtocols {
+				bad(fmt.Sprintf("%s[%d].protocol", field, i), "%q is not tcp, udp or a protocol number", p.Protocol)
+			}
+			if p.Port < 0 || p.Port > 65535 {
+				bad(fmt.Sprintf("%s[%d].port", field, i), "%d is not in 0..65535", p.Port)
+			}
+		}
+	}
+	checkGroups := func(field string, ids []string) {
+		for i, id := range ids {
+			if !v1beta1.ValidGroupID(id) {
+				bad(fmt.Sprintf("%s[%d]", field, i), "%q is not a security group ID (sg- followed by 8 or 17 hex digits)", id)
+			}
+		}
+	}
+	if c.ClusterSecurityGroup != "" && !v1beta1.ValidGroupID(c.ClusterSecurityGroup) {
+		bad("clusterSecurityGroup", "%q is not a security group ID (sg- followed by 8 or 17 hex digits)", c.ClusterSecurityGroup)
+	}
+	checkGroups("coreDNS.securityGroups", c.CoreDNS.SecurityGroups)
+	names := map[string]bool{}
+	for i, ng := range c.NodeGroups {
+		f := fmt.Sprintf("nodeGroups[%d]", i)
+		if ng.Name == "" {
+			bad(f+".name", "empty; name each node group")
+		} else if names[ng.Name] {
+			bad(f+".name", "%q is used by two node groups", ng.Name)
+		}
+		names[ng.Name] = true
+		if ng.Nodes < 0 {
+			bad(f+".nodes", "%d is negative", ng.Nodes)
+		}
+		checkOS(f+".os", ng.OS)
+		checkGroups(f+".securityGroups", ng.SecurityGroups)
+		if len(ng.InstanceTypes) == 0 {
+			bad(f+".instanceTypes", "empty; list the group's instance types")
+		}
+	}
+	for i, w := range c.Workloads {
+		f := fmt.Sprintf("workloads[%d]", i)
+		if w.Namespace == "" || w.Name == "" {
+			bad(f, "namespace %q and name %q must both be set", w.Namespace, w.Name)
+		}
+		if w.Replicas < 0 {
+			bad(f+".replicas", "%d is negative", w.Replicas)
+		}
+		checkOS(f+".os", w.OS)
+		checkPorts(f+".probePorts", w.ProbePorts)
+		checkPorts(f+".peerPorts", w.PeerPorts)
+		for j, n := range w.NodeGroups {
+			if !names[n] {
+				bad(fmt.Sprintf("%s.nodeGroups[%d]", f, j), "%q is not the name of a node group", n)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidCluster, strings.Join(errs, "; "))
+}
