@@ -118,7 +118,7 @@ func TestValidate(t *testing.T) {
 			*l = limits.Limits{
 				MaxENIs: -1, IPv4PerENI: -1, MaxBranchENIs: 3, DefaultNetworkCard: 4,
 				NetworkCards: []limits.NetworkCard{{Index: 1, MaxENIs: 1}, {Index: 1, MaxENIs: 1}},
-				Hypervisor: "xen", BareMetal: true,
+				Hypervisor:   "xen", BareMetal: true,
 			}
 		}, []violation{
 			{"instanceType", ""}, {"maxENIs", -1}, {"ipv4PerENI", -1}, {"maxBranchENIs", 3},
