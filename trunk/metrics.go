@@ -135,9 +135,9 @@ func (m *metrics) snapshot() Metrics {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := Metrics{
-		Calls:      make(map[string]map[Outcome]uint64, len(m.calls)),
-		Throttles:  m.throttles,
-		Retries:    m.retries,
+		Calls:     make(map[string]map[Outcome]uint64, len(m.calls)),
+		Throttles: m.throttles,
+		Retries:   m.retries,
 		Ready: LatencyHistogram{Bounds: readyBuckets, Counts: append([]uint64(nil), m.ready...),
 			Count: m.readyN, Sum: m.readySum},
 	}
