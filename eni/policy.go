@@ -122,6 +122,12 @@ func OnDemandPolicy() Policy {
 	return Policy{CoolDown: DefaultCoolDown, MaxWarm: NoWarm, Retarget: NeverRetarget}
 }
 
+// Validate reports the first bad field of p, as NewPool would.
+func (p Policy) Validate() error {
+	_, err := p.normalize()
+	return err
+}
+
 // normalize fills defaults and checks bounds; field names in errors are the
 // Go field names.
 func (p Policy) normalize() (Policy, error) {

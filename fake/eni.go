@@ -49,14 +49,15 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	if sp.secondary < 0 {
 		return nil, invalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", sp.secondary)
 	}
-	if free := s.size - len(s.used); free < 1+sp.secondary {
-		return nil, apiError(CodeInsufficientFreeAddresses,
-			"There are not enough free addresses in subnet '%s' to satisfy the requested number of addresses.", s.id)
-	}
+	need := 1 + sp.secondary
 	if sp.ip != "" {
 		if err := s.checkAddr(sp.ip); err != nil {
 			return nil, err
 		}
+	}
+	if free := s.size - len(s.used); free < need {
+		return nil, apiError(CodeInsufficientFreeAddresses,
+			"There are not enough free addresses in subnet '%s' to satisfy the requested number of addresses.", s.id)
 	}
 	if dryRun {
 		return nil, dryRunError()
