@@ -1,7 +1,3 @@
-// Package kube adapts Kubernetes objects to package selector: Pod turns a
-// *corev1.Pod and its *corev1.ServiceAccount into a selector.Pod in one
-// call. It lives apart from selector so that callers that only have labels
-// do not compile k8s.io/api.
 package kube
 
 import (
