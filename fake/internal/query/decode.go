@@ -69,8 +69,13 @@ type param struct {
 	kids map[string]*param
 }
 
-func unknown(key string) error {
-	return &Error{Code: CodeUnknownParameter, Message: fmt.Sprintf("The parameter %s is not recognized", key)}
+// unknown reports p as not recognized, naming the first full parameter
+// under it as the client spelled it.
+func unknown(p *param) error {
+	for !p.set && len(p.kids) > 0 {
+		p = p.kids[sortedKeys(p.kids)[0]]
+	}
+	return &Error{Code: CodeUnknownParameter, Message: fmt.Sprintf("The parameter %s is not recognized", p.key)}
 }
 
 func invalid(key, val, want string) error {
@@ -90,14 +95,14 @@ func set(n *inNode, p *param, v reflect.Value) error {
 	switch n.kind {
 	case kindStruct:
 		if p.set {
-			return unknown(p.key)
+			return unknown(p)
 		}
 		return setStruct(n, p, v)
 	case kindList:
 		return setList(n, p, v)
 	default:
 		if len(p.kids) > 0 {
-			return unknown(p.kids[sortedKeys(p.kids)[0]].key)
+			return unknown(p.kids[sortedKeys(p.kids)[0]])
 		}
 		return setScalar(p, v)
 	}
@@ -108,7 +113,7 @@ func setStruct(n *inNode, p *param, v reflect.Value) error {
 		kid := p.kids[name]
 		f, ok := n.fields[name]
 		if !ok {
-			return unknown(kid.key)
+			return unknown(kid)
 		}
 		if err := set(f.node, kid, v.Field(f.index)); err != nil {
 			return err
@@ -120,7 +125,7 @@ func setStruct(n *inNode, p *param, v reflect.Value) error {
 func setList(n *inNode, p *param, v reflect.Value) error {
 	if p.set {
 		if p.val != "" || len(p.kids) > 0 {
-			return unknown(p.key)
+			return unknown(p)
 		}
 		// "Name=" is the query protocol's spelling of an empty list.
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
@@ -130,7 +135,7 @@ func setList(n *inNode, p *param, v reflect.Value) error {
 	if n.member != "" && len(p.kids) > 0 {
 		for _, k := range sortedKeys(p.kids) {
 			if k != n.member {
-				return unknown(p.kids[k].key)
+				return unknown(p.kids[k])
 			}
 		}
 		elems = p.kids[n.member]
@@ -202,7 +207,7 @@ func setScalar(p *param, v reflect.Value) error {
 		}
 		v.SetBytes(b)
 	default:
-		return unknown(p.key)
+		return unknown(p)
 	}
 	return nil
 }
