@@ -133,7 +133,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 		vethPrefix:   cfg.VethPrefix,
 	}
 	for _, l := range []struct {
-		name string
+		name  string
 		cidrs []netip.Prefix
 	}{{"VPCCIDRs", cfg.VPCCIDRs}, {"SNATExcludedCIDRs", cfg.SNATExcludedCIDRs}} {
 		for i, p := range l.cidrs {

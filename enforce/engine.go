@@ -370,6 +370,13 @@ func applyIPT(ctx context.Context, be iptBackend, p *Plan, step func(Change) err
 		}
 	}
 	for _, r := range p.Purge.IPTables {
+		// A rule that jumps to a missing chain cannot exist (and iptables
+		// refuses to check for it).
+		if j := jumpTarget(r.Spec); j != "" && !builtinTarget(j) {
+			if ok, err := be.chainExists(r.Table, j); err == nil && !ok {
+				continue
+			}
+		}
 		for {
 			ok, err := be.exists(r.Table, r.Chain, r.Spec)
 			if err != nil {

@@ -183,10 +183,10 @@ func (ns *fakeNS) state(which Namespace, path string) State {
 			s.Veths = append(s.Veths, VethPair{HostName: l.peer, PodName: name, MTU: l.mtu})
 		}
 	}
-	s.Addrs = slices.Clone(ns.addrs)
-	s.Neighbors = slices.Clone(ns.neigh)
-	s.Routes = slices.Clone(ns.routes)
-	s.Rules = slices.Clone(ns.rules)
+	s.Addrs = cloneOrNil(ns.addrs)
+	s.Neighbors = cloneOrNil(ns.neigh)
+	s.Routes = cloneOrNil(ns.routes)
+	s.Rules = cloneOrNil(ns.rules)
 	for _, k := range slices.Sorted(maps.Keys(ns.sysctls)) {
 		s.Sysctls = append(s.Sysctls, Sysctl{NS: which, Key: k, Value: ns.sysctls[k]})
 	}
@@ -650,4 +650,13 @@ func jumpTarget(spec []string) string {
 
 func builtinTarget(t string) bool {
 	return t == strings.ToUpper(t) && !strings.Contains(t, "-")
+}
+
+// cloneOrNil copies s, returning nil for an empty slice so that states
+// compare equal however they became empty.
+func cloneOrNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

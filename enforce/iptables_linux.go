@@ -67,7 +67,7 @@ func (t *IPTables) Apply(ctx context.Context, p *Plan) error {
 type goIPT struct{ ipt *iptables.IPTables }
 
 func (g goIPT) chainExists(table, chain string) (bool, error) { return g.ipt.ChainExists(table, chain) }
-func (g goIPT) newChain(table, chain string) error           { return g.ipt.NewChain(table, chain) }
+func (g goIPT) newChain(table, chain string) error            { return g.ipt.NewChain(table, chain) }
 
 func (g goIPT) ruleCount(table, chain string) (int, error) {
 	rs, err := g.ipt.List(table, chain)

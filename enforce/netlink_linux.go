@@ -49,7 +49,7 @@ func NewNetlink(opts NetlinkOptions) *Netlink { return &Netlink{opts: opts} }
 
 // Apply applies the routing part of p. See Applier for the semantics.
 func (n *Netlink) Apply(ctx context.Context, p *Plan) error {
-	be := &nlBackend{ctx: ctx, opts: &n.opts, hostPath: n.opts.HostNetNS, podPath: p.PodNetNS}
+	be := &nlBackend{ctx: ctx, opts: &n.opts, hostPath: n.opts.HostNetNS, podPath: p.PodNetNS, podNS: netns.None()}
 	defer be.close()
 	var err error
 	if be.host, err = handleAt(n.opts.HostNetNS); err != nil {
@@ -496,9 +496,9 @@ func (b *nlBackend) delRoute(r Route) error {
 	if err != nil {
 		return err
 	}
-	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE}
-	if r.Dst.Bits() > 0 {
-		x.Dst = ipNet(r.Dst)
+	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: ipNet(r.Dst)}
+	if r.Gw.IsValid() {
+		x.Gw = r.Gw.AsSlice()
 	}
 	if l, err := b.link(r.NS, r.Dev); err == nil && l != nil {
 		x.LinkIndex = l.Attrs().Index

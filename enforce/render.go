@@ -45,7 +45,7 @@ func (p *Plan) Script() string {
 	b.WriteString("#!/bin/sh\n# ")
 	b.WriteString(p.Kind.String())
 	if p.Pod != "" {
-		b.WriteString(" of pod ")
+		b.WriteString(" of ")
 		b.WriteString(p.Pod)
 	}
 	b.WriteString(" (")
