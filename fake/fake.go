@@ -1,0 +1,217 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/podsg/podsg/limits"
+)
+
+// Defaults of Options.
+const (
+	DefaultRegion          = "us-west-2"
+	DefaultAccountID       = "123456789012"
+	DefaultMaxGroupsPerENI = 5
+	DefaultRulesPerGroup   = 60
+	DefaultSeed            = 1
+	DefaultCallLogSize     = 10000
+)
+
+// Options configure an EC2. The zero value of every field means its default.
+type Options struct {
+	// Region is the region the fake pretends to be (DefaultRegion when
+	// empty). Availability zones default to Region + "a".
+	Region string
+	// AccountID owns every resource (DefaultAccountID when empty).
+	AccountID string
+	// Limits is the instance-type table behind RunInstances, attachment
+	// limits, trunk compatibility, branch limits and DescribeInstanceTypes
+	// (limits.Default() when nil).
+	Limits *limits.Table
+	// MaxGroupsPerENI is the quota "security groups per network interface"
+	// (DefaultMaxGroupsPerENI when zero; EC2 allows raising it to 16).
+	MaxGroupsPerENI int
+	// RulesPerGroup is the quota of inbound and, separately, outbound rules
+	// per security group (DefaultRulesPerGroup when zero).
+	RulesPerGroup int
+	// Seed seeds every pseudo-random choice: IDs, MAC addresses, request IDs,
+	// latency jitter and probabilistic faults. The same seed and the same
+	// sequence of calls give the same results (DefaultSeed when zero).
+	Seed uint64
+	// DisableThrottling turns the token buckets off. Throttling is on by
+	// default with EC2's documented bucket sizes (see DefaultBuckets).
+	DisableThrottling bool
+	// Buckets overrides the bucket of whole categories.
+	Buckets map[Category]Bucket
+	// AttachDelay is how long a new attachment stays "attaching" before
+	// it reports "attached" (zero: attached at once).
+	AttachDelay time.Duration
+	// CallLogSize bounds the call log; the oldest records are dropped first
+	// (DefaultCallLogSize when zero; negative keeps no log, counters still
+	// count).
+	CallLogSize int
+	// Logger receives one debug record per call. Nil is silent.
+	Logger *slog.Logger
+}
+
+// EC2 is an in-process fake of the EC2 API surface that security groups for
+// pods uses: VPCs, subnets, security groups and their rules, instances,
+// network interfaces (interface, trunk and branch), trunk associations and
+// tags. Each operation has the exact signature of the *ec2.Client method of
+// the same name, so *EC2 satisfies any interface written for the SDK client.
+//
+// Every call goes through the same pipeline: the context is checked, the
+// action's token bucket is charged (RequestLimitExceeded when empty), the
+// configured latency elapses (time.Timer, so synctest bubbles run it in
+// virtual time), injected faults are consulted, the operation runs atomically
+// against the state, and the call is logged and counted. Errors are EC2's
+// codes and messages as *smithy.GenericAPIError values wrapped in a
+// *smithy.OperationError, as the SDK returns them.
+//
+// Optional functional arguments (...func(*ec2.Options)) are accepted and
+// ignored.
+//
+// An EC2 is safe for concurrent use. Create one with New; the zero value is
+// not usable.
+type EC2 struct {
+	opts   Options
+	limits *limits.Table
+
+	mu     sync.Mutex // guards everything below, and rng
+	rng    *rand.Rand
+	issued map[string]bool
+	st     state
+	tokens map[string]idempotent // action + "\x00" + ClientToken
+
+	throttle *throttler
+	faults   *faultSet
+	log      *callLog
+}
+
+// New returns an empty fake EC2 (no VPCs) configured by opts.
+func New(opts ...func(*Options)) *EC2 {
+	var o Options
+	for _, fn := range opts {
+		fn(&o)
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.AccountID == "" {
+		o.AccountID = DefaultAccountID
+	}
+	if o.Limits == nil {
+		o.Limits = limits.Default()
+	}
+	if o.MaxGroupsPerENI <= 0 {
+		o.MaxGroupsPerENI = DefaultMaxGroupsPerENI
+	}
+	if o.RulesPerGroup <= 0 {
+		o.RulesPerGroup = DefaultRulesPerGroup
+	}
+	if o.Seed == 0 {
+		o.Seed = DefaultSeed
+	}
+	if o.CallLogSize == 0 {
+		o.CallLogSize = DefaultCallLogSize
+	}
+	f := &EC2{
+		opts:     o,
+		limits:   o.Limits,
+		rng:      rand.New(rand.NewPCG(o.Seed, 0x706f647367)),
+		issued:   make(map[string]bool),
+		tokens:   make(map[string]idempotent),
+		throttle: newThrottler(!o.DisableThrottling, o.Buckets),
+		faults:   newFaultSet(o.Seed),
+		log:      newCallLog(o.CallLogSize),
+	}
+	f.st.init()
+	return f
+}
+
+// Region returns the region the fake reports.
+func (f *EC2) Region() string { return f.opts.Region }
+
+// AccountID returns the account that owns the fake's resources.
+func (f *EC2) AccountID() string { return f.opts.AccountID }
+
+// call runs one operation through the pipeline described on EC2. op runs with
+// f.mu held. filtered tells the throttler whether the request narrowed its
+// result (filters, IDs or MaxResults); mutating calls pass true.
+func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered bool, op func(*I) (*O, error)) (*O, error) {
+	if in == nil {
+		in = new(I)
+	}
+	start := time.Now()
+	params := summarize(in)
+	finish := func(out *O, err error, outcome Outcome) (*O, error) {
+		f.record(action, params, start, outcome, err)
+		if err != nil {
+			var lost *LostResponseError
+			if errors.As(err, &lost) {
+				return nil, err
+			}
+			return nil, opError(action, err)
+		}
+		return out, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return finish(nil, err, OutcomeCanceled)
+	}
+	if !f.throttle.allow(action, filtered, start) {
+		return finish(nil, apiError(CodeRequestLimitExceeded, "Request limit exceeded."), OutcomeThrottled)
+	}
+	fault, delay := f.faults.pick(action)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return finish(nil, ctx.Err(), OutcomeCanceled)
+		}
+	}
+	if fault != nil && !fault.Lost {
+		return finish(nil, fault.err(), OutcomeFault)
+	}
+	f.mu.Lock()
+	out, err := op(in)
+	f.mu.Unlock()
+	if err != nil {
+		return finish(nil, err, OutcomeError)
+	}
+	if fault != nil {
+		if fault.Code == "" {
+			return finish(nil, &LostResponseError{Action: action}, OutcomeLost)
+		}
+		return finish(nil, fault.err(), OutcomeLost)
+	}
+	return finish(out, nil, OutcomeOK)
+}
+
+func (f *EC2) record(action, params string, start time.Time, outcome Outcome, err error) {
+	rec := Call{
+		Time:    start,
+		Action:  action,
+		Params:  params,
+		Outcome: outcome,
+		Code:    ErrorCode(err),
+		Elapsed: time.Since(start),
+	}
+	if err != nil && rec.Code == "" {
+		rec.Code = err.Error()
+	}
+	f.log.add(rec)
+	if f.opts.Logger != nil {
+		f.opts.Logger.LogAttrs(context.Background(), slog.LevelDebug, "fake ec2 call",
+			slog.String("action", action), slog.String("params", params),
+			slog.String("outcome", string(outcome)), slog.String("code", rec.Code))
+	}
+}
+
+// dry reports whether a DryRun flag is set.
+func dry(p *bool) bool { return p != nil && *p }

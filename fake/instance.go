@@ -1,0 +1,539 @@
+package fake
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// EC2's instance state codes.
+var stateCodes = map[types.InstanceStateName]int32{
+	types.InstanceStateNamePending:      0,
+	types.InstanceStateNameRunning:      16,
+	types.InstanceStateNameShuttingDown: 32,
+	types.InstanceStateNameTerminated:   48,
+	types.InstanceStateNameStopping:     64,
+	types.InstanceStateNameStopped:      80,
+}
+
+func instanceState(s types.InstanceStateName) *types.InstanceState {
+	return &types.InstanceState{Name: s, Code: aws.Int32(stateCodes[s])}
+}
+
+// nicSpec is one network interface an instance launches with.
+type nicSpec struct {
+	eniSpec
+	device, card int32
+	deleteOnTerm bool
+}
+
+type launchSpec struct {
+	imageID, instanceType string
+	count                 int
+	nics                  []nicSpec // nics[0] is the primary, device 0
+	az                    string
+	tags, eniTags         tags
+	clientToken           string
+}
+
+// launch validates spec entirely, then creates count instances with their
+// interfaces attached. It changes nothing when it fails.
+func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
+	if sp.imageID == "" {
+		return nil, "", missing("ImageId")
+	}
+	if sp.instanceType == "" {
+		return nil, "", missing("InstanceType")
+	}
+	lim, err := f.limits.Lookup(sp.instanceType)
+	if err != nil {
+		return nil, "", invalidValue("Invalid value '%s' for InstanceType.", sp.instanceType)
+	}
+	primary := sp.nics[0]
+	s, err := f.lookupSubnet(primary.subnetID)
+	if err != nil {
+		return nil, "", err
+	}
+	if sp.az != "" && sp.az != s.az {
+		return nil, "", invalidValue("Value (%s) for parameter availabilityZone is invalid. Subnet %s is in %s.", sp.az, s.id, s.az)
+	}
+	if len(sp.nics) > lim.MaxENIs {
+		return nil, "", apiError(CodeAttachmentLimitExceeded, "Interface count %d exceeds the limit for %s", len(sp.nics), lim.InstanceType)
+	}
+	need := make(map[string]int)
+	seen := make(map[[2]int32]bool)
+	perCard := make(map[int32]int)
+	for i := range sp.nics {
+		n := &sp.nics[i]
+		if n.subnetID == "" {
+			n.subnetID = s.id
+		}
+		ns, err := f.lookupSubnet(n.subnetID)
+		if err != nil {
+			return nil, "", err
+		}
+		if ns.az != s.az || ns.vpcID != s.vpcID {
+			return nil, "", apiError(CodeInvalidParameterCombination, "Network interfaces of one instance must be in one VPC and availability zone.")
+		}
+		if _, err := f.groupsOf(n.groups, ns.vpcID); err != nil {
+			return nil, "", err
+		}
+		if n.ifType == types.NetworkInterfaceCreationTypeTrunk && !lim.TrunkingCompatible {
+			return nil, "", apiError(CodeUnsupportedOperation, "Instance type %s does not support trunk network interfaces.", lim.InstanceType)
+		}
+		if seen[[2]int32{n.card, n.device}] {
+			return nil, "", invalidValue("Each network interface requires a unique device index (card %d, index %d).", n.card, n.device)
+		}
+		seen[[2]int32{n.card, n.device}] = true
+		perCard[n.card]++
+		need[ns.id] += (1 + n.secondary) * sp.count
+		if n.ip != "" {
+			if sp.count > 1 {
+				return nil, "", invalidValue("A private IP address can only be specified when launching a single instance.")
+			}
+			if err := ns.checkAddr(n.ip); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	for card, n := range perCard {
+		limit := -1
+		for _, c := range lim.NetworkCards {
+			if int32(c.Index) == card {
+				limit = c.MaxENIs
+			}
+		}
+		if limit < 0 {
+			return nil, "", invalidValue("Network card index %d is not valid for instance type %s.", card, lim.InstanceType)
+		}
+		if n > limit {
+			return nil, "", apiError(CodeAttachmentLimitExceeded, "Interface count %d exceeds the limit for %s", n, lim.InstanceType)
+		}
+	}
+	for id, n := range need {
+		if ns := f.st.subnets[id]; ns.size-len(ns.used) < n {
+			return nil, "", apiError(CodeInsufficientFreeAddresses,
+				"There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", id)
+		}
+	}
+	if dryRun {
+		return nil, "", dryRunError()
+	}
+	reservation := f.newID(prefixReservation)
+	out := make([]*instance, 0, sp.count)
+	for range sp.count {
+		inst := &instance{
+			meta: f.newMeta(prefixInstance, cloneTags(sp.tags)), typ: lim.InstanceType, lim: lim,
+			imageID: sp.imageID, subnetID: s.id, vpcID: s.vpcID, az: s.az,
+			state: types.InstanceStateNameRunning, reservation: reservation, clientToken: sp.clientToken,
+		}
+		f.st.instances[inst.id] = inst
+		for i, n := range sp.nics {
+			es := n.eniSpec
+			es.tags = cloneTags(sp.eniTags)
+			e, err := f.createENI(es, false)
+			if err != nil {
+				return nil, "", err
+			}
+			a := &attachment{id: f.newID(prefixAttachment), instanceID: inst.id, device: n.device, card: n.card,
+				deleteOnTerm: n.deleteOnTerm, at: inst.created}
+			e.att = a
+			f.st.attach[a.id] = e.id
+			inst.enis = append(inst.enis, e.id)
+			if i == 0 {
+				inst.primaryENI = e.id
+				inst.groups = e.groups
+			}
+		}
+		out = append(out, inst)
+	}
+	return out, reservation, nil
+}
+
+func cloneTags(t tags) tags {
+	if t == nil {
+		return nil
+	}
+	out := make(tags, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	return out
+}
+
+// RunInstances launches MaxCount instances of a type from the limits table
+// (any ImageId is accepted) in a subnet, each with a primary network
+// interface at device index 0 that is deleted on termination. Network
+// interfaces may also be described in NetworkInterfaces (new interfaces
+// only, with device and card indexes). ClientToken makes the call
+// idempotent. Instances are running as soon as the call returns.
+//
+// Errors: MissingParameter, InvalidParameterValue (unknown instance type),
+// InvalidSubnetID.NotFound, InvalidSecurityGroupID.NotFound,
+// InsufficientFreeAddressesInSubnet, AttachmentLimitExceeded,
+// VPCIdNotSpecified, IdempotentParameterMismatch.
+func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error) {
+	return call(ctx, f, "RunInstances", in, true, func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
+		return idempotently(f, "RunInstances", in.ClientToken, in, func() (*ec2.RunInstancesOutput, error) {
+			minCount, maxCount := aws.ToInt32(in.MinCount), aws.ToInt32(in.MaxCount)
+			if in.MinCount == nil {
+				return nil, missing("MinCount")
+			}
+			if in.MaxCount == nil {
+				return nil, missing("MaxCount")
+			}
+			if minCount < 1 || maxCount < minCount {
+				return nil, invalidValue("Value (%d) for parameter maxCount is invalid. It must be at least minCount (%d), which must be at least 1.", maxCount, minCount)
+			}
+			t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeInstance, types.ResourceTypeNetworkInterface, types.ResourceTypeVolume)
+			if err != nil {
+				return nil, err
+			}
+			eniTags, err := tagSpecs(in.TagSpecifications, types.ResourceTypeNetworkInterface, types.ResourceTypeInstance, types.ResourceTypeVolume)
+			if err != nil {
+				return nil, err
+			}
+			sp := launchSpec{imageID: aws.ToString(in.ImageId), instanceType: string(in.InstanceType), count: int(maxCount),
+				tags: t, eniTags: eniTags, clientToken: aws.ToString(in.ClientToken)}
+			if in.Placement != nil {
+				sp.az = aws.ToString(in.Placement.AvailabilityZone)
+			}
+			groups := slices.Clone(in.SecurityGroupIds)
+			primary := nicSpec{eniSpec: eniSpec{subnetID: aws.ToString(in.SubnetId), ip: aws.ToString(in.PrivateIpAddress)}, deleteOnTerm: true}
+			var extra []nicSpec
+			for _, n := range in.NetworkInterfaces {
+				if n.NetworkInterfaceId != nil {
+					return nil, invalidValue("Launching with an existing network interface (%s) is not supported; attach it after launch.", *n.NetworkInterfaceId)
+				}
+				ns := nicSpec{
+					eniSpec: eniSpec{subnetID: aws.ToString(n.SubnetId), groups: n.Groups, desc: aws.ToString(n.Description),
+						ip: aws.ToString(n.PrivateIpAddress), secondary: int(aws.ToInt32(n.SecondaryPrivateIpAddressCount)),
+						ifType: types.NetworkInterfaceCreationType(aws.ToString(n.InterfaceType))},
+					device: aws.ToInt32(n.DeviceIndex), card: aws.ToInt32(n.NetworkCardIndex),
+					deleteOnTerm: n.DeleteOnTermination == nil || *n.DeleteOnTermination,
+				}
+				if ns.ifType == "interface" {
+					ns.ifType = ""
+				}
+				if ns.device == 0 && ns.card == 0 {
+					if in.SubnetId != nil || len(groups) > 0 {
+						return nil, apiError(CodeInvalidParameterCombination,
+							"Network interfaces and an instance-level subnet ID or security groups may not be specified on the same request")
+					}
+					primary = ns
+				} else {
+					extra = append(extra, ns)
+				}
+			}
+			if len(primary.groups) == 0 {
+				primary.groups = groups
+			}
+			if len(in.SecurityGroups) > 0 {
+				if s := f.st.subnets[primary.subnetID]; s != nil {
+					for _, name := range in.SecurityGroups {
+						id := ""
+						for _, gid := range sortedIDs(f.st.groups) {
+							if g := f.st.groups[gid]; g.vpcID == s.vpcID && g.name == name {
+								id = gid
+							}
+						}
+						if id == "" {
+							return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist in VPC '%s'", name, s.vpcID)
+						}
+						primary.groups = append(primary.groups, id)
+					}
+				}
+			}
+			if primary.subnetID == "" {
+				for _, vid := range sortedIDs(f.st.vpcs) {
+					if !f.st.vpcs[vid].isDefault {
+						continue
+					}
+					for _, sid := range sortedIDs(f.st.subnets) {
+						if s := f.st.subnets[sid]; s.vpcID == vid && (sp.az == "" || sp.az == s.az) && primary.subnetID == "" {
+							primary.subnetID = sid
+						}
+					}
+				}
+				if primary.subnetID == "" {
+					return nil, apiError(CodeVPCIDNotSpecified, "No default VPC for this user. Specify a subnet.")
+				}
+			}
+			sp.nics = append([]nicSpec{primary}, extra...)
+			insts, reservation, err := f.launch(sp, dry(in.DryRun))
+			if err != nil {
+				return nil, err
+			}
+			out := &ec2.RunInstancesOutput{ReservationId: aws.String(reservation), OwnerId: aws.String(f.opts.AccountID)}
+			now := time.Now()
+			for _, inst := range insts {
+				out.Instances = append(out.Instances, f.renderInstance(inst, now))
+			}
+			return out, nil
+		})
+	})
+}
+
+// terminate drops the trunk associations of the instance's interfaces,
+// deletes the interfaces whose attachment says DeleteOnTermination and
+// detaches the others, then marks the instance terminated.
+func (f *EC2) terminate(inst *instance) {
+	for _, id := range slices.Clone(inst.enis) {
+		e := f.st.enis[id]
+		for _, aid := range sortedIDs(branchMap(e.branches)) {
+			f.disassociate(f.st.assocs[aid])
+		}
+		deleteIt := e.att.deleteOnTerm
+		f.detach(e)
+		if deleteIt {
+			f.deleteENI(e)
+		}
+	}
+	inst.state = types.InstanceStateNameTerminated
+}
+
+// branchMap turns a trunk's VLAN → association map into a set of IDs.
+func branchMap(m map[int32]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for _, id := range m {
+		out[id] = true
+	}
+	return out
+}
+
+// TerminateInstances terminates instances at once. Every ID must exist
+// (InvalidInstanceID.NotFound names the missing ones; nothing is terminated
+// then). Trunk associations of the instances' interfaces are dropped — the
+// branch interfaces survive, available — interfaces attached with
+// DeleteOnTermination are deleted and the others detached. Terminated
+// instances stay visible to DescribeInstances.
+func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
+	return call(ctx, f, "TerminateInstances", in, true, func(in *ec2.TerminateInstancesInput) (*ec2.TerminateInstancesOutput, error) {
+		if len(in.InstanceIds) == 0 {
+			return nil, missing("InstanceId")
+		}
+		ids := dedupe(in.InstanceIds)
+		var missingIDs []string
+		for _, id := range ids {
+			if err := checkID(id, prefixInstance, CodeInstanceIDMalformed); err != nil {
+				return nil, err
+			}
+			if f.st.instances[id] == nil {
+				missingIDs = append(missingIDs, id)
+			}
+		}
+		if len(missingIDs) > 0 {
+			return nil, notFound(CodeInstanceNotFound, "instance", missingIDs...)
+		}
+		if dry(in.DryRun) {
+			return nil, dryRunError()
+		}
+		out := &ec2.TerminateInstancesOutput{}
+		for _, id := range ids {
+			inst := f.st.instances[id]
+			prev := inst.state
+			f.terminate(inst)
+			out.TerminatingInstances = append(out.TerminatingInstances, types.InstanceStateChange{
+				InstanceId: aws.String(id), PreviousState: instanceState(prev), CurrentState: instanceState(inst.state)})
+		}
+		return out, nil
+	})
+}
+
+func architecture(typ string) types.ArchitectureValues {
+	family, _, _ := strings.Cut(typ, ".")
+	if strings.HasPrefix(family, "a1") || (len(family) > 2 && strings.ContainsAny(family[2:], "g")) {
+		return types.ArchitectureValuesArm64
+	}
+	return types.ArchitectureValuesX8664
+}
+
+func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
+	launch := inst.created
+	out := types.Instance{
+		InstanceId:      aws.String(inst.id),
+		InstanceType:    types.InstanceType(inst.typ),
+		ImageId:         aws.String(inst.imageID),
+		State:           instanceState(inst.state),
+		LaunchTime:      &launch,
+		Placement:       &types.Placement{AvailabilityZone: aws.String(inst.az), Tenancy: types.TenancyDefault},
+		Architecture:    architecture(inst.typ),
+		Hypervisor:      types.HypervisorTypeXen,
+		Tags:            inst.tags.list(),
+		AmiLaunchIndex:  aws.Int32(0),
+		SourceDestCheck: aws.Bool(true),
+	}
+	if inst.lim.Hypervisor == "nitro" {
+		out.Hypervisor = types.HypervisorType("nitro")
+	}
+	if inst.clientToken != "" {
+		out.ClientToken = aws.String(inst.clientToken)
+	}
+	if inst.state == types.InstanceStateNameTerminated {
+		return out
+	}
+	out.SubnetId = aws.String(inst.subnetID)
+	out.VpcId = aws.String(inst.vpcID)
+	out.SecurityGroups = f.groupIdentifiers(inst.groups)
+	if p := f.st.enis[inst.primaryENI]; p != nil {
+		out.PrivateIpAddress = aws.String(p.ip.String())
+		out.PrivateDnsName = aws.String(f.dnsName(p.ip))
+		out.SecurityGroups = f.groupIdentifiers(p.groups)
+	}
+	ids := slices.Clone(inst.enis)
+	slices.SortFunc(ids, func(a, b string) int {
+		x, y := f.st.enis[a].att, f.st.enis[b].att
+		if x.card != y.card {
+			return int(x.card - y.card)
+		}
+		return int(x.device - y.device)
+	})
+	for _, id := range ids {
+		e := f.st.enis[id]
+		ifType := string(e.ifType)
+		at := e.att.at
+		nic := types.InstanceNetworkInterface{
+			NetworkInterfaceId: aws.String(e.id),
+			SubnetId:           aws.String(e.subnetID),
+			VpcId:              aws.String(e.vpcID),
+			Description:        aws.String(e.desc),
+			Groups:             f.groupIdentifiers(e.groups),
+			InterfaceType:      &ifType,
+			MacAddress:         aws.String(e.mac),
+			OwnerId:            aws.String(f.opts.AccountID),
+			PrivateIpAddress:   aws.String(e.ip.String()),
+			PrivateDnsName:     aws.String(f.dnsName(e.ip)),
+			SourceDestCheck:    aws.Bool(e.sourceDest),
+			Status:             e.status(),
+			Attachment: &types.InstanceNetworkInterfaceAttachment{
+				AttachmentId:        aws.String(e.att.id),
+				DeviceIndex:         aws.Int32(e.att.device),
+				NetworkCardIndex:    aws.Int32(e.att.card),
+				DeleteOnTermination: aws.Bool(e.att.deleteOnTerm),
+				AttachTime:          &at,
+				Status:              f.attachStatus(e.att, now),
+			},
+		}
+		nic.PrivateIpAddresses = append(nic.PrivateIpAddresses, types.InstancePrivateIpAddress{
+			Primary: aws.Bool(true), PrivateIpAddress: aws.String(e.ip.String()), PrivateDnsName: aws.String(f.dnsName(e.ip))})
+		for _, a := range e.secondary {
+			nic.PrivateIpAddresses = append(nic.PrivateIpAddresses, types.InstancePrivateIpAddress{
+				Primary: aws.Bool(false), PrivateIpAddress: aws.String(a.String()), PrivateDnsName: aws.String(f.dnsName(a))})
+		}
+		out.NetworkInterfaces = append(out.NetworkInterfaces, nic)
+	}
+	return out
+}
+
+func (f *EC2) instanceField(inst *instance) fieldFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "instance-id":
+			return []string{inst.id}, true
+		case "instance-type":
+			return []string{inst.typ}, true
+		case "image-id":
+			return []string{inst.imageID}, true
+		case "instance-state-name":
+			return []string{string(inst.state)}, true
+		case "instance-state-code":
+			return []string{strconv.Itoa(int(stateCodes[inst.state]))}, true
+		case "availability-zone":
+			return []string{inst.az}, true
+		case "reservation-id":
+			return []string{inst.reservation}, true
+		case "client-token":
+			return []string{inst.clientToken}, true
+		}
+		live := inst.state != types.InstanceStateNameTerminated
+		switch name {
+		case "subnet-id":
+			if live {
+				return []string{inst.subnetID}, true
+			}
+			return nil, true
+		case "vpc-id":
+			if live {
+				return []string{inst.vpcID}, true
+			}
+			return nil, true
+		case "private-ip-address", "network-interface.network-interface-id", "network-interface.subnet-id",
+			"instance.group-id", "group-id", "network-interface.group-id":
+		default:
+			return nil, false
+		}
+		var vals []string
+		for _, id := range inst.enis {
+			e := f.st.enis[id]
+			switch name {
+			case "private-ip-address":
+				if id == inst.primaryENI {
+					vals = append(vals, e.ip.String())
+				}
+			case "network-interface.network-interface-id":
+				vals = append(vals, e.id)
+			case "network-interface.subnet-id":
+				vals = append(vals, e.subnetID)
+			case "network-interface.group-id":
+				vals = append(vals, e.groups...)
+			default:
+				if id == inst.primaryENI {
+					vals = append(vals, e.groups...)
+				}
+			}
+		}
+		return vals, true
+	}
+}
+
+// DescribeInstances lists instances, grouped by reservation, in instance ID
+// order. Filters: instance-id, instance-type, image-id, instance-state-name,
+// instance-state-code, availability-zone, reservation-id, client-token,
+// subnet-id, vpc-id, private-ip-address, instance.group-id (group-id),
+// network-interface.{network-interface-id, subnet-id, group-id}, tag:<key>,
+// tag-key, tag-value. MaxResults is 5..1000 and cannot be combined with
+// InstanceIds.
+func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	narrowed := in != nil && filtered(in.Filters, len(in.InstanceIds), in.MaxResults)
+	return call(ctx, f, "DescribeInstances", in, narrowed, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
+		if err := checkFilters(in.Filters, f.instanceField(&instance{})); err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		ids, err := f.selectIDs(in.InstanceIds, prefixInstance, CodeInstanceIDMalformed, CodeInstanceNotFound, "instance",
+			func(id string) (*meta, bool) {
+				inst, ok := f.st.instances[id]
+				if !ok {
+					return nil, false
+				}
+				return &inst.meta, matchFilters(in.Filters, inst.tags, f.instanceField(inst))
+			}, now, sortedIDs(f.st.instances))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := page{idParam: "instancesSet", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.InstanceIds) > 0)
+		if err != nil {
+			return nil, err
+		}
+		out := &ec2.DescribeInstancesOutput{NextToken: next}
+		index := make(map[string]int)
+		for _, id := range ids {
+			inst := f.st.instances[id]
+			i, ok := index[inst.reservation]
+			if !ok {
+				out.Reservations = append(out.Reservations, types.Reservation{
+					ReservationId: aws.String(inst.reservation), OwnerId: aws.String(f.opts.AccountID)})
+				i = len(out.Reservations) - 1
+				index[inst.reservation] = i
+			}
+			out.Reservations[i].Instances = append(out.Reservations[i].Instances, f.renderInstance(inst, now))
+		}
+		return out, nil
+	})
+}

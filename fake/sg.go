@@ -1,0 +1,836 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// ruleSpec is one rule: a protocol and port range with one peer.
+type ruleSpec struct {
+	proto    string
+	from, to int32
+	cidr4    string
+	cidr6    string
+	refGroup string
+	prefixID string
+	desc     string
+}
+
+// key identifies a rule within its group and direction, regardless of its
+// description.
+func (r ruleSpec) key() string {
+	return fmt.Sprintf("%s|%d|%d|%s|%s|%s|%s", r.proto, r.from, r.to, r.cidr4, r.cidr6, r.refGroup, r.prefixID)
+}
+
+func (r *sgRule) spec() ruleSpec {
+	return ruleSpec{proto: r.proto, from: r.from, to: r.to, cidr4: r.cidr4, cidr6: r.cidr6,
+		refGroup: r.refGroup, prefixID: r.prefixID, desc: r.desc}
+}
+
+func (r ruleSpec) peer() string {
+	switch {
+	case r.cidr4 != "":
+		return r.cidr4
+	case r.cidr6 != "":
+		return r.cidr6
+	case r.prefixID != "":
+		return r.prefixID
+	}
+	return r.refGroup
+}
+
+func (f *EC2) newGroup(vpcID, name, desc string, t tags) *secGroup {
+	g := &secGroup{meta: f.newMeta(prefixGroup, t), name: name, desc: desc, vpcID: vpcID}
+	f.st.groups[g.id] = g
+	f.addRule(g, true, ruleSpec{proto: "-1", from: -1, to: -1, cidr4: "0.0.0.0/0"})
+	return g
+}
+
+func (f *EC2) addRule(g *secGroup, egress bool, sp ruleSpec) *sgRule {
+	r := &sgRule{meta: f.newMeta(prefixRule, nil), groupID: g.id, egress: egress,
+		proto: sp.proto, from: sp.from, to: sp.to, cidr4: sp.cidr4, cidr6: sp.cidr6,
+		refGroup: sp.refGroup, prefixID: sp.prefixID, desc: sp.desc}
+	f.st.rules[r.id] = r
+	if egress {
+		g.egress = append(g.egress, r.id)
+	} else {
+		g.ingress = append(g.ingress, r.id)
+	}
+	return r
+}
+
+func (f *EC2) removeRule(r *sgRule) {
+	g := f.st.groups[r.groupID]
+	if g != nil {
+		g.ingress = slices.DeleteFunc(g.ingress, func(id string) bool { return id == r.id })
+		g.egress = slices.DeleteFunc(g.egress, func(id string) bool { return id == r.id })
+	}
+	delete(f.st.rules, r.id)
+}
+
+func (f *EC2) deleteGroup(g *secGroup) {
+	if g == nil {
+		return
+	}
+	for _, id := range append(slices.Clone(g.ingress), g.egress...) {
+		delete(f.st.rules, id)
+	}
+	delete(f.st.groups, g.id)
+}
+
+// groupsOf validates the security groups given to a network interface or
+// instance in VPC vpcID: each must exist (InvalidSecurityGroupID.NotFound),
+// belong to the VPC, and there may be at most MaxGroupsPerENI of them. No
+// groups means the VPC's default group.
+func (f *EC2) groupsOf(ids []string, vpcID string) ([]string, error) {
+	ids = dedupe(ids)
+	if len(ids) == 0 {
+		if v := f.st.vpcs[vpcID]; v != nil {
+			return []string{v.defaultSG}, nil
+		}
+	}
+	var missingIDs []string
+	for _, id := range ids {
+		if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
+			return nil, err
+		}
+		g := f.st.groups[id]
+		if g == nil {
+			missingIDs = append(missingIDs, id)
+			continue
+		}
+		if g.vpcID != vpcID {
+			return nil, apiError(CodeInvalidParameter,
+				"Security group %s and subnet belong to different networks.", id)
+		}
+	}
+	if len(missingIDs) > 0 {
+		return nil, notFound(CodeSecurityGroupIDNotFound, "securityGroup", missingIDs...)
+	}
+	if len(ids) > f.opts.MaxGroupsPerENI {
+		return nil, apiError(CodeSecurityGroupsPerInterface,
+			"The maximum number of security groups per interface has been reached (%d groups, quota %d).",
+			len(ids), f.opts.MaxGroupsPerENI)
+	}
+	return ids, nil
+}
+
+// lookupGroup finds a group by ID, or by name (in the only VPC holding a
+// group of that name) when the ID is empty. Unknown groups give
+// InvalidGroup.NotFound, as the security-group calls of EC2 answer.
+func (f *EC2) lookupGroup(id, name string) (*secGroup, error) {
+	if id != "" {
+		if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
+			return nil, err
+		}
+		g := f.st.groups[id]
+		if g == nil {
+			return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", id)
+		}
+		return g, nil
+	}
+	if name == "" {
+		return nil, missing("GroupId")
+	}
+	var found *secGroup
+	for _, gid := range sortedIDs(f.st.groups) {
+		g := f.st.groups[gid]
+		if g.name != name {
+			continue
+		}
+		if v := f.st.vpcs[g.vpcID]; found == nil || (v != nil && v.isDefault) {
+			found = g
+		}
+	}
+	if found == nil {
+		return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", name)
+	}
+	return found, nil
+}
+
+func (f *EC2) createGroup(vpcID, name, desc string, t tags, dryRun bool) (*secGroup, error) {
+	if name == "" {
+		return nil, missing("GroupName")
+	}
+	if desc == "" {
+		return nil, missing("GroupDescription")
+	}
+	if len(name) > 255 || len(desc) > 255 {
+		return nil, invalidValue("Group name and description must be at most 255 characters.")
+	}
+	if strings.HasPrefix(name, prefixGroup) {
+		return nil, invalidValue("Group names may not be in the format sg-*.")
+	}
+	if vpcID == "" {
+		for _, id := range sortedIDs(f.st.vpcs) {
+			if f.st.vpcs[id].isDefault {
+				vpcID = id
+			}
+		}
+		if vpcID == "" {
+			return nil, apiError(CodeVPCIDNotSpecified, "No default VPC for this user")
+		}
+	}
+	v, err := f.lookupVPC(vpcID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range f.st.groups {
+		if g.vpcID == v.id && g.name == name {
+			return nil, apiError(CodeGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, v.id)
+		}
+	}
+	if dryRun {
+		return nil, dryRunError()
+	}
+	return f.newGroup(v.id, name, desc, t), nil
+}
+
+// CreateSecurityGroup creates a security group in a VPC (the default VPC when
+// VpcId is empty and one exists) with EC2's default outbound rule allowing
+// all traffic. Names are unique per VPC (InvalidGroup.Duplicate).
+func (f *EC2) CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error) {
+	return call(ctx, f, "CreateSecurityGroup", in, true, func(in *ec2.CreateSecurityGroupInput) (*ec2.CreateSecurityGroupOutput, error) {
+		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSecurityGroup)
+		if err != nil {
+			return nil, err
+		}
+		g, err := f.createGroup(aws.ToString(in.VpcId), aws.ToString(in.GroupName), aws.ToString(in.Description), t, dry(in.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return &ec2.CreateSecurityGroupOutput{GroupId: aws.String(g.id), SecurityGroupArn: aws.String(f.groupARN(g.id)), Tags: g.tags.list()}, nil
+	})
+}
+
+func (f *EC2) groupARN(id string) string {
+	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", f.opts.Region, f.opts.AccountID, id)
+}
+
+// DeleteSecurityGroup deletes a security group by ID (or by name). A group
+// still used by a network interface, or referenced by a rule of another
+// group, cannot be deleted (DependencyViolation); nor can a VPC's default
+// group (CannotDelete).
+func (f *EC2) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
+	return call(ctx, f, "DeleteSecurityGroup", in, true, func(in *ec2.DeleteSecurityGroupInput) (*ec2.DeleteSecurityGroupOutput, error) {
+		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+		if err != nil {
+			return nil, err
+		}
+		if v := f.st.vpcs[g.vpcID]; v != nil && v.defaultSG == g.id {
+			return nil, apiError(CodeGroupCannotDelete, "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.id)
+		}
+		if err := f.groupInUse(g.id); err != nil {
+			return nil, err
+		}
+		if dry(in.DryRun) {
+			return nil, dryRunError()
+		}
+		f.deleteGroup(g)
+		return &ec2.DeleteSecurityGroupOutput{GroupId: aws.String(g.id), Return: aws.Bool(true)}, nil
+	})
+}
+
+func (f *EC2) groupInUse(id string) error {
+	for _, eid := range sortedIDs(f.st.enis) {
+		if slices.Contains(f.st.enis[eid].groups, id) {
+			return apiError(CodeDependencyViolation, "resource %s has a dependent object", id)
+		}
+	}
+	for _, r := range f.st.rules {
+		if r.refGroup == id && r.groupID != id {
+			return apiError(CodeDependencyViolation, "resource %s has a dependent object", id)
+		}
+	}
+	return nil
+}
+
+// normProto normalizes an IP protocol as EC2 stores it.
+func normProto(p string) (string, error) {
+	switch strings.ToLower(p) {
+	case "":
+		return "", missing("IpProtocol")
+	case "-1", "all":
+		return "-1", nil
+	case "tcp", "6":
+		return "tcp", nil
+	case "udp", "17":
+		return "udp", nil
+	case "icmp", "1":
+		return "icmp", nil
+	case "icmpv6", "58":
+		return "icmpv6", nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 255 {
+		return "", invalidValue("Invalid value '%s' for IP protocol. Unknown protocol.", p)
+	}
+	return p, nil
+}
+
+// expand turns IP permissions into rule specs, checking every field as EC2
+// does. self is the group being changed, whose VPC bounds referenced groups.
+func (f *EC2) expand(perms []types.IpPermission, self *secGroup) ([]ruleSpec, error) {
+	var out []ruleSpec
+	for _, p := range perms {
+		proto, err := normProto(aws.ToString(p.IpProtocol))
+		if err != nil {
+			return nil, err
+		}
+		from, to := int32(-1), int32(-1)
+		switch proto {
+		case "tcp", "udp":
+			if p.FromPort == nil || p.ToPort == nil {
+				return nil, invalidValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP.")
+			}
+			from, to = *p.FromPort, *p.ToPort
+			if from < 0 || to > 65535 || from > to {
+				return nil, invalidValue("Invalid value '%d-%d' for portRange. Must be between 0 and 65535 with fromPort <= toPort.", from, to)
+			}
+		case "icmp", "icmpv6":
+			from, to = aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort)
+			if p.FromPort == nil {
+				from = -1
+			}
+			if p.ToPort == nil {
+				to = -1
+			}
+			if from < -1 || from > 255 || to < -1 || to > 255 {
+				return nil, invalidValue("Invalid value '%d/%d' for ICMP type/code.", from, to)
+			}
+		}
+		n := len(out)
+		for _, r := range p.IpRanges {
+			c := aws.ToString(r.CidrIp)
+			if pr, ok := parseIPv4Prefix(c); !ok || pr.String() != c {
+				return nil, invalidValue("CIDR block %s is malformed", c)
+			}
+			out = append(out, ruleSpec{proto: proto, from: from, to: to, cidr4: c, desc: aws.ToString(r.Description)})
+		}
+		for _, r := range p.Ipv6Ranges {
+			c := aws.ToString(r.CidrIpv6)
+			pr, err := netip.ParsePrefix(c)
+			if err != nil || !pr.Addr().Is6() || pr.Masked() != pr {
+				return nil, invalidValue("CIDR block %s is malformed", c)
+			}
+			out = append(out, ruleSpec{proto: proto, from: from, to: to, cidr6: pr.String(), desc: aws.ToString(r.Description)})
+		}
+		for _, r := range p.PrefixListIds {
+			id := aws.ToString(r.PrefixListId)
+			if !strings.HasPrefix(id, "pl-") {
+				return nil, apiError("InvalidPrefixListId.Malformed", "Invalid id: \"%s\" (expecting \"pl-...\")", id)
+			}
+			out = append(out, ruleSpec{proto: proto, from: from, to: to, prefixID: id, desc: aws.ToString(r.Description)})
+		}
+		for _, pair := range p.UserIdGroupPairs {
+			ref, err := f.lookupGroup(aws.ToString(pair.GroupId), aws.ToString(pair.GroupName))
+			if err != nil {
+				return nil, err
+			}
+			if ref.vpcID != self.vpcID {
+				return nil, invalidValue("You have specified two resources that belong to different networks: %s and %s.", ref.id, self.id)
+			}
+			out = append(out, ruleSpec{proto: proto, from: from, to: to, refGroup: ref.id, desc: aws.ToString(pair.Description)})
+		}
+		if len(out) == n {
+			return nil, missing("IpPermissions.IpRanges, Ipv6Ranges, PrefixListIds or UserIdGroupPairs")
+		}
+	}
+	if len(out) == 0 {
+		return nil, missing("IpPermissions")
+	}
+	return out, nil
+}
+
+// flatPermission turns the legacy single-rule parameters of the authorize and
+// revoke calls into an IP permission (nil when none is set).
+func flatPermission(cidr, proto, srcName *string, from, to *int32) []types.IpPermission {
+	if cidr == nil && proto == nil && srcName == nil && from == nil && to == nil {
+		return nil
+	}
+	p := types.IpPermission{IpProtocol: proto, FromPort: from, ToPort: to}
+	if p.IpProtocol == nil {
+		p.IpProtocol = aws.String("-1")
+	}
+	if cidr != nil {
+		p.IpRanges = []types.IpRange{{CidrIp: cidr}}
+	}
+	if srcName != nil {
+		p.UserIdGroupPairs = []types.UserIdGroupPair{{GroupName: srcName}}
+	}
+	return []types.IpPermission{p}
+}
+
+func ruleText(sp ruleSpec) string {
+	proto := strings.ToUpper(sp.proto)
+	if sp.proto == "-1" {
+		proto = "ALL"
+	}
+	return fmt.Sprintf("peer: %s, %s, from port: %d, to port: %d, ALLOW", sp.peer(), proto, sp.from, sp.to)
+}
+
+func (f *EC2) authorize(g *secGroup, egress bool, perms []types.IpPermission, specTags []types.TagSpecification, dryRun bool) ([]types.SecurityGroupRule, error) {
+	t, err := tagSpecs(specTags, types.ResourceTypeSecurityGroupRule)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := f.expand(perms, g)
+	if err != nil {
+		return nil, err
+	}
+	ids := g.ingress
+	if egress {
+		ids = g.egress
+	}
+	have := make(map[string]bool, len(ids)+len(specs))
+	for _, id := range ids {
+		have[f.st.rules[id].spec().key()] = true
+	}
+	for _, sp := range specs {
+		if have[sp.key()] {
+			return nil, apiError(CodePermissionDuplicate, "the specified rule \"%s\" already exists", ruleText(sp))
+		}
+		have[sp.key()] = true
+	}
+	if len(ids)+len(specs) > f.opts.RulesPerGroup {
+		return nil, apiError(CodeRulesPerSecurityGroup, "The maximum number of rules per security group has been reached.")
+	}
+	if dryRun {
+		return nil, dryRunError()
+	}
+	out := make([]types.SecurityGroupRule, 0, len(specs))
+	for _, sp := range specs {
+		r := f.addRule(g, egress, sp)
+		if len(t) > 0 {
+			r.tags = make(tags, len(t))
+			for k, v := range t {
+				r.tags[k] = v
+			}
+		}
+		out = append(out, f.renderRule(r))
+	}
+	return out, nil
+}
+
+// AuthorizeSecurityGroupIngress adds inbound rules to a group, one rule per
+// CIDR, prefix list or referenced group of each IP permission, and returns
+// them with their sgr- IDs. A rule that exists already fails the whole call
+// with InvalidPermission.Duplicate; nothing is added then.
+func (f *EC2) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
+	return call(ctx, f, "AuthorizeSecurityGroupIngress", in, true, func(in *ec2.AuthorizeSecurityGroupIngressInput) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
+		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+		if err != nil {
+			return nil, err
+		}
+		perms := append(flatPermission(in.CidrIp, in.IpProtocol, in.SourceSecurityGroupName, in.FromPort, in.ToPort), in.IpPermissions...)
+		rules, err := f.authorize(g, false, perms, in.TagSpecifications, dry(in.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return &ec2.AuthorizeSecurityGroupIngressOutput{Return: aws.Bool(true), SecurityGroupRules: rules}, nil
+	})
+}
+
+// AuthorizeSecurityGroupEgress adds outbound rules to a group; see
+// AuthorizeSecurityGroupIngress.
+func (f *EC2) AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2.AuthorizeSecurityGroupEgressInput, _ ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
+	return call(ctx, f, "AuthorizeSecurityGroupEgress", in, true, func(in *ec2.AuthorizeSecurityGroupEgressInput) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
+		g, err := f.lookupGroup(aws.ToString(in.GroupId), "")
+		if err != nil {
+			return nil, err
+		}
+		perms := append(flatPermission(in.CidrIp, in.IpProtocol, in.SourceSecurityGroupName, in.FromPort, in.ToPort), in.IpPermissions...)
+		rules, err := f.authorize(g, true, perms, in.TagSpecifications, dry(in.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return &ec2.AuthorizeSecurityGroupEgressOutput{Return: aws.Bool(true), SecurityGroupRules: rules}, nil
+	})
+}
+
+// revoke removes rules of g in one direction, by rule IDs or by
+// permissions (not both). By IDs, every ID must name a rule of g in that
+// direction (InvalidSecurityGroupRuleId.NotFound). By permissions, rules
+// that match are removed and the others are returned as unknown; when none
+// matches, the call fails with InvalidPermission.NotFound.
+func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.IpPermission, dryRun bool) ([]types.RevokedSecurityGroupRule, []types.IpPermission, error) {
+	if len(ruleIDs) > 0 && len(perms) > 0 {
+		return nil, nil, apiError(CodeInvalidParameterCombination,
+			"The parameter SecurityGroupRuleIds cannot be used with the parameter IpPermissions")
+	}
+	var victims []*sgRule
+	var unknown []types.IpPermission
+	if len(ruleIDs) > 0 {
+		var missingIDs []string
+		for _, id := range dedupe(ruleIDs) {
+			if err := checkID(id, prefixRule, CodeSecurityGroupRuleIDMalformed); err != nil {
+				return nil, nil, err
+			}
+			r := f.st.rules[id]
+			if r == nil || r.groupID != g.id || r.egress != egress {
+				missingIDs = append(missingIDs, id)
+				continue
+			}
+			victims = append(victims, r)
+		}
+		if len(missingIDs) > 0 {
+			return nil, nil, notFound(CodeSecurityGroupRuleIDNotFound, "security group rule", missingIDs...)
+		}
+	} else {
+		ids := g.ingress
+		if egress {
+			ids = g.egress
+		}
+		byKey := make(map[string]*sgRule, len(ids))
+		for _, id := range ids {
+			byKey[f.st.rules[id].spec().key()] = f.st.rules[id]
+		}
+		for _, p := range perms {
+			specs, err := f.expand([]types.IpPermission{p}, g)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, sp := range specs {
+				if r := byKey[sp.key()]; r != nil {
+					victims = append(victims, r)
+					delete(byKey, sp.key())
+				} else {
+					unknown = append(unknown, renderPermissions([]ruleSpec{sp})...)
+				}
+			}
+		}
+		if len(victims) == 0 {
+			return nil, nil, apiError(CodePermissionNotFound, "The specified rule does not exist in this security group.")
+		}
+	}
+	if dryRun {
+		return nil, nil, dryRunError()
+	}
+	out := make([]types.RevokedSecurityGroupRule, 0, len(victims))
+	for _, r := range victims {
+		rr := f.renderRule(r)
+		out = append(out, types.RevokedSecurityGroupRule{
+			SecurityGroupRuleId: rr.SecurityGroupRuleId, GroupId: rr.GroupId, IsEgress: rr.IsEgress,
+			IpProtocol: rr.IpProtocol, FromPort: rr.FromPort, ToPort: rr.ToPort,
+			CidrIpv4: rr.CidrIpv4, CidrIpv6: rr.CidrIpv6, PrefixListId: rr.PrefixListId,
+			Description: rr.Description, ReferencedGroupId: optString(r.refGroup),
+		})
+		f.removeRule(r)
+	}
+	return out, unknown, nil
+}
+
+// RevokeSecurityGroupIngress removes inbound rules, by SecurityGroupRuleIds
+// or by IP permissions; see the rules on revoke in the package overview.
+func (f *EC2) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupIngressOutput, error) {
+	return call(ctx, f, "RevokeSecurityGroupIngress", in, true, func(in *ec2.RevokeSecurityGroupIngressInput) (*ec2.RevokeSecurityGroupIngressOutput, error) {
+		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
+		if err != nil {
+			return nil, err
+		}
+		perms := append(flatPermission(in.CidrIp, in.IpProtocol, in.SourceSecurityGroupName, in.FromPort, in.ToPort), in.IpPermissions...)
+		if len(perms) == 0 && len(in.SecurityGroupRuleIds) == 0 {
+			return nil, missing("IpPermissions or SecurityGroupRuleIds")
+		}
+		revoked, unknown, err := f.revoke(g, false, in.SecurityGroupRuleIds, perms, dry(in.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return &ec2.RevokeSecurityGroupIngressOutput{Return: aws.Bool(true), RevokedSecurityGroupRules: revoked, UnknownIpPermissions: unknown}, nil
+	})
+}
+
+// RevokeSecurityGroupEgress removes outbound rules; see
+// RevokeSecurityGroupIngress.
+func (f *EC2) RevokeSecurityGroupEgress(ctx context.Context, in *ec2.RevokeSecurityGroupEgressInput, _ ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupEgressOutput, error) {
+	return call(ctx, f, "RevokeSecurityGroupEgress", in, true, func(in *ec2.RevokeSecurityGroupEgressInput) (*ec2.RevokeSecurityGroupEgressOutput, error) {
+		g, err := f.lookupGroup(aws.ToString(in.GroupId), "")
+		if err != nil {
+			return nil, err
+		}
+		perms := append(flatPermission(in.CidrIp, in.IpProtocol, in.SourceSecurityGroupName, in.FromPort, in.ToPort), in.IpPermissions...)
+		if len(perms) == 0 && len(in.SecurityGroupRuleIds) == 0 {
+			return nil, missing("IpPermissions or SecurityGroupRuleIds")
+		}
+		revoked, unknown, err := f.revoke(g, true, in.SecurityGroupRuleIds, perms, dry(in.DryRun))
+		if err != nil {
+			return nil, err
+		}
+		return &ec2.RevokeSecurityGroupEgressOutput{Return: aws.Bool(true), RevokedSecurityGroupRules: revoked, UnknownIpPermissions: unknown}, nil
+	})
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+func (f *EC2) renderRule(r *sgRule) types.SecurityGroupRule {
+	out := types.SecurityGroupRule{
+		SecurityGroupRuleId:  aws.String(r.id),
+		SecurityGroupRuleArn: aws.String(fmt.Sprintf("arn:aws:ec2:%s:%s:security-group-rule/%s", f.opts.Region, f.opts.AccountID, r.id)),
+		GroupId:              aws.String(r.groupID),
+		GroupOwnerId:         aws.String(f.opts.AccountID),
+		IsEgress:             aws.Bool(r.egress),
+		IpProtocol:           aws.String(r.proto),
+		FromPort:             aws.Int32(r.from),
+		ToPort:               aws.Int32(r.to),
+		CidrIpv4:             optString(r.cidr4),
+		CidrIpv6:             optString(r.cidr6),
+		PrefixListId:         optString(r.prefixID),
+		Description:          optString(r.desc),
+		Tags:                 r.tags.list(),
+	}
+	if r.refGroup != "" {
+		out.ReferencedGroupInfo = &types.ReferencedSecurityGroup{GroupId: aws.String(r.refGroup), UserId: aws.String(f.opts.AccountID)}
+	}
+	return out
+}
+
+// renderPermissions groups rule specs into IP permissions by protocol and
+// port range, in order of first appearance, as DescribeSecurityGroups does.
+func renderPermissions(specs []ruleSpec) []types.IpPermission {
+	var out []types.IpPermission
+	index := make(map[string]int)
+	for _, sp := range specs {
+		k := fmt.Sprintf("%s|%d|%d", sp.proto, sp.from, sp.to)
+		i, ok := index[k]
+		if !ok {
+			p := types.IpPermission{IpProtocol: aws.String(sp.proto)}
+			if sp.proto != "-1" {
+				p.FromPort, p.ToPort = aws.Int32(sp.from), aws.Int32(sp.to)
+			}
+			out = append(out, p)
+			i = len(out) - 1
+			index[k] = i
+		}
+		p := &out[i]
+		switch {
+		case sp.cidr4 != "":
+			p.IpRanges = append(p.IpRanges, types.IpRange{CidrIp: aws.String(sp.cidr4), Description: optString(sp.desc)})
+		case sp.cidr6 != "":
+			p.Ipv6Ranges = append(p.Ipv6Ranges, types.Ipv6Range{CidrIpv6: aws.String(sp.cidr6), Description: optString(sp.desc)})
+		case sp.prefixID != "":
+			p.PrefixListIds = append(p.PrefixListIds, types.PrefixListId{PrefixListId: aws.String(sp.prefixID), Description: optString(sp.desc)})
+		default:
+			p.UserIdGroupPairs = append(p.UserIdGroupPairs, types.UserIdGroupPair{GroupId: aws.String(sp.refGroup), Description: optString(sp.desc)})
+		}
+	}
+	return out
+}
+
+func (f *EC2) specsOf(ids []string) []ruleSpec {
+	out := make([]ruleSpec, len(ids))
+	for i, id := range ids {
+		out[i] = f.st.rules[id].spec()
+	}
+	return out
+}
+
+func (f *EC2) renderGroup(g *secGroup) types.SecurityGroup {
+	perms := renderPermissions(f.specsOf(g.ingress))
+	for i := range perms {
+		for j := range perms[i].UserIdGroupPairs {
+			perms[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
+		}
+	}
+	egress := renderPermissions(f.specsOf(g.egress))
+	for i := range egress {
+		for j := range egress[i].UserIdGroupPairs {
+			egress[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
+		}
+	}
+	return types.SecurityGroup{
+		GroupId:             aws.String(g.id),
+		GroupName:           aws.String(g.name),
+		Description:         aws.String(g.desc),
+		VpcId:               aws.String(g.vpcID),
+		OwnerId:             aws.String(f.opts.AccountID),
+		SecurityGroupArn:    aws.String(f.groupARN(g.id)),
+		IpPermissions:       perms,
+		IpPermissionsEgress: egress,
+		Tags:                g.tags.list(),
+	}
+}
+
+// groupField answers the filters of DescribeSecurityGroups for g.
+func (f *EC2) groupField(g *secGroup) fieldFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "group-id":
+			return []string{g.id}, true
+		case "group-name":
+			return []string{g.name}, true
+		case "description":
+			return []string{g.desc}, true
+		case "vpc-id":
+			return []string{g.vpcID}, true
+		case "owner-id":
+			return []string{f.opts.AccountID}, true
+		}
+		ids := g.ingress
+		rest, ok := strings.CutPrefix(name, "ip-permission.")
+		if !ok {
+			if rest, ok = strings.CutPrefix(name, "egress.ip-permission."); !ok {
+				return nil, false
+			}
+			ids = g.egress
+		}
+		var vals []string
+		for _, sp := range f.specsOf(ids) {
+			switch rest {
+			case "cidr":
+				vals = append(vals, sp.cidr4)
+			case "ipv6-cidr":
+				vals = append(vals, sp.cidr6)
+			case "prefix-list-id":
+				vals = append(vals, sp.prefixID)
+			case "group-id":
+				vals = append(vals, sp.refGroup)
+			case "group-name":
+				if rg := f.st.groups[sp.refGroup]; rg != nil {
+					vals = append(vals, rg.name)
+				}
+			case "protocol":
+				vals = append(vals, sp.proto)
+			case "from-port":
+				vals = append(vals, strconv.Itoa(int(sp.from)))
+			case "to-port":
+				vals = append(vals, strconv.Itoa(int(sp.to)))
+			case "user-id":
+				vals = append(vals, f.opts.AccountID)
+			default:
+				return nil, false
+			}
+		}
+		return vals, true
+	}
+}
+
+// DescribeSecurityGroups lists security groups with their rules as IP
+// permissions. Unknown IDs give InvalidGroup.NotFound. Filters: group-id,
+// group-name, description, vpc-id, owner-id, ip-permission.{cidr,
+// ipv6-cidr, prefix-list-id, group-id, group-name, protocol, from-port,
+// to-port, user-id} and the same under egress.ip-permission., tag:<key>,
+// tag-key, tag-value. MaxResults is 5..1000.
+func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error) {
+	narrowed := in != nil && filtered(in.Filters, len(in.GroupIds)+len(in.GroupNames), in.MaxResults)
+	return call(ctx, f, "DescribeSecurityGroups", in, narrowed, func(in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
+		if err := checkFilters(in.Filters, f.groupField(&secGroup{})); err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		match := func(id string) (*meta, bool) {
+			g, ok := f.st.groups[id]
+			if !ok {
+				return nil, false
+			}
+			return &g.meta, matchFilters(in.Filters, g.tags, f.groupField(g))
+		}
+		var ids []string
+		if len(in.GroupIds) > 0 {
+			var missingIDs []string
+			for _, id := range dedupe(in.GroupIds) {
+				if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
+					return nil, err
+				}
+				m, ok := match(id)
+				if m == nil || !m.visible(now) {
+					missingIDs = append(missingIDs, id)
+				} else if ok {
+					ids = append(ids, id)
+				}
+			}
+			if len(missingIDs) > 0 {
+				return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", strings.Join(missingIDs, "', '"))
+			}
+			slices.Sort(ids)
+		} else {
+			ids, _ = f.selectIDs(nil, "", "", "", "", match, now, sortedIDs(f.st.groups))
+		}
+		if len(in.GroupNames) > 0 {
+			names := dedupe(in.GroupNames)
+			ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(names, f.st.groups[id].name) })
+			for _, n := range names {
+				if !slices.ContainsFunc(ids, func(id string) bool { return f.st.groups[id].name == n }) {
+					return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", n)
+				}
+			}
+		}
+		ids, next, err := page{idParam: "groupIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.GroupIds) > 0)
+		if err != nil {
+			return nil, err
+		}
+		out := &ec2.DescribeSecurityGroupsOutput{NextToken: next, SecurityGroups: make([]types.SecurityGroup, 0, len(ids))}
+		for _, id := range ids {
+			out.SecurityGroups = append(out.SecurityGroups, f.renderGroup(f.st.groups[id]))
+		}
+		return out, nil
+	})
+}
+
+func (f *EC2) ruleField(r *sgRule) fieldFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "group-id":
+			return []string{r.groupID}, true
+		case "security-group-rule-id":
+			return []string{r.id}, true
+		case "is-egress":
+			return []string{strconv.FormatBool(r.egress)}, true
+		case "referenced-group-id":
+			return []string{r.refGroup}, true
+		case "cidr", "cidr-ipv4":
+			return []string{r.cidr4}, true
+		case "protocol", "ip-protocol":
+			return []string{r.proto}, true
+		}
+		return nil, false
+	}
+}
+
+// DescribeSecurityGroupRules lists rules. Unknown IDs give
+// InvalidSecurityGroupRuleId.NotFound. Filters: group-id,
+// security-group-rule-id, is-egress, referenced-group-id, cidr, protocol,
+// tag:<key>, tag-key, tag-value. MaxResults is 5..1000; rules are listed in
+// ID order.
+func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupRulesOutput, error) {
+	narrowed := in != nil && filtered(in.Filters, len(in.SecurityGroupRuleIds), in.MaxResults)
+	return call(ctx, f, "DescribeSecurityGroupRules", in, narrowed, func(in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
+		if err := checkFilters(in.Filters, f.ruleField(&sgRule{})); err != nil {
+			return nil, err
+		}
+		ids, err := f.selectIDs(in.SecurityGroupRuleIds, prefixRule, CodeSecurityGroupRuleIDMalformed,
+			CodeSecurityGroupRuleIDNotFound, "security group rule",
+			func(id string) (*meta, bool) {
+				r, ok := f.st.rules[id]
+				if !ok {
+					return nil, false
+				}
+				return &r.meta, matchFilters(in.Filters, r.tags, f.ruleField(r))
+			}, time.Now(), sortedIDs(f.st.rules))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := page{idParam: "securityGroupRuleIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.SecurityGroupRuleIds) > 0)
+		if err != nil {
+			return nil, err
+		}
+		out := &ec2.DescribeSecurityGroupRulesOutput{NextToken: next, SecurityGroupRules: make([]types.SecurityGroupRule, 0, len(ids))}
+		for _, id := range ids {
+			out.SecurityGroupRules = append(out.SecurityGroupRules, f.renderRule(f.st.rules[id]))
+		}
+		return out, nil
+	})
+}

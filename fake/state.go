@@ -1,0 +1,171 @@
+package fake
+
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/podsg/podsg/limits"
+)
+
+// state is everything the fake knows. It is guarded by EC2.mu.
+type state struct {
+	vpcs      map[string]*vpc
+	subnets   map[string]*subnet
+	groups    map[string]*secGroup
+	rules     map[string]*sgRule
+	enis      map[string]*netIface
+	instances map[string]*instance
+	assocs    map[string]*trunkAssoc
+	attach    map[string]string // attachment ID → ENI ID
+
+	visibilityDelay time.Duration
+}
+
+func (s *state) init() {
+	s.vpcs = make(map[string]*vpc)
+	s.subnets = make(map[string]*subnet)
+	s.groups = make(map[string]*secGroup)
+	s.rules = make(map[string]*sgRule)
+	s.enis = make(map[string]*netIface)
+	s.instances = make(map[string]*instance)
+	s.assocs = make(map[string]*trunkAssoc)
+	s.attach = make(map[string]string)
+}
+
+// tags are a resource's tags. The zero value holds none.
+type tags map[string]string
+
+func (t tags) list() []types.Tag {
+	if len(t) == 0 {
+		return nil
+	}
+	keys := slices.Sorted(maps.Keys(t))
+	out := make([]types.Tag, len(keys))
+	for i, k := range keys {
+		out[i] = types.Tag{Key: aws.String(k), Value: aws.String(t[k])}
+	}
+	return out
+}
+
+// meta is what every resource has.
+type meta struct {
+	id        string
+	tags      tags
+	created   time.Time
+	visibleAt time.Time // Describe calls skip the resource until then
+}
+
+func (m *meta) visible(now time.Time) bool { return !now.Before(m.visibleAt) }
+
+type vpc struct {
+	meta
+	prefix    netip.Prefix
+	isDefault bool
+	defaultSG string
+}
+
+type subnet struct {
+	meta
+	vpcID  string
+	az     string
+	prefix netip.Prefix
+	first  netip.Addr // first assignable address (network + 4)
+	last   netip.Addr // last assignable address (broadcast − 1)
+	size   int        // assignable addresses
+	used   map[netip.Addr]string
+	cursor netip.Addr
+}
+
+type secGroup struct {
+	meta
+	name    string
+	desc    string
+	vpcID   string
+	ingress []string // rule IDs, in creation order
+	egress  []string
+}
+
+type sgRule struct {
+	meta
+	groupID  string
+	egress   bool
+	proto    string // "tcp", "udp", "icmp", "-1" or a protocol number
+	from, to int32
+	cidr4    string
+	cidr6    string
+	refGroup string
+	prefixID string
+	desc     string
+}
+
+type netIface struct {
+	meta
+	subnetID    string
+	vpcID       string
+	az          string
+	desc        string
+	mac         string
+	ip          netip.Addr
+	secondary   []netip.Addr
+	ifType      types.NetworkInterfaceType
+	createdType types.NetworkInterfaceType
+	groups      []string
+	sourceDest  bool
+	requester   bool // created by EC2 as an instance's primary interface
+	att         *attachment
+	assocID     string           // branch: its association
+	branches    map[int32]string // trunk: VLAN → association ID
+}
+
+type attachment struct {
+	id           string
+	instanceID   string
+	device       int32
+	card         int32
+	deleteOnTerm bool
+	at           time.Time
+}
+
+type instance struct {
+	meta
+	typ         string
+	lim         limits.Limits
+	imageID     string
+	subnetID    string
+	vpcID       string
+	az          string
+	groups      []string
+	state       types.InstanceStateName
+	reservation string
+	clientToken string
+	primaryENI  string
+	enis        []string // attached ENI IDs
+}
+
+type trunkAssoc struct {
+	meta
+	trunkID  string
+	branchID string
+	vlan     int32
+	greKey   int32
+	proto    types.InterfaceProtocolType
+}
+
+// idempotent remembers the outcome of a call made with a ClientToken.
+type idempotent struct {
+	fingerprint string
+	output      any
+}
+
+// sortedIDs returns the keys of m in order.
+func sortedIDs[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func cmpStr(a, b string) int { return cmp.Compare(a, b) }
