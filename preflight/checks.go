@@ -491,7 +491,7 @@ func (r *run) checkNodes() {
 		r.add(Finding{
 			Severity: Error, Code: CodeBranchCapacityExceeded, Subject: "cluster " + r.cluster.Name,
 			Problem: fmt.Sprintf("%d pods with security groups, but the nodes they may run on host at most %d branch ENIs (%s)", replicas, capacity, strings.Join(parts, ", ")),
-			Impact:  fmt.Sprintf("%d pods will stay Pending until pods with security groups are deleted", replicas-capacity),
+			Impact:  fmt.Sprintf("%s will stay Pending until pods with security groups are deleted", plural(replicas-capacity, "pod")),
 			Fix:     fmt.Sprintf("add nodes (or larger instance types) for at least %d more branch ENIs, or run fewer replicas", replicas-capacity),
 		})
 	}
