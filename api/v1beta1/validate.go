@@ -21,6 +21,8 @@ const (
 
 // ValidateOptions tunes Validate. The zero value validates against the
 // default EC2 quota.
+//
+// +kubebuilder:object:generate=false
 type ValidateOptions struct {
 	// MaxGroups is the account's quota of security groups per network
 	// interface: a policy may list at most this many group IDs. Zero means
