@@ -98,9 +98,9 @@ func Parse(r io.Reader) ([]Row, error) {
 		}
 		seen[row.InstanceType] = line
 		for _, pair := range strings.Split(f[6], ";") {
-			idx, max, ok := strings.Cut(pair, ":")
+			idx, enis, ok := strings.Cut(pair, ":")
 			i, e1 := strconv.Atoi(idx)
-			m, e2 := strconv.Atoi(max)
+			m, e2 := strconv.Atoi(enis)
 			if !ok || e1 != nil || e2 != nil || i < 0 || m < 0 {
 				return nil, fmt.Errorf("line %d: network_cards entry %q is not index:maxENIs", line, pair)
 			}
@@ -109,7 +109,10 @@ func Parse(r io.Reader) ([]Row, error) {
 		rows = append(rows, row)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if line == 0 {
+		return nil, fmt.Errorf("line 1: empty input, want the header %q", Header)
 	}
 	return rows, nil
 }
