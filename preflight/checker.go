@@ -95,7 +95,9 @@ type Checker struct {
 	log          *slog.Logger
 }
 
-// New returns a Checker that reads security groups through client.
+// New returns a Checker that reads security groups through client. client
+// may be nil when only checks that need no EC2 call are selected
+// (CheckPolicies, CheckNodes, CheckSupport, CheckMode).
 func New(client EC2, opts ...Option) *Checker {
 	c := &Checker{
 		ec2:          client,
@@ -136,6 +138,10 @@ func (c *Checker) Run(ctx context.Context, cluster *Cluster, policies []v1beta1.
 	}
 	r := newRun(c, cluster, policies)
 	if slices.ContainsFunc(c.checks, CheckName.needsEC2) {
+		if c.ec2 == nil {
+			return nil, fmt.Errorf("preflight: checks %v read security groups from EC2, and the Checker has no EC2 client: pass one to New, or select only %s, %s, %s and %s with WithChecks",
+				slices.DeleteFunc(slices.Clone(c.checks), func(n CheckName) bool { return !n.needsEC2() }), CheckPolicies, CheckNodes, CheckSupport, CheckMode)
+		}
 		ids := r.allGroupIDs()
 		c.log.DebugContext(ctx, "preflight: describing security groups", "count", len(ids))
 		g, missing, err := LoadGroups(ctx, c.ec2, ids)

@@ -284,21 +284,18 @@ func (r *run) checkDNS() {
 		if r.anyMissing(dnsGroups) {
 			continue
 		}
-		var egress, ingress []string
-		var egressWhy, ingressWhy []string
+		var egress, ingress []string // blocked ports, "tcp/53"
 		for _, p := range dnsPorts {
 			for _, t := range targets {
-				v, f, denied := r.blocked(r.podEndpoints(wi), []Endpoint{t}, p)
+				v, _, denied := r.blocked(r.podEndpoints(wi), []Endpoint{t}, p)
 				if !denied {
 					continue
 				}
 				if !v.Egress.Allowed && !slices.Contains(egress, p.String()) {
 					egress = append(egress, p.String())
-					egressWhy = append(egressWhy, fmt.Sprintf("%s to %s", p, joinGroups(f.To.Groups)))
 				}
 				if !v.Ingress.Allowed && !slices.Contains(ingress, p.String()) {
 					ingress = append(ingress, p.String())
-					ingressWhy = append(ingressWhy, fmt.Sprintf("%s on %s", p, joinGroups(f.To.Groups)))
 				}
 			}
 		}
@@ -306,17 +303,19 @@ func (r *run) checkDNS() {
 		if len(egress) > 0 {
 			r.add(Finding{
 				Severity: Error, Code: CodeDNSEgressBlocked, Subject: wi.w.String(),
-				Problem: fmt.Sprintf("no outbound rule of the pods' groups (%s) allows %s", joinGroups(wi.groups), strings.Join(egressWhy, ", ")),
-				Impact:  impact,
-				Fix:     fmt.Sprintf("add outbound rules for TCP and UDP port 53 to one of %s, with the CoreDNS group (%s) as destination", joinGroups(wi.groups), joinGroups(dnsGroups)),
+				Problem: fmt.Sprintf("no outbound rule of the pods' groups (%s) allows %s to the CoreDNS groups (%s)",
+					joinGroups(wi.groups), strings.Join(egress, " and "), joinGroups(dnsGroups)),
+				Impact: impact,
+				Fix:    fmt.Sprintf("add outbound rules for TCP and UDP port 53 to %s, with %s as destination", wi.groups[0], dnsGroups[0]),
 			})
 		}
 		if len(ingress) > 0 {
 			r.add(Finding{
 				Severity: Error, Code: CodeDNSIngressBlocked, Subject: wi.w.String(),
-				Problem: fmt.Sprintf("the CoreDNS groups admit no DNS from the pods' groups (%s): nothing allows %s", joinGroups(wi.groups), strings.Join(ingressWhy, ", ")),
-				Impact:  impact,
-				Fix:     fmt.Sprintf("add inbound rules for TCP and UDP port 53 from %s to the CoreDNS group (%s)", wi.groups[0], joinGroups(dnsGroups)),
+				Problem: fmt.Sprintf("no inbound rule of the CoreDNS groups (%s) admits %s from the pods' groups (%s)",
+					joinGroups(dnsGroups), strings.Join(ingress, " and "), joinGroups(wi.groups)),
+				Impact: impact,
+				Fix:    fmt.Sprintf("add inbound rules for TCP and UDP port 53 from %s to %s", wi.groups[0], dnsGroups[0]),
 			})
 		}
 	}
@@ -491,8 +490,8 @@ func (r *run) checkNodes() {
 		r.add(Finding{
 			Severity: Error, Code: CodeBranchCapacityExceeded, Subject: "cluster " + r.cluster.Name,
 			Problem: fmt.Sprintf("%d pods with security groups, but the nodes they may run on host at most %d branch ENIs (%s)", replicas, capacity, strings.Join(parts, ", ")),
-			Impact:  fmt.Sprintf("%d pods will stay Pending until pods with security groups are deleted", replicas-capacity),
-			Fix:     fmt.Sprintf("add nodes (or larger instance types) for at least %d more branch ENIs, or run fewer replicas", replicas-capacity),
+			Impact:  fmt.Sprintf("%s will stay Pending until pods with security groups are deleted", plural(replicas-capacity, "pod")),
+			Fix:     fmt.Sprintf("add nodes (or larger instance types) for %s, or run fewer replicas", plural(replicas-capacity, "more branch ENI")),
 		})
 	}
 }

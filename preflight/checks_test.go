@@ -413,5 +413,5 @@ func TestNodesWithOverrides(t *testing.T) {
 	r, err := New(newStore(), WithLimits(src), WithChecks(CheckNodes)).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodeBranchCapacityExceeded}, r.Codes())
-	require.Equal(t, "1 pods will stay Pending until pods with security groups are deleted", r.Findings[0].Impact)
+	require.Equal(t, "1 pod will stay Pending until pods with security groups are deleted", r.Findings[0].Impact)
 }

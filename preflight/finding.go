@@ -204,8 +204,8 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  fix:     %s\n", f.Fix)
 		}
 	}
-	fmt.Fprintf(&b, "%s: %s, %s, %s (%d checks)\n", r.verdict(),
-		plural(r.Count(Error), "error"), plural(r.Count(Warning), "warning"), plural(r.Count(Info), "note"), len(r.Checks))
+	fmt.Fprintf(&b, "%s: %s, %s, %s (%s)\n", r.verdict(),
+		plural(r.Count(Error), "error"), plural(r.Count(Warning), "warning"), plural(r.Count(Info), "note"), plural(len(r.Checks), "check"))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

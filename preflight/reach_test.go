@@ -371,3 +371,23 @@ func TestRulesAndString(t *testing.T) {
 	require.Empty(t, cmp.Diff(want, got))
 	require.Nil(t, g.Rules("sg-none"))
 }
+
+func BenchmarkEvaluate(b *testing.B) {
+	g, err := NewGroups([]types.SecurityGroup{
+		sg("sg-pod", perms(perm("-1", 0, 0, "sg-pod"), perm("tcp", 8080, 8080, "sg-node")), allOut),
+		sg("sg-node", perms(perm("tcp", 53, 53, "sg-pod"), perm("udp", 53, 53, "sg-pod"), perm("-1", 0, 0, "sg-node")), allOut),
+	})
+	require.NoError(b, err)
+	f := Flow{
+		From:     Endpoint{Groups: []string{"sg-pod"}, Prefix: netip.MustParsePrefix("10.0.1.0/24")},
+		To:       Endpoint{Groups: []string{"sg-node"}, Prefix: netip.MustParsePrefix("10.0.2.0/24")},
+		Protocol: UDP, Port: 53,
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := g.Evaluate(f)
+		if err != nil || !v.Allowed {
+			b.Fatal(v, err)
+		}
+	}
+}
