@@ -1,0 +1,222 @@
+// Command controller is a compact but complete security-groups-for-pods
+// controller built with controller-runtime on podsg, the counterpart of the
+// Amazon VPC resource controller's branch-ENI feature. Copy it as the start of
+// your own.
+//
+// It runs:
+//
+//   - a mutating webhook (/mutate-pod, PodMutator) that adds the
+//     vpc.amazonaws.com/pod-eni resource to pods the SecurityGroupPolicies
+//     select, or the fargate.amazonaws.com/pod-sg annotation to Fargate pods;
+//   - a validating webhook (/validate-pod, PodValidator) that stops anyone but
+//     the controller from setting those annotations;
+//   - a SecurityGroupPolicy watch (PolicyReconciler) that feeds a
+//     selector.Index;
+//   - a node reconciler (NodeReconciler) that ensures each node's trunk ENI
+//     and advertises its branch-ENI capacity;
+//   - a pod reconciler (PodReconciler) that acquires and releases branch ENIs
+//     through a trunk.Manager and writes the pod-eni annotation;
+//   - Rebuild after each start or leader change, then the manager's background
+//     work (cool-downs, deletions, garbage collection).
+//
+// Leader election (on by default) makes one replica the writer; the webhooks
+// serve on every replica. For large clusters, shard nodes across replicas with
+// -shards N -shard-index I: each shard elects its own leader
+// (podsg-controller-<I>-of-<N>), serves the nodes whose name hashes to it and
+// their pods, with its own EC2 request budget and its own rebuild, so a
+// restart rebuilds 1/N of the state and N shards together stay within the
+// account's EC2 limits only if each is given 1/N of them (-ec2-share).
+//
+// Flags name the cluster, the EC2 endpoint and region (or the usual AWS
+// configuration), and the controller's service account for the validating
+// webhook. The RBAC it needs: pods (get, list, watch, patch), nodes (get,
+// list, watch, patch) and nodes/status (patch), serviceaccounts (get, list,
+// watch), securitygrouppolicies (get, list, watch), events (create), leases
+// (for leader election). Its IAM role needs the
+// AmazonEKSVPCResourceController policy, and the account must be allowed to
+// call the EC2 trunking APIs (AssociateTrunkInterface and its kin), which AWS
+// allow-lists.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/selector"
+	"github.com/podsg/podsg/trunk"
+)
+
+// options are the controller's flags.
+type options struct {
+	ClusterName    string
+	Endpoint       string
+	Region         string
+	ServiceAccount string
+	LeaderElect    bool
+	Shards         int
+	ShardIndex     int
+	EC2Share       float64
+	WebhookPort    int
+	CertDir        string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.ClusterName, "cluster-name", "", "the EKS cluster's name, for the kubernetes.io/cluster/<name> tag of branch ENIs (required)")
+	flag.StringVar(&o.Endpoint, "ec2-endpoint", "", "EC2 endpoint URL, e.g. cmd/fakeec2's (default: the region's)")
+	flag.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
+	flag.StringVar(&o.ServiceAccount, "service-account", "system:serviceaccount:kube-system:podsg-controller", "the controller's username, the only one allowed to write the pod annotations")
+	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one leader (per shard) among replicas")
+	flag.IntVar(&o.Shards, "shards", 1, "number of shards the nodes are split into")
+	flag.IntVar(&o.ShardIndex, "shard-index", 0, "this replica's shard, 0 to shards-1")
+	flag.Float64Var(&o.EC2Share, "ec2-share", 0, "fraction of the account's EC2 request rate this shard may use (default 1/shards)")
+	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
+	flag.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
+	flag.Parse()
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.ClusterName == "" {
+		return fmt.Errorf("-cluster-name is required: the cluster's name tags every branch ENI and scopes garbage collection")
+	}
+	if o.Shards < 1 || o.ShardIndex < 0 || o.ShardIndex >= o.Shards {
+		return fmt.Errorf("-shards %d -shard-index %d: want shards >= 1 and 0 <= shard-index < shards", o.Shards, o.ShardIndex)
+	}
+	shard := Shard{Index: o.ShardIndex, Count: o.Shards}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:           scheme,
+		LeaderElection:   o.LeaderElect,
+		LeaderElectionID: fmt.Sprintf("podsg-controller-%d-of-%d", o.ShardIndex, o.Shards),
+		WebhookServer:    webhook.NewServer(webhook.Options{Port: o.WebhookPort, CertDir: o.CertDir}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+
+	client, err := newEC2(ctx, o)
+	if err != nil {
+		return err
+	}
+	share := o.EC2Share
+	if share == 0 {
+		share = 1 / float64(o.Shards)
+	}
+	tm, err := trunk.New(client, trunk.Options{
+		ClusterName: o.ClusterName,
+		// Keep 20 % of the account's rate for other clients, and split the
+		// rest among the shards.
+		Budget: trunk.BudgetConfig{Headroom: 1 - 0.8*share},
+		Logger: slog.Default(),
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := setup(mgr, tm, shard, []string{o.ServiceAccount}); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// controllers are the parts setup wires into a manager.
+type controllers struct {
+	Index    *selector.Index
+	Policies *PolicyReconciler
+	Nodes    *NodeReconciler
+	Pods     *PodReconciler
+	Mutator  *PodMutator
+	Validate *PodValidator
+}
+
+// setup registers the webhooks, the reconcilers, the rebuild and the trunk
+// manager's background work with mgr.
+func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) (*controllers, error) {
+	index := selector.NewIndex(selector.Options{Logger: slog.Default()})
+	events := mgr.GetEventRecorder("podsg-controller")
+	ready := make(chan struct{})
+	decoder := admission.NewDecoder(mgr.GetScheme())
+	c := &controllers{
+		Index:    index,
+		Policies: &PolicyReconciler{Client: mgr.GetClient(), Index: index, Events: events},
+		Nodes:    &NodeReconciler{Client: mgr.GetClient(), Trunk: tm, Events: events, Shard: shard, Ready: ready},
+		Pods:     &PodReconciler{Client: mgr.GetClient(), Trunk: tm, Index: index, Events: events, Shard: shard, Ready: ready},
+		Mutator:  &PodMutator{Reader: mgr.GetClient(), Index: index, Decoder: decoder},
+	}
+	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
+
+	hooks := mgr.GetWebhookServer()
+	hooks.Register("/mutate-pod", &webhook.Admission{Handler: c.Mutator})
+	hooks.Register("/validate-pod", &webhook.Admission{Handler: c.Validate})
+
+	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
+		return nil, err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("node").For(&corev1.Node{}).Complete(c.Nodes); err != nil {
+		return nil, err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("pod").For(&corev1.Pod{}).Complete(c.Pods); err != nil {
+		return nil, err
+	}
+	// Leader-elected: rebuild, then run the background work.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, shard, ready); err != nil {
+			return err
+		}
+		return ignoreCanceled(tm.Run(ctx))
+	})); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func ignoreCanceled(err error) error {
+	if err == context.Canceled {
+		return nil
+	}
+	return err
+}
+
+// newEC2 returns an EC2 client from the usual AWS configuration.
+func newEC2(ctx context.Context, o options) (*ec2.Client, error) {
+	var lo []func(*config.LoadOptions) error
+	if o.Region != "" {
+		lo = append(lo, config.WithRegion(o.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("no AWS region: set -region or AWS_REGION")
+	}
+	return ec2.NewFromConfig(cfg, func(eo *ec2.Options) {
+		if o.Endpoint != "" {
+			eo.BaseEndpoint = aws.String(o.Endpoint)
+		}
+	}), nil
+}

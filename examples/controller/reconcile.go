@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/selector"
+	"github.com/podsg/podsg/selector/kube"
+	"github.com/podsg/podsg/trunk"
+)
+
+// TrunkAttachedLabel is the node label the VPC CNI plugin and the VPC
+// resource controller use for nodes with a trunk ENI.
+const TrunkAttachedLabel = "vpc.amazonaws.com/has-trunk-attached"
+
+// eventer records Kubernetes events (events.k8s.io). The manager's
+// GetEventRecorder and client-go's events.FakeRecorder satisfy it.
+type eventer interface {
+	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// Shard selects the nodes one controller replica serves. In a large cluster,
+// run Count replicas, each with its own Index and its own leader-election ID
+// (so one leader per shard): each serves the nodes whose name hashes to its
+// Index, and their pods, with its own EC2 budget. The webhooks and the policy
+// watch run on every replica. The zero Shard serves every node.
+type Shard struct {
+	Index, Count int
+}
+
+// Owns reports whether the shard serves the node.
+func (s Shard) Owns(nodeName string) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(nodeName))
+	return int(h.Sum32()%uint32(s.Count)) == s.Index
+}
+
+// PolicyReconciler keeps the selector index in step with the
+// SecurityGroupPolicy objects of the cluster. Invalid policies are stored
+// (they match as the VPC resource controller would match them) and reported
+// as a warning event on the policy.
+type PolicyReconciler struct {
+	Client client.Client
+	Index  *selector.Index
+	Events eventer
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *PolicyReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	p := new(v1beta1.SecurityGroupPolicy)
+	if err := r.Client.Get(ctx, req.NamespacedName, p); apierrors.IsNotFound(err) {
+		r.Index.Delete(req.Namespace, req.Name)
+		return reconcile.Result{}, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.Index.Upsert(p); err != nil {
+		var pe *selector.PolicyError
+		if !errors.As(err, &pe) {
+			return reconcile.Result{}, err
+		}
+		r.Events.Eventf(p, nil, corev1.EventTypeWarning, "InvalidPolicy", "Validate", "%s", pe.Errs.ToAggregate().Error())
+	}
+	return reconcile.Result{}, nil
+}
+
+// NodeReconciler gives every node of its shard a trunk ENI and advertises the
+// node's branch-ENI capacity as the extended resource
+// vpc.amazonaws.com/pod-eni, with the label vpc.amazonaws.com/has-trunk-attached.
+// Nodes whose instance type cannot host a trunk are labelled "false" and
+// advertise nothing, so pods with security groups are never scheduled there.
+type NodeReconciler struct {
+	Client client.Client
+	Trunk  *trunk.Manager
+	Events eventer
+	Shard  Shard
+	// Ready is closed once the controller has rebuilt its state (Start).
+	Ready <-chan struct{}
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *NodeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if !r.Shard.Owns(req.Name) {
+		return reconcile.Result{}, nil
+	}
+	if err := waitReady(ctx, r.Ready); err != nil {
+		return reconcile.Result{}, err
+	}
+	node := new(corev1.Node)
+	if err := r.Client.Get(ctx, req.NamespacedName, node); apierrors.IsNotFound(err) {
+		return reconcile.Result{}, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
+	id, err := InstanceID(node)
+	if err != nil {
+		return reconcile.Result{}, nil // not an EC2 node (Fargate, on-premises)
+	}
+	if !node.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.Trunk.RemoveNode(ctx, id)
+	}
+	info, err := r.Trunk.EnsureNode(ctx, id)
+	switch {
+	case errors.Is(err, trunk.ErrTrunkingUnsupported):
+		return reconcile.Result{}, r.advertise(ctx, node, "false", 0)
+	case err != nil:
+		r.Events.Eventf(node, nil, corev1.EventTypeWarning, "TrunkFailed", "EnsureTrunk", "%v", err)
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.advertise(ctx, node, "true", info.BranchLimit)
+}
+
+// advertise sets the node's label and pod-eni capacity.
+func (r *NodeReconciler) advertise(ctx context.Context, node *corev1.Node, label string, capacity int) error {
+	if node.Labels[TrunkAttachedLabel] != label {
+		patch := client.MergeFrom(node.DeepCopy())
+		if node.Labels == nil {
+			node.Labels = map[string]string{}
+		}
+		node.Labels[TrunkAttachedLabel] = label
+		if err := r.Client.Patch(ctx, node, patch); err != nil {
+			return fmt.Errorf("labelling node %s: %w", node.Name, err)
+		}
+	}
+	want := resource.NewQuantity(int64(capacity), resource.DecimalSI)
+	if got, ok := node.Status.Capacity[eni.ResourceName]; ok && got.Cmp(*want) == 0 || !ok && capacity == 0 {
+		return nil
+	}
+	patch := client.MergeFrom(node.DeepCopy())
+	if node.Status.Capacity == nil {
+		node.Status.Capacity = corev1.ResourceList{}
+	}
+	if node.Status.Allocatable == nil {
+		node.Status.Allocatable = corev1.ResourceList{}
+	}
+	node.Status.Capacity[eni.ResourceName] = *want
+	node.Status.Allocatable[eni.ResourceName] = *want
+	if err := r.Client.Status().Patch(ctx, node, patch); err != nil {
+		return fmt.Errorf("advertising %s on node %s: %w", eni.ResourceName, node.Name, err)
+	}
+	return nil
+}
+
+// InstanceID returns the EC2 instance ID of a node, from its provider ID
+// ("aws:///us-west-2a/i-0123456789abcdef0").
+func InstanceID(node *corev1.Node) (string, error) {
+	id := node.Spec.ProviderID
+	if !strings.HasPrefix(id, "aws://") {
+		return "", fmt.Errorf("node %s: provider ID %q is not an EC2 instance", node.Name, id)
+	}
+	id = id[strings.LastIndexByte(id, '/')+1:]
+	if !strings.HasPrefix(id, "i-") {
+		return "", fmt.Errorf("node %s: provider ID %q names no instance", node.Name, node.Spec.ProviderID)
+	}
+	return id, nil
+}
+
+// PodReconciler gives each scheduled pod that requests
+// vpc.amazonaws.com/pod-eni a branch ENI with the groups its policies name,
+// and writes the vpc.amazonaws.com/pod-eni annotation the CNI reads. When the
+// pod ends (deleted, Succeeded or Failed) its ENI goes back to the node's pool,
+// where it cools down before deletion.
+type PodReconciler struct {
+	Client client.Client
+	Trunk  *trunk.Manager
+	Index  *selector.Index
+	Events eventer
+	Shard  Shard
+	Ready  <-chan struct{}
+
+	mu sync.Mutex
+	// holders maps each pod given an ENI to its node's instance ID and its
+	// reference, to release the ENI once the pod object is gone.
+	holders map[types.NamespacedName]holder
+}
+
+type holder struct {
+	instanceID string
+	pod        eni.PodRef
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if err := waitReady(ctx, r.Ready); err != nil {
+		return reconcile.Result{}, err
+	}
+	pod := new(corev1.Pod)
+	if err := r.Client.Get(ctx, req.NamespacedName, pod); apierrors.IsNotFound(err) {
+		r.release(req.NamespacedName, "")
+		return reconcile.Result{}, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
+	if !RequestsPodENI(pod) || pod.Spec.NodeName == "" || !r.Shard.Owns(pod.Spec.NodeName) {
+		return reconcile.Result{}, nil
+	}
+	if !pod.DeletionTimestamp.IsZero() || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		r.release(req.NamespacedName, pod.UID)
+		return reconcile.Result{}, nil
+	}
+	node := new(corev1.Node)
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
+		return reconcile.Result{}, fmt.Errorf("pod %s: reading node %s: %w", req, pod.Spec.NodeName, err)
+	}
+	instanceID, err := InstanceID(node)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	ref := eni.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)}
+	if pod.Annotations[eni.AnnotationKey] != "" {
+		r.hold(req.NamespacedName, holder{instanceID, ref})
+		return reconcile.Result{}, nil
+	}
+	var sa *corev1.ServiceAccount
+	saObj := new(corev1.ServiceAccount)
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: kube.ServiceAccountName(pod)}, saObj); err == nil {
+		sa = saObj
+	}
+	res := r.Index.Match(kube.Pod(pod, sa))
+	if res.Treatment != selector.BranchENI {
+		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoSecurityGroups", "AcquireBranchENI",
+			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", eni.ResourceName, res)
+		return reconcile.Result{}, nil
+	}
+	groups, err := eni.ParseGroupSet(res.Groups...)
+	if err != nil {
+		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "InvalidSecurityGroups", "AcquireBranchENI", "%v", err)
+		return reconcile.Result{}, nil
+	}
+	got, err := r.Trunk.Acquire(ctx, instanceID, ref, groups)
+	var capErr *eni.CapacityError
+	switch {
+	case errors.As(err, &capErr):
+		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoBranchENICapacity", "AcquireBranchENI", "%v", err)
+		wait := time.Until(capErr.NextCooled)
+		if wait <= 0 {
+			wait = time.Second
+		}
+		return reconcile.Result{RequeueAfter: wait}, nil
+	case err != nil:
+		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "BranchENIFailed", "AcquireBranchENI", "%v", err)
+		return reconcile.Result{}, err
+	}
+	r.hold(req.NamespacedName, holder{instanceID, ref})
+	patch := client.MergeFrom(pod.DeepCopy())
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[eni.AnnotationKey] = got.Annotation
+	if err := r.Client.Patch(ctx, pod, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.release(req.NamespacedName, pod.UID)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, eni.AnnotationKey, err)
+	}
+	r.Events.Eventf(pod, nil, corev1.EventTypeNormal, "BranchENIAssigned", "AcquireBranchENI",
+		"branch ENI %s (VLAN %d, %s) with groups %s", got.Branch.ENI.ID, got.Branch.ENI.VLANID, got.Branch.ENI.PrivateIP, groups)
+	return reconcile.Result{}, nil
+}
+
+func (r *PodReconciler) hold(key types.NamespacedName, h holder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.holders == nil {
+		r.holders = map[types.NamespacedName]holder{}
+	}
+	r.holders[key] = h
+}
+
+// release returns the ENI of the pod key (of the given UID, when set) to its
+// node's pool.
+func (r *PodReconciler) release(key types.NamespacedName, uid types.UID) {
+	r.mu.Lock()
+	h, ok := r.holders[key]
+	if ok && (uid == "" || h.pod.UID == string(uid)) {
+		delete(r.holders, key)
+	} else {
+		ok = false
+	}
+	r.mu.Unlock()
+	if ok {
+		r.Trunk.Release(h.instanceID, h.pod)
+	}
+}
+
+// RequestsPodENI reports whether a container of pod requests the
+// vpc.amazonaws.com/pod-eni resource the mutating webhook adds.
+func RequestsPodENI(pod *corev1.Pod) bool {
+	for _, c := range pod.Spec.Containers {
+		if _, ok := c.Resources.Requests[eni.ResourceName]; ok {
+			return true
+		}
+		if _, ok := c.Resources.Limits[eni.ResourceName]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func waitReady(ctx context.Context, ready <-chan struct{}) error {
+	if ready == nil {
+		return nil
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Rebuild restores the controller's state after a start or a leader change:
+// for every node of the shard, the branch ENIs EC2 reports are matched with
+// the live pods that name them in their annotation; ENIs of pods that ended
+// while no controller ran go to cool-down. The pod list is complete (read
+// from the API server), so nothing is held back. Then ready is closed.
+func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodReconciler, shard Shard, ready chan<- struct{}) error {
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes); err != nil {
+		return fmt.Errorf("rebuild: listing nodes: %w", err)
+	}
+	var podList corev1.PodList
+	if err := c.List(ctx, &podList); err != nil {
+		return fmt.Errorf("rebuild: listing pods: %w", err)
+	}
+	byNode := map[string]*NodePods{}
+	var order []string
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		id, err := InstanceID(n)
+		if err != nil || !shard.Owns(n.Name) {
+			continue
+		}
+		byNode[n.Name] = &NodePods{InstanceID: id}
+		order = append(order, n.Name)
+	}
+	for i := range podList.Items {
+		p := &podList.Items[i]
+		np := byNode[p.Spec.NodeName]
+		if np == nil || !RequestsPodENI(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		ref := eni.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}
+		live := eni.LivePod{Pod: ref}
+		if v := p.Annotations[eni.AnnotationKey]; v != "" {
+			if b, err := eni.ParseAnnotation(v); err == nil {
+				live.ENIID = b[0].ID
+				pods.hold(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, holder{np.InstanceID, ref})
+			}
+		}
+		np.Pods = append(np.Pods, live)
+	}
+	in := make([]trunk.NodePods, 0, len(order))
+	for _, name := range order {
+		np := byNode[name]
+		in = append(in, trunk.NodePods{InstanceID: np.InstanceID, Pods: np.Pods, Complete: true})
+	}
+	if len(in) > 0 {
+		if _, err := m.ReconcileAll(ctx, in); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+	}
+	close(ready)
+	return nil
+}
+
+// NodePods gathers one node's live pods during Rebuild.
+type NodePods struct {
+	InstanceID string
+	Pods       []eni.LivePod
+}
