@@ -53,11 +53,6 @@ type slot struct {
 	snap atomic.Pointer[snapshot]
 }
 
-// snapshot is the immutable set of policies of one namespace, sorted by name.
-type snapshot struct {
-	policies []*Policy
-}
-
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
 	return &Index{opts: opts}
@@ -121,7 +116,7 @@ func (x *Index) Upsert(p *v1beta1.SecurityGroupPolicy) error {
 	}
 	if s == nil {
 		s = &slot{}
-		s.snap.Store(&snapshot{policies: []*Policy{c}})
+		s.snap.Store(newSnapshot([]*Policy{c}))
 		nr := &root{ns: make(map[string]*slot, 1)}
 		if r != nil {
 			nr.ns = maps.Clone(r.ns)
@@ -140,7 +135,7 @@ func (x *Index) Upsert(p *v1beta1.SecurityGroupPolicy) error {
 			ps = slices.Insert(ps, i, c)
 			x.count.Add(1)
 		}
-		s.snap.Store(&snapshot{policies: ps})
+		s.snap.Store(newSnapshot(ps))
 	}
 	x.logger().Debug("security group policy stored", "namespace", c.namespace, "name", c.name, "groups", c.groups)
 	if c.err != nil {
@@ -183,7 +178,7 @@ func (x *Index) Delete(namespace, name string) bool {
 	ps := make([]*Policy, 0, len(old)-1)
 	ps = append(ps, old[:i]...)
 	ps = append(ps, old[i+1:]...)
-	s.snap.Store(&snapshot{policies: ps})
+	s.snap.Store(newSnapshot(ps))
 	x.logger().Debug("security group policy deleted", "namespace", namespace, "name", name)
 	return true
 }
@@ -220,7 +215,7 @@ func (x *Index) ReplaceAll(policies []*v1beta1.SecurityGroupPolicy) error {
 			}
 		}
 		s := &slot{}
-		s.snap.Store(&snapshot{policies: ps})
+		s.snap.Store(newSnapshot(ps))
 		nr.ns[ns] = s
 		n += len(ps)
 	}
