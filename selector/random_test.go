@@ -55,10 +55,10 @@ func randomLabels(r *rand.Rand, keys int) map[string]string {
 // select (the heap path beyond the stack buffer).
 func TestRandomAgainstNaive(t *testing.T) {
 	for _, tc := range []struct{ policies, keys, pods int }{
-		{5, 3, 300},
-		{60, 4, 300},
-		{200, 40, 200},
-		{300, 2, 100},
+		{5, 3, 200},
+		{60, 4, 120},
+		{200, 40, 80},
+		{300, 2, 50},
 	} {
 		t.Run(fmt.Sprintf("%dpolicies-%dkeys", tc.policies, tc.keys), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.policies), uint64(tc.keys)))
