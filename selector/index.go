@@ -58,9 +58,11 @@ func NewIndex(opts Options) *Index {
 	return &Index{opts: opts}
 }
 
+var discard = slog.New(slog.DiscardHandler)
+
 func (x *Index) logger() *slog.Logger {
 	if x.opts.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+		return discard
 	}
 	return x.opts.Logger
 }
@@ -256,5 +258,6 @@ func (x *Index) Policies(namespace string) []*Policy {
 	return slices.Clone(s.policies)
 }
 
-// Len returns the number of policies in the index.
+// Len returns the number of policies in the index; an update that runs
+// concurrently may or may not be counted yet.
 func (x *Index) Len() int { return int(x.count.Load()) }
