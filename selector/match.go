@@ -20,8 +20,8 @@ const (
 // Match does not allocate when no policy matches, nor when exactly one does
 // (the result shares the policy's slices); when several do it makes one
 // allocation for Groups and Policies together (two when more than 32
-// policies select the pod). Match is safe to call
-// concurrently with anything.
+// policies select the pod). Match is safe to call concurrently with
+// anything.
 func (x *Index) Match(pod Pod) Result {
 	return match(&pod, x.snapshot(pod.Namespace))
 }
