@@ -665,3 +665,18 @@ func TestErrorsAreTyped(t *testing.T) {
 	require.ErrorIs(t, lost, fake.ErrLostResponse)
 	require.Contains(t, lost.Error(), "CreateNetworkInterface")
 }
+
+func TestCallLogRing(t *testing.T) {
+	ctx := context.Background()
+	f := fake.New(func(o *fake.Options) { o.CallLogSize = 3; o.DisableThrottling = true })
+	for _, id := range []string{"vpc-00000001", "vpc-00000002", "vpc-00000003", "vpc-00000004", "vpc-00000005"} {
+		_, err := f.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
+		require.Error(t, err)
+	}
+	var got []string
+	for _, c := range f.Calls() {
+		got = append(got, c.Params)
+	}
+	require.Equal(t, []string{"VpcId=vpc-00000003", "VpcId=vpc-00000004", "VpcId=vpc-00000005"}, got)
+	require.Equal(t, 5, f.Count("DeleteVpc").Errors, "counters count every call")
+}
