@@ -93,6 +93,24 @@ func (f *EC2) AddVPC(cidr string) string {
 	})
 }
 
+// AddDefaultVPC creates the account's default VPC, which CreateSecurityGroup
+// and RunInstances fall back on when given no VPC or subnet, and returns its
+// ID. There can be only one.
+func (f *EC2) AddDefaultVPC(cidr string) string {
+	return build(f, "AddDefaultVPC "+cidr, func() (string, error) {
+		for _, v := range f.st.vpcs {
+			if v.isDefault {
+				return "", fmt.Errorf("the account already has a default VPC, %s", v.id)
+			}
+		}
+		v, err := f.createVPC(cidr, nil, true)
+		if err != nil {
+			return "", err
+		}
+		return v.id, nil
+	})
+}
+
 // DefaultSecurityGroup returns the ID of a VPC's default security group.
 func (f *EC2) DefaultSecurityGroup(vpcID string) string {
 	return build(f, "DefaultSecurityGroup "+vpcID, func() (string, error) {
