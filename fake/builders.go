@@ -16,7 +16,7 @@ import (
 
 // Rule is a security group rule for AddIngress and AddEgress: a protocol
 // ("tcp", "udp", "icmp" or "-1" for all), a port range (ignored for "-1")
-// and exactly one peer, CIDR or GroupID.
+// and exactly one peer, CIDR or GroupID. It is a plain value.
 type Rule struct {
 	Protocol         string
 	FromPort, ToPort int32
@@ -56,7 +56,7 @@ func (r Rule) permission() types.IpPermission {
 	return p
 }
 
-// Node is an instance made by AddNode.
+// Node is an instance made by AddNode, a plain value.
 type Node struct {
 	InstanceID   string
 	InstanceType string

@@ -21,7 +21,7 @@ const (
 	OutcomeCanceled  Outcome = "canceled"  // the context ended first; nothing changed
 )
 
-// Call is one record of the call log.
+// Call is one record of the call log, a plain value.
 type Call struct {
 	// Time is when the call arrived.
 	Time time.Time
@@ -39,7 +39,8 @@ type Call struct {
 	Elapsed time.Duration
 }
 
-// Counts are the per-outcome counters of one action.
+// Counts are the per-outcome counters of one action, a snapshot taken by
+// Count or AllCounts.
 type Counts struct {
 	Calls     int // every call, whatever its outcome
 	OK        int
