@@ -108,11 +108,10 @@ func (f *Fake) DeleteNetNS(path string) {
 	if pod == nil {
 		return
 	}
-	for name, l := range pod.links {
+	for _, l := range pod.links {
 		if l.kind == "veth" {
 			f.host.removeLink(l.peer)
 		}
-		_ = name
 	}
 	delete(f.pods, path)
 }
