@@ -27,7 +27,8 @@ var ErrFakeState = errors.New("enforce: fake network state refuses the change")
 // A new Fake has the kernel's default rules (local at 0, main at 32766,
 // default at 32767), the link "lo" and default sysctls; declare the
 // node's other links with AddLink and each pod's namespace with AddNetNS.
-// A Fake is safe for concurrent use.
+// A Fake is safe for concurrent use; the FailWhen hook runs with the Fake
+// locked and must not call its methods.
 type Fake struct {
 	mu      sync.Mutex
 	host    *fakeNS
@@ -107,11 +108,10 @@ func (f *Fake) DeleteNetNS(path string) {
 	if pod == nil {
 		return
 	}
-	for name, l := range pod.links {
+	for _, l := range pod.links {
 		if l.kind == "veth" {
 			f.host.removeLink(l.peer)
 		}
-		_ = name
 	}
 	delete(f.pods, path)
 }
@@ -125,7 +125,8 @@ func (f *Fake) FailWhen(fn func(Change) error) {
 	f.fail = fn
 }
 
-// Changes returns every change applied so far, rollbacks excluded, in order.
+// Changes returns every change Apply has made so far, in order, including
+// changes that a failed Apply later rolled back (rollbacks are not listed).
 func (f *Fake) Changes() []Change {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -610,4 +611,81 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkApplyTeardown compares wiring and unwiring one pod through the
+// netlink applier with running the same plans' rendered commands as
+// processes. Both replace the VLAN link (which this kernel may lack) with a
+// veth pair into the VPC namespace: the netlink applier through its
+// stand-in hook, the commands with "ip link add ... type veth".
+func BenchmarkApplyTeardown(b *testing.B) {
+	requireRoot(b)
+	for _, mode := range []Mode{Strict, Standard} {
+		tp := newTopo(b)
+		bl := tp.builder(b, mode, false)
+		apply(b, tp.applier(b), bl.Node())
+		pod, _ := tp.pod(b, "bench", 3, netip.MustParseAddr("10.0.0.7"))
+		setup, err := bl.Setup(pod)
+		require.NoError(b, err)
+		td, err := bl.Teardown(pod)
+		require.NoError(b, err)
+
+		b.Run(mode.String()+"/netlink", func(b *testing.B) {
+			nl := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+			b.ReportAllocs()
+			for b.Loop() {
+				apply(b, nl, setup)
+				apply(b, nl, td)
+			}
+		})
+		b.Run(mode.String()+"/commands", func(b *testing.B) {
+			// The VPC end of the stand-in is wired by the test in both
+			// variants; here by extra commands after the pair is created.
+			vpcPath := tp.vpc.path
+			var cmds []Command
+			for _, c := range setup.Commands() {
+				if len(c.Args) > 6 && c.Args[2] == "add" && c.Args[3] == "link" {
+					l := setup.Want.VLANs[0]
+					cmds = append(cmds,
+						Command{Args: []string{"ip", "link", "add", l.Name, "mtu", strconv.Itoa(l.MTU), "address", l.MAC.String(), "type", "veth", "peer", "name", "br3", "netns", vpcPath}},
+						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "addr", "add", "10.0.0.1/32", "dev", "br3"}},
+						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "link", "set", "br3", "up"}},
+						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "neigh", "replace", "10.0.0.7", "lladdr", l.MAC.String(), "dev", "br3", "nud", "permanent"}},
+						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "route", "add", "10.0.0.7/32", "dev", "br3", "scope", "link"}},
+					)
+					continue
+				}
+				cmds = append(cmds, c)
+			}
+			cmds = append(cmds, td.Commands()...)
+			b.ReportAllocs()
+			for b.Loop() {
+				require.NoError(b, inNetNS(tp.node.path, func() error { return runCommands(cmds) }))
+			}
+		})
+	}
+}
+
+// runCommands runs rendered commands with the semantics Command.String
+// describes.
+func runCommands(cmds []Command) error {
+	run := func(args []string) error { return exec.Command(args[0], args[1:]...).Run() }
+	for _, c := range cmds {
+		switch {
+		case c.Repeat:
+			for run(c.Args) == nil {
+			}
+		case c.Unless != nil:
+			if run(c.Unless) != nil {
+				if err := run(c.Args); err != nil {
+					return fmt.Errorf("%s: %w", c, err)
+				}
+			}
+		default:
+			if err := run(c.Args); err != nil && !c.Tolerate {
+				return fmt.Errorf("%s: %w", c, err)
+			}
+		}
+	}
+	return nil
 }
