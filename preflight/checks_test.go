@@ -415,3 +415,28 @@ func TestNodesWithOverrides(t *testing.T) {
 	require.Equal(t, []Code{CodeBranchCapacityExceeded}, r.Codes())
 	require.Equal(t, "1 pod will stay Pending until pods with security groups are deleted", r.Findings[0].Impact)
 }
+
+func TestWorkloadNoPolicyExplains(t *testing.T) {
+	c := tutorialCluster()
+	c.Workloads[0].Labels = map[string]string{"app": "my-app", "role": "web"}
+	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
+	require.NoError(t, err)
+	require.Equal(t, []Code{CodePolicyMatchesNone, CodeWorkloadNoPolicy}, r.Codes())
+	require.Equal(t,
+		`no SecurityGroupPolicy of namespace my-namespace selects its pods: policy my-security-group-policy: podSelector role=my-role fails role=my-role (label role is "web")`,
+		r.Findings[1].Problem)
+}
+
+func TestNilClientWithEC2Checks(t *testing.T) {
+	_, err := New(nil).Run(t.Context(), tutorialCluster(), nil)
+	require.ErrorContains(t, err, "no EC2 client")
+}
+
+func TestPolicyWithoutName(t *testing.T) {
+	p := tutorialPolicy()
+	p.Name = ""
+	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{p})
+	require.NoError(t, err)
+	require.Equal(t, []Code{CodePolicyInvalid, CodeWorkloadNoPolicy}, r.Codes())
+	require.Contains(t, r.Findings[0].Problem, `name "" must both be set`)
+}
