@@ -453,7 +453,7 @@ func (r *run) checkNodes() {
 				typeFindings++
 				per = 0
 				why := "it is not trunk-compatible"
-				if strings.HasPrefix(it, "t") {
+				if isTFamily(it) {
 					why = "no type of the t family supports trunk ENIs"
 				}
 				r.add(Finding{
@@ -628,4 +628,11 @@ func joinFieldErrors(errs field.ErrorList) string {
 		s[i] = e.Error()
 	}
 	return strings.Join(s, "; ")
+}
+
+// isTFamily reports whether instanceType belongs to the burstable t family
+// (t2, t3, t3a, t4g, ...), none of which supports trunk ENIs.
+func isTFamily(instanceType string) bool {
+	family, _, _ := strings.Cut(instanceType, ".")
+	return len(family) >= 2 && family[0] == 't' && family[1] >= '0' && family[1] <= '9'
 }
