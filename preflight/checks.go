@@ -15,32 +15,33 @@ import (
 
 // checkPolicies validates each policy and relates policies and workloads.
 func (r *run) checkPolicies() {
-	for i := range r.policies {
-		p := &r.policies[i]
-		if errs := v1beta1.Validate(p.p, v1beta1.ValidateOptions{MaxGroups: r.c.groupsPerENI}); len(errs) > 0 {
+	for i, p := range r.policies {
+		var problems []string
+		if p.Namespace == "" || p.Name == "" {
+			problems = append(problems, fmt.Sprintf("metadata: namespace %q and name %q must both be set", p.Namespace, p.Name))
+		}
+		if errs := v1beta1.Validate(p, v1beta1.ValidateOptions{MaxGroups: r.c.groupsPerENI}); len(errs) > 0 {
+			problems = append(problems, joinFieldErrors(errs))
+		}
+		if len(problems) > 0 {
 			r.add(Finding{
-				Severity: Error, Code: CodePolicyInvalid, Subject: p.String(),
-				Problem: joinFieldErrors(errs),
+				Severity: Error, Code: CodePolicyInvalid, Subject: policyName(p),
+				Problem: strings.Join(problems, "; "),
 				Impact:  "the API server refuses the policy, or the controller ignores it: the pods it is meant for start without its security groups",
 				Fix:     "correct the fields named above and apply the policy again",
 			})
+			continue
 		}
-	}
-	if len(r.cluster.Workloads) == 0 {
-		return
-	}
-	for i := range r.policies {
-		p := &r.policies[i]
-		if !p.usable {
+		if len(r.cluster.Workloads) == 0 || r.compiled[i].Ignored() != "" {
 			continue
 		}
 		matched := slices.ContainsFunc(r.work, func(wi *workloadInfo) bool {
-			return slices.Contains(wi.policies, p.p.Name) && wi.w.Namespace == p.p.Namespace
+			return wi.w.Namespace == p.Namespace && slices.Contains(wi.policies, p.Name)
 		})
 		if !matched {
 			r.add(Finding{
-				Severity: Info, Code: CodePolicyMatchesNone, Subject: p.String(),
-				Problem: "no described workload in namespace " + p.p.Namespace + " matches its selectors",
+				Severity: Info, Code: CodePolicyMatchesNone, Subject: policyName(p),
+				Problem: "no described workload in namespace " + p.Namespace + " matches its selectors",
 				Impact:  "its security groups are given to no pod",
 				Fix:     "check the selector labels against the pod template (and service account) labels, or delete the policy if it is no longer needed",
 			})
@@ -51,14 +52,14 @@ func (r *run) checkPolicies() {
 		case len(wi.policies) == 0:
 			r.add(Finding{
 				Severity: Info, Code: CodeWorkloadNoPolicy, Subject: wi.w.String(),
-				Problem: "no SecurityGroupPolicy of namespace " + wi.w.Namespace + " matches its pods",
+				Problem: "no SecurityGroupPolicy of namespace " + wi.w.Namespace + " selects its pods: " + wi.whyNoMatch(),
 				Impact:  "its pods use the security groups of their node, not groups of their own",
 				Fix:     "if the pods should have their own groups, add a policy whose podSelector or serviceAccountSelector matches them",
 			})
 		case wi.w.HostNetwork:
 			r.add(Finding{
 				Severity: Info, Code: CodeHostNetworkIgnored, Subject: wi.w.String(),
-				Problem: fmt.Sprintf("policies %s match it, but its pods use the host network", strings.Join(wi.policies, ", ")),
+				Problem: fmt.Sprintf("policies %s select it, but its pods use the host network", strings.Join(wi.policies, ", ")),
 				Impact:  "host-network pods get no branch ENI: the policy's groups do not apply to them",
 				Fix:     "drop hostNetwork from the pods, or narrow the policy's selectors to exclude them",
 			})
@@ -71,9 +72,9 @@ func (r *run) checkPolicies() {
 func (r *run) checkGroups() {
 	users := map[string][]string{}
 	for _, p := range r.policies {
-		for _, id := range p.p.Spec.SecurityGroups.Groups {
-			if !slices.Contains(users[id], p.String()) {
-				users[id] = append(users[id], p.String())
+		for _, id := range p.Spec.SecurityGroups.Groups {
+			if !slices.Contains(users[id], policyName(p)) {
+				users[id] = append(users[id], policyName(p))
 			}
 		}
 	}
@@ -452,7 +453,7 @@ func (r *run) checkNodes() {
 				typeFindings++
 				per = 0
 				why := "it is not trunk-compatible"
-				if strings.HasPrefix(it, "t") {
+				if isTFamily(it) {
 					why = "no type of the t family supports trunk ENIs"
 				}
 				r.add(Finding{
@@ -516,7 +517,7 @@ func (r *run) checkSupport() {
 		})
 	}
 	for _, wi := range r.work {
-		if wi.hasGroups() && wi.w.OS == Windows {
+		if len(wi.groups) > 0 && wi.w.OS == Windows && !wi.w.HostNetwork {
 			r.add(Finding{
 				Severity: Error, Code: CodeWindowsWorkload, Subject: wi.w.String(),
 				Problem: fmt.Sprintf("it runs Windows pods, and policies %s give them security groups", strings.Join(wi.policies, ", ")),
@@ -627,4 +628,11 @@ func joinFieldErrors(errs field.ErrorList) string {
 		s[i] = e.Error()
 	}
 	return strings.Join(s, "; ")
+}
+
+// isTFamily reports whether instanceType belongs to the burstable t family
+// (t2, t3, t3a, t4g, ...), none of which supports trunk ENIs.
+func isTFamily(instanceType string) bool {
+	family, _, _ := strings.Cut(instanceType, ".")
+	return len(family) >= 2 && family[0] == 't' && family[1] >= '0' && family[1] <= '9'
 }

@@ -325,6 +325,22 @@ func TestChecks(t *testing.T) {
 			want:    []Code{CodeDNSIngressBlocked},
 		},
 		{
+			name: "node groups of unknown groups",
+			cluster: func(c *Cluster) {
+				c.ClusterSecurityGroup = ""
+				c.CoreDNS.SecurityGroups = []string{sgCluster}
+			},
+			want: []Code{CodeProbeNodeUnknown},
+		},
+		{
+			name: "CoreDNS groups unknown",
+			cluster: func(c *Cluster) {
+				c.ClusterSecurityGroup = ""
+				c.Workloads[0].ProbePorts = nil
+			},
+			want: []Code{CodeDNSGroupsUnknown},
+		},
+		{
 			name: "service-account selector",
 			policies: func() []v1beta1.SecurityGroupPolicy {
 				p := tutorialPolicy()
@@ -395,23 +411,55 @@ func TestRunErrors(t *testing.T) {
 	})
 }
 
-// limitsWith adds one instance type to the built-in table.
-type limitsWith struct{ extra limits.Limits }
-
-func (l limitsWith) Lookup(it string) (limits.Limits, error) {
-	if it == l.extra.InstanceType {
-		return l.extra, nil
-	}
-	return limits.Lookup(it)
-}
-
 func TestNodesWithOverrides(t *testing.T) {
 	c := tutorialCluster()
 	c.NodeGroups[0].InstanceTypes = []string{"m99.huge"}
 	c.Workloads[0].Replicas = 21
-	src := limitsWith{limits.Limits{InstanceType: "m99.huge", TrunkingCompatible: true, MaxBranchENIs: 4}}
-	r, err := New(newStore(), WithLimits(src), WithChecks(CheckNodes)).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
+	policies := []v1beta1.SecurityGroupPolicy{tutorialPolicy()}
+
+	r, err := New(nil, WithChecks(CheckNodes)).Run(t.Context(), c, policies)
+	require.NoError(t, err)
+	require.Equal(t, []Code{CodeInstanceTypeUnknown}, r.Codes())
+	require.Contains(t, r.Findings[0].Problem, "limits.WithOverrides", "the limits error says how to add an override")
+
+	table, err := limits.WithOverrides(limits.Limits{
+		InstanceType: "m99.huge", MaxENIs: 3, IPv4PerENI: 10, TrunkingCompatible: true, MaxBranchENIs: 4,
+		NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: "nitro",
+	})
+	require.NoError(t, err)
+	r, err = New(nil, WithLimits(table), WithChecks(CheckNodes)).Run(t.Context(), c, policies)
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodeBranchCapacityExceeded}, r.Codes())
 	require.Equal(t, "1 pod will stay Pending until pods with security groups are deleted", r.Findings[0].Impact)
+}
+
+func TestWorkloadNoPolicyExplains(t *testing.T) {
+	c := tutorialCluster()
+	c.Workloads[0].Labels = map[string]string{"app": "my-app", "role": "web"}
+	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
+	require.NoError(t, err)
+	require.Equal(t, []Code{CodePolicyMatchesNone, CodeWorkloadNoPolicy}, r.Codes())
+	require.Equal(t,
+		`no SecurityGroupPolicy of namespace my-namespace selects its pods: policy my-security-group-policy: podSelector role=my-role fails role=my-role (label role is "web")`,
+		r.Findings[1].Problem)
+}
+
+func TestNilClientWithEC2Checks(t *testing.T) {
+	_, err := New(nil).Run(t.Context(), tutorialCluster(), nil)
+	require.ErrorContains(t, err, "no EC2 client")
+}
+
+func TestPolicyWithoutName(t *testing.T) {
+	p := tutorialPolicy()
+	p.Name = ""
+	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{p})
+	require.NoError(t, err)
+	require.Equal(t, []Code{CodePolicyInvalid, CodeWorkloadNoPolicy}, r.Codes())
+	require.Contains(t, r.Findings[0].Problem, `name "" must both be set`)
+}
+
+func TestIsTFamily(t *testing.T) {
+	for it, want := range map[string]bool{"t3.large": true, "t4g.micro": true, "t2.nano": true, "trn1.2xlarge": false, "m5.large": false, "t.large": false, "": false} {
+		require.Equal(t, want, isTFamily(it), it)
+	}
 }

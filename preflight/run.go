@@ -1,116 +1,128 @@
 package preflight
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/selector"
 )
 
 // run is the state of one Checker.Run call.
 type run struct {
 	c        *Checker
 	cluster  *Cluster
-	policies []policyInfo
+	policies []*v1beta1.SecurityGroupPolicy
+	compiled []*selector.Policy // parallel to policies
 	work     []*workloadInfo
 	groups   *Groups
 	missing  map[string]MissingGroup
 	findings []Finding
 }
 
-// policyInfo is a policy with its compiled selectors.
-type policyInfo struct {
-	p       *v1beta1.SecurityGroupPolicy
-	pod, sa labels.Selector // nil when the selector is unset
-	usable  bool            // selectors compile and at least one is set
-}
-
-func (p *policyInfo) String() string {
-	return "policy " + p.p.Namespace + "/" + p.p.Name
+func policyName(p *v1beta1.SecurityGroupPolicy) string {
+	return "policy " + p.Namespace + "/" + p.Name
 }
 
 // workloadInfo is a workload with what the policies give it.
 type workloadInfo struct {
-	w          *Workload
-	groups     []string // union of the groups of matching policies, in policy order
-	policies   []string // names of matching policies
-	fargate    *FargateProfile
-	nodeGroups []*NodeGroup // Linux node groups the pods may run on (nil on Fargate)
+	w *Workload
+	// groups are the union of the groups of the policies that select the
+	// pods, sorted, as the controller computes them; policies are those
+	// policies' names, sorted. They are filled in even for pods that get
+	// no groups (host network, Windows), to report the mismatch.
+	groups   []string
+	policies []string
+	// explanation says why each policy of the namespace selects the pods
+	// or not.
+	explanation selector.Explanation
+	fargate     *FargateProfile
+	nodeGroups  []*NodeGroup // Linux node groups the pods may run on (nil on Fargate)
 }
 
-// hasGroups reports whether the workload's pods get a branch ENI (or, on
-// Fargate, security groups).
-func (wi *workloadInfo) hasGroups() bool { return len(wi.groups) > 0 && !wi.w.HostNetwork }
+// eligible reports whether the pods can have groups of their own at all.
+func (wi *workloadInfo) eligible() bool { return !wi.w.HostNetwork && wi.w.OS != Windows }
+
+// hasGroups reports whether the pods get security groups of their own (a
+// branch ENI, or on Fargate the pod-sg annotation).
+func (wi *workloadInfo) hasGroups() bool { return wi.eligible() && len(wi.groups) > 0 }
 
 // onEC2 reports whether the pods get branch ENIs on EC2 nodes.
 func (wi *workloadInfo) onEC2() bool { return wi.hasGroups() && wi.fargate == nil }
 
 func newRun(c *Checker, cluster *Cluster, policies []v1beta1.SecurityGroupPolicy) *run {
 	r := &run{c: c, cluster: cluster, missing: map[string]MissingGroup{}}
+	opts := v1beta1.ValidateOptions{MaxGroups: c.groupsPerENI}
+	index := selector.NewIndex(selector.Options{Validate: opts})
 	for i := range policies {
-		r.policies = append(r.policies, compilePolicy(&policies[i]))
+		p := &policies[i]
+		r.policies = append(r.policies, p)
+		r.compiled = append(r.compiled, selector.Compile(p, opts))
 	}
+	// Invalid policies are stored and reported by CheckPolicies; the
+	// error repeats what Validate says.
+	_ = index.ReplaceAll(r.policies)
 	for i := range cluster.Workloads {
 		w := &cluster.Workloads[i]
 		wi := &workloadInfo{w: w, fargate: cluster.fargateProfile(w)}
+		pod := selector.Pod{
+			Namespace: w.Namespace, Name: w.Name, Labels: w.Labels,
+			ServiceAccountLabels: w.ServiceAccountLabels, HostNetwork: w.HostNetwork, OS: string(w.OS),
+		}
 		if wi.fargate == nil {
 			wi.nodeGroups = cluster.nodeGroupsFor(w)
+		} else {
+			pod.FargateProfile = wi.fargate.Name
 		}
-		for _, p := range r.policies {
-			if p.matches(w) {
-				wi.policies = append(wi.policies, p.p.Name)
-				for _, g := range p.p.Spec.SecurityGroups.Groups {
-					if !slices.Contains(wi.groups, g) {
-						wi.groups = append(wi.groups, g)
-					}
+		wi.explanation = index.Explain(pod)
+		for _, pe := range wi.explanation.Policies {
+			if !pe.Matched {
+				continue
+			}
+			wi.policies = append(wi.policies, pe.Name)
+			for _, g := range pe.Groups {
+				if !slices.Contains(wi.groups, g) {
+					wi.groups = append(wi.groups, g)
 				}
 			}
 		}
+		slices.Sort(wi.groups)
 		r.work = append(r.work, wi)
 	}
 	return r
 }
 
-func compilePolicy(p *v1beta1.SecurityGroupPolicy) policyInfo {
-	pi := policyInfo{p: p, usable: true}
-	compile := func(s *metav1.LabelSelector) labels.Selector {
-		if s == nil {
-			return nil
+// whyNoMatch summarises, for each policy of the workload's namespace, what
+// keeps it from selecting the pods.
+func (wi *workloadInfo) whyNoMatch() string {
+	var parts []string
+	for _, pe := range wi.explanation.Policies {
+		switch {
+		case pe.Ignored != "":
+			parts = append(parts, fmt.Sprintf("policy %s is ignored (%s)", pe.Name, pe.Ignored))
+		case !pe.PodSelector.Matched:
+			parts = append(parts, fmt.Sprintf("policy %s: podSelector %s fails %s", pe.Name, pe.PodSelector.Selector, failed(pe.PodSelector)))
+		case !pe.ServiceAccountSelector.Matched:
+			parts = append(parts, fmt.Sprintf("policy %s: serviceAccountSelector %s fails %s", pe.Name, pe.ServiceAccountSelector.Selector, failed(pe.ServiceAccountSelector)))
 		}
-		sel, err := metav1.LabelSelectorAsSelector(s)
-		if err != nil {
-			pi.usable = false
-			return nil
-		}
-		return sel
 	}
-	pi.pod = compile(p.Spec.PodSelector)
-	pi.sa = compile(p.Spec.ServiceAccountSelector)
-	if p.Spec.PodSelector == nil && p.Spec.ServiceAccountSelector == nil {
-		pi.usable = false
+	if len(parts) == 0 {
+		return "the namespace has no policy"
 	}
-	if len(p.Spec.SecurityGroups.Groups) == 0 {
-		pi.usable = false
-	}
-	return pi
+	return strings.Join(parts, "; ")
 }
 
-// matches applies the controller's rules: same namespace, every set
-// selector matches.
-func (p *policyInfo) matches(w *Workload) bool {
-	if !p.usable || p.p.Namespace != w.Namespace {
-		return false
+func failed(se selector.SelectorExplanation) string {
+	var s []string
+	for _, f := range se.Failed {
+		if f.Present {
+			s = append(s, fmt.Sprintf("%s (label %s is %q)", f.Requirement, f.Key, f.Value))
+		} else {
+			s = append(s, fmt.Sprintf("%s (no label %s)", f.Requirement, f.Key))
+		}
 	}
-	if p.pod != nil && !p.pod.Matches(labels.Set(w.Labels)) {
-		return false
-	}
-	if p.sa != nil && !p.sa.Matches(labels.Set(w.ServiceAccountLabels)) {
-		return false
-	}
-	return true
+	return strings.Join(s, ", ")
 }
 
 // allGroupIDs returns every group named by a policy or the description.
@@ -118,7 +130,7 @@ func (p *policyInfo) matches(w *Workload) bool {
 func (r *run) allGroupIDs() []string {
 	var ids []string
 	for _, p := range r.policies {
-		for _, id := range p.p.Spec.SecurityGroups.Groups {
+		for _, id := range p.Spec.SecurityGroups.Groups {
 			if v1beta1.ValidGroupID(id) {
 				ids = append(ids, id)
 			}
