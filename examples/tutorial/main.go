@@ -30,7 +30,9 @@
 //
 // -endpoint URL sends every call to another EC2 endpoint, for example
 // cmd/fakeec2 (go run ./cmd/fakeec2), with credentials and region from the usual
-// AWS configuration (-region overrides it). The tutorial creates its VPC,
+// AWS configuration (-region overrides it; without AWS_ACCESS_KEY_ID or
+// AWS_PROFILE, requests are signed with dummy credentials, which a local
+// endpoint accepts). The tutorial creates its VPC,
 // groups and five m5.large instances there through the API. Real EC2 is
 // refused: besides the cost of the instances, the trunking calls
 // (AssociateTrunkInterface, DisassociateTrunkInterface,
@@ -53,6 +55,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/podsg/podsg/eni"
@@ -124,6 +127,11 @@ func newClient(ctx context.Context, o options) (ec2API, string, error) {
 	var lo []func(*config.LoadOptions) error
 	if o.Region != "" {
 		lo = append(lo, config.WithRegion(o.Region))
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+		// A local endpoint checks no signature, but the SDK signs every
+		// request: without configured credentials, sign with dummy ones.
+		lo = append(lo, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIDPODSGTUTORIAL", "tutorial", "")))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {

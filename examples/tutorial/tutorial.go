@@ -402,7 +402,7 @@ func (t *tutorial) step7(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.p.cmd("aws ec2 describe-network-interfaces --filters Name=description,Values=%s --query 'length(NetworkInterfaces)'", trunk.BranchDescription)
+	t.p.cmd("aws ec2 describe-network-interfaces --filters Name=description,Values=%s Name=vpc-id,Values=%s --query 'length(NetworkInterfaces)'", trunk.BranchDescription, t.w.VPCID)
 	t.p.f("%d\n", n)
 	if n != 0 {
 		return fmt.Errorf("step 7: EC2 still holds %d branch ENIs after the cleanup", n)
@@ -438,10 +438,14 @@ func (t *tutorial) waitNoBranches(ctx context.Context, limit time.Duration) erro
 	}
 }
 
-// countENIs counts the ENIs with a description, following pages.
+// countENIs counts the ENIs of the tutorial's VPC with a description,
+// following pages.
 func (t *tutorial) countENIs(ctx context.Context, description string) (int, error) {
 	p := ec2.NewDescribeNetworkInterfacesPaginator(t.client, &ec2.DescribeNetworkInterfacesInput{
-		Filters:    []types.Filter{{Name: aws.String("description"), Values: []string{description}}},
+		Filters: []types.Filter{
+			{Name: aws.String("description"), Values: []string{description}},
+			{Name: aws.String("vpc-id"), Values: []string{t.w.VPCID}},
+		},
 		MaxResults: aws.Int32(1000),
 	})
 	n := 0

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,4 +96,18 @@ func TestTutorialRefusesRealEC2(t *testing.T) {
 	require.ErrorContains(t, err, "allow-listed")
 	_, _, err = newClient(t.Context(), options{Endpoint: "127.0.0.1:8080"})
 	require.ErrorContains(t, err, "want a URL")
+}
+
+// TestTutorialOverHTTP runs the tutorial with the SDK's EC2 client against
+// the fake served over HTTP, the path -endpoint takes.
+func TestTutorialOverHTTP(t *testing.T) {
+	srv, err := fake.NewServer(fake.New())
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	var out bytes.Buffer
+	client := fake.NewClient(ts.URL, fake.DefaultRegion)
+	require.NoError(t, run(t.Context(), &out, client, options{Endpoint: ts.URL, Region: fake.DefaultRegion}))
+	checkKeyLines(t, out.String())
+	require.Contains(t, out.String(), "on EC2 at "+ts.URL)
 }
