@@ -242,7 +242,7 @@ func TestPlan(t *testing.T) {
 			name: "strict setup",
 			args: []string{"--mode", "strict", "--pod", "my-namespace/my-app-1", "--annotation", testAnnotation},
 			want: []string{
-				"# pod setup of pod my-namespace/my-app-1 (strict mode)",
+				"my-namespace/my-app-1 (strict mode)",
 				"ip link add link eth1 name vlan.eth.3 mtu 9001 address 02:42:c0:a8:21:07 type vlan id 3",
 				"ip route replace default via 192.168.32.1 dev vlan.eth.3 table 103",
 				"ip rule add pref 10 iif vlan.eth.3 lookup 103",
