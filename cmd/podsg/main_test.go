@@ -266,6 +266,12 @@ func TestPlan(t *testing.T) {
 			notWant: []string{"ip link add"},
 		},
 		{
+			name:    "commands",
+			args:    []string{"--pod", "my-namespace/my-app-1", "--annotation", testAnnotation, "-o", "commands"},
+			want:    []string{"\nip rule add pref 10 iif vlan.eth.3 lookup 103\n"},
+			notWant: []string{"#!/bin/sh", "set -e"},
+		},
+		{
 			name: "node",
 			args: []string{"--node", "--mode", "standard"},
 			want: []string{"AWS-SNAT-CHAIN-0", "192.168.40.12"},

@@ -252,6 +252,13 @@ func TestTutorialFlow(t *testing.T) {
 	e.reconcile(e.c.Pods, pods[0].Namespace, pods[0].Name)
 	require.Equal(t, 1, e.tm.Metrics().Pools.Cooling)
 	require.Equal(t, 3, e.tm.Metrics().Pools.InUse)
+
+	// A node goes: its branch ENIs are deleted at once.
+	gone := pods[1].Spec.NodeName
+	require.NoError(t, e.client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: gone}}))
+	e.reconcile(e.c.Nodes, "", gone)
+	require.Len(t, e.branchENIs(), 3, "the node's one branch ENI is deleted")
+	require.Equal(t, 4, e.tm.Metrics().Nodes)
 }
 
 // TestRebuild restarts the controller: a new manager adopts the ENIs of live

@@ -92,8 +92,13 @@ type NodeReconciler struct {
 	Trunk  *trunk.Manager
 	Events eventer
 	Shard  Shard
-	// Ready is closed once the controller has rebuilt its state (Start).
+	// Ready is closed once the controller has rebuilt its state (Rebuild).
 	Ready <-chan struct{}
+
+	mu sync.Mutex
+	// instances maps node names to instance IDs, to remove a node from the
+	// trunk manager once its object is gone.
+	instances map[string]string
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -106,6 +111,15 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	}
 	node := new(corev1.Node)
 	if err := r.Client.Get(ctx, req.NamespacedName, node); apierrors.IsNotFound(err) {
+		// The node is gone: its branch ENIs are deleted at once, without
+		// cool-down (its pods are gone with it).
+		r.mu.Lock()
+		id, ok := r.instances[req.Name]
+		delete(r.instances, req.Name)
+		r.mu.Unlock()
+		if ok {
+			return reconcile.Result{}, r.Trunk.RemoveNode(ctx, id)
+		}
 		return reconcile.Result{}, nil
 	} else if err != nil {
 		return reconcile.Result{}, err
@@ -114,9 +128,12 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if err != nil {
 		return reconcile.Result{}, nil // not an EC2 node (Fargate, on-premises)
 	}
-	if !node.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, r.Trunk.RemoveNode(ctx, id)
+	r.mu.Lock()
+	if r.instances == nil {
+		r.instances = map[string]string{}
 	}
+	r.instances[node.Name] = id
+	r.mu.Unlock()
 	info, err := r.Trunk.EnsureNode(ctx, id)
 	switch {
 	case errors.Is(err, trunk.ErrTrunkingUnsupported):
