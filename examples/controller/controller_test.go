@@ -291,6 +291,19 @@ func TestRebuild(t *testing.T) {
 	require.Equal(t, 2, e.tm.Metrics().Pools.Cooling)
 }
 
+func TestTrunkingUnsupported(t *testing.T) {
+	e := newEnv(t)
+	n := e.ec2.AddNode("t3.large", e.tut.SubnetIDs[0], e.tut.ClusterSecurityGroupID)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "t3-node"}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-west-2a/" + n.InstanceID}}
+	require.NoError(t, e.client.Create(t.Context(), node))
+	e.reconcile(e.c.Nodes, "", node.Name)
+	require.NoError(t, e.client.Get(t.Context(), client.ObjectKeyFromObject(node), node))
+	require.Equal(t, "false", node.Labels[TrunkAttachedLabel])
+	_, advertised := node.Status.Capacity[eni.ResourceName]
+	require.False(t, advertised)
+	require.Contains(t, <-e.rec.Events, "TrunkingUnsupported")
+}
+
 func TestMissingGroupEvent(t *testing.T) {
 	e := newEnv(t)
 	e.reconcile(e.c.Nodes, "", e.nodes[0])

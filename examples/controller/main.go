@@ -52,7 +52,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -73,6 +75,8 @@ type options struct {
 	EC2Share       float64
 	WebhookPort    int
 	CertDir        string
+	ProbeAddr      string
+	MetricsAddr    string
 }
 
 func main() {
@@ -87,6 +91,8 @@ func main() {
 	flag.Float64Var(&o.EC2Share, "ec2-share", 0, "fraction of the account's EC2 request rate this shard may use (default 1/shards)")
 	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
 	flag.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
+	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
 	flag.Parse()
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
@@ -110,13 +116,23 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:           scheme,
-		LeaderElection:   o.LeaderElect,
-		LeaderElectionID: fmt.Sprintf("podsg-controller-%d-of-%d", o.ShardIndex, o.Shards),
-		WebhookServer:    webhook.NewServer(webhook.Options{Port: o.WebhookPort, CertDir: o.CertDir}),
+		Scheme:                 scheme,
+		LeaderElection:         o.LeaderElect,
+		LeaderElectionID:       fmt.Sprintf("podsg-controller-%d-of-%d", o.ShardIndex, o.Shards),
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.WebhookPort, CertDir: o.CertDir}),
+		HealthProbeBindAddress: o.ProbeAddr,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	// Ready once the webhook server serves: the API server calls it for
+	// every pod creation.
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
 	}
 
 	client, err := newEC2(ctx, o)

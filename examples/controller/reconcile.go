@@ -137,6 +137,10 @@ func (r *NodeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	info, err := r.Trunk.EnsureNode(ctx, id)
 	switch {
 	case errors.Is(err, trunk.ErrTrunkingUnsupported):
+		if node.Labels[TrunkAttachedLabel] != "false" {
+			r.Events.Eventf(node, nil, corev1.EventTypeNormal, "TrunkingUnsupported", "EnsureTrunk",
+				"%v; pods with security groups are not scheduled here", err)
+		}
 		return reconcile.Result{}, r.advertise(ctx, node, "false", 0)
 	case err != nil:
 		r.Events.Eventf(node, nil, corev1.EventTypeWarning, "TrunkFailed", "EnsureTrunk", "%v", err)
