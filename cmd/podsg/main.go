@@ -49,8 +49,8 @@ func main() {
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// newEC2 returns the EC2 client of podsg preflight.
-	newEC2 func(ctx context.Context, o ec2Options) (preflightEC2, error)
+	// newEC2 returns the EC2 client of podsg preflight and limits --ec2.
+	newEC2 func(ctx context.Context, o ec2Options) (ec2Client, error)
 }
 
 func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {

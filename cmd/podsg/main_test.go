@@ -25,7 +25,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 	t.Helper()
 	var out, errOut bytes.Buffer
 	c := newCLI(strings.NewReader(stdin), &out, &errOut)
-	c.newEC2 = func(context.Context, ec2Options) (preflightEC2, error) {
+	c.newEC2 = func(context.Context, ec2Options) (ec2Client, error) {
 		t.Fatalf("podsg %s reached for EC2", strings.Join(args, " "))
 		return nil, nil
 	}
@@ -358,7 +358,7 @@ spec:
 
 	var out, errOut bytes.Buffer
 	c := newCLI(strings.NewReader(""), &out, &errOut)
-	c.newEC2 = func(_ context.Context, o ec2Options) (preflightEC2, error) {
+	c.newEC2 = func(_ context.Context, o ec2Options) (ec2Client, error) {
 		require.Equal(t, "http://127.0.0.1:1", o.Endpoint)
 		return f, nil
 	}
@@ -417,4 +417,40 @@ func TestPreflightBadCluster(t *testing.T) {
 
 func revokeByID(groupID string, ruleIDs ...string) *ec2.RevokeSecurityGroupIngressInput {
 	return &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(groupID), SecurityGroupRuleIds: ruleIDs}
+}
+
+func TestLimitsFromEC2(t *testing.T) {
+	// EC2 knows m9.large; the built-in table does not.
+	m9 := limits.Limits{InstanceType: "m9.large", MaxENIs: 3, IPv4PerENI: 10, TrunkingCompatible: true, MaxBranchENIs: 9,
+		NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: limits.HypervisorNitro}
+	table, err := limits.WithOverrides(m9)
+	require.NoError(t, err)
+	f := fake.New(func(o *fake.Options) { o.Limits = table })
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		c := newCLI(strings.NewReader(""), &out, &errOut)
+		c.newEC2 = func(context.Context, ec2Options) (ec2Client, error) { return f, nil }
+		return c.run(t.Context(), args), out.String(), errOut.String()
+	}
+
+	code, _, stderr := run("limits", "m9.large")
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, stderr, `"m9.large" is not in the built-in table`)
+
+	// EC2 gives its ENIs and addresses, not its branch ENIs.
+	code, stdout, stderr := run("limits", "--ec2", "m9.large", "m5.large")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "m9.large       no        0            3     10        29")
+	require.Contains(t, stdout, "m5.large       yes       9")
+
+	code, stdout, stderr = run("limits", "--ec2", "--branch-enis", "m9.large=9", "m9.large")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "m9.large       yes       9            3     10        29")
+
+	code, _, stderr = run("limits", "--branch-enis", "m9.large=9", "m9.large")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "--branch-enis needs --ec2")
+	code, _, stderr = run("limits", "--ec2", "--branch-enis", "m9.large", "m9.large")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "want TYPE=N")
 }

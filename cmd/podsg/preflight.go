@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/limits/ec2limits"
 	"github.com/podsg/podsg/preflight"
 	"github.com/podsg/podsg/selector/kube"
 )
@@ -44,8 +46,13 @@ Examples:
   podsg preflight --cluster cluster.yaml -f policies.yaml -f app.yaml
   podsg preflight --cluster cluster.yaml -f policies.yaml --endpoint http://127.0.0.1:8080 --region us-west-2 -o json`
 
-// preflightEC2 is what podsg preflight needs from EC2.
-type preflightEC2 = preflight.EC2
+// ec2Client is what podsg needs from EC2: DescribeSecurityGroups for
+// preflight, DescribeInstanceTypes for limits --ec2. *ec2.Client and
+// *fake.EC2 satisfy it.
+type ec2Client interface {
+	preflight.EC2
+	ec2limits.DescribeInstanceTypesAPI
+}
 
 // ec2Options say how to reach EC2.
 type ec2Options struct {
@@ -56,7 +63,7 @@ type ec2Options struct {
 
 // sdkEC2 returns an aws-sdk-go-v2 EC2 client configured the usual way, with
 // the endpoint and region of o when set.
-func sdkEC2(ctx context.Context, o ec2Options) (preflightEC2, error) {
+func sdkEC2(ctx context.Context, o ec2Options) (ec2Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -86,10 +93,7 @@ func (c *cli) preflight(ctx context.Context, args []string) error {
 	fs.Var(&files, "filename", "same as -f")
 	ns := fs.String("n", "default", "namespace of objects that name none")
 	fs.StringVar(ns, "namespace", "default", "same as -n")
-	var o ec2Options
-	fs.StringVar(&o.Endpoint, "endpoint", "", "EC2 endpoint URL (default: the region's; AWS_ENDPOINT_URL_EC2 also works)")
-	fs.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
-	fs.StringVar(&o.Profile, "profile", "", "AWS shared-config profile")
+	o := ec2Flags(fs)
 	groupsPerENI := fs.Int("max-groups", v1beta1.DefaultMaxGroups, "the account's quota of security groups per network interface")
 	var checks stringList
 	fs.Var(&checks, "check", "run only this check (repeatable): "+checkNames())
@@ -125,7 +129,7 @@ func (c *cli) preflight(ctx context.Context, args []string) error {
 		policies[i] = *p
 	}
 
-	client, err := c.newEC2(ctx, o)
+	client, err := c.newEC2(ctx, *o)
 	if err != nil {
 		return err
 	}
@@ -157,6 +161,15 @@ func (c *cli) preflight(ctx context.Context, args []string) error {
 		return &findingsError{msg: fmt.Sprintf("%d error%s: pods would be stuck or broken; fix them before creating pods", n, plural(n))}
 	}
 	return nil
+}
+
+// ec2Flags registers the flags that say how to reach EC2.
+func ec2Flags(fs *flag.FlagSet) *ec2Options {
+	o := new(ec2Options)
+	fs.StringVar(&o.Endpoint, "endpoint", "", "EC2 endpoint URL (default: the region's; AWS_ENDPOINT_URL_EC2 also works)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
+	fs.StringVar(&o.Profile, "profile", "", "AWS shared-config profile")
+	return o
 }
 
 func checkNames() string {
