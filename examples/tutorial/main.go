@@ -29,10 +29,15 @@
 // # Another EC2 endpoint
 //
 // -endpoint URL sends every call to another EC2 endpoint, for example
-// cmd/fakeec2 (go run ./cmd/fakeec2), with credentials and region from the usual
-// AWS configuration (-region overrides it; without AWS_ACCESS_KEY_ID or
+// cmd/fakeec2:
+//
+//	go run ./cmd/fakeec2 -listen 127.0.0.1:8080 &
+//	go run ./examples/tutorial -endpoint http://127.0.0.1:8080
+//
+// Credentials and region come from the usual AWS configuration (-region
+// overrides it; without one, us-west-2). Without AWS_ACCESS_KEY_ID or
 // AWS_PROFILE, requests are signed with dummy credentials, which a local
-// endpoint accepts). The tutorial creates its VPC,
+// endpoint accepts. The tutorial creates its VPC,
 // groups and five m5.large instances there through the API. Real EC2 is
 // refused: besides the cost of the instances, the trunking calls
 // (AssociateTrunkInterface, DisassociateTrunkInterface,
@@ -43,7 +48,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -138,7 +142,8 @@ func newClient(ctx context.Context, o options) (ec2API, string, error) {
 		return nil, "", fmt.Errorf("loading the AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", errors.New("no region: set -region or AWS_REGION (cmd/fakeec2 answers for any region)")
+		// A local endpoint answers for any region; the SDK needs one to sign.
+		cfg.Region = fake.DefaultRegion
 	}
 	client := ec2.NewFromConfig(cfg, func(eo *ec2.Options) { eo.BaseEndpoint = aws.String(o.Endpoint) })
 	return client, cfg.Region, nil
