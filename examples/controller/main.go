@@ -5,10 +5,10 @@
 //
 // It runs:
 //
-//   - a mutating webhook (/mutate-pod, PodMutator) that adds the
+//   - a mutating webhook (MutatePodPath, PodMutator) that adds the
 //     vpc.amazonaws.com/pod-eni resource to pods the SecurityGroupPolicies
 //     select, or the fargate.amazonaws.com/pod-sg annotation to Fargate pods;
-//   - a validating webhook (/validate-pod, PodValidator) that stops anyone but
+//   - a validating webhook (ValidatePodPath, PodValidator) that stops anyone but
 //     the controller from setting those annotations;
 //   - a SecurityGroupPolicy watch (PolicyReconciler) that feeds a
 //     selector.Index;
@@ -29,10 +29,9 @@
 //
 // Flags name the cluster, the EC2 endpoint and region (or the usual AWS
 // configuration), and the controller's service account for the validating
-// webhook. The RBAC it needs: pods (get, list, watch, patch), nodes (get,
-// list, watch, patch) and nodes/status (patch), serviceaccounts (get, list,
-// watch), securitygrouppolicies (get, list, watch), events (create), leases
-// (for leader election). Its IAM role needs the
+// webhook. config/ holds the manifests to deploy it: the RBAC it needs
+// (rbac.yaml), the webhook configurations and their Service (webhook.yaml)
+// and a Deployment (deployment.yaml). Its IAM role needs the
 // AmazonEKSVPCResourceController policy, and the account must be allowed to
 // call the EC2 trunking APIs (AssociateTrunkInterface and its kin), which AWS
 // allow-lists.
@@ -79,33 +78,56 @@ type options struct {
 	MetricsAddr    string
 }
 
+// Paths of the webhooks on the webhook server (config/webhook.yaml).
+const (
+	MutatePodPath   = "/mutate-pod"
+	ValidatePodPath = "/validate-pod"
+)
+
+// flagSet returns the controller's flags, bound to o.
+func flagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("controller", flag.ExitOnError)
+	fs.StringVar(&o.ClusterName, "cluster-name", "", "the EKS cluster's name, for the kubernetes.io/cluster/<name> tag of branch ENIs (required)")
+	fs.StringVar(&o.Endpoint, "ec2-endpoint", "", "EC2 endpoint URL, e.g. cmd/fakeec2's (default: the region's)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
+	fs.StringVar(&o.ServiceAccount, "service-account", "system:serviceaccount:kube-system:podsg-controller", "the controller's username, the only one allowed to write the pod annotations")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one leader (per shard) among replicas")
+	fs.IntVar(&o.Shards, "shards", 1, "number of shards the nodes are split into")
+	fs.IntVar(&o.ShardIndex, "shard-index", 0, "this replica's shard, 0 to shards-1")
+	fs.Float64Var(&o.EC2Share, "ec2-share", 0, "fraction of the account's EC2 request rate this shard may use (default 1/shards)")
+	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
+	fs.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
+	return fs
+}
+
 func main() {
 	var o options
-	flag.StringVar(&o.ClusterName, "cluster-name", "", "the EKS cluster's name, for the kubernetes.io/cluster/<name> tag of branch ENIs (required)")
-	flag.StringVar(&o.Endpoint, "ec2-endpoint", "", "EC2 endpoint URL, e.g. cmd/fakeec2's (default: the region's)")
-	flag.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
-	flag.StringVar(&o.ServiceAccount, "service-account", "system:serviceaccount:kube-system:podsg-controller", "the controller's username, the only one allowed to write the pod annotations")
-	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one leader (per shard) among replicas")
-	flag.IntVar(&o.Shards, "shards", 1, "number of shards the nodes are split into")
-	flag.IntVar(&o.ShardIndex, "shard-index", 0, "this replica's shard, 0 to shards-1")
-	flag.Float64Var(&o.EC2Share, "ec2-share", 0, "fraction of the account's EC2 request rate this shard may use (default 1/shards)")
-	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
-	flag.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
-	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
-	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
-	flag.Parse()
+	_ = flagSet(&o).Parse(os.Args[1:])
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "controller: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options) error {
+// validate checks the options that need no cluster.
+func (o options) validate() error {
 	if o.ClusterName == "" {
 		return fmt.Errorf("-cluster-name is required: the cluster's name tags every branch ENI and scopes garbage collection")
 	}
 	if o.Shards < 1 || o.ShardIndex < 0 || o.ShardIndex >= o.Shards {
 		return fmt.Errorf("-shards %d -shard-index %d: want shards >= 1 and 0 <= shard-index < shards", o.Shards, o.ShardIndex)
+	}
+	if o.EC2Share < 0 || o.EC2Share > 1 {
+		return fmt.Errorf("-ec2-share %v: want a fraction between 0 and 1", o.EC2Share)
+	}
+	return nil
+}
+
+func run(ctx context.Context, o options) error {
+	if err := o.validate(); err != nil {
+		return err
 	}
 	shard := Shard{Index: o.ShardIndex, Count: o.Shards}
 	scheme := runtime.NewScheme()
@@ -186,8 +208,8 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
 
 	hooks := mgr.GetWebhookServer()
-	hooks.Register("/mutate-pod", &webhook.Admission{Handler: c.Mutator})
-	hooks.Register("/validate-pod", &webhook.Admission{Handler: c.Validate})
+	hooks.Register(MutatePodPath, &webhook.Admission{Handler: c.Mutator})
+	hooks.Register(ValidatePodPath, &webhook.Admission{Handler: c.Validate})
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
 		return nil, err

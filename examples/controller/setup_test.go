@@ -31,7 +31,7 @@ func TestSetup(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, c.Pods)
 	mux := mgr.GetWebhookServer().WebhookMux()
-	for _, path := range []string{"/mutate-pod", "/validate-pod"} {
+	for _, path := range []string{MutatePodPath, ValidatePodPath} {
 		_, pattern := mux.Handler(httptestRequest(path))
 		require.Equal(t, path, pattern)
 	}
