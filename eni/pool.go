@@ -856,7 +856,7 @@ type Entry struct {
 	Since time.Time
 }
 
-// Entries returns every ENI that holds a slot, ordered by VLAN.
+// Entries returns every ENI the pool tracks, ordered by VLAN.
 func (p *Pool) Entries() []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
