@@ -276,8 +276,8 @@ func TestRebuild(t *testing.T) {
 		e.reconcile(e.c.Pods, p.Namespace, p.Name)
 		pods = append(pods, p)
 	}
-	// The controller stops (its manager is dropped); a pod is deleted
-	// meanwhile.
+	// The controller stops; a pod is deleted meanwhile.
+	e.tm.Close()
 	require.NoError(t, e.client.Delete(ctx, pods[2]))
 
 	e.tm = e.newManager()
