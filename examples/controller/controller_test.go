@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	clientfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -399,4 +401,26 @@ func TestInstanceID(t *testing.T) {
 		require.Equal(t, tt.ok, err == nil, tt.providerID)
 		require.Equal(t, tt.want, got)
 	}
+}
+
+func TestPredicates(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{TrunkAttachedLabel: "true"}},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///us-west-2a/i-0123456789abcdef0"}}
+	heartbeat := node.DeepCopy()
+	heartbeat.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	relabelled := node.DeepCopy()
+	relabelled.Labels[TrunkAttachedLabel] = "false"
+	withCapacity := node.DeepCopy()
+	withCapacity.Status.Capacity = corev1.ResourceList{eni.ResourceName: resource.MustParse("9")}
+	require.False(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: node, ObjectNew: heartbeat}), "heartbeat")
+	require.True(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: node, ObjectNew: relabelled}), "label")
+	require.True(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: withCapacity, ObjectNew: node}), "capacity dropped")
+	require.True(t, nodeChanged.Create(event.CreateEvent{Object: node}))
+
+	plain := tutorialPod("plain", nil)
+	requesting := plain.DeepCopy()
+	requesting.Spec.Containers[0].Resources.Limits = corev1.ResourceList{eni.ResourceName: resource.MustParse("1")}
+	require.False(t, podENIRequested.Create(event.CreateEvent{Object: plain}))
+	require.True(t, podENIRequested.Create(event.CreateEvent{Object: requesting}))
+	require.True(t, podENIRequested.Delete(event.DeleteEvent{Object: requesting}))
 }

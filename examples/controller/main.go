@@ -51,6 +51,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -214,10 +215,12 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
 		return nil, err
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("node").For(&corev1.Node{}).Complete(c.Nodes); err != nil {
+	if err := ctrl.NewControllerManagedBy(mgr).Named("node").
+		For(&corev1.Node{}, builder.WithPredicates(nodeChanged)).Complete(c.Nodes); err != nil {
 		return nil, err
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("pod").For(&corev1.Pod{}).Complete(c.Pods); err != nil {
+	if err := ctrl.NewControllerManagedBy(mgr).Named("pod").
+		For(&corev1.Pod{}, builder.WithPredicates(podENIRequested)).Complete(c.Pods); err != nil {
 		return nil, err
 	}
 	// Leader-elected: rebuild, then run the background work.

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/podsg/podsg/api/v1beta1"
@@ -335,6 +337,33 @@ func RequestsPodENI(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// podENIRequested passes events of pods that request a branch ENI: the pod
+// reconciler ignores every other pod, so a large cluster's churn of ordinary
+// pods costs it nothing.
+var podENIRequested = predicate.NewPredicateFuncs(func(o client.Object) bool {
+	pod, ok := o.(*corev1.Pod)
+	return ok && RequestsPodENI(pod)
+})
+
+// nodeChanged passes node creations and deletions, and only those updates
+// that matter to the node reconciler (provider ID, trunk label, pod-eni
+// capacity), not the kubelet's status heartbeats.
+var nodeChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, ok1 := e.ObjectOld.(*corev1.Node)
+		cur, ok2 := e.ObjectNew.(*corev1.Node)
+		if !ok1 || !ok2 {
+			return true
+		}
+		oldCap, cur1 := old.Status.Capacity[eni.ResourceName]
+		newCap, cur2 := cur.Status.Capacity[eni.ResourceName]
+		return old.Spec.ProviderID != cur.Spec.ProviderID ||
+			old.Labels[TrunkAttachedLabel] != cur.Labels[TrunkAttachedLabel] ||
+			cur1 != cur2 || oldCap.Cmp(newCap) != 0 ||
+			!cur.DeletionTimestamp.IsZero()
+	},
 }
 
 func waitReady(ctx context.Context, ready <-chan struct{}) error {
