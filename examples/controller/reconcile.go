@@ -58,7 +58,8 @@ func (s Shard) Owns(nodeName string) bool {
 // PolicyReconciler keeps the selector index in step with the
 // SecurityGroupPolicy objects of the cluster. Invalid policies are stored
 // (they match as the VPC resource controller would match them) and reported
-// as a warning event on the policy.
+// as a warning event on the policy. It is safe for concurrent use (the index
+// serialises its writers).
 type PolicyReconciler struct {
 	Client client.Client
 	Index  *selector.Index
@@ -89,6 +90,8 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 // vpc.amazonaws.com/pod-eni, with the label vpc.amazonaws.com/has-trunk-attached.
 // Nodes whose instance type cannot host a trunk are labelled "false" and
 // advertise nothing, so pods with security groups are never scheduled there.
+// A deleted node's branch ENIs are deleted at once. It is safe for concurrent
+// use.
 type NodeReconciler struct {
 	Client client.Client
 	Trunk  *trunk.Manager
@@ -200,7 +203,8 @@ func InstanceID(node *corev1.Node) (string, error) {
 // vpc.amazonaws.com/pod-eni a branch ENI with the groups its policies name,
 // and writes the vpc.amazonaws.com/pod-eni annotation the CNI reads. When the
 // pod ends (deleted, Succeeded or Failed) its ENI goes back to the node's pool,
-// where it cools down before deletion.
+// where it cools down before deletion. It is safe for concurrent use, so the
+// controller may run several workers.
 type PodReconciler struct {
 	Client client.Client
 	Trunk  *trunk.Manager
