@@ -40,7 +40,8 @@ type eventer interface {
 // run Count replicas, each with its own Index and its own leader-election ID
 // (so one leader per shard): each serves the nodes whose name hashes to its
 // Index, and their pods, with its own EC2 budget. The webhooks and the policy
-// watch run on every replica. The zero Shard serves every node.
+// watch run on every replica. The zero Shard serves every node. A Shard is a
+// plain value, safe for concurrent use.
 type Shard struct {
 	Index, Count int
 }
