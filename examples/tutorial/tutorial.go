@@ -87,6 +87,9 @@ func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
 		// The production controller's strategy: a new ENI per pod, deleted
 		// after its cool-down, never reused.
 		Policy: eni.Policy{CoolDown: o.CoolDown, MaxWarm: eni.NoWarm},
+		// The tutorial is the account's only client: use EC2's whole
+		// request rate rather than keeping headroom for others.
+		Budget: trunk.BudgetConfig{Headroom: -1},
 	})
 	if err != nil {
 		return err
