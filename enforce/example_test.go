@@ -1,0 +1,64 @@
+package enforce_test
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/eni"
+)
+
+func ExampleBuilder_Setup() {
+	b, err := enforce.NewBuilder(enforce.Config{
+		Mode:             enforce.Strict,
+		TrunkLink:        "eth1",
+		PrimaryInterface: "eth0",
+		PrimaryIP:        netip.MustParseAddr("10.0.0.10"),
+		VPCCIDRs:         []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+	})
+	if err != nil {
+		panic(err)
+	}
+	enis, err := eni.ParseAnnotation(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`)
+	if err != nil {
+		panic(err)
+	}
+	plan, err := b.Setup(enforce.Pod{
+		Namespace: "default",
+		Name:      "web-1",
+		NetNS:     "/var/run/netns/cni-1234",
+		IfName:    "eth0",
+		Branch:    enis[0],
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(plan.Script())
+	// Output:
+	// #!/bin/sh
+	// # pod setup of default/web-1 (strict mode)
+	// set -e
+	// while ip rule del pref 10 lookup 103 2>/dev/null; do :; done
+	// while ip rule del pref 10 iif vlan0761ccbeace 2>/dev/null; do :; done
+	// ip route flush table 103 2>/dev/null || true
+	// ip link del vlan.eth.3 2>/dev/null || true
+	// ip link add link eth1 name vlan.eth.3 mtu 9001 address 02:aa:bb:cc:dd:03 type vlan id 3
+	// ip link set vlan.eth.3 up
+	// ip link del vlan0761ccbeace 2>/dev/null || true
+	// ip link add vlan0761ccbeace mtu 9001 address 02:e1:a4:3b:26:07 type veth peer name eth0 mtu 9001 netns /var/run/netns/cni-1234
+	// ip link set vlan0761ccbeace up
+	// nsenter --net=/var/run/netns/cni-1234 ip link set eth0 up
+	// nsenter --net=/var/run/netns/cni-1234 ip addr replace 10.0.0.7/32 dev eth0
+	// nsenter --net=/var/run/netns/cni-1234 ip neigh replace 169.254.1.1 lladdr 02:e1:a4:3b:26:07 dev eth0 nud permanent
+	// nsenter --net=/var/run/netns/cni-1234 ip route replace 169.254.1.1/32 dev eth0 scope link table main
+	// nsenter --net=/var/run/netns/cni-1234 ip route replace default via 169.254.1.1 dev eth0 table main
+	// ip route replace 10.0.0.1/32 dev vlan.eth.3 scope link table 103
+	// ip route replace default via 10.0.0.1 dev vlan.eth.3 table 103
+	// ip route replace 10.0.0.7/32 dev vlan0761ccbeace scope link table 103
+	// ip rule add pref 10 iif vlan.eth.3 lookup 103
+	// ip rule add pref 10 iif vlan0761ccbeace lookup 103
+	// while ip rule del pref 512 to 10.0.0.7/32 2>/dev/null; do :; done
+	// while ip rule del pref 1536 from 10.0.0.7/32 2>/dev/null; do :; done
+	// ip route del 10.0.0.7/32 table main 2>/dev/null || true
+	// ip link del eni0761ccbeace 2>/dev/null || true
+}

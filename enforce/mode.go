@@ -1,0 +1,45 @@
+package enforce
+
+import "fmt"
+
+// Mode is the enforcing mode of a node, the value of the VPC CNI plugin's
+// POD_SECURITY_GROUP_ENFORCING_MODE. The zero value is Strict, the plugin's
+// default.
+type Mode uint8
+
+const (
+	// Strict sends every packet of a pod, even to the node itself, through
+	// the pod's branch ENI, so that the pod's security groups always apply.
+	Strict Mode = iota
+	// Standard lets node-local traffic (kubelet probes, NodeLocal DNSCache)
+	// reach the pod over its veth, outside its security groups, and SNATs
+	// traffic that leaves the VPC to the node's primary IP unless external
+	// SNAT is on.
+	Standard
+)
+
+// String returns "strict" or "standard" (or "Mode(N)" for an invalid value).
+func (m Mode) String() string {
+	switch m {
+	case Strict:
+		return "strict"
+	case Standard:
+		return "standard"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// Valid reports whether m is Strict or Standard.
+func (m Mode) Valid() bool { return m == Strict || m == Standard }
+
+// ParseMode parses the spelling the CNI plugin accepts: "strict" or
+// "standard". The error quotes the input and matches ErrInvalidConfig.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "strict":
+		return Strict, nil
+	case "standard":
+		return Standard, nil
+	}
+	return 0, &FieldError{Field: "Mode", Value: fmt.Sprintf("%q", s), Reason: `want "strict" or "standard"`}
+}

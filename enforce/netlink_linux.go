@@ -1,0 +1,587 @@
+//go:build linux
+
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/podsg/podsg/eni"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetlinkOptions configure a Netlink applier. The zero value works on the
+// node's own namespace, with real 802.1Q links and no logging.
+type NetlinkOptions struct {
+	// HostNetNS is the path of the node's network namespace; "" means the
+	// namespace of the calling process.
+	HostNetNS string
+	// VLANStandIn, when set, is called instead of creating an 802.1Q link
+	// for kernels without the 8021q module (test machines, simulators). It
+	// must leave a link named l.Name in the node namespace (for example one
+	// end of a veth pair); the applier then gives it l's MAC and MTU and
+	// brings it up. An existing non-VLAN link of that name is adopted as is.
+	VLANStandIn func(ctx context.Context, l VLANLink) error
+	// Logger receives one debug record per change; nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Netlink applies the routing part of plans (links, addresses, neighbours,
+// routes, rules and sysctls) to the kernel through netlink; it ignores the
+// iptables part (see IPTables and Join). It is safe for concurrent use;
+// plans for the same pod must not be applied concurrently.
+type Netlink struct {
+	opts NetlinkOptions
+	// beforeChange, when set (by tests), runs before every change.
+	beforeChange func(Change) error
+}
+
+// NewNetlink returns a Netlink applier.
+func NewNetlink(opts NetlinkOptions) *Netlink { return &Netlink{opts: opts} }
+
+// Apply applies the routing part of p. See Applier for the semantics.
+func (n *Netlink) Apply(ctx context.Context, p *Plan) error {
+	be := &nlBackend{ctx: ctx, opts: &n.opts, hostPath: n.opts.HostNetNS, podPath: p.PodNetNS, podNS: netns.None()}
+	defer be.close()
+	var err error
+	if be.host, err = handleAt(n.opts.HostNetNS); err != nil {
+		return &StepError{Plan: planName(p), Err: fmt.Errorf("node namespace: %w", err)}
+	}
+	if p.Kind == PodSetup {
+		if be.podNS, err = netns.GetFromPath(p.PodNetNS); err != nil {
+			return &StepError{Plan: planName(p), Err: fmt.Errorf("open pod network namespace %s: %w", p.PodNetNS, err)}
+		}
+		if be.pod, err = netlink.NewHandleAt(be.podNS); err != nil {
+			return &StepError{Plan: planName(p), Err: fmt.Errorf("netlink in pod network namespace %s: %w", p.PodNetNS, err)}
+		}
+	}
+	return applyNet(ctx, be, p, func(c Change) error {
+		if n.opts.Logger != nil {
+			n.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "enforce: "+c.String(), slog.String("plan", planName(p)))
+		}
+		if n.beforeChange != nil {
+			return n.beforeChange(c)
+		}
+		return nil
+	})
+}
+
+func handleAt(path string) (*netlink.Handle, error) {
+	if path == "" {
+		return netlink.NewHandle()
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return netlink.NewHandleAt(ns)
+}
+
+type nlBackend struct {
+	ctx      context.Context
+	opts     *NetlinkOptions
+	host     *netlink.Handle
+	pod      *netlink.Handle
+	podNS    netns.NsHandle
+	hostPath string
+	podPath  string
+}
+
+func (b *nlBackend) close() {
+	if b.host != nil {
+		b.host.Close()
+	}
+	if b.pod != nil {
+		b.pod.Close()
+	}
+	if b.podNS.IsOpen() {
+		b.podNS.Close()
+	}
+}
+
+func (b *nlBackend) h(ns Namespace) (*netlink.Handle, error) {
+	if ns == HostNS {
+		return b.host, nil
+	}
+	if b.pod == nil {
+		return nil, errors.New("the plan has pod-namespace items but no PodNetNS")
+	}
+	return b.pod, nil
+}
+
+func notFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf)
+}
+
+// link returns the named link, or nil when it does not exist.
+func (b *nlBackend) link(ns Namespace, name string) (netlink.Link, error) {
+	h, err := b.h(ns)
+	if err != nil {
+		return nil, err
+	}
+	l, err := h.LinkByName(name)
+	if notFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up link %s: %w", name, err)
+	}
+	return l, nil
+}
+
+func hw(m eni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
+
+// fit gives an existing link the MAC (unless zero) and MTU wanted and
+// brings it up, recording how to restore MAC and MTU.
+func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac eni.MAC, mtu int, c Change, step func(Change) error, u *undoLog) error {
+	a := l.Attrs()
+	macWrong := !mac.IsZero() && a.HardwareAddr.String() != mac.String()
+	if macWrong || a.MTU != mtu {
+		if err := step(c); err != nil {
+			return err
+		}
+		oldMAC, oldMTU := a.HardwareAddr, a.MTU
+		if macWrong {
+			if err := h.LinkSetHardwareAddr(l, hw(mac)); err != nil {
+				return fmt.Errorf("set MAC of %s: %w", a.Name, err)
+			}
+			u.push(func() error { return h.LinkSetHardwareAddr(l, oldMAC) })
+		}
+		if a.MTU != mtu {
+			if err := h.LinkSetMTU(l, mtu); err != nil {
+				return fmt.Errorf("set MTU of %s: %w", a.Name, err)
+			}
+			u.push(func() error { return h.LinkSetMTU(l, oldMTU) })
+		}
+	}
+	if a.Flags&net.FlagUp == 0 {
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("bring up %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+func (b *nlBackend) ensureVLAN(l VLANLink, step func(Change) error, u *undoLog) error {
+	h := b.host
+	trunk, err := b.link(HostNS, l.Parent)
+	if err != nil {
+		return err
+	}
+	if trunk == nil {
+		return fmt.Errorf("trunk link %s does not exist in the node namespace; check Config.TrunkLink", l.Parent)
+	}
+	cur, err := b.link(HostNS, l.Name)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		vl, isVLAN := cur.(*netlink.Vlan)
+		if isVLAN && vl.VlanId == l.VLANID && cur.Attrs().ParentIndex == trunk.Attrs().Index ||
+			!isVLAN && b.opts.VLANStandIn != nil {
+			return b.fit(h, cur, l.MAC, l.MTU, Change{OpSet, l}, step, u)
+		}
+		if err := step(Change{OpDelete, LinkRef{Name: l.Name}}); err != nil {
+			return err
+		}
+		if err := h.LinkDel(cur); err != nil {
+			return fmt.Errorf("delete stale link %s: %w", l.Name, err)
+		}
+	}
+	if err := step(Change{OpAdd, l}); err != nil {
+		return err
+	}
+	if b.opts.VLANStandIn != nil {
+		if err := b.opts.VLANStandIn(b.ctx, l); err != nil {
+			return fmt.Errorf("VLAN stand-in for %s: %w", l.Name, err)
+		}
+	} else {
+		err := h.LinkAdd(&netlink.Vlan{
+			LinkAttrs: netlink.LinkAttrs{Name: l.Name, ParentIndex: trunk.Attrs().Index, MTU: l.MTU, HardwareAddr: hw(l.MAC)},
+			VlanId:    l.VLANID,
+		})
+		if errors.Is(err, unix.EOPNOTSUPP) || err != nil && strings.Contains(err.Error(), "not supported") {
+			return fmt.Errorf("create %s: %w (the kernel lacks 802.1Q: load the 8021q module, or set NetlinkOptions.VLANStandIn)", l.Name, err)
+		}
+		if err != nil {
+			return fmt.Errorf("create %s: %w", l.Name, err)
+		}
+	}
+	u.push(func() error { return b.delLink(HostNS, l.Name) })
+	made, err := b.link(HostNS, l.Name)
+	if err != nil {
+		return err
+	}
+	if made == nil {
+		return fmt.Errorf("link %s was not created (by the VLAN stand-in)", l.Name)
+	}
+	return b.fit(h, made, l.MAC, l.MTU, Change{OpSet, l}, func(Change) error { return nil }, u)
+}
+
+func isPeer(a, b netlink.Link) bool {
+	_, ok1 := a.(*netlink.Veth)
+	_, ok2 := b.(*netlink.Veth)
+	return ok1 && ok2 && a.Attrs().ParentIndex == b.Attrs().Index && b.Attrs().ParentIndex == a.Attrs().Index
+}
+
+func (b *nlBackend) ensureVeth(v VethPair, step func(Change) error, u *undoLog) error {
+	if b.pod == nil {
+		return errors.New("the plan has a veth but no PodNetNS")
+	}
+	hostL, err := b.link(HostNS, v.HostName)
+	if err != nil {
+		return err
+	}
+	podL, err := b.link(PodNS, v.PodName)
+	if err != nil {
+		return err
+	}
+	if hostL != nil && podL != nil && isPeer(hostL, podL) {
+		if err := b.fit(b.host, hostL, v.HostMAC, v.MTU, Change{OpSet, v}, step, u); err != nil {
+			return err
+		}
+		return b.fit(b.pod, podL, eni.MAC{}, v.MTU, Change{OpSet, v}, step, u)
+	}
+	if hostL != nil {
+		if err := step(Change{OpDelete, LinkRef{Name: v.HostName}}); err != nil {
+			return err
+		}
+		if err := b.host.LinkDel(hostL); err != nil {
+			return fmt.Errorf("delete stale veth %s: %w", v.HostName, err)
+		}
+		if podL, err = b.link(PodNS, v.PodName); err != nil {
+			return err
+		}
+	}
+	if podL != nil {
+		return fmt.Errorf("the pod network namespace %s already has a link %s that is not the peer of %s; delete it or pick another CNI_IFNAME", b.podPath, v.PodName, v.HostName)
+	}
+	if err := step(Change{OpAdd, v}); err != nil {
+		return err
+	}
+	err = b.host.LinkAdd(&netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: v.HostName, MTU: v.MTU, HardwareAddr: hw(v.HostMAC)},
+		PeerName:      v.PodName,
+		PeerMTU:       uint32(v.MTU),
+		PeerNamespace: netlink.NsFd(int(b.podNS)),
+	})
+	if err != nil {
+		return fmt.Errorf("create veth %s: %w", v.HostName, err)
+	}
+	u.push(func() error { return b.delLink(HostNS, v.HostName) })
+	if err := b.host.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.HostName}}); err != nil {
+		return fmt.Errorf("bring up %s: %w", v.HostName, err)
+	}
+	if err := b.pod.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.PodName}}); err != nil {
+		return fmt.Errorf("bring up %s in the pod: %w", v.PodName, err)
+	}
+	return nil
+}
+
+func (b *nlBackend) linkExists(ns Namespace, name string) (bool, error) {
+	l, err := b.link(ns, name)
+	return l != nil, err
+}
+
+func (b *nlBackend) delLink(ns Namespace, name string) error {
+	l, err := b.link(ns, name)
+	if err != nil || l == nil {
+		return err
+	}
+	h, _ := b.h(ns)
+	if err := h.LinkDel(l); err != nil && !notFound(err) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	if !p.IsValid() {
+		return nil
+	}
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func prefixOf(n *net.IPNet) netip.Prefix {
+	if n == nil {
+		return netip.Prefix{}
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}
+	}
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), bits)
+}
+
+func (b *nlBackend) devIndex(ns Namespace, dev string) (netlink.Link, error) {
+	l, err := b.link(ns, dev)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, fmt.Errorf("link %s does not exist in the %s namespace", dev, ns)
+	}
+	return l, nil
+}
+
+func (b *nlBackend) hasAddr(a Addr) (bool, error) {
+	l, err := b.link(a.NS, a.Dev)
+	if err != nil || l == nil {
+		return false, err
+	}
+	h, _ := b.h(a.NS)
+	addrs, err := h.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("list addresses of %s: %w", a.Dev, err)
+	}
+	for _, x := range addrs {
+		if prefixOf(x.IPNet) == a.Prefix {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (b *nlBackend) addAddr(a Addr) error {
+	l, err := b.devIndex(a.NS, a.Dev)
+	if err != nil {
+		return err
+	}
+	h, _ := b.h(a.NS)
+	return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+}
+
+func (b *nlBackend) delAddr(a Addr) error {
+	l, err := b.link(a.NS, a.Dev)
+	if err != nil || l == nil {
+		return err
+	}
+	h, _ := b.h(a.NS)
+	return h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+}
+
+func (b *nlBackend) neighbor(n Neighbor) (Neighbor, bool, error) {
+	l, err := b.link(n.NS, n.Dev)
+	if err != nil || l == nil {
+		return Neighbor{}, false, err
+	}
+	h, _ := b.h(n.NS)
+	ns, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		return Neighbor{}, false, fmt.Errorf("list neighbours of %s: %w", n.Dev, err)
+	}
+	for _, x := range ns {
+		ip, _ := netip.AddrFromSlice(x.IP)
+		if ip.Unmap() != n.IP || x.State&netlink.NUD_PERMANENT == 0 {
+			continue
+		}
+		cur := n
+		copy(cur.MAC[:], x.HardwareAddr)
+		return cur, true, nil
+	}
+	return Neighbor{}, false, nil
+}
+
+func (b *nlBackend) neigh(n Neighbor) (*netlink.Handle, *netlink.Neigh, error) {
+	l, err := b.devIndex(n.NS, n.Dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, _ := b.h(n.NS)
+	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
+}
+
+func (b *nlBackend) setNeighbor(n Neighbor) error {
+	h, x, err := b.neigh(n)
+	if err != nil {
+		return err
+	}
+	return h.NeighSet(x)
+}
+
+func (b *nlBackend) delNeighbor(n Neighbor) error {
+	h, x, err := b.neigh(n)
+	if err != nil {
+		return err
+	}
+	return h.NeighDel(x)
+}
+
+func (b *nlBackend) routes(ns Namespace, table int) ([]Route, error) {
+	h, err := b.h(ns)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes of table %d: %w", table, err)
+	}
+	names := map[int]string{}
+	out := make([]Route, 0, len(rs))
+	for _, r := range rs {
+		if r.Type != unix.RTN_UNICAST {
+			continue
+		}
+		dev, ok := names[r.LinkIndex]
+		if !ok {
+			if l, err := h.LinkByIndex(r.LinkIndex); err == nil {
+				dev = l.Attrs().Name
+			}
+			names[r.LinkIndex] = dev
+		}
+		dst := prefixOf(r.Dst)
+		if !dst.IsValid() {
+			dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		}
+		x := Route{NS: ns, Table: r.Table, Dst: dst, Dev: dev}
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			x.Gw = gw.Unmap()
+		}
+		if r.Scope == netlink.SCOPE_LINK {
+			x.Scope = ScopeLink
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func (b *nlBackend) nlRoute(r Route) (*netlink.Handle, *netlink.Route, error) {
+	l, err := b.devIndex(r.NS, r.Dev)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, _ := b.h(r.NS)
+	x := &netlink.Route{LinkIndex: l.Attrs().Index, Table: r.Table, Scope: netlink.SCOPE_UNIVERSE}
+	if r.Dst.Bits() > 0 {
+		x.Dst = ipNet(r.Dst)
+	}
+	if r.Gw.IsValid() {
+		x.Gw = r.Gw.AsSlice()
+	}
+	if r.Scope == ScopeLink {
+		x.Scope = netlink.SCOPE_LINK
+	}
+	return h, x, nil
+}
+
+func (b *nlBackend) addRoute(r Route) error {
+	h, x, err := b.nlRoute(r)
+	if err != nil {
+		return err
+	}
+	return h.RouteAdd(x)
+}
+
+func (b *nlBackend) replaceRoute(r Route) error {
+	h, x, err := b.nlRoute(r)
+	if err != nil {
+		return err
+	}
+	return h.RouteReplace(x)
+}
+
+func (b *nlBackend) delRoute(r Route) error {
+	h, err := b.h(r.NS)
+	if err != nil {
+		return err
+	}
+	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: ipNet(r.Dst)}
+	if r.Gw.IsValid() {
+		x.Gw = r.Gw.AsSlice()
+	}
+	if l, err := b.link(r.NS, r.Dev); err == nil && l != nil {
+		x.LinkIndex = l.Attrs().Index
+	}
+	err = h.RouteDel(x)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+func (b *nlBackend) rules() ([]Rule, error) {
+	rs, err := b.host.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	out := make([]Rule, 0, len(rs))
+	for _, r := range rs {
+		x := Rule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
+		if r.Mask != nil {
+			x.Mask = *r.Mask
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func nlRule(r Rule) *netlink.Rule {
+	x := netlink.NewRule()
+	x.Family = netlink.FAMILY_V4
+	x.Priority = r.Priority
+	x.Table = r.Table
+	x.Src = ipNet(r.Src)
+	x.Dst = ipNet(r.Dst)
+	x.IifName = r.IIF
+	if r.Mask != 0 {
+		mask := r.Mask
+		x.Mark, x.Mask = r.Mark, &mask
+	}
+	return x
+}
+
+func (b *nlBackend) addRule(r Rule) error { return b.host.RuleAdd(nlRule(r)) }
+
+func (b *nlBackend) delRule(r Rule) error {
+	err := b.host.RuleDel(nlRule(r))
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}
+
+func sysctlPath(key string) string {
+	return "/proc/sys/" + strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, key)
+}
+
+func (b *nlBackend) nsPath(ns Namespace) string {
+	if ns == PodNS {
+		return b.podPath
+	}
+	return b.hostPath
+}
+
+func (b *nlBackend) sysctl(s Sysctl) (string, error) {
+	var v string
+	err := inNetNS(b.nsPath(s.NS), func() error {
+		data, err := os.ReadFile(sysctlPath(s.Key))
+		v = strings.TrimSpace(string(data))
+		return err
+	})
+	return v, err
+}
+
+func (b *nlBackend) setSysctl(s Sysctl) error {
+	return inNetNS(b.nsPath(s.NS), func() error {
+		return os.WriteFile(sysctlPath(s.Key), []byte(s.Value), 0o644)
+	})
+}
