@@ -2,6 +2,8 @@ package fake_test
 
 import (
 	"context"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -45,4 +47,9 @@ type api interface {
 var (
 	_ api = (*ec2.Client)(nil)
 	_ api = (*fake.EC2)(nil)
+)
+
+// cmpSDK compares SDK structs, whose unexported serde marker cmp must skip.
+var cmpSDK = cmpopts.IgnoreUnexported(
+	types.IpPermission{}, types.IpRange{}, types.UserIdGroupPair{}, types.Ipv6Range{}, types.PrefixListId{},
 )

@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
@@ -167,5 +166,3 @@ type idempotent struct {
 func sortedIDs[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
-
-func cmpStr(a, b string) int { return cmp.Compare(a, b) }
