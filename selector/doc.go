@@ -35,7 +35,9 @@
 //
 // An Index holds compiled policies: the selectors of each policy are
 // converted once, when the policy is inserted, into a form that matches
-// without allocating. A controller feeds it from watch events with Upsert,
+// without allocating, and each namespace keeps an inverted index from label
+// values to the policies that require them, so that a match evaluates only
+// the policies that can select the pod. A controller feeds it from watch events with Upsert,
 // Delete and ReplaceAll (after a relist). Matching is lock-free: each
 // namespace's policies live in an immutable snapshot behind an atomic
 // pointer, and writers build a new snapshot and swap it in, so Match and

@@ -9,7 +9,8 @@ import (
 // Explanation says why a pod gets the groups it gets: the Result that Match
 // returns and, for every policy of the pod's namespace, whether it selects
 // the pod and, if not, what failed. It is computed from one snapshot of the
-// namespace, so Result and Policies agree.
+// namespace, so Result and Policies agree. It is a plain value that
+// shares nothing mutable with the index.
 type Explanation struct {
 	// Namespace and Pod name the pod.
 	Namespace, Pod string

@@ -53,19 +53,16 @@ type slot struct {
 	snap atomic.Pointer[snapshot]
 }
 
-// snapshot is the immutable set of policies of one namespace, sorted by name.
-type snapshot struct {
-	policies []*Policy
-}
-
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
 	return &Index{opts: opts}
 }
 
+var discard = slog.New(slog.DiscardHandler)
+
 func (x *Index) logger() *slog.Logger {
 	if x.opts.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+		return discard
 	}
 	return x.opts.Logger
 }
@@ -121,7 +118,7 @@ func (x *Index) Upsert(p *v1beta1.SecurityGroupPolicy) error {
 	}
 	if s == nil {
 		s = &slot{}
-		s.snap.Store(&snapshot{policies: []*Policy{c}})
+		s.snap.Store(newSnapshot([]*Policy{c}))
 		nr := &root{ns: make(map[string]*slot, 1)}
 		if r != nil {
 			nr.ns = maps.Clone(r.ns)
@@ -140,7 +137,7 @@ func (x *Index) Upsert(p *v1beta1.SecurityGroupPolicy) error {
 			ps = slices.Insert(ps, i, c)
 			x.count.Add(1)
 		}
-		s.snap.Store(&snapshot{policies: ps})
+		s.snap.Store(newSnapshot(ps))
 	}
 	x.logger().Debug("security group policy stored", "namespace", c.namespace, "name", c.name, "groups", c.groups)
 	if c.err != nil {
@@ -183,7 +180,7 @@ func (x *Index) Delete(namespace, name string) bool {
 	ps := make([]*Policy, 0, len(old)-1)
 	ps = append(ps, old[:i]...)
 	ps = append(ps, old[i+1:]...)
-	s.snap.Store(&snapshot{policies: ps})
+	s.snap.Store(newSnapshot(ps))
 	x.logger().Debug("security group policy deleted", "namespace", namespace, "name", name)
 	return true
 }
@@ -220,7 +217,7 @@ func (x *Index) ReplaceAll(policies []*v1beta1.SecurityGroupPolicy) error {
 			}
 		}
 		s := &slot{}
-		s.snap.Store(&snapshot{policies: ps})
+		s.snap.Store(newSnapshot(ps))
 		nr.ns[ns] = s
 		n += len(ps)
 	}
@@ -261,5 +258,6 @@ func (x *Index) Policies(namespace string) []*Policy {
 	return slices.Clone(s.policies)
 }
 
-// Len returns the number of policies in the index.
+// Len returns the number of policies in the index; an update that runs
+// concurrently may or may not be counted yet.
 func (x *Index) Len() int { return int(x.count.Load()) }

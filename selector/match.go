@@ -2,9 +2,15 @@ package selector
 
 import "slices"
 
-// maxStackMatches is how many matching policies Match tracks without
-// allocating; beyond it the list of matches moves to the heap.
-const maxStackMatches = 32
+const (
+	// maxStackMatches is how many matching policies Match tracks without
+	// allocating; beyond it the list of matches moves to the heap.
+	maxStackMatches = 32
+	// maxLists is how many candidate lists (the anchorless policies and
+	// one bucket per anchor the pod hits) Match merges; beyond it, it
+	// scans every policy of the namespace.
+	maxLists = 16
+)
 
 // Match decides which security groups pod gets, from the policies of its
 // namespace as they are when Match is called; see the package
@@ -13,8 +19,9 @@ const maxStackMatches = 32
 //
 // Match does not allocate when no policy matches, nor when exactly one does
 // (the result shares the policy's slices); when several do it makes one
-// allocation for Groups and Policies together. Match is safe to call
-// concurrently with anything.
+// allocation for Groups and Policies together (two when more than 32
+// policies select the pod). Match is safe to call concurrently with
+// anything.
 func (x *Index) Match(pod Pod) Result {
 	return match(&pod, x.snapshot(pod.Namespace))
 }
@@ -29,12 +36,7 @@ func match(pod *Pod, s *snapshot) Result {
 		return Result{Reason: ReasonNoPolicy}
 	}
 	var stack [maxStackMatches]*Policy
-	matched := stack[:0]
-	for _, p := range s.policies {
-		if p.Matches(pod) {
-			matched = append(matched, p)
-		}
-	}
+	matched := s.candidates(pod, stack[:0])
 	r := Result{Treatment: BranchENI}
 	if pod.fargate() {
 		r.Treatment = Fargate
@@ -48,6 +50,63 @@ func match(pod *Pod, s *snapshot) Result {
 	}
 	r.Groups, r.Policies = union(matched)
 	return r
+}
+
+// candidates appends to matched the policies of s that select pod, in name
+// order. It evaluates only the candidates the inverted index leaves, by
+// merging their sorted index lists.
+func (s *snapshot) candidates(pod *Pod, matched []*Policy) []*Policy {
+	var lists [maxLists][]int32
+	n := 0
+	if len(s.always) > 0 {
+		lists[n] = s.always
+		n++
+	}
+	for i := range s.anchors {
+		a := &s.anchors[i]
+		lbls := pod.Labels
+		if a.serviceAccount {
+			lbls = pod.ServiceAccountLabels
+		}
+		v, ok := lbls[a.key]
+		if !ok {
+			continue
+		}
+		b := a.byValue[v]
+		if len(b) == 0 {
+			continue
+		}
+		if n == maxLists {
+			return s.scan(pod, matched)
+		}
+		lists[n] = b
+		n++
+	}
+	for {
+		best, from := int32(-1), -1
+		for j := range n {
+			if l := lists[j]; len(l) > 0 && (from < 0 || l[0] < best) {
+				best, from = l[0], j
+			}
+		}
+		if from < 0 {
+			return matched
+		}
+		lists[from] = lists[from][1:]
+		if p := s.policies[best]; p.Matches(pod) {
+			matched = append(matched, p)
+		}
+	}
+}
+
+// scan appends to matched every policy of s that selects pod, in name order.
+func (s *snapshot) scan(pod *Pod, matched []*Policy) []*Policy {
+	for _, p := range s.policies {
+		if p.Matches(pod) {
+			matched = append(matched, p)
+		}
+	}
+	return matched
 }
 
 // union returns the sorted, de-duplicated union of the groups of ps and the

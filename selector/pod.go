@@ -18,7 +18,8 @@ const (
 
 // Pod is what matching needs to know about a pod. The zero value is a Linux
 // pod without labels in the namespace "". Package selector/kube fills a Pod
-// from *corev1.Pod and *corev1.ServiceAccount.
+// from *corev1.Pod and *corev1.ServiceAccount. Match and Explain only read
+// a Pod and its maps, so one Pod may be matched from many goroutines.
 type Pod struct {
 	// Namespace is the pod's namespace; only policies of this namespace
 	// apply.
@@ -108,6 +109,7 @@ func (r Reason) String() string {
 
 // Result is the decision for one pod. Its slices may be shared with the
 // index and with other results: do not modify them (appending is safe).
+// Being read-only, a Result may be used from many goroutines.
 type Result struct {
 	Treatment Treatment
 	// Reason says why the pod is NotEligible; ReasonNone otherwise.

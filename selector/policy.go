@@ -48,10 +48,11 @@ type Policy struct {
 	err     error
 }
 
-// Compile compiles p, which it does not retain or modify. It always returns
-// a Policy: one with problems reports them through Err and matches exactly
-// as the VPC resource controller would match it (a selector that does not
-// convert matches nothing; group IDs are used as given, de-duplicated).
+// Compile compiles p, which must not be nil and which it neither retains
+// nor modifies. It always returns a Policy: one with problems reports them
+// through Err and matches exactly as the VPC resource controller would match
+// it (a selector that does not convert matches nothing; group IDs are used
+// as given, de-duplicated).
 func Compile(p *v1beta1.SecurityGroupPolicy, opts v1beta1.ValidateOptions) *Policy {
 	c := &Policy{namespace: p.Namespace, name: p.Name}
 	c.names = []string{p.Name}
