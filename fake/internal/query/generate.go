@@ -1,0 +1,12 @@
+package query
+
+//go:generate go run ./shapegen -ops operations.txt -o shapes_gen.go
+
+// member is one entry of the generated shape table: the Go field of a
+// structure, the XML element that carries it, and, for lists, the element
+// that wraps each list member ("item" in EC2).
+type member struct {
+	field   string
+	element string
+	item    string
+}
