@@ -24,6 +24,10 @@ const (
 	// 1..MaxBranchVLAN.
 	MinVLAN = 1
 	MaxVLAN = 4094
+	// MaxBranchVLAN is the highest VLAN ID given to a branch ENI on a trunk,
+	// as the VPC resource controller does: VLANs 1..120, of which at most the
+	// node's branch-ENI limit are in use at a time.
+	MaxBranchVLAN = 120
 )
 
 // ErrInvalidAnnotation is matched (errors.Is) by every error that

@@ -1,8 +1,45 @@
-// Package eni models branch ENIs on the node and controller side without the
-// EC2 SDK: the vpc.amazonaws.com/pod-eni pod annotation that hands a branch
-// ENI to the VPC CNI plugin, VLAN allocation on a trunk, and a per-node pool
-// of branch ENIs that reuses them across pods.
+// Package eni models branch ENIs on the controller and node side without the
+// EC2 SDK, so that a CNI fork can import it cheaply.
 //
-// A CNI fork needs only ParseAnnotation and BranchENI. Controllers use the
-// pool, backed by package trunk (or any Backend).
+// # The pod annotation
+//
+// A pod given a branch ENI carries the annotation AnnotationKey
+// (vpc.amazonaws.com/pod-eni), a JSON array whose first element the VPC CNI
+// plugin reads. ParseAnnotation decodes and validates it (both "vlanId" and
+// the CNI's "vlanID" spelling are accepted), naming the bad field in its
+// errors; FormatAnnotation encodes it. BranchENI is the typed value, with
+// netip addresses and a comparable MAC.
+//
+// # Security-group sets and VLANs
+//
+// GroupSet is a sorted, de-duplicated set of security-group IDs that compares
+// with ==: two pods with the same groups in any order have equal sets, and a
+// set keys a map. VLANs allocates the VLAN IDs of one trunk (1..120, at most
+// the node's branch-ENI limit at a time, never one ID twice).
+//
+// # The pool
+//
+// Pool holds the branch ENIs of one node and hands them to pods:
+//
+//	         Acquire (free slot)            Release
+//	(none) ──────────────────► creating ─► in use ────► cooling
+//	                              ▲           ▲            │ CoolDown (60 s)
+//	             Retarget (1 call)│           │ Acquire,   ▼
+//	                              └────────── │ same key   warm ──► deleting ──► (none)
+//	                                          └───────────┘  idle timeout, cap,
+//	                                                         eviction, NoWarm
+//
+// Every state holds one of the node's slots, so in use + cooling + warm +
+// deleting (+ creating) never exceeds the branch-ENI limit. A pod whose key
+// (security-group set and subnet) matches a warm ENI takes it without any
+// call to EC2. When the node is full and nothing can be freed, Acquire
+// returns an error matching ErrNoCapacity, and the pod waits for one to cool
+// down. Policy sets the cool-down, idle timeout, warm cap, retarget rule and
+// warm targets; its zero value gives the documented defaults, and
+// OnDemandPolicy gives the production controller's behaviour (no reuse).
+//
+// A Backend (package trunk on EC2, or anything in tests) does the creating,
+// deleting and retargeting. After a restart, Pool.Reconcile rebuilds a pool
+// from the ENIs EC2 reports and the node's live pods; without a complete pod
+// list it never lets an ENI go towards deletion.
 package eni

@@ -1,0 +1,167 @@
+package eni
+
+import (
+	"fmt"
+	"time"
+)
+
+const (
+	// DefaultCoolDown is how long a released branch ENI waits before it is
+	// reused or deleted, as the VPC resource controller does: long enough
+	// for ARP caches that still map the pod's address to the old MAC.
+	DefaultCoolDown = 60 * time.Second
+	// MinCoolDown is the shortest cool-down a Policy may set (30 s proved too
+	// short for ARP caches).
+	MinCoolDown = 30 * time.Second
+	// DefaultIdleTimeout is how long a warm branch ENI waits for a pod of its
+	// security-group set before it is deleted.
+	DefaultIdleTimeout = 10 * time.Minute
+	// NoWarm, as Policy.MaxWarm, keeps no warm ENIs: every branch ENI is
+	// deleted after its cool-down, the production controller's behaviour.
+	NoWarm = -1
+)
+
+// Key says which branch ENIs are interchangeable: those with the same
+// security-group set in the same subnet. Key is comparable.
+type Key struct {
+	Groups GroupSet
+	// Subnet is the subnet ID ("subnet-…") the ENI lives in.
+	Subnet string
+}
+
+// String returns "subnet-…/sg-…,sg-…".
+func (k Key) String() string { return k.Subnet + "/" + k.Groups.String() }
+
+// RetargetPolicy decides whether a warm ENI of another key may be given to a
+// pod that wants key to, by changing its security groups with a single
+// ModifyNetworkInterfaceAttribute call, instead of evicting it (disassociate
+// + delete) and creating a new one (create + associate).
+//
+// A retarget keeps the ENI's address, MAC and VLAN. EC2 keeps tracking
+// connections that were established under the old groups after the change,
+// so for as long as those stay tracked (up to days for idle TCP) the ENI may
+// still exchange packets that only the old groups allowed. Retargeting is
+// therefore safe when the new set contains every group of the old one
+// (RetargetSuperset, the default): nothing the old groups allowed is outside
+// what the new groups allow. AlwaysRetarget trades that guarantee for speed;
+// NeverRetarget is the production controller's behaviour.
+//
+// The pool only offers ENIs that have finished their cool-down and belong to
+// the wanted subnet. A RetargetPolicy must be safe for concurrent use and
+// must not block.
+type RetargetPolicy func(from Branch, to Key) bool
+
+// RetargetSuperset allows a retarget when to.Groups contains every group the
+// ENI has now and the subnet is the same.
+func RetargetSuperset(from Branch, to Key) bool {
+	return from.Subnet == to.Subnet && to.Groups.ContainsAll(from.Groups)
+}
+
+// AlwaysRetarget allows any retarget within a subnet. See RetargetPolicy for
+// what it risks.
+func AlwaysRetarget(from Branch, to Key) bool { return from.Subnet == to.Subnet }
+
+// NeverRetarget allows no retarget.
+func NeverRetarget(Branch, Key) bool { return false }
+
+// BackoffPolicy returns how long to wait before attempt number attempt (1 for
+// the first retry) of a failed background deletion or warm-target creation.
+type BackoffPolicy func(attempt int) time.Duration
+
+// DefaultBackoff doubles from 1 s up to 5 min.
+func DefaultBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 9 {
+		return 5 * time.Minute
+	}
+	return min(time.Second<<(attempt-1), 5*time.Minute)
+}
+
+// WarmTarget asks a pool to keep Count warm ENIs of Key ready before any pod
+// asks, as long as the node has free capacity. Warm ENIs kept for a target
+// do not expire while the target holds.
+type WarmTarget struct {
+	Key   Key
+	Count int
+}
+
+// Policy governs reuse and deletion in a Pool. The zero Policy gives the
+// defaults: a 60 s cool-down, warm ENIs reused for pods of the same key,
+// deleted after 10 minutes idle, no cap but the node's limit, retargeting
+// only to supersets, no warm targets.
+//
+// A Policy is a plain value; a Pool copies it.
+type Policy struct {
+	// CoolDown is how long a released ENI waits before reuse or deletion.
+	// Zero means DefaultCoolDown; less than MinCoolDown is refused.
+	CoolDown time.Duration
+	// IdleTimeout is how long a warm ENI may wait unused before it is
+	// deleted. Zero means DefaultIdleTimeout; negative keeps warm ENIs until
+	// capacity is needed.
+	IdleTimeout time.Duration
+	// MaxWarm caps the warm ENIs of a node, all keys together; beyond it the
+	// longest idle are deleted. Zero means no cap other than the node's
+	// branch limit; NoWarm keeps none, so every ENI is deleted after its
+	// cool-down.
+	MaxWarm int
+	// Retarget decides when a warm ENI of another key may be retargeted.
+	// Nil means RetargetSuperset.
+	Retarget RetargetPolicy
+	// WarmTargets lists ENIs to create ahead of demand. Ignored with NoWarm.
+	WarmTargets []WarmTarget
+	// Backoff spaces retries of failed background work. Nil means
+	// DefaultBackoff.
+	Backoff BackoffPolicy
+}
+
+// OnDemandPolicy is the production controller's strategy: no reuse, no warm
+// ENIs, a new ENI for every pod, deletion after a 60 s cool-down.
+func OnDemandPolicy() Policy {
+	return Policy{CoolDown: DefaultCoolDown, MaxWarm: NoWarm, Retarget: NeverRetarget}
+}
+
+// Validate reports the first bad field of p, as NewPool would.
+func (p Policy) Validate() error {
+	_, err := p.normalize()
+	return err
+}
+
+// normalize fills defaults and checks bounds; field names in errors are the
+// Go field names.
+func (p Policy) normalize() (Policy, error) {
+	if p.CoolDown == 0 {
+		p.CoolDown = DefaultCoolDown
+	}
+	if p.CoolDown < MinCoolDown {
+		return p, fmt.Errorf("eni: Policy.CoolDown %v: want at least %v (shorter cool-downs break ARP caches on the node)", p.CoolDown, MinCoolDown)
+	}
+	if p.IdleTimeout == 0 {
+		p.IdleTimeout = DefaultIdleTimeout
+	}
+	if p.MaxWarm < NoWarm {
+		return p, fmt.Errorf("eni: Policy.MaxWarm %d: want a cap ≥ 0, or NoWarm (-1)", p.MaxWarm)
+	}
+	if p.Retarget == nil {
+		p.Retarget = RetargetSuperset
+	}
+	if p.Backoff == nil {
+		p.Backoff = DefaultBackoff
+	}
+	for i, t := range p.WarmTargets {
+		if t.Count < 0 {
+			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Count %d: want ≥ 0", i, t.Count)
+		}
+		if t.Key.Groups.IsEmpty() {
+			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Key.Groups is empty: want at least one security group", i)
+		}
+		if t.Key.Subnet == "" {
+			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Key.Subnet is empty: want a subnet ID", i)
+		}
+	}
+	if p.MaxWarm == NoWarm {
+		p.WarmTargets = nil
+	}
+	return p, nil
+}

@@ -1,0 +1,193 @@
+package trunk
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/podsg/podsg/eni"
+)
+
+// nodeBackend implements eni.Backend on EC2 for one node's trunk.
+type nodeBackend struct {
+	m *Manager
+	n *node
+}
+
+var _ eni.Backend = (*nodeBackend)(nil)
+
+// CreateBranch creates a branch ENI (CreateNetworkInterface with the pod's
+// groups, the branch description and tags) and associates it with the trunk
+// on req.VLAN (AssociateTrunkInterface). Both calls carry a ClientToken
+// derived from the request, so retries after lost responses find the same
+// ENI and association. When the association fails the ENI is deleted; when
+// that cannot be confirmed the error is an *eni.InDoubtError.
+func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (eni.BranchENI, error) {
+	m, info := nb.m, nb.n.info
+	cidr, err := m.subnetCIDR(ctx, req.Key.Subnet)
+	if err != nil {
+		return eni.BranchENI{}, err
+	}
+	seq := strconv.FormatUint(m.seq.Add(1), 10)
+	parts := []string{m.opts.ClusterName, info.InstanceID, info.TrunkENIID, strconv.Itoa(req.VLAN), req.Key.String(), req.Pod.UID, m.epoch, seq}
+	out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
+		SubnetId:    aws.String(req.Key.Subnet),
+		Groups:      req.Key.Groups.IDs(),
+		Description: aws.String(BranchDescription),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeNetworkInterface, Tags: []types.Tag{
+			{Key: aws.String(TagVLANID), Value: aws.String(strconv.Itoa(req.VLAN))},
+			{Key: aws.String(TagTrunkENIID), Value: aws.String(info.TrunkENIID)},
+			{Key: aws.String(TagInstanceID), Value: aws.String(info.InstanceID)},
+			{Key: aws.String(TagOwner), Value: aws.String(m.opts.Owner)},
+			{Key: aws.String(m.clusterTag()), Value: aws.String("owned")},
+		}}},
+		ClientToken: token(append([]string{"create"}, parts...)...),
+	}, m.ec2.CreateNetworkInterface)
+	if err != nil {
+		return eni.BranchENI{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
+	}
+	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
+	if err != nil {
+		// Unusable answer: the ENI is not associated, so it holds no VLAN.
+		_ = m.deleteENI(m.life, b.ID, PriorityPodStart)
+		return eni.BranchENI{}, err
+	}
+	m.addInflight(b.ID)
+	defer m.doneInflight(b.ID)
+	aout, err := call(ctx, m, "AssociateTrunkInterface", PriorityPodStart, &ec2.AssociateTrunkInterfaceInput{
+		BranchInterfaceId: aws.String(b.ID),
+		TrunkInterfaceId:  aws.String(info.TrunkENIID),
+		VlanId:            aws.Int32(int32(req.VLAN)),
+		ClientToken:       token(append([]string{"associate", b.ID}, parts...)...),
+	}, m.ec2.AssociateTrunkInterface)
+	if err != nil {
+		return eni.BranchENI{}, nb.rollback(ctx, b, err)
+	}
+	if a := aout.InterfaceAssociation; a != nil {
+		b.AssociationID = aws.ToString(a.AssociationId)
+	}
+	return b, nil
+}
+
+// rollback deletes a branch ENI whose association failed with cause.
+func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause error) error {
+	m := nb.m
+	rctx, cancel := context.WithTimeout(m.life, m.opts.RollbackTimeout)
+	defer cancel()
+	// EC2 refused the association (rather than failing to answer): the ENI
+	// is not associated, so whatever happens to it, it holds no VLAN.
+	code := ErrorCode(cause)
+	refused := ctx.Err() == nil && code != "" && code != "InvalidNetworkInterface.InUse" && !retryable(cause)
+	err := m.deleteBranch(rctx, b.ID, "", PriorityPodStart)
+	switch {
+	case err == nil:
+		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
+			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause)
+	case refused:
+		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (deleting the ENI failed too: %v; garbage collection will delete it)",
+			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)
+	default:
+		return &eni.InDoubtError{ENI: b, Err: fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (clean-up failed: %v)",
+			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)}
+	}
+}
+
+// DeleteBranch disassociates b from the trunk and deletes it.
+func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
+	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, PriorityBackground)
+}
+
+// RetargetBranch replaces b's security groups with one
+// ModifyNetworkInterfaceAttribute call.
+func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups eni.GroupSet) error {
+	_, err := call(ctx, nb.m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(b.ENI.ID),
+		Groups:             groups.IDs(),
+	}, nb.m.ec2.ModifyNetworkInterfaceAttribute)
+	if err != nil {
+		return fmt.Errorf("retargeting branch ENI %s to groups %s: %w", b.ENI.ID, groups, err)
+	}
+	return nil
+}
+
+// deleteBranch disassociates the branch ENI id (looking its association up
+// when assocID is empty) and deletes it. An ENI or association already gone
+// counts as done.
+func (m *Manager) deleteBranch(ctx context.Context, id, assocID string, p Priority) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		if assocID == "" {
+			out, err := call(ctx, m, "DescribeTrunkInterfaceAssociations", p, &ec2.DescribeTrunkInterfaceAssociationsInput{
+				Filters:    []types.Filter{filter("trunk-interface-association.branch-interface-id", id)},
+				MaxResults: aws.Int32(255),
+			}, m.ec2.DescribeTrunkInterfaceAssociations)
+			if err != nil {
+				return fmt.Errorf("looking up the trunk association of branch ENI %s: %w", id, err)
+			}
+			for _, a := range out.InterfaceAssociations {
+				assocID = aws.ToString(a.AssociationId)
+			}
+		}
+		if assocID != "" {
+			_, err := call(ctx, m, "DisassociateTrunkInterface", p, &ec2.DisassociateTrunkInterfaceInput{
+				AssociationId: aws.String(assocID),
+				ClientToken:   token("disassociate", assocID),
+			}, m.ec2.DisassociateTrunkInterface)
+			if err != nil && ErrorCode(err) != "InvalidAssociationID.NotFound" {
+				return fmt.Errorf("disassociating branch ENI %s (%s): %w", id, assocID, err)
+			}
+		}
+		err := m.deleteENI(ctx, id, p)
+		if ErrorCode(err) == "InvalidNetworkInterface.InUse" && attempt == 0 {
+			assocID = "" // the association we knew is stale; look again
+			continue
+		}
+		return err
+	}
+	return nil
+}
+
+// deleteENI deletes an unassociated ENI; one already gone counts as deleted.
+func (m *Manager) deleteENI(ctx context.Context, id string, p Priority) error {
+	if id == "" {
+		return nil
+	}
+	_, err := call(ctx, m, "DeleteNetworkInterface", p, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(id)},
+		m.ec2.DeleteNetworkInterface)
+	if err != nil && ErrorCode(err) != "InvalidNetworkInterfaceID.NotFound" {
+		return fmt.Errorf("deleting ENI %s: %w", id, err)
+	}
+	return nil
+}
+
+// branchFromEC2 builds the annotation value of a branch ENI from EC2's
+// description. b.ID is set even when an error is returned.
+func branchFromEC2(ni types.NetworkInterface, vlan int, cidr netip.Prefix) (eni.BranchENI, error) {
+	b := eni.BranchENI{ID: aws.ToString(ni.NetworkInterfaceId), VLANID: vlan, SubnetCIDR: cidr}
+	var err error
+	if b.MAC, err = eni.ParseMAC(aws.ToString(ni.MacAddress)); err != nil {
+		return b, fmt.Errorf("branch ENI %s: %w", b.ID, err)
+	}
+	if b.PrivateIP, err = netip.ParseAddr(aws.ToString(ni.PrivateIpAddress)); err != nil {
+		return b, fmt.Errorf("branch ENI %s: private IP %q: %w", b.ID, aws.ToString(ni.PrivateIpAddress), err)
+	}
+	if ni.Ipv6Address != nil {
+		if a, err := netip.ParseAddr(*ni.Ipv6Address); err == nil {
+			b.IPv6 = a
+		}
+	}
+	return b, nil
+}
+
+func tagValue(tags []types.Tag, key string) (string, bool) {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,243 @@
+package trunk
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Priority orders EC2 calls competing for the same budget.
+type Priority uint8
+
+const (
+	// PriorityPodStart is for calls a pod is waiting on: creating,
+	// associating or retargeting its ENI, and rebuilding state.
+	PriorityPodStart Priority = iota
+	// PriorityBackground is for deletions and garbage collection. Such calls
+	// leave a reserve of every bucket to pod starts.
+	PriorityBackground
+)
+
+// Rate is a token bucket: Burst calls at once, refilled at PerSecond.
+type Rate struct {
+	Burst     float64
+	PerSecond float64
+}
+
+// EC2's documented request-rate buckets per account, region and action.
+var (
+	RateDescribe         = Rate{Burst: 100, PerSecond: 20}
+	RateMutating         = Rate{Burst: 50, PerSecond: 5}
+	RateNetworkInterface = Rate{Burst: 100, PerSecond: 5}
+)
+
+// BudgetConfig shapes the EC2 budget of a Manager: one token bucket per
+// action, kept below EC2's own so that the account is not throttled, plus an
+// optional client-wide limiter.
+//
+// The zero BudgetConfig is DefaultBudget.
+type BudgetConfig struct {
+	// Actions gives EC2's bucket of an action. Actions not listed use
+	// RateDescribe for Describe* calls and RateMutating otherwise.
+	// Nil means EC2's documented buckets.
+	Actions map[string]Rate
+	// Headroom is the fraction of each EC2 bucket, burst and refill, left
+	// unused for other clients of the account: 0.2 keeps 80 %. Zero means
+	// 0.2; negative means none (use EC2's full rate).
+	Headroom float64
+	// Reserve is the fraction of each bucket's burst that background calls
+	// leave to pod starts. Zero means 0.25; negative means none.
+	Reserve float64
+	// Client, when Burst is positive, is one more bucket every call must
+	// pass whatever its action, as a client-side limiter does (the VPC
+	// resource controller uses 12/s with burst 18).
+	Client Rate
+	// PerAction applies the per-action buckets. It is implied when Actions
+	// is set or when Client is not: only a config that sets Client alone
+	// (ClientLimiterBudget) has the client bucket as its only limit.
+	PerAction bool
+}
+
+// DefaultBudget returns EC2's buckets with 20 % headroom and a 25 % reserve
+// for pod starts.
+func DefaultBudget() BudgetConfig { return BudgetConfig{PerAction: true} }
+
+// ClientLimiterBudget returns a budget with only one client-wide bucket, the
+// way the VPC resource controller limits itself (12 requests/s, burst 18).
+func ClientLimiterBudget(perSecond, burst float64) BudgetConfig {
+	return BudgetConfig{Client: Rate{Burst: burst, PerSecond: perSecond}, Headroom: -1, Reserve: -1}
+}
+
+func defaultActionRate(action string) Rate {
+	switch action {
+	case "CreateNetworkInterface", "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute":
+		return RateNetworkInterface
+	}
+	if len(action) > 8 && action[:8] == "Describe" {
+		return RateDescribe
+	}
+	return RateMutating
+}
+
+// Budget hands out EC2 calls. Pod-start calls reserve tokens ahead (the
+// bucket may go negative, and they wait for the refill); background calls
+// only take a token while the bucket holds more than its reserve, so they
+// yield to pod starts. A Budget is safe for concurrent use.
+type Budget struct {
+	cfg BudgetConfig
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	client  *bucket
+}
+
+type bucket struct {
+	rate    Rate
+	reserve float64
+	tokens  float64
+	last    time.Time
+}
+
+// NewBudget returns a budget shaped by cfg.
+func NewBudget(cfg BudgetConfig) (*Budget, error) {
+	if cfg.Actions != nil || cfg.Client.Burst == 0 {
+		cfg.PerAction = true
+	}
+	if cfg.Headroom == 0 {
+		cfg.Headroom = 0.2
+	}
+	if cfg.Headroom < 0 {
+		cfg.Headroom = 0
+	}
+	if cfg.Headroom >= 1 {
+		return nil, fmt.Errorf("trunk: BudgetConfig.Headroom %v: want a fraction below 1", cfg.Headroom)
+	}
+	if cfg.Reserve == 0 {
+		cfg.Reserve = 0.25
+	}
+	if cfg.Reserve < 0 {
+		cfg.Reserve = 0
+	}
+	if cfg.Reserve >= 1 {
+		return nil, fmt.Errorf("trunk: BudgetConfig.Reserve %v: want a fraction below 1", cfg.Reserve)
+	}
+	for a, r := range cfg.Actions {
+		if r.Burst < 1 || r.PerSecond <= 0 {
+			return nil, fmt.Errorf("trunk: BudgetConfig.Actions[%q] %+v: want Burst ≥ 1 and PerSecond > 0", a, r)
+		}
+	}
+	b := &Budget{cfg: cfg, buckets: make(map[string]*bucket)}
+	if cfg.Client.Burst > 0 {
+		if cfg.Client.PerSecond <= 0 {
+			return nil, fmt.Errorf("trunk: BudgetConfig.Client.PerSecond %v: want > 0", cfg.Client.PerSecond)
+		}
+		b.client = b.newBucket(cfg.Client, false)
+	}
+	return b, nil
+}
+
+func (b *Budget) newBucket(r Rate, headroom bool) *bucket {
+	if headroom {
+		r.Burst = max(1, r.Burst*(1-b.cfg.Headroom))
+		r.PerSecond *= 1 - b.cfg.Headroom
+	}
+	return &bucket{rate: r, reserve: r.Burst * b.cfg.Reserve, tokens: r.Burst}
+}
+
+// Rate returns the bucket the budget applies to action (after headroom).
+func (b *Budget) Rate(action string) Rate {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if bk := b.bucketFor(action); bk != nil {
+		return bk.rate
+	}
+	return b.client.rate
+}
+
+func (b *Budget) bucketFor(action string) *bucket {
+	if !b.cfg.PerAction {
+		return nil
+	}
+	bk := b.buckets[action]
+	if bk == nil {
+		r, ok := b.cfg.Actions[action]
+		if !ok {
+			r = defaultActionRate(action)
+		}
+		bk = b.newBucket(r, true)
+		b.buckets[action] = bk
+	}
+	return bk
+}
+
+// Wait blocks until a call of action at priority p may be made, or ctx is
+// done (its error is returned).
+func (b *Budget) Wait(ctx context.Context, action string, p Priority) error {
+	b.mu.Lock()
+	bk := b.bucketFor(action)
+	b.mu.Unlock()
+	if bk != nil {
+		if err := b.take(ctx, bk, p); err != nil {
+			return err
+		}
+	}
+	if b.client != nil {
+		return b.take(ctx, b.client, p)
+	}
+	return nil
+}
+
+func (b *Budget) take(ctx context.Context, bk *bucket, p Priority) error {
+	for {
+		b.mu.Lock()
+		now := time.Now()
+		if !bk.last.IsZero() {
+			bk.tokens = min(bk.rate.Burst, bk.tokens+now.Sub(bk.last).Seconds()*bk.rate.PerSecond)
+		}
+		bk.last = now
+		var wait time.Duration
+		if p == PriorityPodStart {
+			bk.tokens--
+			if bk.tokens >= 0 {
+				b.mu.Unlock()
+				return nil
+			}
+			wait = time.Duration(-bk.tokens / bk.rate.PerSecond * float64(time.Second))
+			b.mu.Unlock()
+			if err := sleep(ctx, wait); err != nil {
+				b.mu.Lock()
+				bk.tokens++ // give the reservation back
+				b.mu.Unlock()
+				return err
+			}
+			return nil
+		}
+		need := 1 + bk.reserve
+		if bk.tokens >= need {
+			bk.tokens--
+			b.mu.Unlock()
+			return nil
+		}
+		wait = time.Duration((need - bk.tokens) / bk.rate.PerSecond * float64(time.Second))
+		b.mu.Unlock()
+		if err := sleep(ctx, max(wait, time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

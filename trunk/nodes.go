@@ -1,0 +1,292 @@
+package trunk
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/podsg/podsg/eni"
+)
+
+// instanceView is what trunk needs of an instance.
+type instanceView struct {
+	id, typ, subnet string
+	enis            []attachedENI
+}
+
+type attachedENI struct {
+	id, ifType   string
+	device, card int32
+	attachmentID string
+	status       types.AttachmentStatus
+	deleteOnTerm bool
+	groups       []string
+}
+
+func viewInstance(in types.Instance) instanceView {
+	v := instanceView{id: aws.ToString(in.InstanceId), typ: string(in.InstanceType), subnet: aws.ToString(in.SubnetId)}
+	for _, ni := range in.NetworkInterfaces {
+		a := attachedENI{id: aws.ToString(ni.NetworkInterfaceId), ifType: aws.ToString(ni.InterfaceType)}
+		if att := ni.Attachment; att != nil {
+			a.device = aws.ToInt32(att.DeviceIndex)
+			a.card = aws.ToInt32(att.NetworkCardIndex)
+			a.attachmentID = aws.ToString(att.AttachmentId)
+			a.status = att.Status
+			a.deleteOnTerm = aws.ToBool(att.DeleteOnTermination)
+		}
+		for _, g := range ni.Groups {
+			a.groups = append(a.groups, aws.ToString(g.GroupId))
+		}
+		v.enis = append(v.enis, a)
+	}
+	return v
+}
+
+func live(in types.Instance) bool {
+	if in.State == nil {
+		return true
+	}
+	switch in.State.Name {
+	case types.InstanceStateNameShuttingDown, types.InstanceStateNameTerminated:
+		return false
+	}
+	return true
+}
+
+func (m *Manager) describeInstance(ctx context.Context, id string) (instanceView, error) {
+	got, err := m.describeInstances(ctx, []string{id})
+	if err != nil {
+		return instanceView{}, err
+	}
+	v, ok := got[id]
+	if !ok {
+		return instanceView{}, fmt.Errorf("%w: instance %s is not running according to DescribeInstances", ErrUnknownNode, id)
+	}
+	return v, nil
+}
+
+// describeInstances describes live instances in batches of 200.
+func (m *Manager) describeInstances(ctx context.Context, ids []string) (map[string]instanceView, error) {
+	out := make(map[string]instanceView, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 200)]
+		ids = ids[len(batch):]
+		in := &ec2.DescribeInstancesInput{InstanceIds: batch}
+		for {
+			res, err := call(ctx, m, "DescribeInstances", PriorityPodStart, in, m.ec2.DescribeInstances)
+			if err != nil {
+				if ErrorCode(err) == "InvalidInstanceID.NotFound" {
+					return nil, fmt.Errorf("%w: %w", ErrUnknownNode, err)
+				}
+				return nil, fmt.Errorf("describing instances: %w", err)
+			}
+			for _, r := range res.Reservations {
+				for _, i := range r.Instances {
+					if live(i) {
+						out[aws.ToString(i.InstanceId)] = viewInstance(i)
+					}
+				}
+			}
+			if aws.ToString(res.NextToken) == "" {
+				break
+			}
+			in.NextToken = res.NextToken
+		}
+	}
+	return out, nil
+}
+
+// listENIs calls DescribeNetworkInterfaces with filters, 1,000 per page,
+// and passes every page to fn.
+func (m *Manager) listENIs(ctx context.Context, p Priority, filters []types.Filter, fn func([]types.NetworkInterface)) error {
+	in := &ec2.DescribeNetworkInterfacesInput{Filters: filters, MaxResults: aws.Int32(1000)}
+	for {
+		out, err := call(ctx, m, "DescribeNetworkInterfaces", p, in, m.ec2.DescribeNetworkInterfaces)
+		if err != nil {
+			return err
+		}
+		fn(out.NetworkInterfaces)
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+func filter(name string, values ...string) types.Filter {
+	return types.Filter{Name: aws.String(name), Values: values}
+}
+
+// ensureTrunk finds the trunk of inst, or creates and attaches one.
+func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo, error) {
+	lim, err := m.opts.Limits.Lookup(inst.typ)
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("node %s: %w", inst.id, err)
+	}
+	if !lim.TrunkingCompatible || lim.MaxBranchENIs <= 0 {
+		return NodeInfo{}, &TrunkingUnsupportedError{InstanceID: inst.id, InstanceType: inst.typ}
+	}
+	cidr, err := m.subnetCIDR(ctx, inst.subnet)
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("node %s: %w", inst.id, err)
+	}
+	info := NodeInfo{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnet, SubnetCIDR: cidr,
+		BranchLimit: min(lim.MaxBranchENIs, eni.MaxBranchVLAN)}
+
+	card := int32(lim.DefaultNetworkCard)
+	used := map[int32]bool{}
+	var groups []string
+	for _, e := range inst.enis {
+		if e.card == card {
+			used[e.device] = true
+			if e.device == 0 {
+				groups = e.groups
+			}
+		}
+		if e.ifType == string(types.NetworkInterfaceTypeTrunk) {
+			info.TrunkENIID = e.id
+			if !e.deleteOnTerm && e.attachmentID != "" {
+				if err := m.setDeleteOnTermination(ctx, e.id, e.attachmentID); err != nil {
+					return NodeInfo{}, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, e.id, err)
+				}
+			}
+			if e.status != types.AttachmentStatusAttached {
+				if err := m.waitAttached(ctx, inst.id, e.id); err != nil {
+					return NodeInfo{}, err
+				}
+			}
+			return info, nil
+		}
+	}
+
+	dev := int32(-1)
+	for d := int32(lim.DefaultCardENIs()) - 1; d >= 0; d-- {
+		if !used[d] {
+			dev = d
+			break
+		}
+	}
+	if dev < 0 {
+		return NodeInfo{}, fmt.Errorf("node %s (%s): %w: all %d ENI slots of network card %d are taken; "+
+			"detach an ENI (or lower the CNI's warm ENI target) so a slot is free for the trunk ENI",
+			inst.id, inst.typ, ErrNoFreeSlot, lim.DefaultCardENIs(), card)
+	}
+
+	trunkID, err := m.findDetachedTrunk(ctx, inst.id)
+	if err != nil {
+		return NodeInfo{}, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
+	}
+	if trunkID == "" {
+		out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
+			SubnetId:      aws.String(inst.subnet),
+			InterfaceType: types.NetworkInterfaceCreationTypeTrunk,
+			Description:   aws.String(TrunkDescription),
+			Groups:        groups,
+			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeNetworkInterface, Tags: []types.Tag{
+				{Key: aws.String(m.clusterTag()), Value: aws.String("owned")},
+				{Key: aws.String(TagOwner), Value: aws.String(m.opts.Owner)},
+				{Key: aws.String(TagInstanceID), Value: aws.String(inst.id)},
+			}}},
+			ClientToken: token("trunk", m.opts.ClusterName, inst.id),
+		}, m.ec2.CreateNetworkInterface)
+		if err != nil {
+			return NodeInfo{}, fmt.Errorf("node %s: creating its trunk ENI: %w", inst.id, err)
+		}
+		trunkID = aws.ToString(out.NetworkInterface.NetworkInterfaceId)
+	}
+	m.addInflight(trunkID)
+	defer m.doneInflight(trunkID)
+	info.TrunkENIID = trunkID
+
+	att, err := call(ctx, m, "AttachNetworkInterface", PriorityPodStart, &ec2.AttachNetworkInterfaceInput{
+		InstanceId: aws.String(inst.id), NetworkInterfaceId: aws.String(trunkID),
+		DeviceIndex: aws.Int32(dev), NetworkCardIndex: aws.Int32(card),
+	}, m.ec2.AttachNetworkInterface)
+	var attachmentID string
+	if err == nil {
+		attachmentID = aws.ToString(att.AttachmentId)
+	} else {
+		// A lost response leaves the trunk attached and the retry refused:
+		// look before giving up.
+		ni, derr := m.describeENI(ctx, trunkID)
+		if derr != nil || ni.Attachment == nil || aws.ToString(ni.Attachment.InstanceId) != inst.id {
+			return NodeInfo{}, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
+		}
+		attachmentID = aws.ToString(ni.Attachment.AttachmentId)
+	}
+	if err := m.setDeleteOnTermination(ctx, trunkID, attachmentID); err != nil {
+		return NodeInfo{}, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, trunkID, err)
+	}
+	if err := m.waitAttached(ctx, inst.id, trunkID); err != nil {
+		return NodeInfo{}, err
+	}
+	m.log.Info("trunk ENI attached", "node", inst.id, "trunk", trunkID, "deviceIndex", dev)
+	return info, nil
+}
+
+// findDetachedTrunk returns a trunk ENI created for the instance but left
+// unattached by an interrupted set-up, or "".
+func (m *Manager) findDetachedTrunk(ctx context.Context, instanceID string) (string, error) {
+	var id string
+	err := m.listENIs(ctx, PriorityPodStart, []types.Filter{
+		filter("tag:"+TagInstanceID, instanceID),
+		filter("tag:"+m.clusterTag(), "owned"),
+		filter("interface-type", string(types.NetworkInterfaceTypeTrunk)),
+		filter("status", string(types.NetworkInterfaceStatusAvailable)),
+	}, func(page []types.NetworkInterface) {
+		for _, ni := range page {
+			if id == "" {
+				id = aws.ToString(ni.NetworkInterfaceId)
+			}
+		}
+	})
+	return id, err
+}
+
+func (m *Manager) describeENI(ctx context.Context, id string) (types.NetworkInterface, error) {
+	out, err := call(ctx, m, "DescribeNetworkInterfaces", PriorityPodStart,
+		&ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}}, m.ec2.DescribeNetworkInterfaces)
+	if err != nil {
+		return types.NetworkInterface{}, err
+	}
+	if len(out.NetworkInterfaces) != 1 {
+		return types.NetworkInterface{}, fmt.Errorf("network interface %s: DescribeNetworkInterfaces returned %d", id, len(out.NetworkInterfaces))
+	}
+	return out.NetworkInterfaces[0], nil
+}
+
+func (m *Manager) setDeleteOnTermination(ctx context.Context, eniID, attachmentID string) error {
+	_, err := call(ctx, m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(eniID),
+		Attachment:         &types.NetworkInterfaceAttachmentChanges{AttachmentId: aws.String(attachmentID), DeleteOnTermination: aws.Bool(true)},
+	}, m.ec2.ModifyNetworkInterfaceAttribute)
+	if err != nil {
+		return fmt.Errorf("setting DeleteOnTermination on attachment %s: %w", attachmentID, err)
+	}
+	return nil
+}
+
+// waitAttached polls the trunk until EC2 reports it attached.
+func (m *Manager) waitAttached(ctx context.Context, instanceID, trunkID string) error {
+	deadline := time.Now().Add(m.opts.TrunkAttachTimeout)
+	for {
+		ni, err := m.describeENI(ctx, trunkID)
+		if err != nil {
+			return fmt.Errorf("node %s: waiting for trunk ENI %s: %w", instanceID, trunkID, err)
+		}
+		if a := ni.Attachment; a != nil && a.Status == types.AttachmentStatusAttached {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s: trunk ENI %s not attached after %v; check the instance's state and ENI attachments",
+				instanceID, trunkID, m.opts.TrunkAttachTimeout)
+		}
+		if err := sleep(ctx, m.opts.TrunkPollInterval); err != nil {
+			return fmt.Errorf("node %s: waiting for trunk ENI %s: %w", instanceID, trunkID, err)
+		}
+	}
+}
