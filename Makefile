@@ -4,7 +4,8 @@
 #                every test with the race detector (all modules in the tree)
 #   make bench   run every benchmark and the scenario benchmarks
 #
-# As root, `make test` installs iptables and iproute2 when missing and exports
+# As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
+# fake EC2 server's CLI test) when missing, and exports
 # PODSG_REQUIRE_ROOT_TESTS=1, so tests that need root fail instead of skipping.
 
 SHELL := /bin/bash
@@ -25,6 +26,7 @@ setup:
 	  missing=""; \
 	  command -v iptables >/dev/null 2>&1 || missing="$$missing iptables"; \
 	  command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	  command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \

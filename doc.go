@@ -8,23 +8,23 @@
 // controller, which talks to the Kubernetes API and EC2, and the node, which
 // wires a pod's network namespace:
 //
-//	            controller side                          node side
-//	  ┌──────────────────────────────────┐     ┌───────────────────────────┐
-//	  │ api/v1beta1  SecurityGroupPolicy │     │                           │
-//	  │      │                           │     │                           │
-//	  │      ▼                           │     │                           │
-//	  │ selector ── which groups a pod   │     │                           │
-//	  │      │      gets                 │     │                           │
-//	  │      ▼                           │ pod │                           │
-//	  │ eni.Pool ── per-node branch ENIs,│ ann.│ eni.ParseAnnotation       │
-//	  │      │      VLANs, reuse ────────┼────►│      │                    │
-//	  │      ▼                           │     │      ▼                    │
-//	  │ trunk ───── EC2: trunk, branch,  │     │ enforce ── links, routes, │
-//	  │      │      reconcile, GC        │     │   rules, NAT (strict or   │
-//	  │      ▼                           │     │   standard), teardown     │
-//	  │ EC2 (or fake)   limits ◄─────────┼─────┤ limits                    │
-//	  │ preflight ── checks before pods  │     │                           │
-//	  └──────────────────────────────────┘     └───────────────────────────┘
+//	          controller side                          node side
+//	┌──────────────────────────────────┐     ┌───────────────────────────┐
+//	│ api/v1beta1  SecurityGroupPolicy │     │                           │
+//	│      │                           │     │                           │
+//	│      ▼                           │     │                           │
+//	│ selector ── which groups a pod   │     │                           │
+//	│      │      gets                 │     │                           │
+//	│      ▼                           │ pod │                           │
+//	│ eni.Pool ── per-node branch ENIs,│ ann.│ eni.ParseAnnotation       │
+//	│      │      VLANs, reuse ────────┼────►│      │                    │
+//	│      ▼                           │     │      ▼                    │
+//	│ trunk ───── EC2: trunk, branch,  │     │ enforce ── links, routes, │
+//	│      │      reconcile, GC        │     │   rules, NAT (strict or   │
+//	│      ▼                           │     │   standard), teardown     │
+//	│ EC2 (or fake)   limits ◄─────────┼─────┤ limits                    │
+//	│ preflight ── checks before pods  │     │                           │
+//	└──────────────────────────────────┘     └───────────────────────────┘
 //
 // Node-side packages (api/v1beta1, selector, limits, eni, enforce) never
 // import the EC2 SDK, so a CNI fork can import them cheaply. Controller-side
