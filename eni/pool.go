@@ -291,6 +291,7 @@ type Pool struct {
 	deleting []*entry
 	targetAt map[Key]time.Time // earliest next attempt per warm target
 	targetN  map[Key]int       // failed attempts per warm target
+	demand   map[Key]*demand   // recent pod starts per key, for pre-warming
 	stats    Stats
 	due      time.Time // pending OnDue notification
 }
@@ -329,6 +330,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		warm:     make(map[Key][]*entry),
 		targetAt: make(map[Key]time.Time),
 		targetN:  make(map[Key]int),
+		demand:   make(map[Key]*demand),
 	}, nil
 }
 
@@ -424,15 +426,20 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 	}
 	now := p.now()
 	p.promote(now)
+	p.noteDemand(want, now)
 	if e := p.takeWarm(want); e != nil {
 		p.setState(e, StateInUse)
 		e.pod, e.since = pod, now
 		p.pods[pod] = e
 		p.stats.WarmHits++
+		if len(p.warm[want]) == 0 {
+			p.wantPrewarm(now)
+		}
 		b := e.b
 		p.unlock()
 		return b, nil
 	}
+	p.wantPrewarm(now)
 	if p.total() < p.limit {
 		e := p.newCreating(pod, want, now)
 		p.unlock()
@@ -515,6 +522,9 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 	e.b.ENI = got
 	p.byENI[got.ID] = e
 	p.stats.Creates++
+	if !e.target {
+		p.wantPrewarm(now)
+	}
 	switch {
 	case p.closed:
 		p.forgetPod(e)
