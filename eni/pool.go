@@ -257,10 +257,11 @@ func (q *queue) remove(e *entry) {
 // deletion ends; the slots never exceed the node's limit. A released ENI
 // cools down (Policy.CoolDown), then becomes warm: a pod whose key (groups and
 // subnet) matches takes it without any backend call. When a pod's key has no
-// warm ENI, Acquire, in this order, creates one in a free slot, retargets a
-// warm ENI of another key that Policy.Retarget allows, or evicts (deletes)
-// the longest-idle warm ENI of another key and creates one in its slot; when
-// none of these is possible it returns an error matching ErrNoCapacity.
+// warm ENI, Acquire, in this order, retargets a warm ENI of another key that
+// Policy.Retarget allows (one backend call, and no idle ENI left to delete
+// later), creates one in a free slot, or evicts (deletes) the longest-idle
+// warm ENI of another key and creates one in its slot; when none of these is
+// possible it returns an error matching ErrNoCapacity.
 //
 // Time-driven work (deleting ENIs past their cool-down or idle time, warm
 // targets, retries) happens in Maintain, which a caller runs when OnDue says
@@ -440,13 +441,13 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 		return b, nil
 	}
 	p.wantPrewarm(now)
+	if v := p.pickRetarget(want); v != nil {
+		return p.retarget(ctx, v, pod, want, now)
+	}
 	if p.total() < p.limit {
 		e := p.newCreating(pod, want, now)
 		p.unlock()
 		return p.create(ctx, e)
-	}
-	if v := p.pickRetarget(want); v != nil {
-		return p.retarget(ctx, v, pod, want, now)
 	}
 	if v := p.pickEvict(want); v != nil {
 		return p.evict(ctx, v, pod, want, now)
@@ -865,7 +866,7 @@ type Entry struct {
 	Since time.Time
 }
 
-// Entries returns every ENI that holds a slot, ordered by VLAN.
+// Entries returns every ENI the pool tracks, ordered by VLAN.
 func (p *Pool) Entries() []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()

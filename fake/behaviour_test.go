@@ -665,3 +665,66 @@ func TestErrorsAreTyped(t *testing.T) {
 	require.ErrorIs(t, lost, fake.ErrLostResponse)
 	require.Contains(t, lost.Error(), "CreateNetworkInterface")
 }
+
+func TestCallLogRing(t *testing.T) {
+	ctx := context.Background()
+	f := fake.New(func(o *fake.Options) { o.CallLogSize = 3; o.DisableThrottling = true })
+	for _, id := range []string{"vpc-00000001", "vpc-00000002", "vpc-00000003", "vpc-00000004", "vpc-00000005"} {
+		_, err := f.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
+		require.Error(t, err)
+	}
+	var got []string
+	for _, c := range f.Calls() {
+		got = append(got, c.Params)
+	}
+	require.Equal(t, []string{"VpcId=vpc-00000003", "VpcId=vpc-00000004", "VpcId=vpc-00000005"}, got)
+	require.Equal(t, 5, f.Count("DeleteVpc").Errors, "counters count every call")
+}
+
+func TestDefaultVPC(t *testing.T) {
+	ctx := context.Background()
+	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	_, err := f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})
+	require.Equal(t, "VPCIdNotSpecified", fake.ErrorCode(err))
+	vpc := f.AddDefaultVPC("172.31.0.0/16")
+	subnet := f.AddSubnet(vpc, "172.31.0.0/20", "")
+	g, err := f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})
+	require.NoError(t, err)
+	run, err := f.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-1"), InstanceType: "m5.large",
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SecurityGroups: []string{"g"}})
+	require.NoError(t, err)
+	require.Equal(t, subnet, aws.ToString(run.Instances[0].SubnetId))
+	require.Equal(t, aws.ToString(g.GroupId), aws.ToString(run.Instances[0].SecurityGroups[0].GroupId))
+	vpcs, err := f.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
+	require.NoError(t, err)
+	require.Len(t, vpcs.Vpcs, 1)
+	require.Panics(t, func() { f.AddDefaultVPC("172.30.0.0/16") })
+}
+
+func TestSecondaryAddresses(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	out, err := w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet),
+		PrivateIpAddresses: []types.PrivateIpAddressSpecification{
+			{Primary: aws.Bool(true), PrivateIpAddress: aws.String("10.0.1.10")},
+			{PrivateIpAddress: aws.String("10.0.1.11")},
+		},
+		SecondaryPrivateIpAddressCount: aws.Int32(2)})
+	require.NoError(t, err)
+	var got []string
+	for _, a := range out.NetworkInterface.PrivateIpAddresses {
+		got = append(got, aws.ToString(a.PrivateIpAddress))
+	}
+	require.Equal(t, "10.0.1.10", got[0])
+	require.Equal(t, "10.0.1.11", got[1])
+	require.Len(t, got, 4)
+	d, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{
+		Filters: []types.Filter{{Name: aws.String("addresses.private-ip-address"), Values: []string{"10.0.1.11"}}}})
+	require.NoError(t, err)
+	require.Len(t, d.NetworkInterfaces, 1)
+	_, err = w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet),
+		PrivateIpAddresses: []types.PrivateIpAddressSpecification{{PrivateIpAddress: aws.String("10.0.1.11")}}})
+	require.Equal(t, "InvalidIPAddress.InUse", fake.ErrorCode(err))
+	_, err = w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), PrivateIpAddress: aws.String("10.0.0.1")})
+	require.Equal(t, "InvalidParameterValue", fake.ErrorCode(err), "reserved addresses cannot be asked for")
+}

@@ -16,7 +16,7 @@ import (
 
 // Rule is a security group rule for AddIngress and AddEgress: a protocol
 // ("tcp", "udp", "icmp" or "-1" for all), a port range (ignored for "-1")
-// and exactly one peer, CIDR or GroupID.
+// and exactly one peer, CIDR or GroupID. It is a plain value.
 type Rule struct {
 	Protocol         string
 	FromPort, ToPort int32
@@ -56,7 +56,7 @@ func (r Rule) permission() types.IpPermission {
 	return p
 }
 
-// Node is an instance made by AddNode.
+// Node is an instance made by AddNode, a plain value.
 type Node struct {
 	InstanceID   string
 	InstanceType string
@@ -86,6 +86,24 @@ func build[T any](f *EC2, what string, fn func() (T, error)) T {
 func (f *EC2) AddVPC(cidr string) string {
 	return build(f, "AddVPC "+cidr, func() (string, error) {
 		v, err := f.createVPC(cidr, nil, false)
+		if err != nil {
+			return "", err
+		}
+		return v.id, nil
+	})
+}
+
+// AddDefaultVPC creates the account's default VPC, which CreateSecurityGroup
+// and RunInstances fall back on when given no VPC or subnet, and returns its
+// ID. There can be only one.
+func (f *EC2) AddDefaultVPC(cidr string) string {
+	return build(f, "AddDefaultVPC "+cidr, func() (string, error) {
+		for _, v := range f.st.vpcs {
+			if v.isDefault {
+				return "", fmt.Errorf("the account already has a default VPC, %s", v.id)
+			}
+		}
+		v, err := f.createVPC(cidr, nil, true)
 		if err != nil {
 			return "", err
 		}

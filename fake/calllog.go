@@ -21,7 +21,7 @@ const (
 	OutcomeCanceled  Outcome = "canceled"  // the context ended first; nothing changed
 )
 
-// Call is one record of the call log.
+// Call is one record of the call log, a plain value.
 type Call struct {
 	// Time is when the call arrived.
 	Time time.Time
@@ -39,7 +39,8 @@ type Call struct {
 	Elapsed time.Duration
 }
 
-// Counts are the per-outcome counters of one action.
+// Counts are the per-outcome counters of one action, a snapshot taken by
+// Count or AllCounts.
 type Counts struct {
 	Calls     int // every call, whatever its outcome
 	OK        int
@@ -52,8 +53,16 @@ type Counts struct {
 type callLog struct {
 	mu     sync.Mutex
 	size   int
-	calls  []Call
+	calls  []Call // a ring once it holds size records
+	next   int    // where the next record goes when the ring is full
 	counts map[string]*Counts
+}
+
+// ordered returns the records oldest first. The caller holds l.mu.
+func (l *callLog) ordered() []Call {
+	out := make([]Call, 0, len(l.calls))
+	out = append(out, l.calls[l.next:]...)
+	return append(out, l.calls[:l.next]...)
 }
 
 func newCallLog(size int) *callLog {
@@ -84,11 +93,12 @@ func (l *callLog) add(c Call) {
 	if l.size < 0 {
 		return
 	}
-	if len(l.calls) >= l.size {
-		drop := len(l.calls) - l.size + 1
-		l.calls = append(l.calls[:0], l.calls[drop:]...)
+	if len(l.calls) < l.size {
+		l.calls = append(l.calls, c)
+		return
 	}
-	l.calls = append(l.calls, c)
+	l.calls[l.next] = c
+	l.next = (l.next + 1) % l.size
 }
 
 // Calls returns a copy of the call log, oldest first.
@@ -96,7 +106,7 @@ func (f *EC2) Calls() []Call {
 	l := f.log
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]Call(nil), l.calls...)
+	return l.ordered()
 }
 
 // CallsOf returns the logged calls of one action, oldest first.
@@ -105,7 +115,7 @@ func (f *EC2) CallsOf(action string) []Call {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []Call
-	for _, c := range l.calls {
+	for _, c := range l.ordered() {
 		if c.Action == action {
 			out = append(out, c)
 		}
@@ -142,6 +152,7 @@ func (f *EC2) ResetCalls() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = nil
+	l.next = 0
 	clear(l.counts)
 }
 

@@ -19,7 +19,8 @@ type eniSpec struct {
 	desc      string
 	ifType    types.NetworkInterfaceCreationType
 	ip        string
-	secondary int
+	secondary int      // how many secondary addresses to allocate
+	extra     []string // explicit secondary addresses
 	tags      tags
 }
 
@@ -49,10 +50,17 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	if sp.secondary < 0 {
 		return nil, invalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", sp.secondary)
 	}
-	need := 1 + sp.secondary
+	need := 1 + sp.secondary + len(sp.extra)
+	explicit := sp.extra
 	if sp.ip != "" {
-		if err := s.checkAddr(sp.ip); err != nil {
+		explicit = append([]string{sp.ip}, explicit...)
+	}
+	for i, a := range explicit {
+		if err := s.checkAddr(a); err != nil {
 			return nil, err
+		}
+		if slices.Contains(explicit[:i], a) {
+			return nil, invalidValue("Address %s is specified more than once.", a)
 		}
 	}
 	if free := s.size - len(s.used); free < need {
@@ -70,6 +78,10 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 		e.ip, _ = s.reserve(sp.ip, e.id)
 	} else {
 		e.ip, _ = s.allocate(e.id)
+	}
+	for _, addr := range sp.extra {
+		a, _ := s.reserve(addr, e.id)
+		e.secondary = append(e.secondary, a)
 	}
 	for range sp.secondary {
 		a, _ := s.allocate(e.id)
@@ -239,7 +251,7 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 					}
 					sp.ip = aws.ToString(p.PrivateIpAddress)
 				} else {
-					return nil, invalidValue("Explicit secondary private IP addresses are not supported by this fake; use SecondaryPrivateIpAddressCount.")
+					sp.extra = append(sp.extra, aws.ToString(p.PrivateIpAddress))
 				}
 			}
 			e, err := f.createENI(sp, dry(in.DryRun))

@@ -74,7 +74,7 @@ const (
 var ErrLostResponse = errors.New("fake: response lost after the request was applied")
 
 // LostResponseError is the concrete error behind ErrLostResponse. It names
-// the action whose response was withheld.
+// the action whose response was withheld. It is immutable once returned.
 type LostResponseError struct {
 	Action string
 }

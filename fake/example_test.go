@@ -77,3 +77,21 @@ func Example() {
 	// branch in-use aws-k8s-branch-eni
 	// InvalidNetworkInterface.InUse
 }
+
+// Throttling answers RequestLimitExceeded once an action's bucket is empty;
+// buckets can be resized per category or per action.
+func ExampleEC2_SetActionBucket() {
+	ctx := context.Background()
+	f := fake.New()
+	f.SetActionBucket("DescribeSubnets", fake.Bucket{Size: 2, RefillPerSecond: 0.001})
+	for range 3 {
+		_, err := f.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{MaxResults: aws.Int32(5)})
+		fmt.Printf("%q %d\n", fake.ErrorCode(err), fake.HTTPStatus(err))
+	}
+	fmt.Println(fake.CategoryOf("AssociateTrunkInterface", true), fake.DefaultBuckets()[fake.CategoryMutating])
+	// Output:
+	// "" 200
+	// "" 200
+	// "RequestLimitExceeded" 503
+	// mutating {50 5}
+}

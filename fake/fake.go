@@ -22,6 +22,7 @@ const (
 )
 
 // Options configure an EC2. The zero value of every field means its default.
+// Options is a plain value; New copies it.
 type Options struct {
 	// Region is the region the fake pretends to be (DefaultRegion when
 	// empty). Availability zones default to Region + "a".
@@ -73,7 +74,9 @@ type Options struct {
 // *smithy.OperationError, as the SDK returns them.
 //
 // Optional functional arguments (...func(*ec2.Options)) are accepted and
-// ignored.
+// ignored. Outputs are fresh values owned by the caller, except that a retry
+// with a ClientToken returns the output of the original call again: treat
+// outputs as read-only.
 //
 // An EC2 is safe for concurrent use. Create one with New; the zero value is
 // not usable.

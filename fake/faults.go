@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Fault describes an injected failure of one action.
+// Fault describes an injected failure of one action. It is a plain value;
+// InjectFault copies it.
 //
 // A fault fires on the OnCall-th call of Action (every action when empty)
 // counted from its injection
@@ -51,7 +52,7 @@ type activeFault struct {
 }
 
 // Latency is the delay added to an action's calls: Base plus a uniformly
-// distributed amount in [0, Jitter).
+// distributed amount in [0, Jitter). It is a plain value.
 type Latency struct {
 	Base   time.Duration
 	Jitter time.Duration

@@ -234,6 +234,21 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 			if len(primary.groups) == 0 {
 				primary.groups = groups
 			}
+			if primary.subnetID == "" {
+				for _, vid := range sortedIDs(f.st.vpcs) {
+					if !f.st.vpcs[vid].isDefault {
+						continue
+					}
+					for _, sid := range sortedIDs(f.st.subnets) {
+						if s := f.st.subnets[sid]; s.vpcID == vid && (sp.az == "" || sp.az == s.az) && primary.subnetID == "" {
+							primary.subnetID = sid
+						}
+					}
+				}
+				if primary.subnetID == "" {
+					return nil, apiError(CodeVPCIDNotSpecified, "No default VPC for this user. Specify a subnet.")
+				}
+			}
 			if len(in.SecurityGroups) > 0 {
 				if s := f.st.subnets[primary.subnetID]; s != nil {
 					for _, name := range in.SecurityGroups {
@@ -248,21 +263,6 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 						}
 						primary.groups = append(primary.groups, id)
 					}
-				}
-			}
-			if primary.subnetID == "" {
-				for _, vid := range sortedIDs(f.st.vpcs) {
-					if !f.st.vpcs[vid].isDefault {
-						continue
-					}
-					for _, sid := range sortedIDs(f.st.subnets) {
-						if s := f.st.subnets[sid]; s.vpcID == vid && (sp.az == "" || sp.az == s.az) && primary.subnetID == "" {
-							primary.subnetID = sid
-						}
-					}
-				}
-				if primary.subnetID == "" {
-					return nil, apiError(CodeVPCIDNotSpecified, "No default VPC for this user. Specify a subnet.")
 				}
 			}
 			sp.nics = append([]nicSpec{primary}, extra...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -94,7 +95,7 @@ func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanc
 				}
 			}
 			if len(unknown) > 0 {
-				return nil, apiError(CodeInvalidInstanceType, "The following supplied instance types do not exist: [%s]", joinComma(unknown))
+				return nil, apiError(CodeInvalidInstanceType, "The following supplied instance types do not exist: [%s]", strings.Join(unknown, ", "))
 			}
 			names = dedupe(names)
 			slices.Sort(names)
@@ -116,15 +117,4 @@ func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanc
 		}
 		return out, nil
 	})
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += v
-	}
-	return out
 }

@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"cmp"
 	"maps"
 	"net/netip"
 	"slices"
@@ -180,5 +179,3 @@ func (s *state) sortedENIIDs() []string {
 func sortedIDs[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
-
-func cmpStr(a, b string) int { return cmp.Compare(a, b) }

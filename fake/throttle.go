@@ -30,7 +30,9 @@ const (
 
 // Bucket is a token bucket: it holds at most Size tokens, every call takes
 // one, and RefillPerSecond tokens flow back each second. A call that finds
-// the bucket empty is throttled and takes nothing.
+// the bucket empty is throttled and takes nothing. Bucket is a plain value
+// describing the numbers; the fake keeps the live token counts, guarded by
+// its own lock.
 type Bucket struct {
 	Size            float64
 	RefillPerSecond float64

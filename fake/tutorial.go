@@ -17,7 +17,8 @@ const (
 )
 
 // Tutorial holds the IDs seeded by SeedTutorial, under the names the EKS
-// tutorial "Security groups for pods" gives them.
+// tutorial "Security groups for pods" gives them. It is a plain value,
+// marshalled to JSON by cmd/fakeec2.
 type Tutorial struct {
 	ClusterName string   `json:"clusterName"`
 	VPCID       string   `json:"vpcId"`

@@ -60,7 +60,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
 	if err != nil {
 		// Unusable answer: the ENI is not associated, so it holds no VLAN.
-		_ = m.deleteENI(context.WithoutCancel(ctx), b.ID, PriorityPodStart)
+		_ = m.deleteENI(m.life, b.ID, PriorityPodStart)
 		return eni.BranchENI{}, err
 	}
 	m.addInflight(b.ID)
@@ -83,7 +83,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 // rollback deletes a branch ENI whose association failed with cause.
 func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause error) error {
 	m := nb.m
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RollbackTimeout)
+	rctx, cancel := context.WithTimeout(m.life, m.opts.RollbackTimeout)
 	defer cancel()
 	// EC2 refused the association (rather than failing to answer): the ENI
 	// is not associated, so whatever happens to it, it holds no VLAN.

@@ -139,13 +139,13 @@ type NodeInfo struct {
 type node struct {
 	id string
 
-	initMu sync.Mutex
+	initMu gate
 	info   NodeInfo
 	pool   *eni.Pool // nil until the trunk is ensured
 
 	// opMu is held shared by calls that use the pool's ENIs, and exclusively
 	// by Reconcile.
-	opMu sync.RWMutex
+	opMu gate
 
 	// scheduler state, guarded by Manager.smu
 	due     time.Time
@@ -183,9 +183,23 @@ type Manager struct {
 	queue dueHeap
 	kick  chan struct{}
 
-	gcMu   sync.Mutex
+	gcMu   gate
 	gcPrev map[string]bool
+
+	// life ends with Close; clean-ups that outlive a caller's context (a
+	// rollback after the caller gave up) still end with it.
+	life context.Context
+	kill context.CancelFunc
 }
+
+// ErrClosed is matched by errors of calls made after Close.
+var ErrClosed = errors.New("trunk: manager closed")
+
+// Close stops the Manager: Run returns, clean-ups in flight stop at their
+// next EC2 call, and later calls fail with ErrClosed. EC2 state is left as
+// it is; a new Manager rebuilds from it with ReconcileAll. Close is what a
+// crash does, minus the process dying.
+func (m *Manager) Close() { m.kill() }
 
 // New returns a Manager that calls EC2 through client (an *ec2.Client, or a
 // fake).
@@ -217,6 +231,7 @@ func New(client EC2, opts Options) (*Manager, error) {
 		kick:     make(chan struct{}, 1),
 		gcPrev:   make(map[string]bool),
 	}
+	m.life, m.kill = context.WithCancel(context.Background())
 	if o.MaxInFlightStarts > 0 {
 		m.starts = make(chan struct{}, o.MaxInFlightStarts)
 	}
@@ -350,6 +365,9 @@ type Result struct {
 // ENI cools down.
 func (m *Manager) Acquire(ctx context.Context, instanceID string, pod eni.PodRef, groups eni.GroupSet) (Result, error) {
 	start := time.Now()
+	if m.life.Err() != nil {
+		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, ErrClosed)
+	}
 	if groups.IsEmpty() {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: no security groups: want at least one", pod, instanceID)
 	}
@@ -528,6 +546,10 @@ func (m *Manager) loadSubnets(ctx context.Context, ids []string) error {
 // collects garbage every Options.GCInterval. It returns ctx's error once its
 // workers have stopped.
 func (m *Manager) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(m.life, cancel)
+	defer stop()
 	work := make(chan *node)
 	var wg sync.WaitGroup
 	for range m.opts.Workers {

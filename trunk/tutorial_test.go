@@ -223,4 +223,3 @@ func describe(t *testing.T, f *fake.EC2, id string) types.NetworkInterface {
 	require.Len(t, out.NetworkInterfaces, 1)
 	return out.NetworkInterfaces[0]
 }
-

@@ -1,0 +1,71 @@
+// Package trunk gives pods branch ENIs on their nodes' trunk ENIs through the
+// EC2 API, fast, reused, and without leaks across crashes.
+//
+// A Manager serves many nodes over one EC2 client. It takes the client
+// through the EC2 interface, whose methods have the SDK's exact signatures:
+// pass an *ec2.Client, or a *fake.EC2 in tests.
+//
+//	m, err := trunk.New(ec2.NewFromConfig(cfg), trunk.Options{ClusterName: "prod"})
+//	go m.Run(ctx)                               // cool-downs, deletions, GC
+//	m.ReconcileAll(ctx, nodesWithTheirLivePods) // after every start
+//	res, err := m.Acquire(ctx, instanceID, pod, groups)
+//	// write res.Annotation to the pod's vpc.amazonaws.com/pod-eni annotation
+//	m.Release(instanceID, pod)                  // when the pod ends
+//
+// # Nodes and trunks
+//
+// EnsureNode (called by Acquire and the reconcilers) finds a node's trunk ENI
+// or creates one (InterfaceType trunk, description aws-k8s-trunk-eni, the
+// cluster, owner and instance tags), attaches it at the highest free device
+// index of the default network card with DeleteOnTermination, and waits
+// until it is attached. A type that cannot trunk gives an error matching
+// ErrTrunkingUnsupported; a node with no free slot one matching
+// ErrNoFreeSlot.
+//
+// # Branch ENIs
+//
+// Each node has an eni.Pool; package trunk is its Backend. A new branch ENI
+// costs two calls: CreateNetworkInterface (description aws-k8s-branch-eni,
+// the pod's groups, the VPC resource controller's tags including the VLAN
+// and trunk) and AssociateTrunkInterface. Both carry a ClientToken derived
+// from the request, so a retry after a lost response returns the same ENI
+// and association instead of leaking a second one. A failed association
+// deletes the ENI. A warm ENI of the same groups costs no call; a
+// retarget one ModifyNetworkInterfaceAttribute call (see eni.RetargetPolicy).
+// Deletion is DisassociateTrunkInterface then DeleteNetworkInterface, at
+// background priority. EC2 errors keep their code: errors.As to
+// smithy.APIError, or ErrorCode.
+//
+// # The EC2 budget
+//
+// Every call passes a Budget: one token bucket per action below EC2's own
+// (20 % headroom by default), where calls a pod waits on reserve tokens ahead
+// and deletions and garbage collection leave a reserve to them. Retryable
+// failures (throttling, server faults, lost responses) are retried with the
+// SDK's exponential jitter back-off (aws/retry); the SDK client's own
+// retries are turned off per call so that every attempt is budgeted and
+// counted. Contexts are honoured everywhere.
+//
+// # Restarts and leaks
+//
+// All state is rebuilt from EC2. ReconcileAll lists the branch ENIs of up to
+// 200 nodes per DescribeNetworkInterfaces call by the instance tag, 1,000 per
+// page (never unpaginated), and matches them with the live pods the caller
+// lists: ENIs named by a live pod's annotation stay in use on their VLAN,
+// others cool down, ENIs created but never associated are deleted. A caller
+// that cannot vouch its pod list is complete gets no deletions.
+// CollectGarbage deletes available ENIs with the cluster and owner tags that
+// no pool holds, on their second sighting. RemoveNode releases everything of
+// a terminated node.
+//
+// # Observability and scale
+//
+// Metrics returns EC2 calls by action and outcome, throttles, retries, pool
+// states and the ENI-ready latency. Goroutines are bounded by
+// Options.Workers, not by pods or nodes; all state is per node, so a large
+// cluster can be sharded across controller replicas by node.
+//
+// A strategy is a set of Options: the zero Options give podsg's defaults,
+// OnDemandOptions the production controller's (no reuse, 12 requests/s with
+// burst 18, 30 workers).
+package trunk

@@ -1,0 +1,57 @@
+package trunk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/fake"
+	"github.com/podsg/podsg/trunk"
+)
+
+func ExampleManager() {
+	ctx := context.Background()
+	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	tut, err := fake.SeedTutorial(ctx, f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	node := tut.Nodes[0].InstanceID
+	groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+	for i := range 10 {
+		pod := eni.PodRef{Namespace: "default", Name: fmt.Sprintf("web-%d", i), UID: fmt.Sprint(i)}
+		res, err := m.Acquire(ctx, node, pod, groups)
+		if errors.Is(err, eni.ErrNoCapacity) {
+			fmt.Println(pod, "pending: the node's 9 branch ENIs are taken")
+			continue
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		b, _ := eni.ParseAnnotation(res.Annotation)
+		fmt.Println(pod, "vlan", b[0].VLANID)
+	}
+	mt := m.Metrics()
+	fmt.Println("in use:", mt.Pools.InUse, "CreateNetworkInterface calls (trunk + 9 branches):", mt.CallCount("CreateNetworkInterface", trunk.OutcomeOK))
+	// Output:
+	// default/web-0 vlan 1
+	// default/web-1 vlan 2
+	// default/web-2 vlan 3
+	// default/web-3 vlan 4
+	// default/web-4 vlan 5
+	// default/web-5 vlan 6
+	// default/web-6 vlan 7
+	// default/web-7 vlan 8
+	// default/web-8 vlan 9
+	// default/web-9 pending: the node's 9 branch ENIs are taken
+	// in use: 9 CreateNetworkInterface calls (trunk + 9 branches): 10
+}

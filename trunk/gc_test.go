@@ -1,0 +1,128 @@
+package trunk_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/trunk"
+)
+
+func TestCollectGarbageTwoPasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+		require.NoError(t, err)
+		node := tut.Nodes[0].InstanceID
+		_, err = m.Acquire(ctx, node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		require.NoError(t, err)
+
+		leaked := f.AddENI(tut.SubnetIDs[0], trunk.BranchDescription, tut.PodSecurityGroupID)
+		f.Tag(leaked, trunk.ClusterTagPrefix+tut.ClusterName, "owned", trunk.TagOwner, trunk.DefaultOwner)
+		foreign := f.AddENI(tut.SubnetIDs[0], trunk.BranchDescription, tut.PodSecurityGroupID)
+		f.Tag(foreign, trunk.ClusterTagPrefix+"other", "owned", trunk.TagOwner, trunk.DefaultOwner)
+
+		res, err := m.CollectGarbage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, trunk.GCResult{Available: 1}, res, "first sighting: kept")
+		require.Contains(t, branchENIs(t, f), leaked)
+
+		res, err = m.CollectGarbage(ctx)
+		require.NoError(t, err)
+		require.Equal(t, trunk.GCResult{Available: 1, Deleted: 1}, res)
+		all := branchENIs(t, f)
+		require.NotContains(t, all, leaked)
+		require.Contains(t, all, foreign, "other clusters' ENIs are not touched")
+		require.Len(t, all, 2, "the pod's ENI and the foreign one")
+	})
+}
+
+func TestBudgetPriorities(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := trunk.NewBudget(trunk.BudgetConfig{
+			Actions:  map[string]trunk.Rate{"DeleteNetworkInterface": {Burst: 4, PerSecond: 1}, "CreateNetworkInterface": {Burst: 4, PerSecond: 1}},
+			Headroom: -1, Reserve: 0.5,
+		})
+		require.NoError(t, err)
+		ctx := context.Background()
+		// Background calls stop at the reserve (2 of 4 tokens).
+		for range 2 {
+			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
+		}
+		var mu sync.Mutex
+		var order []string
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
+			mu.Lock()
+			order = append(order, "background")
+			mu.Unlock()
+		})
+		synctest.Wait()
+		for range 4 {
+			wg.Go(func() {
+				require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart))
+				mu.Lock()
+				order = append(order, "pod-start")
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		require.Equal(t, []string{"pod-start", "pod-start", "pod-start", "pod-start", "background"}, order)
+		require.Equal(t, trunk.Rate{Burst: 4, PerSecond: 1}, b.Rate("CreateNetworkInterface"))
+
+		// Defaults: EC2's buckets with 20 % headroom.
+		d, err := trunk.NewBudget(trunk.DefaultBudget())
+		require.NoError(t, err)
+		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 4}, d.Rate("CreateNetworkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 40, PerSecond: 4}, d.Rate("AssociateTrunkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 16}, d.Rate("DescribeNetworkInterfaces"))
+		c, err := trunk.NewBudget(trunk.ClientLimiterBudget(12, 18))
+		require.NoError(t, err)
+		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
+
+		_, err = trunk.NewBudget(trunk.BudgetConfig{Headroom: 1.5})
+		require.ErrorContains(t, err, "Headroom")
+	})
+}
+
+func TestContextCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = m.Acquire(ctx, tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		require.ErrorIs(t, err, context.Canceled)
+		m.Close()
+		_, err = m.Acquire(context.Background(), tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		require.ErrorIs(t, err, trunk.ErrClosed)
+		_, err = trunk.New(f, trunk.Options{})
+		require.ErrorContains(t, err, "ClusterName")
+	})
+}
+
+func TestRemoveNodeReleasesEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+		require.NoError(t, err)
+		for i := range 3 {
+			_, err := m.Acquire(ctx, tut.Nodes[i%2].InstanceID, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
+			require.NoError(t, err)
+		}
+		m.Release(tut.Nodes[0].InstanceID, pod(0))
+		require.NoError(t, m.RemoveNode(ctx, tut.Nodes[0].InstanceID))
+		require.Len(t, branchENIs(t, f), 1, "only the other node's ENI is left")
+		_, ok := m.Pool(tut.Nodes[0].InstanceID)
+		require.False(t, ok)
+		require.Len(t, m.Nodes(), 1)
+	})
+}
