@@ -329,3 +329,14 @@ func (p *Pool) wantPrewarm(now time.Time) {
 		p.notify(now)
 	}
 }
+
+// prewarmFor returns an ENI being created ahead of demand for k, if any.
+// p.mu must be held.
+func (p *Pool) prewarmFor(k Key) *entry {
+	for e := range p.all {
+		if e.target && e.state == StateCreating && e.b.Key() == k {
+			return e
+		}
+	}
+	return nil
+}

@@ -393,6 +393,12 @@ func (p *Pool) unlock() {
 // matching ErrNoCapacity. Acquire honours ctx while it waits; a backend call
 // in flight is passed ctx.
 func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error) {
+	return p.acquire(ctx, pod, want, true)
+}
+
+// acquire is Acquire; count tells whether the pod start counts as demand (it
+// does once per call of Acquire).
+func (p *Pool) acquire(ctx context.Context, pod PodRef, want Key, count bool) (Branch, error) {
 	if pod.IsZero() {
 		return Branch{}, errors.New("eni: Acquire: pod is the zero PodRef: want the pod's namespace, name and UID")
 	}
@@ -427,7 +433,9 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 	}
 	now := p.now()
 	p.promote(now)
-	p.noteDemand(want, now)
+	if count {
+		p.noteDemand(want, now)
+	}
 	if e := p.takeWarm(want); e != nil {
 		p.setState(e, StateInUse)
 		e.pod, e.since = pod, now
@@ -448,6 +456,18 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 		e := p.newCreating(pod, want, now)
 		p.unlock()
 		return p.create(ctx, e)
+	}
+	if w := p.prewarmFor(want); w != nil {
+		// An ENI is being pre-warmed for this key in the slot the pod
+		// would need: wait for it rather than evict or refuse.
+		ready := w.ready
+		p.unlock()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return Branch{}, ctx.Err()
+		}
+		return p.acquire(ctx, pod, want, false)
 	}
 	if v := p.pickEvict(want); v != nil {
 		return p.evict(ctx, v, pod, want, now)
