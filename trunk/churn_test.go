@@ -92,25 +92,28 @@ func churnStrategies() []churnStrategy {
 // TestChurn runs the churn scenario for each strategy and prints, per
 // strategy, one line a script reads:
 //
-//		churn strategy=<name> pods_per_s=<f> p50_ms=<f> p99_ms=<f> calls_per_pod=<f> throttled=<n>
+//	churn strategy=<name> pods_per_s=<f> p50_ms=<f> p99_ms=<f> calls_per_pod=<f> throttled=<n>
 //
-//	  - pods_per_s: pods given an ENI per virtual second of controller work
-//	    during rollouts: the pods bound while a rollout ran, divided by the
-//	    time during which at least one of them was bound and still waiting
-//	    for its ENI;
-//	  - p50_ms, p99_ms: for those pods, virtual time from the pod's request
-//	    (its binding) to its ENI being ready;
-//	  - calls_per_pod: every EC2 call of the run (creations, associations,
-//	    deletions, retries and listings, throttled answers included) per pod
-//	    given an ENI;
-//	  - throttled: RequestLimitExceeded answers EC2 gave.
+// The rollout figures are over the pods the rollouts create (the
+// Deployment's new revisions after the first, about 2,400 pods):
+// pods_per_s is their number divided by the virtual time during which at
+// least one of them was bound and still waiting for its ENI (the
+// controller's service rate while it has rollout work); p50_ms and p99_ms
+// are the quantiles of the virtual time from a pod's request (its binding)
+// to its ENI being ready. calls_per_pod counts every EC2 call of the run
+// (creations, associations, deletions, listings and retries, throttled
+// answers included) per pod given an ENI; throttled counts the
+// RequestLimitExceeded answers EC2 gave.
 //
-// It also prints a cold-start line (the 400 replicas on empty pools, rate
-// compared with EC2's own limit of about 5 pods/s, set by the 5/s refill of
-// CreateNetworkInterface and AssociateTrunkInterface) and a detail line.
-// The test asserts correctness only: every pod is served, no ENI is held by
-// two pods or two ENIs by one VLAN, and at the end EC2 holds exactly the
-// ENIs the pools know, none of them in use.
+// It also prints a churn-cold line per strategy (the first 400 replicas on
+// empty pools, their rate compared with EC2's own limit of about 5 pods/s,
+// the 5/s refill of CreateNetworkInterface and AssociateTrunkInterface) and
+// a churn-detail line (rollout throughput over the rollouts' wall time,
+// time Pending for capacity, job pods' p99, warm hits, creations,
+// evictions). The test asserts correctness only: every pod is served, no
+// ENI is held by two live pods nor a VLAN twice on a node, each ENI has its
+// pod's groups, and at the end EC2 holds exactly the ENIs the pools know,
+// none of them in use.
 func TestChurn(t *testing.T) {
 	plan := newChurnPlan(churnSeed)
 	var results []churnResult
@@ -176,7 +179,6 @@ type simPod struct {
 	isBound, isServed      bool
 	ready, deleted         bool
 	released               bool
-	inRollout              bool
 }
 
 type window struct{ from, to time.Time }
@@ -376,7 +378,7 @@ func (s *churnSim) after(d time.Duration, fn func()) *time.Timer {
 
 func (s *churnSim) newPod(job bool, rev int) *simPod {
 	s.nextPod++
-	p := &simPod{n: s.nextPod, job: job, rev: rev, created: time.Now(), inRollout: s.rolling}
+	p := &simPod{n: s.nextPod, job: job, rev: rev, created: time.Now()}
 	name := fmt.Sprintf("web-r%d-%d", rev, p.n)
 	if job {
 		name = fmt.Sprintf("job-%d", p.n)
