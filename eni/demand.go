@@ -41,6 +41,9 @@ const (
 // has had no pod start for Window, its share is zero and its warm ENIs age
 // out after Policy.IdleTimeout as usual.
 //
+// Every warm ENI holds an address of its subnet; in a subnet short of
+// addresses, cap them with Policy.MaxWarm or turn pre-warming off.
+//
 // Pre-warming creates and deletes ENIs in Pool.Maintain, in the background,
 // and only while no pod of the node waits for an ENI being created: it
 // fills the pool for the next burst rather than competing with the current
