@@ -173,6 +173,13 @@ func (p *Pool) shares(now time.Time) []keyDemand {
 			creatingForPods++
 		}
 	}
+	for e, k := range p.convert {
+		if _, ok := p.all[e]; ok && e.state == StateDeleting {
+			have[k]++ // its slot is on its way to k
+		} else {
+			delete(p.convert, e)
+		}
+	}
 	spare := p.limit - p.counts[StateInUse] - p.counts[StateDeleting] - creatingForPods
 	if p.policy.MaxWarm > 0 {
 		spare = min(spare, p.policy.MaxWarm)
@@ -238,7 +245,11 @@ func (p *Pool) planPrewarm(now time.Time, sh []keyDemand) []*entry {
 			if v == nil {
 				break
 			}
+			// The slot comes free once v is deleted; a later round
+			// creates the key's ENI in it.
 			p.toDeleting(v, now)
+			p.convert[v] = s.key
+			s.have++
 		}
 	}
 	return out

@@ -187,3 +187,35 @@ func TestPrewarmPolicyValidation(t *testing.T) {
 	require.NoError(t, eni.Policy{Prewarm: eni.PrewarmPolicy{Window: eni.NoPrewarm}}.Validate())
 	require.NoError(t, eni.Policy{Prewarm: eni.PrewarmPolicy{Window: time.Minute, Dominance: 1}}.Validate())
 }
+
+// TestPrewarmReplacesOnlyWhatItNeeds: a key one ENI short of its share has
+// one warm ENI of an idle key replaced, not all of them.
+func TestPrewarmReplacesOnlyWhatItNeeds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p, be := newPool(t, 4, eni.Policy{IdleTimeout: -1})
+		for i := range 3 {
+			_, err := p.Acquire(ctx, pod(i), db)
+			require.NoError(t, err)
+		}
+		maintainAll(t, p)
+		for i := range 3 {
+			p.Release(pod(i))
+		}
+		time.Sleep(eni.DefaultDemandWindow + time.Minute)
+		maintainAll(t, p)
+		require.Equal(t, counts{Warm: 4}, stateCounts(p), "db's demand is forgotten, its warm ENIs never idle out")
+		_, err := p.Acquire(ctx, pod(9), web)
+		require.NoError(t, err, "evicts a warm db ENI")
+		maintainAll(t, p)
+		require.Equal(t, counts{InUse: 1, Warm: 3}, stateCounts(p))
+		warm := map[eni.Key]int{}
+		for _, e := range p.Entries() {
+			if e.State == eni.StateWarm {
+				warm[e.Branch.Key()]++
+			}
+		}
+		require.Equal(t, map[eni.Key]int{web: 1, db: 2}, warm)
+		require.Equal(t, 2, be.count("delete"), "one eviction, one replacement")
+	})
+}

@@ -293,6 +293,7 @@ type Pool struct {
 	targetAt map[Key]time.Time // earliest next attempt per warm target
 	targetN  map[Key]int       // failed attempts per warm target
 	demand   map[Key]*demand   // recent pod starts per key, for pre-warming
+	convert  map[*entry]Key    // warm ENIs being deleted to make room for a key
 	stats    Stats
 	due      time.Time // pending OnDue notification
 }
@@ -332,6 +333,7 @@ func NewPool(cfg Config) (*Pool, error) {
 		targetAt: make(map[Key]time.Time),
 		targetN:  make(map[Key]int),
 		demand:   make(map[Key]*demand),
+		convert:  make(map[*entry]Key),
 	}, nil
 }
 
