@@ -391,8 +391,9 @@ func (p *Pool) unlock() {
 //
 // A warm ENI of the same key is taken without any backend call. Otherwise
 // Acquire calls the backend (see Pool for the order of choices), and errors
-// are the backend's; when the node is full it returns a *CapacityError
-// matching ErrNoCapacity. Acquire honours ctx while it waits; a backend call
+// are the backend's. When the node is full but an ENI is being pre-warmed
+// for want (PrewarmPolicy), Acquire waits for it; otherwise a full node
+// gives a *CapacityError matching ErrNoCapacity. Acquire honours ctx while it waits; a backend call
 // in flight is passed ctx.
 func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error) {
 	return p.acquire(ctx, pod, want, true)
