@@ -28,10 +28,11 @@ import (
 //   - 50 m5.large nodes (9 branch ENIs each: 450 slots), their trunks already
 //     attached, their pools empty.
 //   - At 0 s a Deployment of 400 replicas is created (policy "web"): the cold
-//     start. Once it is ready, job pods of a second policy ("jobs") arrive,
-//     one every 5 s on average (exponential gaps), each running 15–45 s.
-//   - Two minutes after the cold start, and a minute after each rollout
-//     ends, the Deployment is rolled out again, as Kubernetes does with its
+//     start, about 90 s. From 2 minutes on (or once the cold start is over,
+//     if later), job pods of a second policy ("jobs") arrive, one every 5 s
+//     on average (exponential gaps), each running 15–45 s.
+//   - At 3.5 minutes (or 2 minutes after the cold start, if later), and a
+//     minute after each rollout ends, the Deployment is rolled out again, as Kubernetes does with its
 //     default strategy: 25 % surge (100 pods over 400) and 25 % unavailable.
 //     A new pod is ready 2–5 s after it has its ENI; an old pod's ENI is
 //     released 1–5 s after the pod is deleted (termination).
@@ -60,7 +61,8 @@ const (
 	churnSurge        = churnReplicas / 4
 	churnUnavailable  = churnReplicas / 4
 	churnDuration     = 30 * time.Minute
-	churnFirstRollout = 2 * time.Minute
+	churnJobsFrom     = 2 * time.Minute
+	churnFirstRollout = 3*time.Minute + 30*time.Second
 	churnRolloutPause = time.Minute
 	churnJobEvery     = 5 * time.Second
 	churnJobMin       = 15 * time.Second
@@ -344,8 +346,9 @@ func (s *churnSim) loop() churnResult {
 		if s.coldDone.IsZero() && s.coldReady() {
 			s.coldDone = time.Now()
 			coldCalls, coldThrottled = totals(s.f)
-			s.startJobs()
-			s.after(churnFirstRollout, s.rollout)
+			s.startJobs(later(s.start.Add(churnJobsFrom), s.coldDone))
+			first := later(s.start.Add(churnFirstRollout), s.coldDone.Add(2*time.Minute))
+			s.after(first.Sub(s.coldDone), s.rollout)
 		}
 		if !time.Now().Before(s.end) && !s.stopping {
 			s.stopping = true
@@ -524,12 +527,20 @@ func (s *churnSim) coldReady() bool {
 	return true
 }
 
-func (s *churnSim) startJobs() {
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// startJobs schedules the job arrivals of the plan from the time from on.
+func (s *churnSim) startJobs(from time.Time) {
 	for _, at := range s.plan.jobs {
-		if s.coldDone.Add(at).After(s.end) {
+		if from.Add(at).After(s.end) {
 			break
 		}
-		s.jobTimers = append(s.jobTimers, s.after(at, func() {
+		s.jobTimers = append(s.jobTimers, s.after(from.Add(at).Sub(time.Now()), func() {
 			if !s.stopping {
 				s.newPod(true, 0)
 			}
