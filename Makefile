@@ -51,5 +51,5 @@ generate:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
-	$(GO) test -run 'TestChurn' -count=1 -v ./trunk/ | grep -E '^(churn|scale|rebuild)' || true
-	PODSG_REBUILD_NODES=2000 $(GO) test -run 'TestRebuild|TestCallsPerPodStart' -count=1 -v ./trunk/ | grep -E '^(rebuild|calls_per_pod)'
+	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
+	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'

@@ -34,8 +34,10 @@
 // (security-group set and subnet) matches a warm ENI takes it without any
 // call to EC2. When the node is full and nothing can be freed, Acquire
 // returns an error matching ErrNoCapacity, and the pod waits for one to cool
-// down. Policy sets the cool-down, idle timeout, warm cap, retarget rule and
-// warm targets; its zero value gives the documented defaults, and
+// down. Policy sets the cool-down, idle timeout, warm cap, retarget rule,
+// fixed warm targets and demand-driven pre-warming (PrewarmPolicy: the
+// node's spare slots kept warm for the groups of the pods that started
+// there recently); its zero value gives the documented defaults, and
 // OnDemandPolicy gives the production controller's behaviour (no reuse).
 //
 // A Backend (package trunk on EC2, or anything in tests) does the creating,

@@ -20,7 +20,8 @@ func (p *Pool) Maintain(ctx context.Context) (next time.Time, err error) {
 	p.mu.Lock()
 	now := p.now()
 	p.promote(now)
-	p.expireIdle(now)
+	sh := p.shares(now)
+	p.expireIdle(now, sh)
 	var dels []*entry
 	for _, e := range p.deleting {
 		if !e.busy && !e.due.After(now) {
@@ -28,7 +29,8 @@ func (p *Pool) Maintain(ctx context.Context) (next time.Time, err error) {
 			dels = append(dels, e)
 		}
 	}
-	targets := p.planTargets(now)
+	targets := p.planPrewarm(now, sh)
+	targets = append(targets, p.planTargets(now)...)
 	p.unlock()
 
 	var errs []error
@@ -93,14 +95,14 @@ func (p *Pool) targetCount(k Key) int {
 }
 
 // expireIdle sends warm ENIs idle past the policy's timeout to deletion,
-// keeping the warm targets. p.mu must be held.
-func (p *Pool) expireIdle(now time.Time) {
+// keeping the warm targets and the pre-warming shares. p.mu must be held.
+func (p *Pool) expireIdle(now time.Time, sh []keyDemand) {
 	if p.policy.IdleTimeout <= 0 {
 		return
 	}
 	var old []*entry
 	for k, s := range p.warm {
-		keep := p.targetCount(k)
+		keep := p.targetCount(k) + shareOf(sh, k)
 		for i := 0; i < len(s)-keep; i++ {
 			if now.Sub(s[i].since) < p.policy.IdleTimeout {
 				break
@@ -156,9 +158,10 @@ func (p *Pool) nextDue(now time.Time) time.Time {
 	if p.cooling.len() > 0 {
 		at(p.cooling.peek().due)
 	}
+	sh := p.shares(now)
 	if p.policy.IdleTimeout > 0 {
 		for k, s := range p.warm {
-			if len(s) > p.targetCount(k) {
+			if len(s) > p.targetCount(k)+shareOf(sh, k) {
 				at(s[0].since.Add(p.policy.IdleTimeout))
 			}
 		}
@@ -167,6 +170,9 @@ func (p *Pool) nextDue(now time.Time) time.Time {
 		if !e.busy {
 			at(e.due)
 		}
+	}
+	if t, ok := p.prewarmDue(sh); ok {
+		at(t)
 	}
 	if !p.closed && p.total() < p.limit {
 		for _, t := range p.policy.WarmTargets {

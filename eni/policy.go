@@ -90,7 +90,9 @@ type WarmTarget struct {
 // Policy governs reuse and deletion in a Pool. The zero Policy gives the
 // defaults: a 60 s cool-down, warm ENIs reused for pods of the same key,
 // deleted after 10 minutes idle, no cap but the node's limit, retargeting
-// only to supersets, no warm targets.
+// only to supersets, no fixed warm targets, and the node's spare slots kept
+// warm for the keys of the pods that started there in the last 10 minutes
+// (PrewarmPolicy).
 //
 // A Policy is a plain value; a Pool copies it.
 type Policy struct {
@@ -114,6 +116,10 @@ type Policy struct {
 	// Backoff spaces retries of failed background work. Nil means
 	// DefaultBackoff.
 	Backoff BackoffPolicy
+	// Prewarm keeps warm ENIs for the keys in demand on the node (see
+	// PrewarmPolicy). The zero value turns it on with its defaults; it has
+	// no effect with NoWarm.
+	Prewarm PrewarmPolicy
 }
 
 // OnDemandPolicy is the production controller's strategy: no reuse, no warm
@@ -160,6 +166,11 @@ func (p Policy) normalize() (Policy, error) {
 			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Key.Subnet is empty: want a subnet ID", i)
 		}
 	}
+	pw, err := p.Prewarm.normalize(p.IdleTimeout)
+	if err != nil {
+		return p, err
+	}
+	p.Prewarm = pw
 	if p.MaxWarm == NoWarm {
 		p.WarmTargets = nil
 	}

@@ -292,6 +292,8 @@ type Pool struct {
 	deleting []*entry
 	targetAt map[Key]time.Time // earliest next attempt per warm target
 	targetN  map[Key]int       // failed attempts per warm target
+	demand   map[Key]*demand   // recent pod starts per key, for pre-warming
+	convert  map[*entry]Key    // warm ENIs being deleted to make room for a key
 	stats    Stats
 	due      time.Time // pending OnDue notification
 }
@@ -330,6 +332,8 @@ func NewPool(cfg Config) (*Pool, error) {
 		warm:     make(map[Key][]*entry),
 		targetAt: make(map[Key]time.Time),
 		targetN:  make(map[Key]int),
+		demand:   make(map[Key]*demand),
+		convert:  make(map[*entry]Key),
 	}, nil
 }
 
@@ -387,10 +391,17 @@ func (p *Pool) unlock() {
 //
 // A warm ENI of the same key is taken without any backend call. Otherwise
 // Acquire calls the backend (see Pool for the order of choices), and errors
-// are the backend's; when the node is full it returns a *CapacityError
-// matching ErrNoCapacity. Acquire honours ctx while it waits; a backend call
+// are the backend's. When the node is full but an ENI is being pre-warmed
+// for want (PrewarmPolicy), Acquire waits for it; otherwise a full node
+// gives a *CapacityError matching ErrNoCapacity. Acquire honours ctx while it waits; a backend call
 // in flight is passed ctx.
 func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error) {
+	return p.acquire(ctx, pod, want, true)
+}
+
+// acquire is Acquire; count tells whether the pod start counts as demand (it
+// does once per call of Acquire).
+func (p *Pool) acquire(ctx context.Context, pod PodRef, want Key, count bool) (Branch, error) {
 	if pod.IsZero() {
 		return Branch{}, errors.New("eni: Acquire: pod is the zero PodRef: want the pod's namespace, name and UID")
 	}
@@ -425,15 +436,22 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 	}
 	now := p.now()
 	p.promote(now)
+	if count {
+		p.noteDemand(want, now)
+	}
 	if e := p.takeWarm(want); e != nil {
 		p.setState(e, StateInUse)
 		e.pod, e.since = pod, now
 		p.pods[pod] = e
 		p.stats.WarmHits++
+		if len(p.warm[want]) == 0 {
+			p.wantPrewarm(now)
+		}
 		b := e.b
 		p.unlock()
 		return b, nil
 	}
+	p.wantPrewarm(now)
 	if v := p.pickRetarget(want); v != nil {
 		return p.retarget(ctx, v, pod, want, now)
 	}
@@ -441,6 +459,18 @@ func (p *Pool) Acquire(ctx context.Context, pod PodRef, want Key) (Branch, error
 		e := p.newCreating(pod, want, now)
 		p.unlock()
 		return p.create(ctx, e)
+	}
+	if w := p.prewarmFor(want); w != nil {
+		// An ENI is being pre-warmed for this key in the slot the pod
+		// would need: wait for it rather than evict or refuse.
+		ready := w.ready
+		p.unlock()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return Branch{}, ctx.Err()
+		}
+		return p.acquire(ctx, pod, want, false)
 	}
 	if v := p.pickEvict(want); v != nil {
 		return p.evict(ctx, v, pod, want, now)
@@ -516,6 +546,9 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 	e.b.ENI = got
 	p.byENI[got.ID] = e
 	p.stats.Creates++
+	if !e.target {
+		p.wantPrewarm(now)
+	}
 	switch {
 	case p.closed:
 		p.forgetPod(e)

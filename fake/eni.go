@@ -88,6 +88,7 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 		e.secondary = append(e.secondary, a)
 	}
 	f.st.enis[e.id] = e
+	f.st.eniOrder = nil
 	return e, nil
 }
 
@@ -100,6 +101,38 @@ func (f *EC2) deleteENI(e *netIface) {
 		}
 	}
 	delete(f.st.enis, e.id)
+	f.st.eniOrder = nil
+}
+
+// scanENIs returns, in ID order, the visible ENIs that pass fs and come
+// after nextToken's position, stopping once it has one more than
+// maxResults: enough for paginate to cut the page and know whether another
+// follows, without examining every ENI for every page. f.mu must be held.
+func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now time.Time) ([]string, error) {
+	all := f.st.sortedENIIDs()
+	start := 0
+	if tok := aws.ToString(nextToken); tok != "" {
+		after, err := decodeToken(tok)
+		if err != nil {
+			return nil, err
+		}
+		start, _ = slices.BinarySearch(all, after)
+		if start < len(all) && all[start] == after {
+			start++
+		}
+	}
+	var out []string
+	for _, id := range all[start:] {
+		e := f.st.enis[id]
+		if !e.meta.visible(now) || !fs.match(e.tags, f.eniField(e)) {
+			continue
+		}
+		out = append(out, id)
+		if len(out) > int(maxResults) {
+			break
+		}
+	}
+	return out, nil
 }
 
 func (f *EC2) lookupENI(id string) (*netIface, error) {
@@ -591,15 +624,22 @@ func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNet
 			return nil, err
 		}
 		now := time.Now()
-		ids, err := f.selectIDs(in.NetworkInterfaceIds, prefixENI, CodeNetworkInterfaceMalformed,
-			CodeNetworkInterfaceNotFound, "networkInterface",
-			func(id string) (*meta, bool) {
-				e, ok := f.st.enis[id]
-				if !ok {
-					return nil, false
-				}
-				return &e.meta, matchFilters(in.Filters, e.tags, f.eniField(e))
-			}, now, sortedIDs(f.st.enis))
+		fs := compileFilters(in.Filters)
+		var ids []string
+		var err error
+		if len(in.NetworkInterfaceIds) == 0 && in.MaxResults != nil {
+			ids, err = f.scanENIs(fs, *in.MaxResults, in.NextToken, now)
+		} else {
+			ids, err = f.selectIDs(in.NetworkInterfaceIds, prefixENI, CodeNetworkInterfaceMalformed,
+				CodeNetworkInterfaceNotFound, "networkInterface",
+				func(id string) (*meta, bool) {
+					e, ok := f.st.enis[id]
+					if !ok {
+						return nil, false
+					}
+					return &e.meta, fs.match(e.tags, f.eniField(e))
+				}, now, f.st.sortedENIIDs())
+		}
 		if err != nil {
 			return nil, err
 		}

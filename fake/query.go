@@ -37,8 +37,41 @@ func checkFilters(fs []types.Filter, probe fieldFunc) error {
 // passes every filter: filters are ANDed, the values of one filter ORed, and
 // values may use the wildcards * and ?.
 func matchFilters(fs []types.Filter, t tags, fields fieldFunc) bool {
+	return compileFilters(fs).match(t, fields)
+}
+
+// filterSet is the filters of one request compiled once, so that a listing
+// over many resources does not re-examine every value for each of them: a
+// filter's plain values go in a set, its wildcard patterns apart.
+type filterSet []compiledFilter
+
+type compiledFilter struct {
+	name  string
+	exact map[string]bool
+	wild  []string
+}
+
+func compileFilters(fs []types.Filter) filterSet {
+	out := make(filterSet, 0, len(fs))
 	for _, flt := range fs {
-		name := aws.ToString(flt.Name)
+		cf := compiledFilter{name: aws.ToString(flt.Name), exact: make(map[string]bool, len(flt.Values))}
+		for _, v := range flt.Values {
+			if strings.ContainsAny(v, "*?") {
+				cf.wild = append(cf.wild, v)
+			} else {
+				cf.exact[v] = true
+			}
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
+// match reports whether a resource with the given tags and fields passes
+// every filter of s.
+func (s filterSet) match(t tags, fields fieldFunc) bool {
+	for _, cf := range s {
+		name := cf.name
 		var have []string
 		switch {
 		case strings.HasPrefix(name, "tag:"):
@@ -56,16 +89,20 @@ func matchFilters(fs []types.Filter, t tags, fields fieldFunc) bool {
 		default:
 			have, _ = fields(name)
 		}
-		if !anyMatch(flt.Values, have) {
+		if !cf.any(have) {
 			return false
 		}
 	}
 	return true
 }
 
-func anyMatch(patterns, have []string) bool {
-	for _, p := range patterns {
-		for _, h := range have {
+// any reports whether one of have matches one of the filter's values.
+func (cf compiledFilter) any(have []string) bool {
+	for _, h := range have {
+		if cf.exact[h] {
+			return true
+		}
+		for _, p := range cf.wild {
 			if wildcard(p, h) {
 				return true
 			}

@@ -23,6 +23,10 @@ type state struct {
 	assocs    map[string]*trunkAssoc
 	attach    map[string]string // attachment ID → ENI ID
 
+	// eniOrder caches the ENI IDs in order for listings; nil when an ENI
+	// was added or removed since.
+	eniOrder []string
+
 	visibilityDelay time.Duration
 }
 
@@ -163,6 +167,15 @@ type idempotent struct {
 }
 
 // sortedIDs returns the keys of m in order.
+// sortedENIIDs returns the IDs of every ENI in order. The slice is shared:
+// callers must not modify it.
+func (s *state) sortedENIIDs() []string {
+	if s.eniOrder == nil {
+		s.eniOrder = sortedIDs(s.enis)
+	}
+	return s.eniOrder
+}
+
 func sortedIDs[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

@@ -33,9 +33,15 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	if err != nil {
 		return eni.BranchENI{}, err
 	}
+	// ENIs made ahead of demand wait for spare budget; pods never wait
+	// behind them.
+	prio := PriorityPodStart
+	if req.Pod.IsZero() {
+		prio = PriorityBackground
+	}
 	seq := strconv.FormatUint(m.seq.Add(1), 10)
 	parts := []string{m.opts.ClusterName, info.InstanceID, info.TrunkENIID, strconv.Itoa(req.VLAN), req.Key.String(), req.Pod.UID, m.epoch, seq}
-	out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
+	out, err := call(ctx, m, "CreateNetworkInterface", prio, &ec2.CreateNetworkInterfaceInput{
 		SubnetId:    aws.String(req.Key.Subnet),
 		Groups:      req.Key.Groups.IDs(),
 		Description: aws.String(BranchDescription),
@@ -59,7 +65,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	}
 	m.addInflight(b.ID)
 	defer m.doneInflight(b.ID)
-	aout, err := call(ctx, m, "AssociateTrunkInterface", PriorityPodStart, &ec2.AssociateTrunkInterfaceInput{
+	aout, err := call(ctx, m, "AssociateTrunkInterface", prio, &ec2.AssociateTrunkInterfaceInput{
 		BranchInterfaceId: aws.String(b.ID),
 		TrunkInterfaceId:  aws.String(info.TrunkENIID),
 		VlanId:            aws.Int32(int32(req.VLAN)),
