@@ -1,0 +1,5 @@
+//go:build !race
+
+package eni
+
+const raceEnabled = false
