@@ -402,8 +402,17 @@ func TestKernelStrict(t *testing.T) {
 	vpcNodeRx, _ := tp.vpc.counters(t, "tonode")
 	brRx, brTx := tp.vpc.counters(t, "br3")
 	require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits))
-	vpcNodeRx2, _ := tp.vpc.counters(t, "tonode")
-	brRx2, brTx2 := tp.vpc.counters(t, "br3")
+	// The server has accepted; the connection's last packets (the client's
+	// close and the pod's answer to it) may still be in flight, so wait for
+	// the counters to reach what a whole TCP exchange sends.
+	var vpcNodeRx2, brRx2, brTx2 uint64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		vpcNodeRx2, _ = tp.vpc.counters(t, "tonode")
+		brRx2, brTx2 = tp.vpc.counters(t, "br3")
+		if vpcNodeRx2 > vpcNodeRx && brTx2-brTx >= 3 && brRx2-brRx >= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
 	require.Greater(t, vpcNodeRx2, vpcNodeRx, "the probe reached the VPC from the node's primary interface")
 	require.GreaterOrEqual(t, brTx2-brTx, uint64(3), "the VPC delivered the probe's packets through the branch")
 	require.GreaterOrEqual(t, brRx2-brRx, uint64(3), "the pod's replies came back through the branch")
