@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -23,6 +24,9 @@ func TestSetup(t *testing.T) {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer:          webhook.NewServer(webhook.Options{Port: 0}),
+		// Controller names are registered process-wide; skip the check so
+		// the test can run more than once in one process (-count).
+		Controller: config.Controller{SkipNameValidation: &skipNameValidation},
 	})
 	require.NoError(t, err)
 	tm, err := trunk.New(fake.New(), trunk.Options{ClusterName: "my-cluster"})
@@ -36,6 +40,8 @@ func TestSetup(t *testing.T) {
 		require.Equal(t, path, pattern)
 	}
 }
+
+var skipNameValidation = true
 
 func httptestRequest(path string) *http.Request {
 	return httptest.NewRequest(http.MethodPost, path, nil)
