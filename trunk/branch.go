@@ -89,7 +89,7 @@ func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause erro
 	// is not associated, so whatever happens to it, it holds no VLAN.
 	code := ErrorCode(cause)
 	refused := ctx.Err() == nil && code != "" && code != "InvalidNetworkInterface.InUse" && !retryable(cause)
-	err := m.deleteBranch(rctx, b.ID, "", PriorityPodStart)
+	err := m.deleteBranch(rctx, b.ID, "", nb.n.info.TrunkENIID, PriorityPodStart)
 	switch {
 	case err == nil:
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
@@ -105,7 +105,7 @@ func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause erro
 
 // DeleteBranch disassociates b from the trunk and deletes it.
 func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
-	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, PriorityBackground)
+	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, nb.n.info.TrunkENIID, PriorityBackground)
 }
 
 // RetargetBranch replaces b's security groups with one
@@ -121,21 +121,19 @@ func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups 
 	return nil
 }
 
-// deleteBranch disassociates the branch ENI id (looking its association up
-// when assocID is empty) and deletes it. An ENI or association already gone
-// counts as done.
-func (m *Manager) deleteBranch(ctx context.Context, id, assocID string, p Priority) error {
+// deleteBranch disassociates the branch ENI id from trunkID (looking its
+// association up on the trunk when assocID is empty) and deletes it. An ENI
+// or association already gone counts as done.
+func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string, p Priority) error {
 	for attempt := 0; attempt < 2; attempt++ {
-		if assocID == "" {
-			out, err := call(ctx, m, "DescribeTrunkInterfaceAssociations", p, &ec2.DescribeTrunkInterfaceAssociationsInput{
-				Filters:    []types.Filter{filter("trunk-interface-association.branch-interface-id", id)},
-				MaxResults: aws.Int32(255),
-			}, m.ec2.DescribeTrunkInterfaceAssociations)
+		if assocID == "" && trunkID != "" {
+			err := m.trunkAssociations(ctx, p, []string{trunkID}, func(a types.TrunkInterfaceAssociation) {
+				if aws.ToString(a.BranchInterfaceId) == id {
+					assocID = aws.ToString(a.AssociationId)
+				}
+			})
 			if err != nil {
-				return fmt.Errorf("looking up the trunk association of branch ENI %s: %w", id, err)
-			}
-			for _, a := range out.InterfaceAssociations {
-				assocID = aws.ToString(a.AssociationId)
+				return fmt.Errorf("looking up the association of branch ENI %s on trunk %s: %w", id, trunkID, err)
 			}
 		}
 		if assocID != "" {
@@ -153,6 +151,37 @@ func (m *Manager) deleteBranch(ctx context.Context, id, assocID string, p Priori
 			continue
 		}
 		return err
+	}
+	return nil
+}
+
+// trunkAssociations passes fn every trunk association of the trunks, listed
+// with DescribeTrunkInterfaceAssociations filtered by
+// trunk-interface-association.trunk-interface-id, 255 per page. That filter
+// name is not in the SDK's documentation of the operation, but it is the one
+// the VPC resource controller lists a trunk's branches with against real EC2;
+// the documented names (gre-key, interface-protocol) cannot select a trunk.
+func (m *Manager) trunkAssociations(ctx context.Context, p Priority, trunkIDs []string, fn func(types.TrunkInterfaceAssociation)) error {
+	for len(trunkIDs) > 0 {
+		batch := trunkIDs[:min(len(trunkIDs), maxFilterValues)]
+		trunkIDs = trunkIDs[len(batch):]
+		in := &ec2.DescribeTrunkInterfaceAssociationsInput{
+			Filters:    []types.Filter{filter("trunk-interface-association.trunk-interface-id", batch...)},
+			MaxResults: aws.Int32(255),
+		}
+		for {
+			out, err := call(ctx, m, "DescribeTrunkInterfaceAssociations", p, in, m.ec2.DescribeTrunkInterfaceAssociations)
+			if err != nil {
+				return err
+			}
+			for _, a := range out.InterfaceAssociations {
+				fn(a)
+			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
 	}
 	return nil
 }

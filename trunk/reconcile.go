@@ -158,10 +158,33 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 		}
 	})
 
-	var subnets []string
-	for _, nis := range found {
-		for _, ni := range nis {
+	// Association IDs, which deleting an adopted ENI needs, are only known
+	// to the trunk: list the associations of every trunk with an associated
+	// ENI that no live pod names, since those go towards deletion. ENIs of
+	// live pods are left to look theirs up when deleted, which keeps a
+	// rebuild of running pods at its listing calls.
+	var subnets, trunks []string
+	for _, t := range ts {
+		named := make(map[string]bool, len(t.np.Pods))
+		for _, lp := range t.np.Pods {
+			named[lp.ENIID] = true
+		}
+		unnamed := false
+		for _, ni := range found[t.np.InstanceID] {
 			subnets = append(subnets, aws.ToString(ni.SubnetId))
+			unnamed = unnamed || ni.Status == types.NetworkInterfaceStatusInUse && !named[aws.ToString(ni.NetworkInterfaceId)]
+		}
+		if unnamed {
+			trunks = append(trunks, t.n.info.TrunkENIID)
+		}
+	}
+	assocs := make(map[string]types.TrunkInterfaceAssociation)
+	if len(trunks) > 0 {
+		err := m.trunkAssociations(ctx, PriorityPodStart, trunks, func(a types.TrunkInterfaceAssociation) {
+			assocs[aws.ToString(a.BranchInterfaceId)] = a
+		})
+		if err != nil {
+			m.log.Warn("reconcile: listing trunk associations; deletions will look them up", "trunks", len(trunks), "err", err)
 		}
 	}
 	if err := m.loadSubnets(ctx, subnets); err != nil {
@@ -174,7 +197,7 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 		if failed[t.np.InstanceID] {
 			return
 		}
-		res, err := m.reconcileNode(ctx, t.n, found[t.np.InstanceID], t.np.Pods, t.np.Complete)
+		res, err := m.reconcileNode(ctx, t.n, found[t.np.InstanceID], assocs, t.np.Pods, t.np.Complete)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -185,9 +208,11 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 	return results, errors.Join(errs...)
 }
 
-// reconcileNode reconciles n's pool with the ENIs EC2 listed for it. n.opMu
-// must be held exclusively.
-func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, pods []eni.LivePod, complete bool) (eni.ReconcileResult, error) {
+// reconcileNode reconciles n's pool with the ENIs EC2 listed for it and the
+// trunk associations known (by branch ENI ID). n.opMu must be held
+// exclusively.
+func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, assocs map[string]types.TrunkInterfaceAssociation,
+	pods []eni.LivePod, complete bool) (eni.ReconcileResult, error) {
 	info := n.info
 	var found []eni.Branch
 	var stale []string
@@ -203,12 +228,20 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 			}
 			continue
 		}
+		a, associated := assocs[id]
 		trunkID, _ := tagValue(ni.TagSet, TagTrunkENIID)
+		if associated {
+			trunkID = aws.ToString(a.TrunkInterfaceId)
+		}
 		if trunkID != info.TrunkENIID {
 			continue // on another trunk: not this node's to manage
 		}
 		vs, _ := tagValue(ni.TagSet, TagVLANID)
 		vlan, err := strconv.Atoi(vs)
+		if associated {
+			// The association is EC2's own record; the tag only a copy.
+			vlan, err = int(aws.ToInt32(a.VlanId)), nil
+		}
 		if err != nil || vlan < eni.MinVLAN || vlan > eni.MaxBranchVLAN {
 			errs = append(errs, fmt.Errorf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
 			continue
@@ -231,6 +264,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 			errs = append(errs, fmt.Errorf("%w; left alone", err))
 			continue
 		}
+		b.AssociationID = aws.ToString(a.AssociationId)
 		found = append(found, eni.Branch{ENI: b, Groups: groups, Subnet: subnet})
 	}
 	res := n.pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete})
