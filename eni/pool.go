@@ -589,7 +589,9 @@ func (p *Pool) dropEntry(e *entry) {
 	if e.slot {
 		p.counts[e.state]--
 		if err := p.vlans.Release(e.b.ENI.VLANID); err != nil {
-			p.log.Error("pool bookkeeping", "err", err)
+			// Every slot holds its VLAN: carrying on would hand one
+			// VLAN to two ENIs of the trunk.
+			panic(fmt.Sprintf("eni: pool of node %s: branch ENI %s holds a slot but %v", p.node, e.b.ENI.ID, err))
 		}
 		e.slot = false
 	}
