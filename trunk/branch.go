@@ -15,8 +15,8 @@ import (
 
 // nodeBackend implements eni.Backend on EC2 for one node's trunk.
 type nodeBackend struct {
-	m *Manager
-	n *node
+	m    *Manager
+	info NodeInfo
 }
 
 var _ eni.Backend = (*nodeBackend)(nil)
@@ -28,7 +28,7 @@ var _ eni.Backend = (*nodeBackend)(nil)
 // ENI and association. When the association fails the ENI is deleted; when
 // that cannot be confirmed the error is an *eni.InDoubtError.
 func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (eni.BranchENI, error) {
-	m, info := nb.m, nb.n.info
+	m, info := nb.m, nb.info
 	cidr, err := m.subnetCIDR(ctx, req.Key.Subnet)
 	if err != nil {
 		return eni.BranchENI{}, err
@@ -59,8 +59,14 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	}
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
 	if err != nil {
-		// Unusable answer: the ENI is not associated, so it holds no VLAN.
-		_ = m.deleteENI(m.life, b.ID, PriorityPodStart)
+		// An answer that cannot be used: the ENI is not associated, so it
+		// holds no VLAN, but it must not stay behind either.
+		dctx, cancel := context.WithTimeout(m.life, m.opts.RollbackTimeout)
+		defer cancel()
+		if derr := m.deleteENI(dctx, b.ID, PriorityPodStart); derr != nil {
+			// The pool deletes it later, holding its VLAN until then.
+			return eni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
+		}
 		return eni.BranchENI{}, err
 	}
 	m.addInflight(b.ID)
@@ -89,23 +95,23 @@ func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause erro
 	// is not associated, so whatever happens to it, it holds no VLAN.
 	code := ErrorCode(cause)
 	refused := ctx.Err() == nil && code != "" && code != "InvalidNetworkInterface.InUse" && !retryable(cause)
-	err := m.deleteBranch(rctx, b.ID, "", nb.n.info.TrunkENIID, PriorityPodStart)
+	err := m.deleteBranch(rctx, b.ID, "", nb.info.TrunkENIID, PriorityPodStart)
 	switch {
 	case err == nil:
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause)
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause)
 	case refused:
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (deleting the ENI failed too: %v; garbage collection will delete it)",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)
 	default:
 		return &eni.InDoubtError{ENI: b, Err: fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (clean-up failed: %v)",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)}
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)}
 	}
 }
 
 // DeleteBranch disassociates b from the trunk and deletes it.
 func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
-	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, nb.n.info.TrunkENIID, PriorityBackground)
+	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, nb.info.TrunkENIID, PriorityBackground)
 }
 
 // RetargetBranch replaces b's security groups with one

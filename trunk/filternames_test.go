@@ -28,6 +28,7 @@ func TestAdoptedENIsDeletedThroughDocumentedFilters(t *testing.T) {
 		res, err := m.ReconcileAll(t.Context(), nodes)
 		require.NoError(t, err)
 		for id, r := range res {
+			require.NoError(t, r.Err, "node %s", id)
 			require.Equal(t, 3, r.Released, "node %s", id)
 		}
 		defer run(t, m)()

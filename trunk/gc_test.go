@@ -44,7 +44,7 @@ func TestCollectGarbageTwoPasses(t *testing.T) {
 
 func TestBudgetPriorities(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, err := trunk.NewBudget(trunk.BudgetConfig{
+		b, err := trunk.NewBudget(trunk.BudgetOptions{
 			Actions:  map[string]trunk.Rate{"DeleteNetworkInterface": {Burst: 4, PerSecond: 1}, "CreateNetworkInterface": {Burst: 4, PerSecond: 1}},
 			Headroom: -1, Reserve: 0.5,
 		})
@@ -86,7 +86,7 @@ func TestBudgetPriorities(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
 
-		_, err = trunk.NewBudget(trunk.BudgetConfig{Headroom: 1.5})
+		_, err = trunk.NewBudget(trunk.BudgetOptions{Headroom: 1.5})
 		require.ErrorContains(t, err, "Headroom")
 	})
 }

@@ -89,7 +89,7 @@ func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
 		Policy: eni.Policy{CoolDown: o.CoolDown, MaxWarm: eni.NoWarm},
 		// The tutorial is the account's only client: use EC2's whole
 		// request rate rather than keeping headroom for others.
-		Budget: trunk.BudgetConfig{Headroom: -1},
+		Budget: trunk.BudgetOptions{Headroom: -1},
 	})
 	if err != nil {
 		return err
