@@ -170,7 +170,7 @@ func run(ctx context.Context, o options) error {
 		ClusterName: o.ClusterName,
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
-		Budget: trunk.BudgetConfig{Headroom: 1 - 0.8*share},
+		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
 		Logger: slog.Default(),
 	})
 	if err != nil {
@@ -225,7 +225,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	}
 	// Leader-elected: rebuild, then run the background work.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, shard, ready); err != nil {
+		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, events, shard, ready); err != nil {
 			return err
 		}
 		return ignoreCanceled(tm.Run(ctx))
