@@ -387,3 +387,28 @@ func TestRunAgainMaintainsEveryNode(t *testing.T) {
 		require.Empty(t, slices.Collect(maps.Keys(branchENIs(t, f))), "every node's cooled ENI deleted")
 	})
 }
+
+// TestAcquireBeforeRebuild serves a pod on a node whose trunk already has
+// branch ENIs, before any rebuild: the new ENI gets a VLAN of its own, and
+// the node's ENIs are held (not released: no pod list vouches for it).
+func TestAcquireBeforeRebuild(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := fake.New()
+		sg, nodes := seedBranches(t, f, "c1", 1, 3)
+		m, err := trunk.New(f, trunk.Options{ClusterName: "c1"})
+		require.NoError(t, err)
+		res, err := m.Acquire(t.Context(), nodes[0].InstanceID, pod(1), eni.MustGroupSet(sg))
+		require.NoError(t, err)
+		require.Equal(t, 4, res.Branch.ENI.VLANID)
+		p, _ := m.Pool(nodes[0].InstanceID)
+		st := p.Stats()
+		require.Equal(t, 4, st.InUse)
+		require.Zero(t, st.Cooling)
+
+		// The rebuild then sorts them out.
+		r, err := m.ReconcileAll(t.Context(), nodes)
+		require.NoError(t, err)
+		require.NoError(t, r[nodes[0].InstanceID].Err)
+		require.Equal(t, 3, r[nodes[0].InstanceID].Claimed)
+	})
+}
