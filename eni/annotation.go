@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 const (
@@ -194,19 +195,7 @@ func prefixString(p netip.Prefix) string {
 
 // ValidENIID reports whether id looks like an EC2 ENI ID: "eni-" followed by
 // 8 or 17 lowercase hex digits.
-func ValidENIID(id string) bool {
-	hex, ok := strings.CutPrefix(id, "eni-")
-	if !ok || (len(hex) != 8 && len(hex) != 17) {
-		return false
-	}
-	for i := 0; i < len(hex); i++ {
-		c := hex[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidENIID(id string) bool { return awsid.Valid(id, awsid.ENI) }
 
 // MarshalJSON encodes b in the CNI's wire shape.
 func (b BranchENI) MarshalJSON() ([]byte, error) {
