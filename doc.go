@@ -16,7 +16,7 @@
 //	│ selector ── which groups a pod   │     │                           │
 //	│      │      gets                 │     │                           │
 //	│      ▼                           │ pod │                           │
-//	│ eni.Pool ── per-node branch ENIs,│ ann.│ eni.ParseAnnotation       │
+//	│ eni.Pool ── per-node branch ENIs,│ ann.│ api/podeni.Parse          │
 //	│      │      VLANs, reuse ────────┼────►│      │                    │
 //	│      ▼                           │     │      ▼                    │
 //	│ trunk ───── EC2: trunk, branch,  │     │ enforce ── links, routes, │
@@ -26,7 +26,7 @@
 //	│ preflight ── checks before pods  │     │                           │
 //	└──────────────────────────────────┘     └───────────────────────────┘
 //
-// Node-side packages (api/v1beta1, selector, limits, eni, enforce) never
+// Node-side packages (api/..., selector, limits, eni, enforce) never
 // import the EC2 SDK, so a CNI fork can import them cheaply. Controller-side
 // packages (trunk, preflight) and package fake take an EC2 client through a
 // minimal interface whose methods have the SDK's exact signatures: pass

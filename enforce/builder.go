@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // ErrInvalidConfig is matched (errors.Is) by every error that NewBuilder,
@@ -76,9 +76,9 @@ type Pod struct {
 	// IfName is the pod's interface (CNI_IFNAME, usually "eth0"). Not needed
 	// by Teardown.
 	IfName string
-	// Branch is element 0 of the pod-eni annotation (eni.ParseAnnotation).
+	// Branch is element 0 of the pod-eni annotation (podeni.Parse).
 	// Teardown needs only its VLANID and PrivateIP.
-	Branch eni.BranchENI
+	Branch podeni.BranchENI
 }
 
 // Builder turns a pod's branch ENI into plans for one node. It validates
@@ -219,8 +219,8 @@ func vethName(prefix string, sum *[sha1.Size]byte) string {
 // hostVethMAC derives a stable, locally administered unicast MAC for a
 // pod's host veth, so that a plan names the MAC of the pod's gateway
 // neighbour entry before the veth exists.
-func hostVethMAC(sum *[sha1.Size]byte) eni.MAC {
-	return eni.MAC{0x02, sum[11], sum[12], sum[13], sum[14], sum[15]}
+func hostVethMAC(sum *[sha1.Size]byte) podeni.MAC {
+	return podeni.MAC{0x02, sum[11], sum[12], sum[13], sum[14], sum[15]}
 }
 
 // Node returns the node-level plan: sysctls, the local-table rule, the
@@ -414,7 +414,7 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			bad("IfName", strconv.Quote(p.IfName), r+" (CNI_IFNAME, usually eth0)")
 		}
 		if err := p.Branch.Validate(); err != nil {
-			var ae *eni.AnnotationError
+			var ae *podeni.Error
 			if errors.As(err, &ae) {
 				bad("Branch."+ae.Field, ae.Value, ae.Reason)
 			} else {
@@ -422,7 +422,7 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			}
 		}
 	} else {
-		if p.Branch.VLANID < eni.MinVLAN || p.Branch.VLANID > eni.MaxVLAN {
+		if p.Branch.VLANID < podeni.MinVLAN || p.Branch.VLANID > podeni.MaxVLAN {
 			bad("Branch.vlanId", strconv.Itoa(p.Branch.VLANID), "want the pod's VLAN ID, 1 to 4094")
 		}
 		if !p.Branch.PrivateIP.Is4() {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
-	"github.com/podsg/podsg/eni"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,8 +36,8 @@ func config(mode enforce.Mode) enforce.Config {
 func testPod() enforce.Pod {
 	return enforce.Pod{
 		Namespace: "default", Name: "web-1", NetNS: "/var/run/netns/cni-1", IfName: "eth0",
-		Branch: eni.BranchENI{
-			ID: "eni-0123456789abcdef0", MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03},
+		Branch: podeni.BranchENI{
+			ID: "eni-0123456789abcdef0", MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03},
 			PrivateIP: podIP, VLANID: 3, SubnetCIDR: netip.MustParsePrefix("10.0.0.0/19"),
 		},
 	}
@@ -54,9 +54,9 @@ func TestHostVethName(t *testing.T) {
 func TestSetupPlan(t *testing.T) {
 	strictVeth := enforce.HostVethName("vlan", "default", "web-1")
 	stdVeth := enforce.HostVethName("eni", "default", "web-1")
-	common := func(veth string, mac eni.MAC) enforce.State {
+	common := func(veth string, mac podeni.MAC) enforce.State {
 		return enforce.State{
-			VLANs:     []enforce.VLANLink{{Name: "vlan.eth.3", Parent: "eth1", VLANID: 3, MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03}, MTU: 9001}},
+			VLANs:     []enforce.VLANLink{{Name: "vlan.eth.3", Parent: "eth1", VLANID: 3, MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03}, MTU: 9001}},
 			Veths:     []enforce.VethPair{{HostName: veth, HostMAC: mac, PodName: "eth0", MTU: 9001}},
 			Addrs:     []enforce.Addr{{NS: enforce.PodNS, Dev: "eth0", Prefix: podP}},
 			Neighbors: []enforce.Neighbor{{NS: enforce.PodNS, Dev: "eth0", IP: enforce.PodGateway, MAC: mac}},
@@ -235,7 +235,7 @@ func TestSetupErrors(t *testing.T) {
 		{"vlan 0", func(p *enforce.Pod) { p.Branch.VLANID = 0 }, []string{"Pod.Branch.vlanId"}, []string{"Pod.Branch.vlanId"}},
 		{"relative netns", func(p *enforce.Pod) { p.NetNS = "netns/x" }, []string{"Pod.NetNS"}, nil},
 		{"ifname too long", func(p *enforce.Pod) { p.IfName = "a-very-long-ifname" }, []string{"Pod.IfName"}, nil},
-		{"no mac", func(p *enforce.Pod) { p.Branch.MAC = eni.MAC{} }, []string{"Pod.Branch.ifAddress"}, nil},
+		{"no mac", func(p *enforce.Pod) { p.Branch.MAC = podeni.MAC{} }, []string{"Pod.Branch.ifAddress"}, nil},
 		{"ip outside subnet", func(p *enforce.Pod) { p.Branch.PrivateIP = netip.MustParseAddr("10.9.0.1") }, []string{"Pod.Branch.privateIp"}, nil},
 		{"upper-case namespace", func(p *enforce.Pod) { p.Namespace = "Default" }, []string{"Pod.Namespace"}, []string{"Pod.Namespace"}},
 	}
@@ -280,7 +280,7 @@ func FuzzParseMode(f *testing.F) {
 	})
 }
 
-// FuzzSetup feeds annotation values through eni.ParseAnnotation and the
+// FuzzSetup feeds annotation values through podeni.Parse and the
 // builder: either an error naming a field, or a plan whose names and
 // numbers follow the rules.
 func FuzzSetup(f *testing.F) {
@@ -289,7 +289,7 @@ func FuzzSetup(f *testing.F) {
 	b, err := enforce.NewBuilder(config(enforce.Standard))
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, annotation, namespace, name, ifname string) {
-		enis, err := eni.ParseAnnotation(annotation)
+		enis, err := podeni.Parse(annotation)
 		if err != nil {
 			return
 		}

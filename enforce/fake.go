@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // ErrFakeState is wrapped by the errors the Fake returns where the kernel
@@ -41,7 +41,7 @@ type Fake struct {
 
 type fakeLink struct {
 	kind    string // "vlan", "veth", "device"
-	mac     eni.MAC
+	mac     podeni.MAC
 	mtu     int
 	parent  string
 	vlanID  int

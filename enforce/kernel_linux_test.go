@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -279,8 +279,8 @@ func (tp *topo) pod(t testing.TB, name string, vlan int, ip netip.Addr) (Pod, *t
 	tp.mu.Unlock()
 	return Pod{
 		Namespace: "default", Name: name, NetNS: ns.path, IfName: "eth0",
-		Branch: eni.BranchENI{
-			ID: fmt.Sprintf("eni-%08x", vlan), MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, byte(vlan >> 8), byte(vlan)},
+		Branch: podeni.BranchENI{
+			ID: fmt.Sprintf("eni-%08x", vlan), MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, byte(vlan >> 8), byte(vlan)},
 			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet,
 		},
 	}, ns

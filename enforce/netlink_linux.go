@@ -12,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -139,11 +139,11 @@ func (b *nlBackend) link(ns Namespace, name string) (netlink.Link, error) {
 	return l, nil
 }
 
-func hw(m eni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
+func hw(m podeni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
 
 // fit gives an existing link the MAC (unless zero) and MTU wanted and
 // brings it up, recording how to restore MAC and MTU.
-func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac eni.MAC, mtu int, c Change, step func(Change) error, u *undoLog) error {
+func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac podeni.MAC, mtu int, c Change, step func(Change) error, u *undoLog) error {
 	a := l.Attrs()
 	macWrong := !mac.IsZero() && a.HardwareAddr.String() != mac.String()
 	if macWrong || a.MTU != mtu {
@@ -250,7 +250,7 @@ func (b *nlBackend) ensureVeth(v VethPair, step func(Change) error, u *undoLog) 
 		if err := b.fit(b.host, hostL, v.HostMAC, v.MTU, Change{OpSet, v}, step, u); err != nil {
 			return err
 		}
-		return b.fit(b.pod, podL, eni.MAC{}, v.MTU, Change{OpSet, v}, step, u)
+		return b.fit(b.pod, podL, podeni.MAC{}, v.MTU, Change{OpSet, v}, step, u)
 	}
 	if hostL != nil {
 		if err := step(Change{OpDelete, LinkRef{Name: v.HostName}}); err != nil {

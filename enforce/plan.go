@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // Well-known routing tables, rule priorities, chains and marks. They match
@@ -170,7 +170,7 @@ type VLANLink struct {
 	Name   string // "vlan.eth.<VLANID>"
 	Parent string // the trunk link
 	VLANID int
-	MAC    eni.MAC
+	MAC    podeni.MAC
 	MTU    int
 }
 
@@ -178,7 +178,7 @@ type VLANLink struct {
 // HostMAC) and the pod namespace (PodName, the container interface).
 type VethPair struct {
 	HostName string
-	HostMAC  eni.MAC
+	HostMAC  podeni.MAC
 	PodName  string
 	MTU      int
 }
@@ -195,7 +195,7 @@ type Neighbor struct {
 	NS  Namespace
 	Dev string
 	IP  netip.Addr
-	MAC eni.MAC
+	MAC podeni.MAC
 }
 
 // Route is a route in one routing table. A zero Gw means a route straight

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // ErrNoCapacity is matched (errors.Is) by the error Acquire returns when the
@@ -42,7 +44,7 @@ func (p PodRef) IsZero() bool { return p == PodRef{} }
 // it serves.
 type Branch struct {
 	// ENI is the annotation value; ENI.VLANID is its VLAN on the trunk.
-	ENI BranchENI
+	ENI podeni.BranchENI
 	// Groups is the ENI's security-group set.
 	Groups GroupSet
 	// Subnet is the ENI's subnet ID.
@@ -71,7 +73,7 @@ type Backend interface {
 	// trunk on req.VLAN. On failure nothing may remain associated on
 	// req.VLAN, unless the error matches *InDoubtError (errors.As), in which
 	// case the pool keeps the VLAN and deletes the named ENI later.
-	CreateBranch(ctx context.Context, req CreateRequest) (BranchENI, error)
+	CreateBranch(ctx context.Context, req CreateRequest) (podeni.BranchENI, error)
 	// DeleteBranch disassociates b from the trunk and deletes it. An ENI
 	// that no longer exists counts as deleted (nil error).
 	DeleteBranch(ctx context.Context, b Branch) error
@@ -86,7 +88,7 @@ type Backend interface {
 // held and deletes the ENI in the background.
 type InDoubtError struct {
 	// ENI is the branch ENI in doubt; ENI.ID must be set.
-	ENI BranchENI
+	ENI podeni.BranchENI
 	// Err is the failure that left it in doubt.
 	Err error
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/limits"
 )
@@ -393,7 +394,7 @@ func (m *Manager) Acquire(ctx context.Context, instanceID string, pod eni.PodRef
 	if err != nil {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, err)
 	}
-	ann, err := eni.FormatAnnotation(b.ENI)
+	ann, err := podeni.Format(b.ENI)
 	if err != nil {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: branch ENI %s: %w", pod, instanceID, b.ENI.ID, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -207,7 +208,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		}
 		vs, _ := tagValue(ni.TagSet, TagVLANID)
 		vlan, err := strconv.Atoi(vs)
-		if err != nil || vlan < eni.MinVLAN || vlan > eni.MaxBranchVLAN {
+		if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
 			errs = append(errs, fmt.Errorf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
 			continue
 		}

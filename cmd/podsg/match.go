@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/selector/kube"
@@ -146,7 +147,7 @@ func writeExplanation(w io.Writer, wl workload, e selector.Explanation) {
 	case selector.BranchENI:
 		fmt.Fprintf(w, "  => requests %s: 1 and gets a branch ENI with these groups\n", "vpc.amazonaws.com/pod-eni")
 	case selector.Fargate:
-		fmt.Fprintf(w, "  => annotation %s: %q\n", selector.FargateAnnotationKey, e.Result.FargateAnnotation())
+		fmt.Fprintf(w, "  => annotation %s: %q\n", podeni.FargateAnnotationKey, e.Result.FargateAnnotation())
 	}
 }
 

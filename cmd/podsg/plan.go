@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
-	"github.com/podsg/podsg/eni"
 )
 
 const planDescription = `
@@ -101,7 +101,7 @@ func (c *cli) plan(_ context.Context, args []string) error {
 		if !ok || namespace == "" || name == "" {
 			return usagef("--pod %q: give the pod as namespace/name", *podName)
 		}
-		enis, err := eni.ParseAnnotation(*annotation)
+		enis, err := podeni.Parse(*annotation)
 		if err != nil {
 			return fmt.Errorf("--annotation: %w", err)
 		}
