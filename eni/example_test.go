@@ -32,7 +32,7 @@ func (b *exampleBackend) RetargetBranch(context.Context, eni.Branch, eni.GroupSe
 
 func ExamplePool() {
 	ctx := context.Background()
-	pool, err := eni.NewPool(eni.Config{Node: "i-0123456789abcdef0", Limit: 2, Backend: &exampleBackend{}})
+	pool, err := eni.NewPool(&exampleBackend{}, eni.Options{Node: "i-0123456789abcdef0", Limit: 2})
 	if err != nil {
 		fmt.Println(err)
 		return

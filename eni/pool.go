@@ -18,6 +18,16 @@ import (
 // pod on the node ends and its ENI cools down, or run on another node.
 var ErrNoCapacity = errors.New("no branch ENI capacity on the node")
 
+// ErrInvalidOptions is matched (errors.Is) by the errors NewPool and
+// Policy.Validate return for bad options. The message names the field, its
+// value and what to do.
+var ErrInvalidOptions = errors.New("eni: invalid options")
+
+// invalidOption returns an error matching ErrInvalidOptions for field.
+func invalidOption(field string, value any, format string, args ...any) error {
+	return fmt.Errorf("%w: %s = %v: %s", ErrInvalidOptions, field, value, fmt.Sprintf(format, args...))
+}
+
 // ErrPoolClosed is returned by Acquire once Drain has started.
 var ErrPoolClosed = errors.New("branch ENI pool is closed")
 
@@ -174,14 +184,13 @@ type Stats struct {
 // Total returns the slots taken: every state together.
 func (s Stats) Total() int { return s.Creating + s.InUse + s.Cooling + s.Warm + s.Deleting }
 
-// Config configures a Pool.
-type Config struct {
-	// Node names the node in errors and logs (its instance ID).
+// Options configure a Pool. NewPool checks the fields marked Required; the
+// zero value of every other field means its documented default.
+type Options struct {
+	// Node names the node in errors and logs (its instance ID). Required.
 	Node string
-	// Limit is the node's branch-ENI limit, 1..MaxBranchVLAN.
+	// Limit is the node's branch-ENI limit, 1..MaxBranchVLAN. Required.
 	Limit int
-	// Backend creates and deletes the ENIs. Required.
-	Backend Backend
 	// Policy governs reuse and deletion; the zero Policy gives the defaults.
 	Policy Policy
 	// Logger receives debug records of transitions; nil logs nothing.
@@ -300,31 +309,40 @@ type Pool struct {
 	due      time.Time // pending OnDue notification
 }
 
-// NewPool returns an empty pool for a node. Use Reconcile to load the ENIs a
-// node already has.
-func NewPool(cfg Config) (*Pool, error) {
-	if cfg.Backend == nil {
-		return nil, errors.New("eni: Config.Backend is nil: want the Backend that creates the node's branch ENIs")
+// NewPool returns an empty pool for a node whose branch ENIs backend
+// creates and deletes. Use Reconcile to load the ENIs a node already has.
+//
+// A nil backend or bad options give an error that names the field, its
+// value and what to do, and matches ErrInvalidOptions.
+func NewPool(backend Backend, opts Options) (*Pool, error) {
+	if backend == nil {
+		return nil, fmt.Errorf("%w: the Backend is nil: pass the Backend that creates the node's branch ENIs (package trunk's, or one of your own)", ErrInvalidOptions)
 	}
-	vl, err := NewVLANs(cfg.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("eni: Config.Limit of node %s: %w", cfg.Node, err)
+	if opts.Node == "" {
+		return nil, invalidOption("Options.Node", `""`, "name the node (its instance ID): errors and logs say which node they are about")
 	}
-	pol, err := cfg.Policy.normalize()
+	if opts.Limit < 1 || opts.Limit > MaxBranchVLAN {
+		return nil, invalidOption("Options.Limit", opts.Limit, "want the node's branch-ENI limit, 1 to %d (limits.Lookup gives it per instance type)", MaxBranchVLAN)
+	}
+	vl, err := NewVLANs(opts.Limit)
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
+	pol, err := opts.Policy.normalize("Options.Policy")
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Pool{
-		node:     cfg.Node,
-		limit:    cfg.Limit,
-		backend:  cfg.Backend,
+		node:     opts.Node,
+		limit:    opts.Limit,
+		backend:  backend,
 		policy:   pol,
-		log:      log.With("node", cfg.Node),
-		onDue:    cfg.OnDue,
+		log:      log.With("node", opts.Node),
+		onDue:    opts.OnDue,
 		now:      time.Now,
 		wake:     make(chan struct{}, 1),
 		vlans:    *vl,

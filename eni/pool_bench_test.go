@@ -36,7 +36,7 @@ const warmPoolLimit = 9
 
 func newWarmPool(tb testing.TB) *warmPool {
 	tb.Helper()
-	p, err := NewPool(Config{Node: "i-0", Limit: warmPoolLimit, Backend: &benchBackend{}})
+	p, err := NewPool(&benchBackend{}, Options{Node: "i-0", Limit: warmPoolLimit})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -331,13 +331,12 @@ func (m *Manager) initNode(ctx context.Context, n *node, inst instanceView) (Nod
 	if err != nil {
 		return NodeInfo{}, err
 	}
-	pool, err := eni.NewPool(eni.Config{
-		Node:    info.InstanceID,
-		Limit:   info.BranchLimit,
-		Backend: &nodeBackend{m: m, n: n},
-		Policy:  m.opts.Policy,
-		Logger:  m.log,
-		OnDue:   func(t time.Time) { m.schedule(n, t) },
+	pool, err := eni.NewPool(&nodeBackend{m: m, n: n}, eni.Options{
+		Node:   info.InstanceID,
+		Limit:  info.BranchLimit,
+		Policy: m.opts.Policy,
+		Logger: m.log,
+		OnDue:  func(t time.Time) { m.schedule(n, t) },
 	})
 	if err != nil {
 		return NodeInfo{}, err
