@@ -23,8 +23,8 @@ var (
 	anyDst = netip.MustParsePrefix("0.0.0.0/0")
 )
 
-func config(mode enforce.Mode) enforce.Config {
-	return enforce.Config{
+func options(mode enforce.Mode) enforce.Options {
+	return enforce.Options{
 		Mode:             mode,
 		TrunkLink:        "eth1",
 		PrimaryInterface: "eth0",
@@ -88,7 +88,7 @@ func TestSetupPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode.String(), func(t *testing.T) {
-			b, err := enforce.NewBuilder(config(tt.mode))
+			b, err := enforce.NewBuilder(options(tt.mode))
 			require.NoError(t, err)
 			got, err := b.Setup(testPod())
 			require.NoError(t, err)
@@ -116,7 +116,7 @@ func TestSetupPlan(t *testing.T) {
 }
 
 func TestTeardownPlan(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Standard))
+	b, err := enforce.NewBuilder(options(enforce.Standard))
 	require.NoError(t, err)
 	p := testPod()
 	p.NetNS, p.IfName = "", "" // not needed
@@ -140,7 +140,7 @@ func TestTeardownPlan(t *testing.T) {
 }
 
 func TestNodePlan(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	p := b.Node()
 	require.Equal(t, []enforce.Rule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
@@ -155,8 +155,8 @@ func TestNodePlan(t *testing.T) {
 	require.Equal(t, "! -o vlan+ -m comment --comment AWS, SNAT -m addrtype ! --dst-type LOCAL -j SNAT --to-source 10.0.0.10 --random-fully", last)
 	require.Equal(t, "-i eni+ -m comment --comment AWS, outbound connections -j AWS-CONNMARK-CHAIN-0", strings.Join(p.Want.IPTables[1].Spec, " "))
 
-	std, err := enforce.NewBuilder(func() enforce.Config {
-		c := config(enforce.Standard)
+	std, err := enforce.NewBuilder(func() enforce.Options {
+		c := options(enforce.Standard)
 		c.ExternalSNAT = true
 		c.VethPrefix = "pod"
 		return c
@@ -173,27 +173,28 @@ func TestNodePlan(t *testing.T) {
 func TestNewBuilderErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(*enforce.Config)
+		mutate func(*enforce.Options)
 		fields []string
 	}{
-		{"zero", func(c *enforce.Config) { *c = enforce.Config{} }, []string{"Config.TrunkLink", "Config.PrimaryInterface", "Config.PrimaryIP", "Config.VPCCIDRs"}},
-		{"mode", func(c *enforce.Config) { c.Mode = 7 }, []string{"Config.Mode"}},
-		{"cidr host bits", func(c *enforce.Config) { c.VPCCIDRs = append(c.VPCCIDRs, netip.MustParsePrefix("10.1.2.3/16")) }, []string{"Config.VPCCIDRs[1]"}},
-		{"excluded v6", func(c *enforce.Config) { c.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("fd00::/8")} }, []string{"Config.SNATExcludedCIDRs[0]"}},
-		{"mtu", func(c *enforce.Config) { c.MTU = 10000 }, []string{"Config.MTU"}},
-		{"prefix long", func(c *enforce.Config) { c.VethPrefix = "toolong" }, []string{"Config.VethPrefix"}},
-		{"prefix vlan", func(c *enforce.Config) { c.VethPrefix = "vlan" }, []string{"Config.VethPrefix"}},
-		{"trunk name", func(c *enforce.Config) { c.TrunkLink = "a/b" }, []string{"Config.TrunkLink"}},
-		{"external snat needs no IP", func(c *enforce.Config) { c.ExternalSNAT = true; c.PrimaryIP = netip.Addr{}; c.VPCCIDRs = nil }, nil},
+		{"zero", func(c *enforce.Options) { *c = enforce.Options{} }, []string{"Options.TrunkLink", "Options.PrimaryInterface", "Options.PrimaryIP", "Options.VPCCIDRs"}},
+		{"mode", func(c *enforce.Options) { c.Mode = 7 }, []string{"Options.Mode"}},
+		{"cidr host bits", func(c *enforce.Options) { c.VPCCIDRs = append(c.VPCCIDRs, netip.MustParsePrefix("10.1.2.3/16")) }, []string{"Options.VPCCIDRs[1]"}},
+		{"excluded v6", func(c *enforce.Options) { c.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("fd00::/8")} }, []string{"Options.SNATExcludedCIDRs[0]"}},
+		{"mtu", func(c *enforce.Options) { c.MTU = 10000 }, []string{"Options.MTU"}},
+		{"prefix long", func(c *enforce.Options) { c.VethPrefix = "toolong" }, []string{"Options.VethPrefix"}},
+		{"prefix vlan", func(c *enforce.Options) { c.VethPrefix = "vlan" }, []string{"Options.VethPrefix"}},
+		{"trunk name", func(c *enforce.Options) { c.TrunkLink = "a/b" }, []string{"Options.TrunkLink"}},
+		{"external snat needs no IP", func(c *enforce.Options) { c.ExternalSNAT = true; c.PrimaryIP = netip.Addr{}; c.VPCCIDRs = nil }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := config(enforce.Standard)
+			c := options(enforce.Standard)
 			tt.mutate(&c)
 			_, err := enforce.NewBuilder(c)
 			require.Equal(t, tt.fields, fieldsOf(err))
 			if err != nil {
-				require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+				require.ErrorIs(t, err, enforce.ErrInvalidOptions)
+				require.NotErrorIs(t, err, enforce.ErrInvalidPod)
 			}
 		})
 	}
@@ -222,7 +223,7 @@ func fieldsOf(err error) []string {
 }
 
 func TestSetupErrors(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	tests := []struct {
 		name     string
@@ -246,11 +247,15 @@ func TestSetupErrors(t *testing.T) {
 			plan, err := b.Setup(p)
 			require.Equal(t, tt.setup, fieldsOf(err))
 			if err != nil {
-				require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+				require.ErrorIs(t, err, enforce.ErrInvalidPod)
+				require.NotErrorIs(t, err, enforce.ErrInvalidOptions)
 				require.Zero(t, plan.Kind+enforce.Kind(len(plan.Want.Rules)), "no plan on error")
 			}
 			_, err = b.Teardown(p)
 			require.Equal(t, tt.teardown, fieldsOf(err))
+			if err != nil {
+				require.ErrorIs(t, err, enforce.ErrInvalidPod)
+			}
 		})
 	}
 }
@@ -262,7 +267,7 @@ func TestParseMode(t *testing.T) {
 		require.Equal(t, m, got)
 	}
 	_, err := enforce.ParseMode("Strict")
-	require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 	require.ErrorContains(t, err, `"Strict"`)
 }
 
@@ -273,7 +278,7 @@ func FuzzParseMode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := enforce.ParseMode(s)
 		if err != nil {
-			require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+			require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 			return
 		}
 		require.Equal(t, s, m.String(), "a parsed mode formats back to its input")
@@ -286,7 +291,7 @@ func FuzzParseMode(f *testing.F) {
 func FuzzSetup(f *testing.F) {
 	f.Add(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`, "default", "web-1", "eth0")
 	f.Add(`[{"eniId":"eni-01234567","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":4094,"subnetCidr":"10.0.0.0/8"}]`, "kube-system", "a.b", "net1")
-	b, err := enforce.NewBuilder(config(enforce.Standard))
+	b, err := enforce.NewBuilder(options(enforce.Standard))
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, annotation, namespace, name, ifname string) {
 		enis, err := podeni.Parse(annotation)
@@ -295,7 +300,7 @@ func FuzzSetup(f *testing.F) {
 		}
 		p, err := b.Setup(enforce.Pod{Namespace: namespace, Name: name, NetNS: "/run/netns/x", IfName: ifname, Branch: enis[0]})
 		if err != nil {
-			require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+			require.ErrorIs(t, err, enforce.ErrInvalidPod)
 			require.NotEmpty(t, fieldsOf(err))
 			return
 		}

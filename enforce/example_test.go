@@ -9,7 +9,7 @@ import (
 )
 
 func ExampleBuilder_Setup() {
-	b, err := enforce.NewBuilder(enforce.Config{
+	b, err := enforce.NewBuilder(enforce.Options{
 		Mode:             enforce.Strict,
 		TrunkLink:        "eth1",
 		PrimaryInterface: "eth0",

@@ -23,7 +23,7 @@ func TestFakeSetupTeardown(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			ctx := context.Background()
 			f := newFakeNode(t)
-			b, err := enforce.NewBuilder(config(mode))
+			b, err := enforce.NewBuilder(options(mode))
 			require.NoError(t, err)
 			node := b.Node()
 			require.NoError(t, f.Apply(ctx, &node))
@@ -62,7 +62,7 @@ func TestFakeSetupTeardown(t *testing.T) {
 
 func TestFakeRollback(t *testing.T) {
 	ctx := context.Background()
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestFakeRollback(t *testing.T) {
 
 func TestFakeRefusesWhatTheKernelRefuses(t *testing.T) {
 	ctx := context.Background()
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestFakeReplacesStaleState(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeNode(t)
 	f.AddNetNS("/var/run/netns/cni-2")
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	old, err := b.Setup(testPod())
 	require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestFakeReplacesStaleState(t *testing.T) {
 }
 
 func TestScriptStandardNode(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Standard))
+	b, err := enforce.NewBuilder(options(enforce.Standard))
 	require.NoError(t, err)
 	p := b.Node()
 	cmds := p.Commands()

@@ -262,7 +262,7 @@ func (tp *topo) applier(t testing.TB) Applier {
 
 func (tp *topo) builder(t testing.TB, mode Mode, externalSNAT bool) *Builder {
 	t.Helper()
-	b, err := NewBuilder(Config{
+	b, err := NewBuilder(Options{
 		Mode: mode, TrunkLink: "eth1", PrimaryInterface: "eth0", PrimaryIP: nodeIP,
 		VPCCIDRs: []netip.Prefix{vpcCIDR}, ExternalSNAT: externalSNAT,
 	})

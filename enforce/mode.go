@@ -33,7 +33,7 @@ func (m Mode) String() string {
 func (m Mode) Valid() bool { return m == Strict || m == Standard }
 
 // ParseMode parses the spelling the CNI plugin accepts: "strict" or
-// "standard". The error quotes the input and matches ErrInvalidConfig.
+// "standard". The error quotes the input and matches ErrInvalidOptions.
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "strict":

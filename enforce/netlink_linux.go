@@ -179,7 +179,7 @@ func (b *nlBackend) ensureVLAN(l VLANLink, step func(Change) error, u *undoLog) 
 		return err
 	}
 	if trunk == nil {
-		return fmt.Errorf("trunk link %s does not exist in the node namespace; check Config.TrunkLink", l.Parent)
+		return fmt.Errorf("trunk link %s does not exist in the node namespace; check Options.TrunkLink", l.Parent)
 	}
 	cur, err := b.link(HostNS, l.Name)
 	if err != nil {

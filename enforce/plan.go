@@ -48,9 +48,9 @@ const (
 	// StrictVethPrefix is the host veth prefix of strict-mode pods.
 	StrictVethPrefix = "vlan"
 	// DefaultVethPrefix is the host veth prefix of standard-mode pods unless
-	// Config.VethPrefix says otherwise.
+	// Options.VethPrefix says otherwise.
 	DefaultVethPrefix = "eni"
-	// DefaultMTU is the MTU of the VLAN link and veth pair unless Config.MTU
+	// DefaultMTU is the MTU of the VLAN link and veth pair unless Options.MTU
 	// says otherwise (the VPC's jumbo-frame MTU).
 	DefaultMTU = 9001
 )
