@@ -645,7 +645,11 @@ func (t *tutorial) troubleMissingGroup(ctx context.Context) error {
 	}
 	// preflight finds it before any pod is created.
 	t.p.cmd("podsg preflight --cluster cluster.yaml -f typo-policy.yaml --check security-groups")
-	rep, err := preflight.New(t.client, preflight.WithChecks(preflight.CheckGroups)).Run(ctx,
+	checker, err := preflight.New(t.client, preflight.Options{Checks: []preflight.CheckName{preflight.CheckGroups}})
+	if err != nil {
+		return err
+	}
+	rep, err := checker.Run(ctx,
 		&preflight.Cluster{Name: clusterName, VPCID: t.w.VPCID, ClusterSecurityGroup: t.w.ClusterSG,
 			CNI: preflight.CNI{EnablePodENI: true}}, []v1beta1.SecurityGroupPolicy{*p})
 	if err != nil {
