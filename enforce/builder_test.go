@@ -73,17 +73,17 @@ func TestSetupPlan(t *testing.T) {
 		veth  string
 		other string
 		route enforce.Route
-		rules []enforce.Rule
+		rules []enforce.IPRule
 	}{
 		{
 			mode: enforce.Strict, veth: strictVeth, other: stdVeth,
 			route: enforce.Route{Table: 103, Dst: podP, Dev: strictVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
+			rules: []enforce.IPRule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
 		},
 		{
 			mode: enforce.Standard, veth: stdVeth, other: strictVeth,
 			route: enforce.Route{Table: enforce.TableMain, Dst: podP, Dev: stdVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
+			rules: []enforce.IPRule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
 		},
 	}
 	for _, tt := range tests {
@@ -99,7 +99,7 @@ func TestSetupPlan(t *testing.T) {
 				Want: common(tt.veth, mac),
 				Purge: enforce.Purge{
 					Links: []enforce.LinkRef{{Name: tt.other}},
-					Rules: []enforce.RuleMatch{
+					Rules: []enforce.IPRuleMatch{
 						{Priority: 10, Table: 103}, {Priority: 10, IIF: tt.veth},
 						{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 					},
@@ -127,7 +127,7 @@ func TestTeardownPlan(t *testing.T) {
 		Kind: enforce.PodTeardown, Mode: enforce.Standard, Pod: "default/web-1",
 		Purge: enforce.Purge{
 			Links: []enforce.LinkRef{{Name: "vlan.eth.3"}, {Name: sv}, {Name: ev}},
-			Rules: []enforce.RuleMatch{
+			Rules: []enforce.IPRuleMatch{
 				{Priority: 10, Table: 103}, {Priority: 10, IIF: sv}, {Priority: 10, IIF: ev},
 				{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 			},
@@ -143,8 +143,8 @@ func TestNodePlan(t *testing.T) {
 	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	p := b.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
-	require.Equal(t, []enforce.RuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"})
 	require.Len(t, p.Want.Chains, 2)
@@ -163,7 +163,7 @@ func TestNodePlan(t *testing.T) {
 	}())
 	require.NoError(t, err)
 	p = std.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
 	require.Empty(t, p.Want.Chains)
 	require.Len(t, p.Purge.Chains, 2, "external SNAT purges the SNAT and connmark chains")
 	require.Equal(t, "pod+", p.Purge.IPTables[1].Spec[1])

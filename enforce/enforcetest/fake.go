@@ -45,7 +45,7 @@ func NewFake() *Fake {
 		chains:  map[enforce.ChainRef][][]string{},
 		builtin: map[enforce.ChainRef][][]string{},
 	}
-	f.host.rules = []enforce.Rule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
+	f.host.rules = []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
 	return f
 }
 
