@@ -1,6 +1,7 @@
 package enforce_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -310,4 +311,33 @@ func FuzzSetup(f *testing.F) {
 		require.Equal(t, br.VLANID+100, p.Want.Routes[3].Table)
 		require.Equal(t, br.Gateway(), p.Want.Routes[3].Gw)
 	})
+}
+
+func TestModeText(t *testing.T) {
+	type cni struct {
+		Mode enforce.Mode `json:"enforcingMode,omitempty"`
+	}
+	for in, want := range map[string]enforce.Mode{
+		`{"enforcingMode":"standard"}`: enforce.Standard,
+		`{"enforcingMode":"strict"}`:   enforce.Strict,
+		`{"enforcingMode":""}`:         enforce.Strict,
+		`{}`:                           enforce.Strict,
+	} {
+		var c cni
+		require.NoError(t, json.Unmarshal([]byte(in), &c), in)
+		require.Equal(t, want, c.Mode, in)
+	}
+	var c cni
+	err := json.Unmarshal([]byte(`{"enforcingMode":"strikt"}`), &c)
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
+	require.ErrorContains(t, err, `"strikt"`)
+
+	out, err := json.Marshal(cni{Mode: enforce.Standard})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"enforcingMode":"standard"}`, string(out))
+	out, err = json.Marshal(cni{Mode: enforce.Strict})
+	require.NoError(t, err)
+	require.JSONEq(t, `{}`, string(out), "the zero Mode is the plugin's default")
+	_, err = json.Marshal(cni{Mode: 7})
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 }
