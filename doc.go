@@ -32,6 +32,26 @@
 // minimal interface whose methods have the SDK's exact signatures: pass
 // *ec2.Client for real EC2, or *fake.EC2 in tests.
 //
+// # Configuration
+//
+// Every constructor follows one rule. It takes its required collaborators
+// (an EC2 client, a Backend) as parameters and its settings as one struct
+// named Options, passed by value: trunk.New(client, trunk.Options{…}),
+// eni.NewPool(backend, eni.Options{…}), enforce.NewBuilder(enforce.Options{…}),
+// preflight.New(client, preflight.Options{…}), selector.NewIndex(
+// selector.Options{}). A package with a second settings struct names it after
+// what it configures: trunk.BudgetOptions, fake.ServerOptions,
+// kernel.NetlinkOptions.
+//
+// Fields documented "Required." are checked by the constructor; the zero
+// value of every other field means its documented default, so Options{}
+// holds the defaults wherever no field is required. Bad options give an
+// error that names the field, the value and what to do, and matches the
+// package's ErrInvalidOptions with errors.Is. There are no functional
+// options and no With… option functions. Package fake alone, whose callers
+// mostly want the defaults, takes its Options as an optional trailing
+// argument: fake.New() or fake.New(fake.Options{…}).
+//
 // Start with the README and examples/tutorial, which replays the EKS
 // "Security groups for pods" tutorial end to end on the embedded fake EC2.
 package podsg

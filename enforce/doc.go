@@ -12,10 +12,16 @@
 //     (CNI ADD), Builder.Teardown per pod (CNI DEL).
 //   - Plan.Script renders a plan as ip, iptables and sysctl commands, for
 //     debugging and documentation; nothing in this package runs it.
-//   - An Applier makes a plan true: Netlink (links, routes, rules, sysctls
-//     through netlink), IPTables (NAT through iptables), Join to combine
-//     them, and Fake, an in-memory model for unit tests of CNI plugins and
-//     node agents.
+//   - An Applier makes a plan true: kernel.Netlink (links, routes, rules,
+//     sysctls through netlink) and kernel.IPTables (NAT through iptables)
+//     in package enforce/kernel, combined by Join, and enforcetest.Fake, an
+//     in-memory model for unit tests of CNI plugins and node agents.
+//
+// This package only plans: it imports the standard library and api/podeni,
+// and builds on every operating system. The Linux appliers, which link
+// github.com/vishvananda/netlink and github.com/coreos/go-iptables, live in
+// enforce/kernel, so a program that plans, renders or tests with the fake
+// links neither (a test of this module checks it).
 //
 // # What a plan contains
 //
@@ -48,10 +54,6 @@
 // transactional: on failure, what the call added is removed. Teardown
 // removes both modes' rules whatever the node's mode.
 //
-// # Kernels without 802.1Q
-//
-// NetlinkOptions.VLANStandIn lets a test or simulator provide another link
-// (a veth pair, say) in place of the VLAN link; this package's own tests do
-// so and prove the modes with real TCP connections across network
-// namespaces.
+// The kernel appliers' tests in enforce/kernel prove both modes with real
+// TCP connections across network namespaces.
 package enforce

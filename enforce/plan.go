@@ -340,22 +340,3 @@ func cloneIPT(rs []IPTablesRule) []IPTablesRule {
 	}
 	return out
 }
-
-// wantsLink reports whether the plan creates a host link with this name.
-func (s *State) wantsLink(name string) bool {
-	for _, v := range s.VLANs {
-		if v.Name == name {
-			return true
-		}
-	}
-	for _, v := range s.Veths {
-		if v.HostName == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *State) wantsRule(r Rule) bool { return slices.Contains(s.Rules, r) }
-
-func (s *State) wantsRoute(r Route) bool { return slices.Contains(s.Routes, r) }

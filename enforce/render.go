@@ -200,6 +200,10 @@ func overlapsRoutes(m RouteMatch, routes []Route) bool {
 	return false
 }
 
+// String renders r as the arguments of "ip rule add": "pref 10 iif
+// vlan.eth.3 lookup 103".
+func (r Rule) String() string { return strings.Join(ruleArgs(r), " ") }
+
 func ruleArgs(r Rule) []string {
 	args := []string{"pref", strconv.Itoa(r.Priority)}
 	if r.IIF != "" {

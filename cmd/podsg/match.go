@@ -191,7 +191,7 @@ func toMatchJSON(wl workload, e selector.Explanation) matchJSON {
 	return r
 }
 
-func toSelectorJSON(s selector.SelectorExplanation) selectorJSON {
+func toSelectorJSON(s selector.LabelMatch) selectorJSON {
 	r := selectorJSON{Set: s.Set, Selector: s.Selector, Error: s.Error, Matched: s.Matched}
 	for _, f := range s.Failed {
 		r.Failed = append(r.Failed, f.Requirement)
