@@ -21,7 +21,7 @@ import (
 
 func TestSubnetAddresses(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	vpc := f.AddVPC("10.1.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.1.0.0/28", "")
 	var ips, ids []string
@@ -428,7 +428,7 @@ func TestFaults(t *testing.T) {
 		require.Len(t, d.NetworkInterfaces, 2, "a failed call changes nothing")
 	})
 	t.Run("with a probability", func(t *testing.T) {
-		w := newWorld(t, func(o *fake.Options) { o.Seed = 42 })
+		w := newWorld(t, fake.Options{Seed: 42})
 		remove := w.f.InjectFault(fake.Fault{Action: "DescribeSubnets", Code: "InternalError", Probability: 0.25})
 		failed := 0
 		for range 1000 {
@@ -510,7 +510,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("attach delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := newWorld(t, func(o *fake.Options) { o.AttachDelay = 3 * time.Second })
+			w := newWorld(t, fake.Options{AttachDelay: 3 * time.Second})
 			eni := w.eni(t)
 			_, err := w.f.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
 				NetworkInterfaceId: aws.String(eni), InstanceId: aws.String(w.node.InstanceID), DeviceIndex: aws.Int32(1)})
@@ -668,7 +668,7 @@ func TestErrorsAreTyped(t *testing.T) {
 
 func TestCallLogRing(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.CallLogSize = 3; o.DisableThrottling = true })
+	f := fake.New(fake.Options{CallLogSize: 3, DisableThrottling: true})
 	for _, id := range []string{"vpc-00000001", "vpc-00000002", "vpc-00000003", "vpc-00000004", "vpc-00000005"} {
 		_, err := f.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
 		require.Error(t, err)
@@ -683,7 +683,7 @@ func TestCallLogRing(t *testing.T) {
 
 func TestDefaultVPC(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, err := f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})
 	require.Equal(t, "VPCIdNotSpecified", fake.ErrorCode(err))
 	vpc := f.AddDefaultVPC("172.31.0.0/16")

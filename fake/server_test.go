@@ -25,7 +25,7 @@ import (
 
 // startServer serves f on a free local port for the duration of the test
 // and returns a real SDK client for it that does not retry.
-func startServer(t testing.TB, f any, opts ...fake.ServerOption) (*fake.Server, *ec2.Client) {
+func startServer(t testing.TB, f any, opts ...fake.ServerOptions) (*fake.Server, *ec2.Client) {
 	t.Helper()
 	srv, err := fake.NewServer(f, opts...)
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func TestServerServesEveryOperation(t *testing.T) {
 // client over HTTP, touching every operation the server serves, and checks
 // the answers.
 func TestServerEveryOperation(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	srv, c := startServer(t, f)
 	ctx := context.Background()
 
@@ -239,7 +239,7 @@ func TestServerEveryOperation(t *testing.T) {
 // TestServerErrors checks that EC2 errors reach the SDK with their code,
 // message and HTTP status.
 func TestServerErrors(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, c := startServer(t, f)
 	ctx := context.Background()
 	vpcID := f.AddVPC("10.1.0.0/16")
@@ -361,7 +361,7 @@ func TestServerProtocolErrors(t *testing.T) {
 
 // TestServerPagination pages through interfaces with the SDK's paginator.
 func TestServerPagination(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, c := startServer(t, f)
 	vpcID := f.AddVPC("10.2.0.0/16")
 	subnetID := f.AddSubnet(vpcID, "10.2.0.0/24", "")
@@ -415,7 +415,7 @@ func TestServerThrottling(t *testing.T) {
 // TestServerLostResponse checks that a lost response applies the change and
 // drops the connection: the SDK sees a transport error, not an EC2 error.
 func TestServerLostResponse(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	srv, c := startServer(t, f)
 	ctx := context.Background()
 	vpcID := f.AddVPC("10.3.0.0/16")
@@ -491,7 +491,7 @@ func TestServerOtherAPIs(t *testing.T) {
 	_, err = fake.NewServer(notEncodable{})
 	require.ErrorContains(t, err, "operations.txt")
 
-	srv, err = fake.NewServer(apiSubset{}, fake.WithServerRegion("eu-central-1"))
+	srv, err = fake.NewServer(apiSubset{}, fake.ServerOptions{Region: "eu-central-1"})
 	require.NoError(t, err)
 	require.Equal(t, "eu-central-1", srv.Region())
 	require.Equal(t, "", srv.URL(), "not started")

@@ -28,7 +28,7 @@ type tutorial struct {
 	policies []v1beta1.SecurityGroupPolicy
 }
 
-func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
+func newTutorial(t testing.TB, opts ...fake.Options) *tutorial {
 	t.Helper()
 	ctx := context.Background()
 	f := fake.New(opts...)
@@ -210,7 +210,7 @@ func TestTutorialCapacityFigures(t *testing.T) {
 
 func BenchmarkTutorialRun(b *testing.B) {
 	// Throttling off: the benchmark measures preflight, not EC2's buckets.
-	tt := newTutorial(b, func(o *fake.Options) { o.DisableThrottling = true })
+	tt := newTutorial(b, fake.Options{DisableThrottling: true})
 	c := preflight.New(tt.ec2)
 	ctx := context.Background()
 	b.ReportAllocs()

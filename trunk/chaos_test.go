@@ -103,7 +103,7 @@ func TestChaos(t *testing.T) {
 			defer rngMu.Unlock()
 			return lo + time.Duration(rng.Int64N(int64(hi-lo)))
 		}
-		f := fake.New(func(o *fake.Options) { o.Seed = 42 })
+		f := fake.New(fake.Options{Seed: 42})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 		sgNode := f.AddSecurityGroup(vpc, "nodes")

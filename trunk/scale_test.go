@@ -47,7 +47,7 @@ func TestScale(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		f := fake.New(func(o *fake.Options) { o.CallLogSize = -1 })
+		f := fake.New(fake.Options{CallLogSize: -1})
 		const cluster = "scale"
 		want, pods := seedScale(t, f, cluster, nodes)
 		setLatencies(f)
