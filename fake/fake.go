@@ -192,7 +192,7 @@ func (f *EC2) AccountID() string { return f.opts.AccountID }
 // call runs one operation through the pipeline described on EC2. op runs with
 // f.mu held. filtered tells the throttler whether the request narrowed its
 // result (filters, IDs or MaxResults); mutating calls pass true.
-func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered bool, op func(*I) (*O, error)) (*O, error) {
+func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered bool, op func(*I) (*O, error)) (*O, error) {
 	if in == nil {
 		in = new(I)
 	}
@@ -205,7 +205,7 @@ func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered 
 			if errors.As(err, &lost) {
 				return nil, err
 			}
-			return nil, opError(action, err)
+			return nil, opError(string(action), err)
 		}
 		return out, nil
 	}
@@ -243,7 +243,7 @@ func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered 
 	return finish(out, nil, OutcomeOK)
 }
 
-func (f *EC2) record(action, params string, start time.Time, outcome Outcome, err error) {
+func (f *EC2) record(action Action, params string, start time.Time, outcome Outcome, err error) {
 	rec := Call{
 		Time:    start,
 		Action:  action,
@@ -258,7 +258,7 @@ func (f *EC2) record(action, params string, start time.Time, outcome Outcome, er
 	f.log.add(rec)
 	if f.opts.Logger != nil {
 		f.opts.Logger.LogAttrs(context.Background(), slog.LevelDebug, "fake ec2 call",
-			slog.String("action", action), slog.String("params", params),
+			slog.String("action", string(action)), slog.String("params", params),
 			slog.String("outcome", string(outcome)), slog.String("code", rec.Code))
 	}
 }

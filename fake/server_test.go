@@ -227,7 +227,7 @@ func TestServerEveryOperation(t *testing.T) {
 	var called []string
 	for action, n := range f.AllCounts() {
 		if n.Calls > 0 {
-			called = append(called, action)
+			called = append(called, string(action))
 		}
 	}
 	slices.Sort(called)
@@ -397,7 +397,7 @@ func TestServerPagination(t *testing.T) {
 // RequestLimitExceeded, which the SDK classifies as throttling.
 func TestServerThrottling(t *testing.T) {
 	f := fake.New()
-	f.SetActionBucket("DescribeVpcs", fake.Bucket{Size: 2, RefillPerSecond: 0.001})
+	f.SetActionBucket(fake.ActionDescribeVpcs, fake.Bucket{Size: 2, RefillPerSecond: 0.001})
 	_, c := startServer(t, f)
 	ctx := context.Background()
 	for range 2 {
@@ -409,7 +409,7 @@ func TestServerThrottling(t *testing.T) {
 	require.Equal(t, fake.CodeRequestLimitExceeded, ae.ErrorCode())
 	require.Equal(t, http.StatusServiceUnavailable, httpStatus(t, err))
 	require.True(t, fake.IsThrottle(err))
-	require.Equal(t, 1, f.Count("DescribeVpcs").Throttled)
+	require.Equal(t, 1, f.Count(fake.ActionDescribeVpcs).Throttled)
 }
 
 // TestServerLostResponse checks that a lost response applies the change and
@@ -426,7 +426,7 @@ func TestServerLostResponse(t *testing.T) {
 		return out.NetworkInterfaces
 	}
 
-	f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", OnCall: 1, Lost: true})
+	f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, OnCall: 1, Lost: true})
 	_, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetID)})
 	require.Error(t, err)
 	var ae smithy.APIError
@@ -438,11 +438,11 @@ func TestServerLostResponse(t *testing.T) {
 	// With the SDK's standard retryer and a ClientToken, the retry finds the
 	// interface the lost call created instead of making a second one.
 	retrying := srv.Client()
-	f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", OnCall: 1, Lost: true})
+	f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, OnCall: 1, Lost: true})
 	out, err := retrying.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetID), ClientToken: aws.String("pod-1")})
 	require.NoError(t, err)
 	require.Len(t, describe(c), 2)
-	require.Equal(t, 2, f.Count("CreateNetworkInterface").Calls-1, "the lost attempt and its retry")
+	require.Equal(t, 2, f.Count(fake.ActionCreateNetworkInterface).Calls-1, "the lost attempt and its retry")
 	require.Contains(t, []string{aws.ToString(describe(c)[0].NetworkInterfaceId), aws.ToString(describe(c)[1].NetworkInterfaceId)}, aws.ToString(out.NetworkInterface.NetworkInterfaceId))
 }
 

@@ -122,7 +122,7 @@ func TestTrunkingUnsupported(t *testing.T) {
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, "t3.large", te.InstanceType)
 		require.ErrorContains(t, err, "t3.large")
-		require.Equal(t, 0, f.Count("CreateNetworkInterface").Calls)
+		require.Equal(t, 0, f.Count(fake.ActionCreateNetworkInterface).Calls)
 	})
 }
 
@@ -155,16 +155,16 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(context.Background(), node)
 		require.NoError(t, err)
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Code: fake.CodeUnauthorizedOperation, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
 		_, err = m.Acquire(context.Background(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.Equal(t, fake.CodeUnauthorizedOperation, trunk.ErrorCode(err))
 		require.ErrorContains(t, err, "the ENI was deleted")
 		require.Empty(t, branchENIs(t, f))
-		require.Equal(t, 1, f.Count("DeleteNetworkInterface").OK)
+		require.Equal(t, 1, f.Count(fake.ActionDeleteNetworkInterface).OK)
 
 		// Lost answers: the association happened, the retries find it.
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Lost: true, OnCall: 1})
-		f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Lost: true, OnCall: 2})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 2})
 		for i := 2; i < 4; i++ {
 			_, err = m.Acquire(context.Background(), node, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
 			require.NoError(t, err)
