@@ -78,7 +78,7 @@ var ErrLostResponse = errors.New("fake: response lost after the request was appl
 // LostResponseError is the concrete error behind ErrLostResponse. It names
 // the action whose response was withheld. It is immutable once returned.
 type LostResponseError struct {
-	Action string
+	Action Action
 }
 
 func (e *LostResponseError) Error() string {

@@ -28,7 +28,7 @@ type tutorial struct {
 	policies []v1beta1.SecurityGroupPolicy
 }
 
-func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
+func newTutorial(t testing.TB, opts ...fake.Options) *tutorial {
 	t.Helper()
 	ctx := context.Background()
 	f := fake.New(opts...)
@@ -212,7 +212,7 @@ func TestTutorialCapacityFigures(t *testing.T) {
 
 func BenchmarkTutorialRun(b *testing.B) {
 	// Throttling off: the benchmark measures preflight, not EC2's buckets.
-	tt := newTutorial(b, func(o *fake.Options) { o.DisableThrottling = true })
+	tt := newTutorial(b, fake.Options{DisableThrottling: true})
 	c, err := preflight.New(tt.ec2, preflight.Options{})
 	require.NoError(b, err)
 	ctx := context.Background()

@@ -13,7 +13,7 @@ import (
 
 func ExampleManager() {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	tut, err := fake.SeedTutorial(ctx, f)
 	if err != nil {
 		fmt.Println(err)

@@ -123,7 +123,7 @@ func TestTrunkingUnsupported(t *testing.T) {
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, "t3.large", te.InstanceType)
 		require.ErrorContains(t, err, "t3.large")
-		require.Equal(t, 0, f.Count("CreateNetworkInterface").Calls)
+		require.Equal(t, 0, f.Count(fake.ActionCreateNetworkInterface).Calls)
 	})
 }
 
@@ -156,16 +156,16 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(context.Background(), node)
 		require.NoError(t, err)
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Code: fake.CodeUnauthorizedOperation, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
 		_, err = m.Acquire(context.Background(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.Equal(t, fake.CodeUnauthorizedOperation, trunk.ErrorCode(err))
 		require.ErrorContains(t, err, "the ENI was deleted")
 		require.Empty(t, branchENIs(t, f))
-		require.Equal(t, 1, f.Count("DeleteNetworkInterface").OK)
+		require.Equal(t, 1, f.Count(fake.ActionDeleteNetworkInterface).OK)
 
 		// Lost answers: the association happened, the retries find it.
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Lost: true, OnCall: 1})
-		f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Lost: true, OnCall: 2})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 2})
 		for i := 2; i < 4; i++ {
 			_, err = m.Acquire(context.Background(), node, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
 			require.NoError(t, err)
@@ -178,7 +178,7 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 // EnsureNode creates.
 func TestTrunkCreation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := fake.New(func(o *fake.Options) { o.AttachDelay = 3 * time.Second })
+		f := fake.New(fake.Options{AttachDelay: 3 * time.Second})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/20", "")
 		sg := f.AddSecurityGroup(vpc, "nodes")

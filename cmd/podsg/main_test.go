@@ -444,7 +444,7 @@ func TestLimitsFromEC2(t *testing.T) {
 		NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: limits.HypervisorNitro}
 	table, err := limits.WithOverrides(m9)
 	require.NoError(t, err)
-	f := fake.New(func(o *fake.Options) { o.Limits = table })
+	f := fake.New(fake.Options{Limits: table})
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		c := newCLI(strings.NewReader(""), &out, &errOut)

@@ -210,7 +210,7 @@ func TestTutorialFlow(t *testing.T) {
 		capacity := node.Status.Capacity[podeni.ResourceName]
 		require.Equal(t, int64(9), capacity.Value(), "m5.large carries 9 branch ENIs")
 	}
-	require.Equal(t, 5, e.ec2.Count("AttachNetworkInterface").OK, "one trunk per node")
+	require.Equal(t, 5, e.ec2.Count(fake.ActionAttachNetworkInterface).OK, "one trunk per node")
 
 	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
 
