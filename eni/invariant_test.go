@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // oneByOne creates ENIs with made-up IDs and deletes them at once.
 type oneByOne struct{ n int }
 
-func (b *oneByOne) CreateBranch(_ context.Context, req CreateRequest) (BranchENI, error) {
+func (b *oneByOne) CreateBranch(_ context.Context, req CreateRequest) (podeni.BranchENI, error) {
 	b.n++
-	return BranchENI{ID: fmt.Sprintf("eni-%017x", b.n), VLANID: req.VLAN, MAC: MAC{2, 0, 0, 0, 0, byte(b.n)},
+	return podeni.BranchENI{ID: fmt.Sprintf("eni-%017x", b.n), VLANID: req.VLAN, MAC: podeni.MAC{2, 0, 0, 0, 0, byte(b.n)},
 		PrivateIP: netip.MustParseAddr("10.0.0.10"), SubnetCIDR: netip.MustParsePrefix("10.0.0.0/24")}, nil
 }
 func (b *oneByOne) DeleteBranch(context.Context, Branch) error             { return nil }
@@ -24,7 +26,7 @@ func (b *oneByOne) RetargetBranch(context.Context, Branch, GroupSet) error { ret
 // when the ENI is deleted, the pool stops rather than carry on with counts
 // that would give one VLAN to two ENIs.
 func TestBrokenVLANBookkeepingPanics(t *testing.T) {
-	p, err := NewPool(Config{Node: "i-1", Limit: 2, Backend: &oneByOne{}, Policy: Policy{MaxWarm: NoWarm}})
+	p, err := NewPool(&oneByOne{}, Options{Node: "i-1", Limit: 2, Policy: Policy{MaxWarm: NoWarm}})
 	require.NoError(t, err)
 	pod := PodRef{Namespace: "default", Name: "a", UID: "1"}
 	b, err := p.Acquire(t.Context(), pod, Key{Groups: MustGroupSet("sg-00000001"), Subnet: "subnet-1"})

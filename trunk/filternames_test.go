@@ -51,7 +51,7 @@ func TestRollbackFindsTheAssociation(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Lost: true, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
 		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, fake.ErrLostResponse)
 		require.ErrorContains(t, err, "the ENI was deleted")

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -297,13 +298,12 @@ func (m *Manager) setUp(ctx context.Context, n *node, inst *instanceView) error 
 	if err != nil {
 		return err
 	}
-	pool, err := eni.NewPool(eni.Config{
-		Node:    info.InstanceID,
-		Limit:   info.BranchLimit,
-		Backend: &nodeBackend{m: m, info: info},
-		Policy:  m.opts.Policy,
-		Logger:  m.log,
-		OnDue:   func(t time.Time) { m.schedule(n, t) },
+	pool, err := eni.NewPool(&nodeBackend{m: m, info: info}, eni.Options{
+		Node:   info.InstanceID,
+		Limit:  info.BranchLimit,
+		Policy: m.opts.Policy,
+		Logger: m.log,
+		OnDue:  func(t time.Time) { m.schedule(n, t) },
 	})
 	if err != nil {
 		return err
@@ -407,7 +407,7 @@ func (m *Manager) Acquire(ctx context.Context, instanceID string, pod eni.PodRef
 	if err != nil {
 		return fail(err)
 	}
-	ann, err := eni.FormatAnnotation(b.ENI)
+	ann, err := podeni.Format(b.ENI)
 	if err != nil {
 		return fail(fmt.Errorf("branch ENI %s: %w", b.ENI.ID, err))
 	}

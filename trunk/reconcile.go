@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -297,7 +298,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 			// The association is EC2's own record; the tag only a copy.
 			vlan, err = int(aws.ToInt32(a.VlanId)), nil
 		}
-		if err != nil || vlan < eni.MinVLAN || vlan > eni.MaxBranchVLAN {
+		if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
 			problems = append(problems, fmt.Sprintf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
 			continue
 		}

@@ -80,7 +80,7 @@ func TestRemoveNodeRacingAcquire(t *testing.T) {
 
 		// The node is removed while its set-up waits for DescribeInstances;
 		// a third Acquire starts setting it up anew.
-		f.SetLatency("DescribeInstances", fake.Latency{Base: time.Second})
+		f.SetLatency(fake.ActionDescribeInstances, fake.Latency{Base: time.Second})
 		var wg sync.WaitGroup
 		errs := make(chan error, 16)
 		for i := range 3 {
@@ -94,7 +94,7 @@ func TestRemoveNodeRacingAcquire(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		require.NoError(t, m.RemoveNode(t.Context(), node))
 		wg.Wait()
-		f.SetLatency("DescribeInstances", fake.Latency{})
+		f.SetLatency(fake.ActionDescribeInstances, fake.Latency{})
 
 		// Removals in a loop against eight acquiring goroutines.
 		for round := range 20 {
@@ -174,7 +174,7 @@ func TestAcquireWaitEndsWithContext(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.EnsureNode(t.Context(), nodes[0].InstanceID)
 		require.NoError(t, err)
-		f.SetLatency("DescribeNetworkInterfaces", fake.Latency{Base: time.Hour})
+		f.SetLatency(fake.ActionDescribeNetworkInterfaces, fake.Latency{Base: time.Hour})
 		var wg sync.WaitGroup
 		wg.Go(func() { _, _ = m.ReconcileAll(t.Context(), nodes) })
 		synctest.Wait()
@@ -197,14 +197,14 @@ func TestTrunkAfterFailedAttach(t *testing.T) {
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
 		node := tut.Nodes[0].InstanceID
-		f.InjectFault(fake.Fault{Action: "AttachNetworkInterface", Code: fake.CodeUnauthorizedOperation, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionAttachNetworkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
 		_, err = m.EnsureNode(t.Context(), node)
 		require.Equal(t, fake.CodeUnauthorizedOperation, trunk.ErrorCode(err))
 		for range 2 {
 			_, err := m.CollectGarbage(t.Context())
 			require.NoError(t, err)
 		}
-		require.Equal(t, 1, f.Count("DeleteNetworkInterface").OK, "the unattached trunk was collected")
+		require.Equal(t, 1, f.Count(fake.ActionDeleteNetworkInterface).OK, "the unattached trunk was collected")
 		info, err := m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
 		ni := describe(t, f, info.TrunkENIID)
@@ -222,7 +222,7 @@ func TestReadersDoNotWaitForNodeSetup(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.EnsureNode(t.Context(), tut.Nodes[1].InstanceID)
 		require.NoError(t, err)
-		f.SetLatency("AttachNetworkInterface", fake.Latency{Base: 90 * time.Second})
+		f.SetLatency(fake.ActionAttachNetworkInterface, fake.Latency{Base: 90 * time.Second})
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			if _, err := m.EnsureNode(t.Context(), tut.Nodes[0].InstanceID); err != nil {
@@ -254,7 +254,7 @@ func TestUnusableCreateAnswerCleanedUp(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
-		f.InjectFault(fake.Fault{Action: "DeleteNetworkInterface", Code: fake.CodeUnauthorizedOperation, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionDeleteNetworkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
 		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorContains(t, err, "private IP")
 		sleepPast(5 * time.Minute)
@@ -371,7 +371,7 @@ func TestRunAgainMaintainsEveryNode(t *testing.T) {
 		for i := range 3 {
 			m.Release(tut.Nodes[i].InstanceID, pod(i))
 		}
-		f.SetLatency("DisassociateTrunkInterface", fake.Latency{Base: 10 * time.Second})
+		f.SetLatency(fake.ActionDisassociateTrunkInterface, fake.Latency{Base: 10 * time.Second})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() {
@@ -381,7 +381,7 @@ func TestRunAgainMaintainsEveryNode(t *testing.T) {
 		time.Sleep(eni.DefaultCoolDown + time.Second) // the worker is deleting the first node's ENI
 		cancel()
 		<-done
-		f.SetLatency("DisassociateTrunkInterface", fake.Latency{})
+		f.SetLatency(fake.ActionDisassociateTrunkInterface, fake.Latency{})
 		defer run(t, m)()
 		sleepPast(5 * time.Minute)
 		require.Empty(t, slices.Collect(maps.Keys(branchENIs(t, f))), "every node's cooled ENI deleted")
