@@ -26,6 +26,10 @@ type ReconcileInput struct {
 	// it no ENI is sent towards deletion: ENIs no listed pod claims are held
 	// (Entry.Unverified) until a reconcile with a complete list.
 	Complete bool
+	// ListedAt is when Pods was listed. An ENI the pool gave to a pod at
+	// or after it stays in use even when Pods does not name its pod: the
+	// list could not know the pod. Zero protects nothing.
+	ListedAt time.Time
 }
 
 // ReconcileResult says what a reconcile changed.
@@ -160,6 +164,8 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 		switch {
 		case !e.pod.IsZero() && live[e.pod]:
 			// Acquired for a live pod whose annotation is not written yet.
+		case !e.pod.IsZero() && !in.ListedAt.IsZero() && !e.since.Before(in.ListedAt):
+			// Acquired after the pods were listed.
 		case in.Complete:
 			p.forgetPod(e)
 			p.toCooling(e, now)

@@ -341,7 +341,7 @@ func (m *Manager) adopt(ctx context.Context, n *node) error {
 	if err := m.loadSubnets(ctx, subnetsOf(nis)); err != nil {
 		return fmt.Errorf("node %s: %w", n.id, err)
 	}
-	res := m.reconcileNode(ctx, n, nis, nil, nil, false)
+	res := m.reconcileNode(ctx, n, nis, nil, nil, false, time.Time{})
 	m.markAdopted(n)
 	if res.Adopted > 0 {
 		m.log.Info("adopted the branch ENIs of a node before its rebuild", "node", n.id, "enis", res.Adopted)

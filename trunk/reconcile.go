@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -63,10 +64,14 @@ type NodeResult struct {
 //   - ENIs created but never associated are deleted.
 //
 // Without NodePods.Complete nothing is sent towards deletion: ENIs no
-// listed pod names are held until a reconcile with a complete list. Calls
-// for a node wait while it is listed and reconciled (every wait ends with
-// its context); ReconcileAll calls may overlap.
+// listed pod names are held until a reconcile with a complete list. The
+// pods are taken to be listed when ReconcileAll is called, so list them
+// just before: an ENI given to a pod after the call started is kept in use
+// whatever the list says. Calls for a node wait while it is listed and
+// reconciled (every wait ends with its context); ReconcileAll calls may
+// overlap.
 func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[string]NodeResult, error) {
+	listedAt := time.Now()
 	results := make(map[string]NodeResult, len(nodes))
 	var mu sync.Mutex
 	fail := func(id string, err error) {
@@ -252,7 +257,7 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 		if !ok {
 			return
 		}
-		res := m.reconcileNode(ctx, t.n, nis, assocs, t.np.Pods, t.np.Complete)
+		res := m.reconcileNode(ctx, t.n, nis, assocs, t.np.Pods, t.np.Complete, listedAt)
 		m.markAdopted(t.n)
 		mu.Lock()
 		results[id] = NodeResult{ReconcileResult: res}
@@ -269,7 +274,7 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 // exclusively. Problems with single ENIs are reported in the result's
 // Conflicts.
 func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, assocs map[string]types.TrunkInterfaceAssociation,
-	pods []eni.LivePod, complete bool) eni.ReconcileResult {
+	pods []eni.LivePod, complete bool, listedAt time.Time) eni.ReconcileResult {
 	info, pool, _, _ := n.state()
 	var found []eni.Branch
 	var stale, problems []string
@@ -323,7 +328,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		b.AssociationID = aws.ToString(a.AssociationId)
 		found = append(found, eni.Branch{ENI: b, Groups: groups, Subnet: subnet})
 	}
-	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete})
+	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt})
 	if complete {
 		for _, id := range stale {
 			if err := m.deleteENI(ctx, id, PriorityBackground); err != nil && ErrorCode(err) != "InvalidNetworkInterface.InUse" {

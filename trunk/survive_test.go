@@ -412,3 +412,38 @@ func TestAcquireBeforeRebuild(t *testing.T) {
 		require.Equal(t, 3, r[nodes[0].InstanceID].Claimed)
 	})
 }
+
+// TestReconcileKeepsENIsGivenAfterListing starts a rebuild whose pod list
+// was taken before a pod started: while the rebuild sets up a new node, the
+// pod gets its ENI on a node the rebuild then reconciles. The pod keeps its
+// ENI in use; the list could not name it.
+func TestReconcileKeepsENIsGivenAfterListing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+		require.NoError(t, err)
+		node, fresh := tut.Nodes[0].InstanceID, tut.Nodes[1].InstanceID
+		groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+		_, err = m.EnsureNode(t.Context(), node)
+		require.NoError(t, err)
+		list := []trunk.NodePods{{InstanceID: node, Complete: true}, {InstanceID: fresh, Complete: true}}
+
+		f.SetLatency(fake.ActionDescribeInstances, fake.Latency{Base: 5 * time.Second})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			res, err := m.ReconcileAll(t.Context(), list)
+			if err != nil || res[node].Err != nil || res[fresh].Err != nil {
+				t.Errorf("ReconcileAll: %v %+v", err, res)
+			}
+		})
+		time.Sleep(time.Second)
+		got, err := m.Acquire(t.Context(), node, pod(1), groups) // a pod created after the listing
+		require.NoError(t, err)
+		wg.Wait()
+		p, _ := m.Pool(node)
+		b, ok := p.Lookup(pod(1))
+		require.True(t, ok, "the pod still holds its ENI")
+		require.Equal(t, got.Branch.ENI.ID, b.ENI.ID)
+		require.Zero(t, p.Stats().Cooling)
+	})
+}
