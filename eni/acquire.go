@@ -145,6 +145,7 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 		return Branch{}, err
 	}
 	e.b.ENI = got
+	e.made = now
 	p.byENI[got.ID] = e
 	p.stats.Creates++
 	if !e.target {

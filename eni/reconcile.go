@@ -30,6 +30,10 @@ type ReconcileInput struct {
 	// or after it stays in use even when Pods does not name its pod: the
 	// list could not know the pod. Zero protects nothing.
 	ListedAt time.Time
+	// MadeAfter: an ENI the pool created at or after it is kept even when
+	// Found does not list it, since EC2 lists a new ENI only after a while
+	// (eventual consistency). Zero forgets every ENI Found does not list.
+	MadeAfter time.Time
 }
 
 // ReconcileResult says what a reconcile changed.
@@ -63,7 +67,8 @@ type ReconcileResult struct {
 //     cool-down, as does an adopted ENI that no pod names (so a pod deleted
 //     during a restart still gets its cool-down);
 //   - with an incomplete list, such ENIs are held, never deleted;
-//   - ENIs the pool knew but EC2 no longer reports are forgotten.
+//   - ENIs the pool knew but EC2 no longer reports are forgotten, unless
+//     made after ReconcileInput.MadeAfter (too new to be listed).
 //
 // ENIs being created, retargeted or deleted at the time are left alone.
 func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
@@ -91,9 +96,9 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 		found[b.ENI.ID] = true
 	}
 
-	// ENIs EC2 no longer has.
+	// ENIs EC2 no longer has (unless too new to be listed).
 	for id, e := range p.byENI {
-		if found[id] || e.busy || e.state == StateCreating {
+		if found[id] || e.busy || e.state == StateCreating || !in.MadeAfter.IsZero() && !e.made.Before(in.MadeAfter) {
 			continue
 		}
 		if e.state != StateDeleting {

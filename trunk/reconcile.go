@@ -61,7 +61,10 @@ type NodeResult struct {
 //     deletion, per the policy); their trunk's associations are listed
 //     (DescribeTrunkInterfaceAssociations), so that their association IDs
 //     are known when they are deleted;
-//   - ENIs created but never associated are deleted.
+//   - ENIs created but never associated are deleted;
+//   - ENIs the pool holds that EC2 no longer lists are forgotten, except
+//     those the Manager created in the last two minutes, which EC2 may not
+//     list yet (it is eventually consistent).
 //
 // Without NodePods.Complete nothing is sent towards deletion: ENIs no
 // listed pod names are held until a reconcile with a complete list. The
@@ -269,6 +272,13 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 	return results, ctx.Err()
 }
 
+// listingLag is how long after its creation an ENI may still be missing
+// from EC2's listings. EC2 is eventually consistent: a Describe call may not
+// show a resource created moments before, usually for seconds. A rebuild
+// does not forget an ENI the Manager created within that time because a
+// listing lacks it.
+const listingLag = 2 * time.Minute
+
 // reconcileNode reconciles n's pool with the ENIs EC2 listed for it and the
 // trunk associations known (by branch ENI ID). n.op must be held
 // exclusively. Problems with single ENIs are reported in the result's
@@ -328,7 +338,8 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		b.AssociationID = aws.ToString(a.AssociationId)
 		found = append(found, eni.Branch{ENI: b, Groups: groups, Subnet: subnet})
 	}
-	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt})
+	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt,
+		MadeAfter: listedAt.Add(-listingLag)})
 	if complete {
 		for _, id := range stale {
 			if err := m.deleteENI(ctx, id, PriorityBackground); err != nil && ErrorCode(err) != "InvalidNetworkInterface.InUse" {
