@@ -478,3 +478,45 @@ func TestReconcileKeepsENIsNotListedYet(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcileStaleClaim starts a rebuild whose pod list names pod A with
+// its ENI; while the rebuild is held up, A ends, its ENI cools down and pod
+// B gets it. The rebuild's list is older than that: B keeps the ENI.
+func TestReconcileStaleClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, Policy: eni.Policy{CoolDown: eni.MinCoolDown}})
+		require.NoError(t, err)
+		defer run(t, m)()
+		node, fresh := tut.Nodes[0].InstanceID, tut.Nodes[1].InstanceID
+		groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+		a, err := m.Acquire(t.Context(), node, pod(1), groups)
+		require.NoError(t, err)
+		list := []trunk.NodePods{
+			{InstanceID: node, Complete: true, Pods: []eni.LivePod{{Pod: pod(1), ENIID: a.Branch.ENI.ID}}},
+			{InstanceID: fresh, Complete: true},
+		}
+
+		f.SetLatency(fake.ActionDescribeInstances, fake.Latency{Base: 2 * time.Minute})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := m.ReconcileAll(t.Context(), list); err != nil {
+				t.Error(err)
+			}
+		})
+		time.Sleep(time.Second)
+		m.Release(node, pod(1))
+		time.Sleep(eni.MinCoolDown + time.Second)
+		b, err := m.Acquire(t.Context(), node, pod(2), groups)
+		require.NoError(t, err)
+		require.Equal(t, a.Branch.ENI.ID, b.Branch.ENI.ID, "the warm ENI is reused")
+		wg.Wait()
+
+		p, _ := m.Pool(node)
+		got, ok := p.Lookup(pod(2))
+		require.True(t, ok, "pod 2 still holds its ENI")
+		require.Equal(t, b.Branch.ENI.ID, got.ENI.ID)
+		_, ok = p.Lookup(pod(1))
+		require.False(t, ok, "the ended pod holds nothing")
+	})
+}
