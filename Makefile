@@ -3,6 +3,7 @@
 #   make test    set up what the tests need, then vet, check formatting and run
 #                every test with the race detector (all modules in the tree)
 #   make bench   run every benchmark and the scenario benchmarks
+#   make soak    run trunk's simulation over 2,000 seeds (make test runs 64)
 #
 # As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
 # fake EC2 server's CLI test) when missing, and exports
@@ -17,7 +18,7 @@ ifeq ($(shell id -u),0)
 export PODSG_REQUIRE_ROOT_TESTS := 1
 endif
 
-.PHONY: test setup vet fmt-check unit bench generate
+.PHONY: test setup vet fmt-check unit bench generate soak
 
 test: setup vet fmt-check unit
 
@@ -55,3 +56,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
 	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'
+
+# SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector; a
+# failure names its seed, replayed with PODSG_SIM_SEED=N.
+SOAK_SEEDS ?= 2000
+soak:
+	set -o pipefail; PODSG_SIM_SEEDS=$(SOAK_SEEDS) $(GO) test -race -run '^TestSimulation$$' -count=1 -v -timeout 3h ./trunk/ \
+	  | grep -E -A32 '^(simulation|ok|FAIL)|failed at'
