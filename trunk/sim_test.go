@@ -317,6 +317,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		eni.OnDemandPolicy(),
 		{MaxWarm: 2, CoolDown: eni.MinCoolDown, IdleTimeout: 3 * time.Minute},
 		{Retarget: eni.AlwaysRetarget, Prewarm: eni.PrewarmPolicy{Window: eni.NoPrewarm}},
+		{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Groups: s.groups[0], Subnet: s.subnet}, Count: 2}}, IdleTimeout: -1},
 	}
 	pi := rng.IntN(len(policies))
 	s.opts = trunk.Options{
@@ -977,11 +978,15 @@ func (s *sim) reconcile(complete bool) {
 	kinds := s.kinds()
 	s.goOp(ctl, "reconcile", func(ctx context.Context) {
 		res, err := ctl.m.ReconcileAll(ctx, list)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.fail("ReconcileAll returned %v with its context live", err)
-			}
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			s.fail("ReconcileAll still running after %v (deadlock?): %v", simOpTimeout, err)
 			return
+		case err != nil && ctx.Err() == nil:
+			s.fail("ReconcileAll returned %v with its context live", err)
+			return
+		case err != nil:
+			return // the controller crashed
 		}
 		s.checkResults(res, list, kinds, false)
 	})
@@ -1350,6 +1355,15 @@ func (s *sim) checkEC2() {
 			a, _ := s.led.association(id)
 			s.fail("branch ENI %s is %s after quiescence, since %v (EC2: %s, association %+v, ledger: %q)",
 				id, e.State, e.Since.Sub(simEpoch), ni.Status, a, s.led.gone(id))
+			return
+		}
+	}
+	// Maintenance never stalls: nothing cools down for longer than the
+	// cool-down.
+	cool := cmp.Or(s.opts.Policy.CoolDown, eni.DefaultCoolDown)
+	for id, e := range states {
+		if e.State == eni.StateCooling && time.Since(e.Since) > cool+time.Minute {
+			s.fail("ENI %s has been cooling down for %v: its node is not maintained", id, time.Since(e.Since))
 			return
 		}
 	}
