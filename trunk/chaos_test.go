@@ -133,7 +133,7 @@ func TestChaos(t *testing.T) {
 			require.NoError(t, err)
 			todo := cl.livePods()
 			for len(todo) > 0 {
-				res, err := m.ReconcileAll(context.Background(), todo)
+				res, err := m.ReconcileAll(t.Context(), todo)
 				require.NoError(t, err)
 				var again []trunk.NodePods
 				for _, np := range todo {
@@ -147,7 +147,7 @@ func TestChaos(t *testing.T) {
 				}
 			}
 			ctl.m = m
-			ctl.ctx, ctl.kill = context.WithCancel(context.Background())
+			ctl.ctx, ctl.kill = context.WithCancel(t.Context())
 			ctl.stop = run(t, m)
 		}
 		crash := func() {
@@ -241,10 +241,10 @@ func TestChaos(t *testing.T) {
 		ctl.mu.RLock()
 		m := ctl.m
 		ctl.mu.RUnlock()
-		gc1, err := m.CollectGarbage(context.Background())
+		gc1, err := m.CollectGarbage(t.Context())
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
-		gc2, err := m.CollectGarbage(context.Background())
+		gc2, err := m.CollectGarbage(t.Context())
 		require.NoError(t, err)
 		synctest.Wait()
 
@@ -283,7 +283,7 @@ func TestChaos(t *testing.T) {
 				states[e.State]++
 			}
 			vlans := map[int32]string{}
-			out, err := f.DescribeTrunkInterfaceAssociations(context.Background(), &ec2.DescribeTrunkInterfaceAssociationsInput{
+			out, err := f.DescribeTrunkInterfaceAssociations(t.Context(), &ec2.DescribeTrunkInterfaceAssociationsInput{
 				Filters:    []types.Filter{{Name: aws.String("trunk-interface-association.trunk-interface-id"), Values: []string{info.TrunkENIID}}},
 				MaxResults: aws.Int32(255),
 			})

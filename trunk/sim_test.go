@@ -329,7 +329,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	if rng.IntN(3) == 0 {
 		s.opts.MaxInFlightStarts = 1 + rng.IntN(4)
 	}
-	s.cloud, s.cloudStop = context.WithCancel(context.Background())
+	s.cloud, s.cloudStop = context.WithCancel(s.t.Context())
 	s.logf("seed %d: creation lag %v, attach delay %v, faults throttle=%.3f internal=%.3f lost=%.3f, workers %d, in-flight starts %d, GC every %v, policy %d",
 		seed, lag, attach, throttle, internal, lost, s.opts.Workers, s.opts.MaxInFlightStarts, s.opts.GCInterval, pi)
 	return s
@@ -579,7 +579,7 @@ func (s *sim) newCtl() *simCtl {
 		m, _ = trunk.New(s.led, trunk.Options{ClusterName: "sim"})
 	}
 	ctl := &simCtl{m: m}
-	ctl.ctx, ctl.cancel = context.WithCancel(context.Background())
+	ctl.ctx, ctl.cancel = context.WithCancel(s.t.Context())
 	return ctl
 }
 
