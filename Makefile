@@ -57,9 +57,11 @@ bench:
 	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
 	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'
 
-# SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector; a
-# failure names its seed, replayed with PODSG_SIM_SEED=N.
+# SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector. It
+# prints the summary line, or each failure (seed, step, steps before it; a
+# failing seed is replayed with PODSG_SIM_SEED=N), race report or panic.
 SOAK_SEEDS ?= 2000
 soak:
-	set -o pipefail; PODSG_SIM_SEEDS=$(SOAK_SEEDS) $(GO) test -race -run '^TestSimulation$$' -count=1 -v -timeout 3h ./trunk/ \
-	  | grep -E -A32 '^(simulation|ok|FAIL)|failed at'
+	@log=$$(mktemp); \
+	PODSG_SIM_SEEDS=$(SOAK_SEEDS) $(GO) test -race -run '^TestSimulation$$' -count=1 -v -timeout 3h ./trunk/ >$$log 2>&1; rc=$$?; \
+	grep -E '^simulation' $$log; grep -E -A40 'failed at|WARNING: DATA RACE|^panic' $$log; tail -n 1 $$log; rm -f $$log; exit $$rc

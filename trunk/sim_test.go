@@ -225,7 +225,7 @@ type simCtl struct {
 
 	mu     sync.Mutex
 	closed bool // no more calls: the controller is going down
-	ops    sync.WaitGroup
+	active int  // calls running
 
 	runCancel context.CancelFunc
 	runDone   chan struct{}
@@ -531,7 +531,8 @@ func (s *sim) goOp(ctl *simCtl, name string, fn func(ctx context.Context)) {
 	id := s.opSeq
 	s.inflight[id] = simOp{name: name, step: s.step, start: time.Now()}
 	s.mu.Unlock()
-	ctl.ops.Go(func() {
+	ctl.active++
+	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				s.fail("panic in %s: %v\n%s", name, r, debug.Stack())
@@ -539,11 +540,14 @@ func (s *sim) goOp(ctl *simCtl, name string, fn func(ctx context.Context)) {
 			s.mu.Lock()
 			delete(s.inflight, id)
 			s.mu.Unlock()
+			ctl.mu.Lock()
+			ctl.active--
+			ctl.mu.Unlock()
 		}()
 		ctx, cancel := context.WithTimeout(ctl.ctx, simOpTimeout)
 		defer cancel()
 		fn(ctx)
-	})
+	}()
 }
 
 // goCloud runs fn as EC2's own work, which outlives controllers.
@@ -633,25 +637,29 @@ func (s *sim) shut(ctl *simCtl) {
 	s.waitOps(ctl, simStuck)
 }
 
-// waitOps waits for ctl's calls.
+// waitOps waits for ctl's calls, polling in virtual time (calls may still
+// start meanwhile, from goroutines that outlive controllers).
 func (s *sim) waitOps(ctl *simCtl, within time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		ctl.ops.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(within):
-		s.mu.Lock()
-		var names []string
-		for _, op := range s.inflight {
-			names = append(names, fmt.Sprintf("%s (step %d)", op.name, op.step))
+	deadline := time.Now().Add(within)
+	for {
+		ctl.mu.Lock()
+		n := ctl.active
+		ctl.mu.Unlock()
+		if n == 0 {
+			return
 		}
-		s.mu.Unlock()
-		slices.Sort(names)
-		s.fail("calls still running %v after their contexts ended (deadlock?): %s", within, strings.Join(names, ", "))
-		<-done
+		if time.Now().After(deadline) {
+			s.mu.Lock()
+			var names []string
+			for _, op := range s.inflight {
+				names = append(names, fmt.Sprintf("%s (step %d)", op.name, op.step))
+			}
+			s.mu.Unlock()
+			slices.Sort(names)
+			s.fail("calls still running %v later (deadlock?): %s", within, strings.Join(names, ", "))
+			return
+		}
+		time.Sleep(time.Second)
 	}
 }
 
