@@ -336,15 +336,18 @@ func (m *Manager) setDeleteOnTermination(ctx context.Context, eniID, attachmentI
 	return nil
 }
 
-// waitAttached polls the trunk until EC2 reports it attached.
+// waitAttached polls the trunk until EC2 reports it attached. EC2 is
+// eventually consistent: a trunk created moments before may not be
+// described yet, so NotFound is polled again like "attaching".
 func (m *Manager) waitAttached(ctx context.Context, instanceID, trunkID string) error {
 	deadline := time.Now().Add(m.opts.TrunkAttachTimeout)
 	for {
 		ni, err := m.describeENI(ctx, trunkID)
-		if err != nil {
+		notYet := ErrorCode(err) == "InvalidNetworkInterfaceID.NotFound"
+		if err != nil && !notYet {
 			return fmt.Errorf("node %s: waiting for trunk ENI %s: %w", instanceID, trunkID, err)
 		}
-		if a := ni.Attachment; a != nil && a.Status == types.AttachmentStatusAttached {
+		if a := ni.Attachment; err == nil && a != nil && a.Status == types.AttachmentStatusAttached {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -518,5 +519,23 @@ func TestReconcileStaleClaim(t *testing.T) {
 		require.Equal(t, b.Branch.ENI.ID, got.ENI.ID)
 		_, ok = p.Lookup(pod(1))
 		require.False(t, ok, "the ended pod holds nothing")
+	})
+}
+
+// TestTrunkNotListedYet sets a node up while EC2 lists new ENIs only after
+// a few seconds (eventual consistency): waiting for the new trunk's
+// attachment retries the NotFound answers instead of failing the set-up.
+func TestTrunkNotListedYet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		f.SetVisibilityDelay(5 * time.Second)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+		require.NoError(t, err)
+		info, err := m.EnsureNode(t.Context(), tut.Nodes[0].InstanceID)
+		require.NoError(t, err)
+		require.Len(t, m.Nodes(), 1)
+		time.Sleep(5 * time.Second)
+		ni := describe(t, f, info.TrunkENIID)
+		require.Equal(t, types.AttachmentStatusAttached, ni.Attachment.Status)
 	})
 }
