@@ -277,12 +277,17 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 		attachmentID = aws.ToString(att.AttachmentId)
 	} else {
 		// A lost response leaves the trunk attached and the retry refused:
-		// look before giving up.
-		ni, derr := m.describeENI(ctx, trunkID)
-		if derr != nil || ni.Attachment == nil || aws.ToString(ni.Attachment.InstanceId) != inst.id {
+		// look before giving up, at the instance, which lists its ENIs
+		// even when a trunk created moments before is not described yet.
+		now, derr := m.describeInstance(ctx, inst.id)
+		for _, e := range now.enis {
+			if derr == nil && e.id == trunkID {
+				attachmentID = e.attachmentID
+			}
+		}
+		if attachmentID == "" {
 			return NodeInfo{}, false, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
 		}
-		attachmentID = aws.ToString(ni.Attachment.AttachmentId)
 	}
 	if err := m.setDeleteOnTermination(ctx, trunkID, attachmentID); err != nil {
 		return NodeInfo{}, false, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, trunkID, err)

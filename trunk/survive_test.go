@@ -522,9 +522,10 @@ func TestReconcileStaleClaim(t *testing.T) {
 	})
 }
 
-// TestTrunkNotListedYet sets a node up while EC2 lists new ENIs only after
+// TestTrunkNotListedYet sets nodes up while EC2 lists new ENIs only after
 // a few seconds (eventual consistency): waiting for the new trunk's
-// attachment retries the NotFound answers instead of failing the set-up.
+// attachment retries the NotFound answers instead of failing the set-up,
+// and a lost answer to the attachment is settled from the instance.
 func TestTrunkNotListedYet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f, tut := seedTutorial(t)
@@ -537,5 +538,15 @@ func TestTrunkNotListedYet(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		ni := describe(t, f, info.TrunkENIID)
 		require.Equal(t, types.AttachmentStatusAttached, ni.Attachment.Status)
+
+		// The answer to the attachment is lost too: the retry is refused
+		// (already attached), and the instance, not the trunk, tells.
+		f.InjectFault(fake.Fault{Action: fake.ActionAttachNetworkInterface, Lost: true, OnCall: 1})
+		info, err = m.EnsureNode(t.Context(), tut.Nodes[1].InstanceID)
+		require.NoError(t, err)
+		time.Sleep(5 * time.Second)
+		ni = describe(t, f, info.TrunkENIID)
+		require.Equal(t, tut.Nodes[1].InstanceID, aws.ToString(ni.Attachment.InstanceId))
+		require.True(t, aws.ToBool(ni.Attachment.DeleteOnTermination))
 	})
 }
