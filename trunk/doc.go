@@ -63,6 +63,12 @@
 // no pool holds, on their second sighting. RemoveNode releases everything of
 // a terminated node.
 //
+// EC2 is eventually consistent, and the Manager behaves as EC2 asks of its
+// clients: a trunk created moments before and not described yet is polled
+// again, a rebuild does not forget an ENI the Manager created in the last
+// two minutes because a listing lacks it, and the pod list of a rebuild
+// never overrides what the Manager did after the list was taken.
+//
 // Filter names are those the SDK documents for each operation, plus
 // trunk-interface-association.trunk-interface-id, which the VPC resource
 // controller uses to list a trunk's associations against real EC2.
@@ -75,7 +81,9 @@
 // that Nodes, Metrics, Pool, Release or garbage collection would wait for;
 // the locks that do span EC2 calls (a node's set-up, a node held while it is
 // reconciled) are taken in one global order, and every wait for them ends
-// with the caller's context.
+// with the caller's context. TestSimulation runs seeded schedules of all of
+// this, with crashes and EC2 faults, and checks the invariants after every
+// step.
 //
 // # Observability and scale
 //
