@@ -73,6 +73,9 @@ func describe(o any) string {
 		}
 		return s + " dev " + v.Dev + " table " + tableName(v.Table)
 	case IPRule:
+		if v.Family == IPv6 {
+			return "ipv6 rule " + v.String()
+		}
 		return "rule " + v.String()
 	case Sysctl:
 		return fmt.Sprintf("%s sysctl %s=%s", v.NS, v.Key, v.Value)

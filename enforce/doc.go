@@ -46,6 +46,24 @@
 // priority-1024 fwmark rule, so that a standard-mode pod's traffic to
 // outside the VPC leaves through the primary interface, SNATed.
 //
+// # IPv6
+//
+// With Options.Family = IPv6 (the VPC CNI plugin's ENABLE_IPv6) a pod gets
+// its branch ENI's IPv6 address, whatever else the annotation carries, as
+// the plugin gives a pod one address of the cluster's family. The plan
+// mirrors the plugin's: the pod's /128 (without duplicate address
+// detection, see Addr.NoDAD) and fe80::1 as its gateway; the branch table
+// routes through fe80:ec2::1, the address at which the VPC's router always
+// answers and from which it sends its router advertisements (the subnet's
+// first address is the IPv4 gateway only); IPv6 rules at the same
+// priorities; IPv6 enabled in the pod; and on the VLAN link and the host
+// veth accept_ra=0, accept_redirects=1 and forwarding=0, set before the
+// links come up (also on IPv4 nodes, where the kernel has IPv6). The node
+// plan turns IPv6 forwarding on, keeps router advertisements on the primary
+// interface (accept_ra=2), and in strict mode lets the router's ICMPv6
+// reach the local table, or the VLAN links could not resolve it. An IPv6
+// node has no SNAT.
+//
 // # Idempotency and failures
 //
 // Applying a plan twice changes nothing the second time. A setup plan also

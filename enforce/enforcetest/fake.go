@@ -132,6 +132,24 @@ func (f *Fake) Pod(path string) (s enforce.State, ok bool) {
 	return pod.state(enforce.PodNS, path), true
 }
 
+// Sysctl returns the value of a kernel parameter in the node's namespace
+// (podNetNS "") or in a pod's, as GetSysctl of the kernel would: a
+// per-interface parameter ("net.ipv6.conf.vlan/eth/3.accept_ra") exists
+// while its link does, with Linux's default until set. ok is false for a
+// parameter or namespace that does not exist.
+func (f *Fake) Sysctl(podNetNS, key string) (value string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ns := f.host
+	if podNetNS != "" {
+		if ns = f.pods[podNetNS]; ns == nil {
+			return "", false
+		}
+	}
+	v := ns.sysctlOf(key)
+	return v, v != ""
+}
+
 // Apply applies p to the model. See enforce.Applier for the semantics.
 func (f *Fake) Apply(ctx context.Context, p *enforce.Plan) error {
 	f.mu.Lock()
