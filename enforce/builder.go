@@ -75,8 +75,26 @@ type Options struct {
 	SNATExcludedCIDRs []netip.Prefix
 	// ExternalSNAT, when set, leaves SNAT to a NAT gateway: no SNAT or
 	// connmark rules on the node, and pods' traffic to outside the VPC
-	// leaves through their branch ENI in both modes.
+	// leaves through their branch ENI in both modes
+	// (AWS_VPC_K8S_CNI_EXTERNALSNAT=true).
 	ExternalSNAT bool
+	// DisableNodePortSupport turns off what makes NodePort services answer
+	// through the node's primary interface (AWS_VPC_CNI_NODE_PORT_SUPPORT=
+	// false). By default, as in the VPC CNI plugin, connections that come
+	// in on PrimaryInterface to a local address are marked (mangle
+	// PREROUTING, CONNMARK 0x80), the mark is restored on their replies from
+	// pods (from veths and vlan+ links), and the priority-1024 fwmark rule
+	// sends those replies out of the primary interface, even with
+	// ExternalSNAT. Without it, the reply of a pod whose traffic otherwise
+	// leaves through its branch ENI leaves through the branch, with the
+	// node's address as source, and is dropped by the VPC.
+	DisableNodePortSupport bool
+	// DisableTCPEarlyDemux sets net.ipv4.tcp_early_demux to 0, as the VPC
+	// CNI plugin's DISABLE_TCP_EARLY_DEMUX=true does; by default it is 1.
+	// The plugin's documentation asks for it on strict-mode nodes whose
+	// kubelet probes pods with security groups over TCP, at a small cost in
+	// local TCP latency.
+	DisableTCPEarlyDemux bool
 	// MTU of VLAN links and veths; 0 means DefaultMTU. Valid: 576 to 9001.
 	MTU int
 	// VethPrefix is the host veth prefix of standard-mode pods; "" means
@@ -107,10 +125,13 @@ type Pod struct {
 type Builder struct {
 	mode         Mode
 	family       Family
+	nodePort     bool
+	earlyDemux   bool
 	trunk        string
 	primaryIf    string
 	primaryIP    netip.Addr
 	noSNAT       []netip.Prefix // VPC CIDRs then excluded CIDRs, masked
+	vpcCIDRs     int            // how many of noSNAT are VPC CIDRs
 	externalSNAT bool
 	mtu          int
 	vethPrefix   string // of this node's mode
@@ -151,6 +172,8 @@ func NewBuilder(opts Options) (*Builder, error) {
 	b := &Builder{
 		mode:         opts.Mode,
 		family:       opts.Family,
+		nodePort:     !opts.DisableNodePortSupport,
+		earlyDemux:   !opts.DisableTCPEarlyDemux,
 		trunk:        opts.TrunkLink,
 		primaryIf:    opts.PrimaryInterface,
 		primaryIP:    opts.PrimaryIP,
@@ -172,6 +195,9 @@ func NewBuilder(opts Options) (*Builder, error) {
 				continue
 			}
 			b.noSNAT = append(b.noSNAT, p)
+		}
+		if l.name == "VPCCIDRs" {
+			b.vpcCIDRs = len(b.noSNAT)
 		}
 	}
 	if b.mtu == 0 {
@@ -257,17 +283,36 @@ func hostVethMAC(sum *[sha1.Size]byte) podeni.MAC {
 // before pods (again after a mode or SNAT change: it purges the other
 // settings).
 //
+// Its content follows the VPC CNI plugin (and its init container): IP
+// forwarding on, loose reverse-path filtering on the primary interface,
+// tcp_early_demux as Options.DisableTCPEarlyDemux says; in strict mode the
+// local-table rule moves to priority 20; the priority-1024 rule "fwmark
+// 0x80/0x80 lookup main" unless both NodePort support and SNAT are off;
+// the NodePort mangle rules (see Options.DisableNodePortSupport); without
+// ExternalSNAT, chain AWS-SNAT-CHAIN-0 (SNAT to the node's IP for
+// everything but the VPC's and the excluded CIDRs, never out of vlan+
+// links) and the connection marking of pod traffic that leaves the VPC.
+// Rule texts and comments are the plugin's, so that neither it nor this
+// package sees the other's rules as stale.
+//
 // On an IPv6 node the rules are IPv6 rules, strict mode adds the rule that
 // lets the VPC router's ICMPv6 (neighbour discovery) reach the local table
 // ("pref 0 from fe80:ec2::1 ipproto ipv6-icmp lookup local"), and the
-// sysctls are those the VPC CNI plugin's init container sets for IPv6
-// (IPv6 on, forwarding on, router advertisements still accepted on the
-// primary interface); there is no SNAT.
+// sysctls are those the plugin's init container sets for IPv6 (IPv6 on,
+// forwarding on, router advertisements still accepted on the primary
+// interface); there is no SNAT or connmark, as in the plugin.
 func (b *Builder) Node() Plan {
 	p := Plan{Kind: NodeSetup, Mode: b.mode}
 	w, pg := &p.Want, &p.Purge
 	fam := b.family
-	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
+	demux := "1"
+	if !b.earlyDemux {
+		demux = "0"
+	}
+	w.Sysctls = append(w.Sysctls,
+		Sysctl{Key: "net.ipv4.ip_forward", Value: "1"},
+		Sysctl{Key: "net.ipv4.conf." + sysctlName(b.primaryIf) + ".rp_filter", Value: "2"},
+		Sysctl{Key: "net.ipv4.tcp_early_demux", Value: demux})
 	if fam == IPv6 {
 		w.Sysctls = append(w.Sysctls,
 			Sysctl{Key: "net.ipv6.conf." + sysctlName(b.primaryIf) + ".accept_ra", Value: "2"},
@@ -278,11 +323,9 @@ func (b *Builder) Node() Plan {
 	stale := IPRuleMatch{Family: fam, Priority: PriorityLocal, Table: TableLocal}
 	if b.mode == Strict {
 		local.Priority, stale.Priority = PriorityLocal, 0
-		w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
 	}
 	w.Rules = append(w.Rules, local)
 	pg.Rules = append(pg.Rules, stale)
-	fwmark := IPRule{Family: fam, Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
 	if fam == IPv6 {
 		gwRule := IPRule{Family: IPv6, Priority: 0, Table: TableLocal, Src: netip.PrefixFrom(VPCGatewayV6, 128), IPProto: ProtoICMPv6}
 		if b.mode == Strict {
@@ -290,44 +333,71 @@ func (b *Builder) Node() Plan {
 		} else {
 			pg.Rules = append(pg.Rules, IPRuleMatch{Family: IPv6, Priority: 0, Table: TableLocal, Src: gwRule.Src})
 		}
-		if b.externalSNAT {
-			pg.Rules = append(pg.Rules, IPRuleMatch{Family: IPv6, Priority: PriorityFwmark, Table: TableMain})
-		} else {
-			w.Rules = append(w.Rules, fwmark)
-		}
+	}
+	if b.nodePort || !b.externalSNAT {
+		w.Rules = append(w.Rules, IPRule{Family: fam, Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark})
+	} else {
+		pg.Rules = append(pg.Rules, IPRuleMatch{Family: fam, Priority: PriorityFwmark, Table: TableMain})
+	}
+	if fam == IPv6 {
 		return p
 	}
 
-	otherVeths := b.vethPrefix + "+"
+	// The standard-mode veths (the plugin's AWS_VPC_K8S_CNI_VETHPREFIX),
+	// whatever this node's mode.
+	veths := b.vethPrefix + "+"
 	if b.mode == Strict {
-		otherVeths = b.otherPrefix + "+"
+		veths = b.otherPrefix + "+"
 	}
-	jumpSNAT := IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: []string{"-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNATChain}}
-	jumpMark := IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-i", otherVeths, "-m", "comment", "--comment", "AWS, outbound connections", "-j", ConnmarkChain}}
-	restoreNat := IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", "0x80"}}
-	restoreMangle := IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", otherVeths, "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", "0x80"}}
-	builtins := []IPTablesRule{jumpSNAT, jumpMark, restoreNat, restoreMangle}
-	chains := []ChainRef{{Table: "nat", Name: SNATChain}, {Table: "nat", Name: ConnmarkChain}}
+	mark := fmt.Sprintf("%#x", ConnMark)
+	keep := func(ok bool, rs ...IPTablesRule) {
+		if ok {
+			w.IPTables = append(w.IPTables, rs...)
+		} else {
+			pg.IPTables = append(pg.IPTables, rs...)
+		}
+	}
+	// nat: the jump to the SNAT chain, then the connection marking.
+	keep(!b.externalSNAT, IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: []string{"-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNATChain}})
+	keep(!b.externalSNAT,
+		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-i", veths, "-m", "comment", "--comment", "AWS, outbound connections", "-j", ConnmarkChain}},
+		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+	// mangle, in the plugin's order: mark what comes in on the primary
+	// interface for this node (NodePort), restore the mark on what pods
+	// send back.
+	keep(b.nodePort, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", b.primaryIf, "-m", "comment", "--comment", "AWS, primary ENI", "-m", "addrtype", "--dst-type", "LOCAL", "--limit-iface-in", "-j", "CONNMARK", "--set-mark", mark + "/" + mark}})
+	keep(b.nodePort || !b.externalSNAT, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", veths, "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+	keep(b.nodePort, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
 
+	// The plugin keeps AWS-SNAT-CHAIN-0, empty, with external SNAT.
+	snat := Chain{Table: "nat", Name: SNATChain, Rules: [][]string{}}
 	if b.externalSNAT {
-		pg.Rules = append(pg.Rules, IPRuleMatch{Priority: PriorityFwmark, Table: TableMain})
-		pg.IPTables = builtins
-		pg.Chains = chains
+		w.Chains = []Chain{snat}
+		pg.Chains = []ChainRef{{Table: "nat", Name: ConnmarkChain}}
 		return p
 	}
-	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.conf." + sysctlName(b.primaryIf) + ".rp_filter", Value: "2"})
-	w.Rules = append(w.Rules, fwmark)
-	snat := Chain{Table: "nat", Name: SNATChain}
-	mark := Chain{Table: "nat", Name: ConnmarkChain}
-	for _, c := range b.noSNAT {
-		snat.Rules = append(snat.Rules, []string{"-d", c.String(), "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", "RETURN"})
-		mark.Rules = append(mark.Rules, []string{"-d", c.String(), "-m", "comment", "--comment", "AWS CONNMARK CHAIN, VPC CIDR", "-j", "RETURN"})
+	marks := Chain{Table: "nat", Name: ConnmarkChain}
+	for i, c := range b.noSNAT {
+		comment := "AWS SNAT CHAIN"
+		if i >= b.vpcCIDRs {
+			comment = "AWS SNAT CHAIN EXCLUSION"
+		}
+		snat.Rules = append(snat.Rules, cidrReturn(c, comment))
+		marks.Rules = append(marks.Rules, cidrReturn(c, "AWS CONNMARK CHAIN"))
 	}
 	snat.Rules = append(snat.Rules, []string{"!", "-o", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", b.primaryIP.String(), "--random-fully"})
-	mark.Rules = append(mark.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", "0x80/0x80"})
-	w.Chains = []Chain{snat, mark}
-	w.IPTables = builtins
+	marks.Rules = append(marks.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark + "/" + mark})
+	w.Chains = []Chain{snat, marks}
 	return p
+}
+
+// cidrReturn is the rule that returns from a SNAT or connmark chain for a
+// destination; for 0.0.0.0/0 it has no "-d", as iptables prints it.
+func cidrReturn(c netip.Prefix, comment string) []string {
+	if c.Bits() == 0 {
+		return []string{"-m", "comment", "--comment", comment, "-j", "RETURN"}
+	}
+	return []string{"-d", c.String(), "-m", "comment", "--comment", comment, "-j", "RETURN"}
 }
 
 // sysctlName writes an interface name the way sysctl(8) expects inside a

@@ -297,35 +297,152 @@ func TestTeardownPlan(t *testing.T) {
 	}
 }
 
-func TestNodePlan(t *testing.T) {
-	b, err := enforce.NewBuilder(options(enforce.Strict))
-	require.NoError(t, err)
-	p := b.Node()
-	require.Equal(t, []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
-	require.Equal(t, []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
-	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
-	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"})
-	require.Len(t, p.Want.Chains, 2)
-	snat := p.Want.Chains[0]
-	require.Equal(t, enforce.SNATChain, snat.Name)
-	require.Equal(t, []string{"-d", "10.0.0.0/16", "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", "RETURN"}, snat.Rules[0])
-	last := strings.Join(snat.Rules[len(snat.Rules)-1], " ")
-	require.Equal(t, "! -o vlan+ -m comment --comment AWS, SNAT -m addrtype ! --dst-type LOCAL -j SNAT --to-source 10.0.0.10 --random-fully", last)
-	require.Equal(t, "-i eni+ -m comment --comment AWS, outbound connections -j AWS-CONNMARK-CHAIN-0", strings.Join(p.Want.IPTables[1].Spec, " "))
+// The node plan's iptables rules, as the VPC CNI plugin (v1.23,
+// pkg/networkutils) writes them; specs in the order iptables prints them.
+var (
+	jumpSNAT    = enforce.IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: strings.Fields("-m comment --comment AWS_SNAT_CHAIN -j AWS-SNAT-CHAIN-0")}
+	jumpMark    = enforce.IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: strings.Fields("-i eni+ -m comment --comment AWS,_outbound_connections -j AWS-CONNMARK-CHAIN-0")}
+	restoreNat  = enforce.IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: strings.Fields("-m comment --comment AWS,_CONNMARK -j CONNMARK --restore-mark --mask 0x80")}
+	nodePortIn  = enforce.IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: strings.Fields("-i eth0 -m comment --comment AWS,_primary_ENI -m addrtype --dst-type LOCAL --limit-iface-in -j CONNMARK --set-mark 0x80/0x80")}
+	restoreVeth = enforce.IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: strings.Fields("-i eni+ -m comment --comment AWS,_primary_ENI -j CONNMARK --restore-mark --mask 0x80")}
+	restoreVLAN = enforce.IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: strings.Fields("-i vlan+ -m comment --comment AWS,_primary_ENI -j CONNMARK --restore-mark --mask 0x80")}
+	fwmarkRule  = enforce.IPRule{Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}
+)
 
-	std, err := enforce.NewBuilder(func() enforce.Options {
-		c := options(enforce.Standard)
-		c.ExternalSNAT = true
-		c.VethPrefix = "pod"
-		return c
-	}())
+func init() {
+	// Comments are one argument: "_" stands for a space above.
+	for _, r := range []*enforce.IPTablesRule{&jumpSNAT, &jumpMark, &restoreNat, &nodePortIn, &restoreVeth, &restoreVLAN} {
+		for i, a := range r.Spec {
+			r.Spec[i] = strings.ReplaceAll(a, "_", " ")
+		}
+	}
+}
+
+func spec(s string) []string {
+	f := strings.Fields(s)
+	for i, a := range f {
+		f[i] = strings.ReplaceAll(a, "_", " ")
+	}
+	return f
+}
+
+func TestNodePlan(t *testing.T) {
+	snatRule := spec("! -o vlan+ -m comment --comment AWS,_SNAT -m addrtype ! --dst-type LOCAL -j SNAT --to-source 10.0.0.10 --random-fully")
+	setMark := spec("-m comment --comment AWS,_CONNMARK -j CONNMARK --set-xmark 0x80/0x80")
+	fullChains := []enforce.Chain{
+		{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{spec("-d 10.0.0.0/16 -m comment --comment AWS_SNAT_CHAIN -j RETURN"), snatRule}},
+		{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0", Rules: [][]string{spec("-d 10.0.0.0/16 -m comment --comment AWS_CONNMARK_CHAIN -j RETURN"), setMark}},
+	}
+	tests := []struct {
+		name        string
+		mutate      func(*enforce.Options)
+		rules       []enforce.IPRule
+		purgeRules  []enforce.IPRuleMatch
+		ipt, purge  []enforce.IPTablesRule
+		chains      []enforce.Chain
+		purgeChains []enforce.ChainRef
+		demux       string
+	}{
+		{
+			name:   "strict",
+			mutate: func(*enforce.Options) {},
+			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
+			ipt:    []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
+			chains: fullChains, demux: "1",
+		},
+		{
+			name:   "standard, early demux off",
+			mutate: func(o *enforce.Options) { o.Mode = enforce.Standard; o.DisableTCPEarlyDemux = true },
+			rules:  []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 20, Table: enforce.TableLocal}},
+			ipt:    []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
+			chains: fullChains, demux: "0",
+		},
+		{
+			name:   "external SNAT keeps NodePort support and an empty SNAT chain",
+			mutate: func(o *enforce.Options) { o.Mode = enforce.Standard; o.ExternalSNAT = true },
+			rules:  []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 20, Table: enforce.TableLocal}},
+			ipt: []enforce.IPTablesRule{nodePortIn, restoreVeth, restoreVLAN}, purge: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat},
+			chains: []enforce.Chain{{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{}}}, purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
+			demux: "1",
+		},
+		{
+			name: "external SNAT without NodePort support",
+			mutate: func(o *enforce.Options) {
+				o.Mode = enforce.Standard
+				o.ExternalSNAT = true
+				o.DisableNodePortSupport = true
+			},
+			rules: []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}},
+			purgeRules: []enforce.IPRuleMatch{
+				{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain},
+			},
+			purge:  []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
+			chains: []enforce.Chain{{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{}}}, purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
+			demux: "1",
+		},
+		{
+			name:   "SNAT without NodePort support",
+			mutate: func(o *enforce.Options) { o.DisableNodePortSupport = true },
+			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
+			ipt: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, restoreVeth}, purge: []enforce.IPTablesRule{nodePortIn, restoreVLAN},
+			chains: fullChains, demux: "1",
+		},
+		{
+			name: "excluded CIDRs, 0.0.0.0/0 without -d",
+			mutate: func(o *enforce.Options) {
+				o.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("0.0.0.0/0")}
+			},
+			rules: []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
+			ipt: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
+			chains: []enforce.Chain{
+				{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{
+					spec("-d 10.0.0.0/16 -m comment --comment AWS_SNAT_CHAIN -j RETURN"),
+					spec("-d 172.16.0.0/12 -m comment --comment AWS_SNAT_CHAIN_EXCLUSION -j RETURN"),
+					spec("-m comment --comment AWS_SNAT_CHAIN_EXCLUSION -j RETURN"),
+					snatRule,
+				}},
+				{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0", Rules: [][]string{
+					spec("-d 10.0.0.0/16 -m comment --comment AWS_CONNMARK_CHAIN -j RETURN"),
+					spec("-d 172.16.0.0/12 -m comment --comment AWS_CONNMARK_CHAIN -j RETURN"),
+					spec("-m comment --comment AWS_CONNMARK_CHAIN -j RETURN"),
+					setMark,
+				}},
+			},
+			demux: "1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := options(enforce.Strict)
+			tt.mutate(&o)
+			b, err := enforce.NewBuilder(o)
+			require.NoError(t, err)
+			p := b.Node()
+			want := enforce.Plan{
+				Kind: enforce.NodeSetup, Mode: o.Mode,
+				Want: enforce.State{
+					Rules: tt.rules,
+					Sysctls: []enforce.Sysctl{
+						{Key: "net.ipv4.ip_forward", Value: "1"},
+						{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"},
+						{Key: "net.ipv4.tcp_early_demux", Value: tt.demux},
+					},
+					Chains: tt.chains, IPTables: tt.ipt,
+				},
+				Purge: enforce.Purge{Rules: tt.purgeRules, IPTables: tt.purge, Chains: tt.purgeChains},
+			}
+			if diff := cmp.Diff(want, p, netipOpt); diff != "" {
+				t.Errorf("Node (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// A veth prefix of its own names the standard-mode veths in the rules.
+	o := options(enforce.Standard)
+	o.VethPrefix = "pod"
+	b, err := enforce.NewBuilder(o)
 	require.NoError(t, err)
-	p = std.Node()
-	require.Equal(t, []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
-	require.Empty(t, p.Want.Chains)
-	require.Len(t, p.Purge.Chains, 2, "external SNAT purges the SNAT and connmark chains")
-	require.Equal(t, "pod+", p.Purge.IPTables[1].Spec[1])
-	require.NotContains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
+	require.Equal(t, "pod+", b.Node().Want.IPTables[1].Spec[1])
 }
 
 func TestNewBuilderErrors(t *testing.T) {

@@ -42,9 +42,17 @@
 // rule and a priority-1536 "from podIP lookup <table>" rule: node-local
 // traffic uses the veth. Unless Options.ExternalSNAT is set, the node plan
 // adds chain AWS-SNAT-CHAIN-0 (SNAT to the node's IP for everything but the
-// VPC's CIDRs, never out of vlan+ links) and connection mark 0x80 with a
-// priority-1024 fwmark rule, so that a standard-mode pod's traffic to
-// outside the VPC leaves through the primary interface, SNATed.
+// VPC's and the excluded CIDRs, never out of vlan+ links) and connection
+// mark 0x80 with a priority-1024 fwmark rule, so that a standard-mode pod's
+// traffic to outside the VPC leaves through the primary interface, SNATed.
+// NodePort support (on unless Options.DisableNodePortSupport) marks the
+// connections that come in on the primary interface to the node's own
+// addresses, so that a pod's replies to a NodePort client leave through the
+// primary interface too, even with external SNAT. tcp_early_demux stays 1
+// unless Options.DisableTCPEarlyDemux, which strict-mode nodes need for
+// kubelet's TCP probes. All of it is the VPC CNI plugin's, rule for rule and
+// comment for comment, so that the plugin and this package do not undo each
+// other's work.
 //
 // # IPv6
 //

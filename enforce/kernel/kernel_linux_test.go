@@ -352,6 +352,20 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 	if err := v.nl.LinkSetUp(peer); err != nil {
 		return err
 	}
+	// EC2's source/destination check: an ENI sends only packets from its
+	// own addresses; the VPC drops an IPv4 packet from the branch with
+	// another source (ARP is not affected).
+	if podIP.Is4() {
+		if err := inNetNS(v.path, func() error {
+			out, err := exec.Command("iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-i", br, "!", "-s", podIP.String(), "-j", "DROP").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("source/destination check on %s: %w", br, err)
+		}
+	}
 	if err := v.nl.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlFamily(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
 		return err
 	}
@@ -376,12 +390,40 @@ func (tp *topo) netlink(t testing.TB) *Netlink {
 
 func (tp *topo) builder(t testing.TB, mode enforce.Mode, externalSNAT bool) *enforce.Builder {
 	t.Helper()
-	b, err := enforce.NewBuilder(enforce.Options{
-		Mode: mode, TrunkLink: "eth1", PrimaryInterface: "eth0", PrimaryIP: nodeIP,
-		VPCCIDRs: []netip.Prefix{vpcCIDR}, ExternalSNAT: externalSNAT,
-	})
+	return tp.builderWith(t, enforce.Options{Mode: mode, ExternalSNAT: externalSNAT})
+}
+
+// builderWith completes o with the topology's links and addresses.
+func (tp *topo) builderWith(t testing.TB, o enforce.Options) *enforce.Builder {
+	t.Helper()
+	o.TrunkLink, o.PrimaryInterface = "eth1", "eth0"
+	if o.Family == enforce.IPv4 {
+		o.PrimaryIP, o.VPCCIDRs = nodeIP, []netip.Prefix{vpcCIDR}
+	}
+	b, err := enforce.NewBuilder(o)
 	require.NoError(t, err)
 	return b
+}
+
+// probeNeedsEarlyDemuxOff shows why a strict-mode node needs
+// Options.DisableTCPEarlyDemux (the plugin's DISABLE_TCP_EARLY_DEMUX) for
+// kubelet's TCP probes: with tcp_early_demux at its default, 1, the node's
+// connection to its own pod through the VPC does not complete. It leaves
+// the node with early demux off and returns the pod's server's hits.
+func probeNeedsEarlyDemuxOff(t *testing.T, tp *topo, a enforce.Applier, o enforce.Options, pod netip.Addr, podNS *testNS) <-chan hit {
+	t.Helper()
+	hits := serve(t, podNS, pod, "")
+	require.Equal(t, "net.ipv4.tcp_early_demux = 1\n", tp.node.run(t, "sysctl", "net.ipv4.tcp_early_demux"), "the default, as the plugin's")
+	require.Error(t, dialTimeout(tp.node, pod, 2*time.Second), "node -> strict-mode pod with tcp_early_demux=1")
+	select {
+	case h := <-hits:
+		t.Fatalf("the pod accepted the probe (%v), yet the node's connect failed", h)
+	default:
+	}
+	o.DisableTCPEarlyDemux = true
+	mustApply(t, a, tp.builderWith(t, o).Node())
+	require.Equal(t, "net.ipv4.tcp_early_demux = 0\n", tp.node.run(t, "sysctl", "net.ipv4.tcp_early_demux"))
+	return hits
 }
 
 // pod creates a pod namespace and the Pod input for it.
@@ -476,9 +518,18 @@ func dial(t testing.TB, ns *testNS, addr netip.Addr) error {
 }
 
 func dialTimeout(ns *testNS, addr netip.Addr, timeout time.Duration) error {
+	return dialFrom(ns, netip.Addr{}, netip.AddrPortFrom(addr, uint16(probePort)), timeout)
+}
+
+// dialFrom connects from ns (from the local address src, if valid) to
+// dst and reads the server's greeting.
+func dialFrom(ns *testNS, src netip.Addr, dst netip.AddrPort, timeout time.Duration) error {
 	return inNetNS(ns.path, func() error {
 		d := net.Dialer{Timeout: timeout}
-		c, err := d.Dial("tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
+		if src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
+		c, err := d.Dial("tcp", dst.String())
 		if err != nil {
 			return err
 		}
@@ -538,8 +589,9 @@ func TestKernelStrict(t *testing.T) {
 	require.Equal(t, hit{"br3", podIP}, path(t, podNS, outside, outHits), "pod -> outside the VPC leaves through the branch, not SNATed")
 
 	// A kubelet probe: node -> pod goes out of eth0 to the VPC, comes in
-	// through the branch, and the reply goes back through the branch.
-	podHits := serve(t, podNS, podIP, "")
+	// through the branch, and the reply goes back through the branch. It
+	// needs tcp_early_demux off, which restores the node's sysctl.
+	podHits := probeNeedsEarlyDemuxOff(t, tp, a, enforce.Options{Mode: enforce.Strict}, podIP, podNS)
 	vpcNodeRx, _ := tp.vpc.counters(t, "tonode")
 	brRx, brTx := tp.vpc.counters(t, "br3")
 	require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits))
@@ -557,6 +609,7 @@ func TestKernelStrict(t *testing.T) {
 	require.Greater(t, vpcNodeRx2, vpcNodeRx, "the probe reached the VPC from the node's primary interface")
 	require.GreaterOrEqual(t, brTx2-brTx, uint64(3), "the VPC delivered the probe's packets through the branch")
 	require.GreaterOrEqual(t, brRx2-brRx, uint64(3), "the pod's replies came back through the branch")
+	mustApply(t, a, b.Node()) // back to the default early demux
 
 	td, err := b.Teardown(pod)
 	require.NoError(t, err)
@@ -646,13 +699,15 @@ func TestKernelIPv6Strict(t *testing.T) {
 	require.Equal(t, hit{"eth0", podIP}, path(t, podNS, nodeIP6, nodeHits), "pod -> node crosses the branch and the VPC, arriving on the primary interface")
 	require.Equal(t, hit{"br3", podIP}, path(t, podNS, outside6, outHits), "pod -> outside the VPC leaves through the branch (no SNAT in IPv6)")
 
-	// A kubelet probe over IPv6: out of eth0, back in through the branch.
-	podHits := serve(t, podNS, podIP, "")
+	// A kubelet probe over IPv6: out of eth0, back in through the branch,
+	// with early demux off as in IPv4.
+	podHits := probeNeedsEarlyDemuxOff(t, tp, a, enforce.Options{Mode: enforce.Strict, Family: enforce.IPv6}, podIP, podNS)
 	brRx, brTx := tp.vpc.counters(t, "br3")
 	require.Equal(t, hit{"", nodeIP6}, path(t, tp.node, podIP, podHits))
 	brRx2, brTx2 := tp.vpc.counters(t, "br3")
 	require.Greater(t, brTx2, brTx, "the VPC delivered the probe through the branch")
 	require.Greater(t, brRx2, brRx, "the pod answered through the branch")
+	mustApply(t, a, node) // back to the default early demux
 
 	// Without the rule that sends the router's ICMPv6 to the local table,
 	// the branch cannot resolve fe80:ec2::1: its neighbour advertisements
@@ -708,6 +763,68 @@ func TestKernelIPv6Standard(t *testing.T) {
 	require.NoError(t, err)
 	mustApply(t, a, td)
 	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
+}
+
+// dropped returns how many packets the VPC's source/destination check has
+// dropped on a branch's link.
+func (tp *topo) dropped(t testing.TB, br string) int {
+	t.Helper()
+	for _, line := range strings.Split(tp.vpc.run(t, "iptables-save", "-c", "-t", "raw"), "\n") {
+		if strings.Contains(line, "-i "+br+" ") && strings.HasSuffix(line, "-j DROP") {
+			var pkts, bytes int
+			_, err := fmt.Sscanf(line, "[%d:%d]", &pkts, &bytes)
+			require.NoError(t, err, line)
+			return pkts
+		}
+	}
+	t.Fatalf("no source/destination check for %s", br)
+	return 0
+}
+
+// TestKernelNodePort connects a client of the VPC to a NodePort of the
+// node (the node's primary address, DNATed to a standard-mode pod as
+// kube-proxy does) and shows that the pod's reply returns through the
+// primary interface only with NodePort support (the mangle CONNMARK rules
+// and the fwmark rule), with or without external SNAT. Without it the
+// reply leaves through the pod's branch, with the node's address as
+// source, and the VPC (its source/destination check, emulated with strict
+// reverse-path filtering) drops it.
+func TestKernelNodePort(t *testing.T) {
+	requireRoot(t)
+	const nodePort = 30080
+	for _, tc := range []struct {
+		externalSNAT, noNodePort bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		t.Run(fmt.Sprintf("externalSNAT=%v,nodePortSupport=%v", tc.externalSNAT, !tc.noNodePort), func(t *testing.T) {
+			tp := newTopo(t)
+			b := tp.builderWith(t, enforce.Options{Mode: enforce.Standard, ExternalSNAT: tc.externalSNAT, DisableNodePortSupport: tc.noNodePort})
+			a := tp.applier(t)
+			mustApply(t, a, b.Node())
+			podIP := netip.MustParseAddr("10.0.0.8")
+			pod, podNS := tp.pod(t, "web", 5, podIP)
+			setup, err := b.Setup(pod)
+			require.NoError(t, err)
+			mustApply(t, a, setup)
+			// kube-proxy's DNAT of the NodePort to the pod.
+			tp.node.run(t, "iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-d", nodeIP.String()+"/32", "-p", "tcp",
+				"--dport", fmt.Sprint(nodePort), "-j", "DNAT", "--to-destination", netip.AddrPortFrom(podIP, uint16(probePort)).String())
+			podHits := serve(t, podNS, podIP, "")
+
+			drops := tp.dropped(t, "br5")
+			toNodeRx, _ := tp.vpc.counters(t, "tonode")
+			err = dialFrom(tp.vpc, vpcPeer, netip.AddrPortFrom(nodeIP, nodePort), 3*time.Second)
+			toNodeRx2, _ := tp.vpc.counters(t, "tonode")
+			if tc.noNodePort {
+				require.Error(t, err, "without NodePort support the reply cannot reach the client")
+				require.Greater(t, tp.dropped(t, "br5"), drops, "the pod's replies left through its branch with the node's address, and the VPC dropped them")
+				return
+			}
+			require.NoError(t, err, "the client reached the pod through the NodePort")
+			require.Equal(t, hit{"", vpcPeer}, <-podHits, "the pod saw the client's own address")
+			require.Equal(t, drops, tp.dropped(t, "br5"), "no reply left through the branch")
+			require.Greater(t, toNodeRx2, toNodeRx, "the replies came back through the primary interface")
+		})
+	}
 }
 
 func TestKernelFiftyPods(t *testing.T) {
