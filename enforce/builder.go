@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,6 +90,14 @@ type Options struct {
 	// leaves through its branch ENI leaves through the branch, with the
 	// node's address as source, and is dropped by the VPC.
 	DisableNodePortSupport bool
+	// NFTables says that the node's iptables is the nf_tables variant
+	// ("iptables --version" prints "(nf_tables)", as on Amazon Linux 2023):
+	// the connection marking then lives in the nftables table aws-cni
+	// (ConnmarkTable) and AWS-CONNMARK-CHAIN-0 is removed, as the VPC CNI
+	// plugin does since v1.23, so that the two never undo each other's
+	// rules. kernel.IPTables reports the variant of its iptables and refuses
+	// a node plan built for the other one.
+	NFTables bool
 	// DisableTCPEarlyDemux sets net.ipv4.tcp_early_demux to 0, as the VPC
 	// CNI plugin's DISABLE_TCP_EARLY_DEMUX=true does; by default it is 1.
 	// The plugin's documentation asks for it on strict-mode nodes whose
@@ -127,6 +136,7 @@ type Builder struct {
 	family       Family
 	nodePort     bool
 	earlyDemux   bool
+	nft          bool
 	trunk        string
 	primaryIf    string
 	primaryIP    netip.Addr
@@ -174,6 +184,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		family:       opts.Family,
 		nodePort:     !opts.DisableNodePortSupport,
 		earlyDemux:   !opts.DisableTCPEarlyDemux,
+		nft:          opts.NFTables,
 		trunk:        opts.TrunkLink,
 		primaryIf:    opts.PrimaryInterface,
 		primaryIP:    opts.PrimaryIP,
@@ -357,11 +368,25 @@ func (b *Builder) Node() Plan {
 			pg.IPTables = append(pg.IPTables, rs...)
 		}
 	}
-	// nat: the jump to the SNAT chain, then the connection marking.
+	// nat: the jump to the SNAT chain, then the connection marking, in
+	// iptables or (nf_tables nodes) in nftables.
 	keep(!b.externalSNAT, IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: []string{"-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNATChain}})
-	keep(!b.externalSNAT,
+	iptConnmark := !b.externalSNAT && !b.nft
+	keep(iptConnmark,
 		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-i", veths, "-m", "comment", "--comment", "AWS, outbound connections", "-j", ConnmarkChain}},
 		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+	if !b.externalSNAT && b.nft {
+		// One return rule per CIDR, as the plugin's (it keys them by CIDR).
+		var exempt []netip.Prefix
+		for _, c := range b.noSNAT {
+			if !slices.Contains(exempt, c) {
+				exempt = append(exempt, c)
+			}
+		}
+		w.ConnmarkTables = []ConnmarkTable{{Name: ConnmarkTableName, VethPrefix: strings.TrimSuffix(veths, "+"), Mark: ConnMark, Exempt: exempt}}
+	} else {
+		pg.NFTables = []NFTableRef{{Family: "ip", Name: ConnmarkTableName}}
+	}
 	// mangle, in the plugin's order: mark what comes in on the primary
 	// interface for this node (NodePort), restore the mark on what pods
 	// send back.
@@ -371,23 +396,25 @@ func (b *Builder) Node() Plan {
 
 	// The plugin keeps AWS-SNAT-CHAIN-0, empty, with external SNAT.
 	snat := Chain{Table: "nat", Name: SNATChain, Rules: [][]string{}}
-	if b.externalSNAT {
-		w.Chains = []Chain{snat}
-		pg.Chains = []ChainRef{{Table: "nat", Name: ConnmarkChain}}
-		return p
-	}
 	marks := Chain{Table: "nat", Name: ConnmarkChain}
-	for i, c := range b.noSNAT {
-		comment := "AWS SNAT CHAIN"
-		if i >= b.vpcCIDRs {
-			comment = "AWS SNAT CHAIN EXCLUSION"
+	if !b.externalSNAT {
+		for i, c := range b.noSNAT {
+			comment := "AWS SNAT CHAIN"
+			if i >= b.vpcCIDRs {
+				comment = "AWS SNAT CHAIN EXCLUSION"
+			}
+			snat.Rules = append(snat.Rules, cidrReturn(c, comment))
+			marks.Rules = append(marks.Rules, cidrReturn(c, "AWS CONNMARK CHAIN"))
 		}
-		snat.Rules = append(snat.Rules, cidrReturn(c, comment))
-		marks.Rules = append(marks.Rules, cidrReturn(c, "AWS CONNMARK CHAIN"))
+		snat.Rules = append(snat.Rules, []string{"!", "-o", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", b.primaryIP.String(), "--random-fully"})
+		marks.Rules = append(marks.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark + "/" + mark})
 	}
-	snat.Rules = append(snat.Rules, []string{"!", "-o", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", b.primaryIP.String(), "--random-fully"})
-	marks.Rules = append(marks.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark + "/" + mark})
-	w.Chains = []Chain{snat, marks}
+	w.Chains = []Chain{snat}
+	if iptConnmark {
+		w.Chains = append(w.Chains, marks)
+	} else {
+		pg.Chains = []ChainRef{{Table: "nat", Name: ConnmarkChain}}
+	}
 	return p
 }
 

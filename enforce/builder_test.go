@@ -307,6 +307,7 @@ var (
 	restoreVeth = enforce.IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: strings.Fields("-i eni+ -m comment --comment AWS,_primary_ENI -j CONNMARK --restore-mark --mask 0x80")}
 	restoreVLAN = enforce.IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: strings.Fields("-i vlan+ -m comment --comment AWS,_primary_ENI -j CONNMARK --restore-mark --mask 0x80")}
 	fwmarkRule  = enforce.IPRule{Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}
+	awsCNI      = []enforce.NFTableRef{{Family: "ip", Name: "aws-cni"}}
 )
 
 func init() {
@@ -341,6 +342,8 @@ func TestNodePlan(t *testing.T) {
 		ipt, purge  []enforce.IPTablesRule
 		chains      []enforce.Chain
 		purgeChains []enforce.ChainRef
+		nft         []enforce.ConnmarkTable
+		purgeNFT    []enforce.NFTableRef
 		demux       string
 	}{
 		{
@@ -348,14 +351,14 @@ func TestNodePlan(t *testing.T) {
 			mutate: func(*enforce.Options) {},
 			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
 			ipt:    []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
-			chains: fullChains, demux: "1",
+			chains: fullChains, purgeNFT: awsCNI, demux: "1",
 		},
 		{
 			name:   "standard, early demux off",
 			mutate: func(o *enforce.Options) { o.Mode = enforce.Standard; o.DisableTCPEarlyDemux = true },
 			rules:  []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 20, Table: enforce.TableLocal}},
 			ipt:    []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
-			chains: fullChains, demux: "0",
+			chains: fullChains, purgeNFT: awsCNI, demux: "0",
 		},
 		{
 			name:   "external SNAT keeps NodePort support and an empty SNAT chain",
@@ -363,7 +366,7 @@ func TestNodePlan(t *testing.T) {
 			rules:  []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 20, Table: enforce.TableLocal}},
 			ipt: []enforce.IPTablesRule{nodePortIn, restoreVeth, restoreVLAN}, purge: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat},
 			chains: []enforce.Chain{{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{}}}, purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
-			demux: "1",
+			purgeNFT: awsCNI, demux: "1",
 		},
 		{
 			name: "external SNAT without NodePort support",
@@ -378,14 +381,14 @@ func TestNodePlan(t *testing.T) {
 			},
 			purge:  []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, nodePortIn, restoreVeth, restoreVLAN},
 			chains: []enforce.Chain{{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{}}}, purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
-			demux: "1",
+			purgeNFT: awsCNI, demux: "1",
 		},
 		{
 			name:   "SNAT without NodePort support",
 			mutate: func(o *enforce.Options) { o.DisableNodePortSupport = true },
 			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
 			ipt: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat, restoreVeth}, purge: []enforce.IPTablesRule{nodePortIn, restoreVLAN},
-			chains: fullChains, demux: "1",
+			chains: fullChains, purgeNFT: awsCNI, demux: "1",
 		},
 		{
 			name: "excluded CIDRs, 0.0.0.0/0 without -d",
@@ -408,9 +411,40 @@ func TestNodePlan(t *testing.T) {
 					setMark,
 				}},
 			},
-			demux: "1",
+			purgeNFT: awsCNI, demux: "1",
 		},
 	}
+	nftCases := []struct {
+		name        string
+		mutate      func(*enforce.Options)
+		rules       []enforce.IPRule
+		purgeRules  []enforce.IPRuleMatch
+		ipt, purge  []enforce.IPTablesRule
+		chains      []enforce.Chain
+		purgeChains []enforce.ChainRef
+		nft         []enforce.ConnmarkTable
+		purgeNFT    []enforce.NFTableRef
+		demux       string
+	}{
+		{
+			name:   "nf_tables iptables: connmark in nftables",
+			mutate: func(o *enforce.Options) { o.NFTables = true },
+			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
+			ipt: []enforce.IPTablesRule{jumpSNAT, nodePortIn, restoreVeth, restoreVLAN}, purge: []enforce.IPTablesRule{jumpMark, restoreNat},
+			chains: fullChains[:1], purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
+			nft:   []enforce.ConnmarkTable{{Name: "aws-cni", VethPrefix: "eni", Mark: 0x80, Exempt: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}},
+			demux: "1",
+		},
+		{
+			name:   "nf_tables iptables, external SNAT",
+			mutate: func(o *enforce.Options) { o.NFTables = true; o.ExternalSNAT = true },
+			rules:  []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, fwmarkRule}, purgeRules: []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}},
+			ipt: []enforce.IPTablesRule{nodePortIn, restoreVeth, restoreVLAN}, purge: []enforce.IPTablesRule{jumpSNAT, jumpMark, restoreNat},
+			chains: []enforce.Chain{{Table: "nat", Name: "AWS-SNAT-CHAIN-0", Rules: [][]string{}}}, purgeChains: []enforce.ChainRef{{Table: "nat", Name: "AWS-CONNMARK-CHAIN-0"}},
+			purgeNFT: awsCNI, demux: "1",
+		},
+	}
+	tests = append(tests, nftCases...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := options(enforce.Strict)
@@ -427,9 +461,9 @@ func TestNodePlan(t *testing.T) {
 						{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"},
 						{Key: "net.ipv4.tcp_early_demux", Value: tt.demux},
 					},
-					Chains: tt.chains, IPTables: tt.ipt,
+					Chains: tt.chains, IPTables: tt.ipt, ConnmarkTables: tt.nft,
 				},
-				Purge: enforce.Purge{Rules: tt.purgeRules, IPTables: tt.purge, Chains: tt.purgeChains},
+				Purge: enforce.Purge{Rules: tt.purgeRules, IPTables: tt.purge, Chains: tt.purgeChains, NFTables: tt.purgeNFT},
 			}
 			if diff := cmp.Diff(want, p, netipOpt); diff != "" {
 				t.Errorf("Node (-want +got):\n%s", diff)

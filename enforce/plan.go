@@ -49,6 +49,15 @@ const (
 	// leave the VPC through the primary interface.
 	ConnMark uint32 = 0x80
 
+	// ConnmarkTableName is the nftables table (family ip) that holds the
+	// connection marking on nodes whose iptables is the nf_tables variant,
+	// as the VPC CNI plugin names it.
+	ConnmarkTableName = "aws-cni"
+	// ConnmarkPriority is the priority of the table's nat prerouting chain:
+	// just after DNAT (-100), so that it sees the addresses kube-proxy
+	// rewrote.
+	ConnmarkPriority = -90
+
 	// StrictVethPrefix is the host veth prefix of strict-mode pods.
 	StrictVethPrefix = "vlan"
 	// DefaultVethPrefix is the host veth prefix of standard-mode pods unless
@@ -198,6 +207,9 @@ type State struct {
 	// chains such as nat POSTROUTING); each must be present, in this
 	// relative order.
 	IPTables []IPTablesRule
+	// ConnmarkTables are nftables tables this package owns, each with
+	// exactly the chains and rules ConnmarkTable describes.
+	ConnmarkTables []ConnmarkTable
 }
 
 // Purge selects objects to delete. A selector matches whatever it does not
@@ -210,6 +222,8 @@ type Purge struct {
 	IPTables []IPTablesRule
 	// Chains are flushed and deleted (after IPTables, which may jump to them).
 	Chains []ChainRef
+	// NFTables are nftables tables deleted with all they hold.
+	NFTables []NFTableRef
 }
 
 // VLANLink is the 802.1Q link of a branch ENI on the trunk link, in the host
@@ -316,6 +330,47 @@ type IPTablesRule struct {
 	Spec  []string
 }
 
+// ConnmarkTable is the nftables form of the connection marking that
+// AWS-CONNMARK-CHAIN-0 does in iptables: the VPC CNI plugin (v1.23) writes
+// it on nodes whose iptables is the nf_tables variant, in table ip
+// Name, as:
+//
+//	table ip aws-cni {
+//		chain nat-prerouting {
+//			type nat hook prerouting priority -90; policy accept;
+//			fib daddr type local return
+//			iifname "eni*" counter jump snat-mark
+//			counter meta mark set ct mark & 0x00000080
+//		}
+//		chain snat-mark {
+//			counter ip daddr 10.0.0.0/16 return
+//			counter ct mark set ct mark | 0x00000080
+//		}
+//	}
+//
+// with one return rule per Exempt CIDR (in any order), VethPrefix in
+// place of "eni" and Mark in place of 0x80. Appliers write the plugin's
+// exact expressions, so that each recognises the other's rules.
+type ConnmarkTable struct {
+	Name string
+	// VethPrefix selects the pods' host veths by name prefix.
+	VethPrefix string
+	// Mark is the connection mark and mask.
+	Mark uint32
+	// Exempt are the destinations never marked: the VPC's and the
+	// excluded CIDRs.
+	Exempt []netip.Prefix
+}
+
+// Ref names the table.
+func (t ConnmarkTable) Ref() NFTableRef { return NFTableRef{Family: "ip", Name: t.Name} }
+
+// NFTableRef names an nftables table: family ("ip") and name.
+type NFTableRef struct {
+	Family string
+	Name   string
+}
+
 // LinkRef names a link.
 type LinkRef struct {
 	NS   Namespace
@@ -371,6 +426,7 @@ func (p *Plan) Clone() Plan {
 		Routes:   slices.Clone(p.Purge.Routes),
 		IPTables: cloneIPT(p.Purge.IPTables),
 		Chains:   slices.Clone(p.Purge.Chains),
+		NFTables: slices.Clone(p.Purge.NFTables),
 	}
 	return c
 }
@@ -385,6 +441,13 @@ func (s State) clone() State {
 		Rules:     slices.Clone(s.Rules),
 		Sysctls:   slices.Clone(s.Sysctls),
 		IPTables:  cloneIPT(s.IPTables),
+	}
+	if s.ConnmarkTables != nil {
+		c.ConnmarkTables = make([]ConnmarkTable, len(s.ConnmarkTables))
+		for i, t := range s.ConnmarkTables {
+			t.Exempt = slices.Clone(t.Exempt)
+			c.ConnmarkTables[i] = t
+		}
 	}
 	if s.Chains != nil {
 		c.Chains = make([]Chain, len(s.Chains))

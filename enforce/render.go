@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// Command is one process of a rendered plan: an ip, iptables, sysctl or
-// nsenter command line.
+// Command is one process of a rendered plan: an ip, iptables, nft, sysctl
+// or nsenter command line.
 type Command struct {
 	// Args is the command line, Args[0] the program.
 	Args []string
@@ -36,8 +36,8 @@ func (c Command) String() string {
 	return cmd
 }
 
-// Script renders p as a readable shell script of ip, iptables and sysctl
-// commands (pod-namespace commands through nsenter). Running it as root
+// Script renders p as a readable shell script of ip, iptables, nft and
+// sysctl commands (pod-namespace commands through nsenter). Running it as root
 // leads to the same state as applying p; it is meant for debugging,
 // documentation and comparison, and this package never runs it.
 func (p *Plan) Script() string {
@@ -142,6 +142,9 @@ func (p *Plan) Commands() []Command {
 	for _, rule := range w.IPTables {
 		r.host(Command{Args: iptArgs(rule.Table, "-A", rule.Chain, rule.Spec), Unless: iptArgs(rule.Table, "-C", rule.Chain, rule.Spec)})
 	}
+	for _, t := range w.ConnmarkTables {
+		r.out = append(r.out, t.commands()...)
+	}
 	r.out = append(r.out, late...)
 	for _, rule := range p.Purge.IPTables {
 		r.host(Command{Args: iptArgs(rule.Table, "-D", rule.Chain, rule.Spec), Repeat: true})
@@ -150,10 +153,47 @@ func (p *Plan) Commands() []Command {
 		r.host(Command{Args: []string{"iptables", "-t", c.Table, "-F", c.Name}, Tolerate: true})
 		r.host(Command{Args: []string{"iptables", "-t", c.Table, "-X", c.Name}, Tolerate: true})
 	}
+	for _, t := range p.Purge.NFTables {
+		r.host(Command{Args: []string{"nft", "delete", "table", t.Family, t.Name}, Tolerate: true})
+	}
 	for _, l := range p.Purge.Links {
 		r.in(l.NS, Command{Args: []string{"ip", "link", "del", l.Name}, Tolerate: true})
 	}
 	return r.out
+}
+
+// The chains of a ConnmarkTable.
+const (
+	connmarkBaseChain = "nat-prerouting"
+	connmarkMarkChain = "snat-mark"
+)
+
+// commands renders the table as nft(8) commands that (re)create it with
+// exactly its chains and rules. nft may encode a byte-aligned prefix
+// ("ip daddr 10.0.0.0/16") with a shorter comparison than the VPC CNI
+// plugin's netlink code, with the same effect; the kernel appliers write
+// the plugin's exact expressions.
+func (t ConnmarkTable) commands() []Command {
+	tbl := []string{"ip", t.Name}
+	mark := fmt.Sprintf("%#x", t.Mark)
+	nft := func(args ...string) Command { return Command{Args: append([]string{"nft"}, args...)} }
+	rule := func(chain string, args ...string) Command {
+		return nft(append(append([]string{"add", "rule"}, tbl...), append([]string{chain}, args...)...)...)
+	}
+	out := []Command{
+		nft(append([]string{"add", "table"}, tbl...)...),
+		nft(fmt.Sprintf("add chain ip %s %s { type nat hook prerouting priority %d; policy accept; }", t.Name, connmarkBaseChain, ConnmarkPriority)),
+		nft(append(append([]string{"add", "chain"}, tbl...), connmarkMarkChain)...),
+		nft(append(append([]string{"flush", "chain"}, tbl...), connmarkBaseChain)...),
+		nft(append(append([]string{"flush", "chain"}, tbl...), connmarkMarkChain)...),
+		rule(connmarkBaseChain, "fib", "daddr", "type", "local", "return"),
+		rule(connmarkBaseChain, "iifname", t.VethPrefix+"*", "counter", "jump", connmarkMarkChain),
+		rule(connmarkBaseChain, "counter", "meta", "mark", "set", "ct", "mark", "and", mark),
+	}
+	for _, c := range t.Exempt {
+		out = append(out, rule(connmarkMarkChain, "counter", "ip", "daddr", c.String(), "return"))
+	}
+	return append(out, rule(connmarkMarkChain, "counter", "ct", "mark", "set", "ct", "mark", "or", mark))
 }
 
 type renderer struct {

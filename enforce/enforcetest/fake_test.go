@@ -3,6 +3,7 @@ package enforcetest_test
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -266,4 +267,58 @@ func TestFakeReplacesStaleState(t *testing.T) {
 		}
 	}
 	require.Equal(t, setup.Want.Rules, tableRules, "only the new pod's rules use table 103")
+}
+
+// A node moves between the iptables variants (and to external SNAT): each
+// node plan leaves the connection marking in exactly one place.
+func TestFakeConnmarkMoves(t *testing.T) {
+	ctx := t.Context()
+	f := newFakeNode(t)
+	plan := func(mutate func(*enforce.Options)) enforce.Plan {
+		o := options(enforce.Standard)
+		mutate(&o)
+		b, err := enforce.NewBuilder(o)
+		require.NoError(t, err)
+		return b.Node()
+	}
+	hasChain := func(name string) bool {
+		return slices.ContainsFunc(f.Host().Chains, func(c enforce.Chain) bool { return c.Name == name })
+	}
+	steps := []struct {
+		name       string
+		mutate     func(*enforce.Options)
+		nft, chain bool
+	}{
+		{"legacy", func(*enforce.Options) {}, false, true},
+		{"nf_tables", func(o *enforce.Options) { o.NFTables = true }, true, false},
+		{"nf_tables, external SNAT", func(o *enforce.Options) { o.NFTables = true; o.ExternalSNAT = true }, false, false},
+		{"nf_tables again", func(o *enforce.Options) { o.NFTables = true }, true, false},
+		{"legacy again", func(*enforce.Options) {}, false, true},
+	}
+	for _, st := range steps {
+		p := plan(st.mutate)
+		require.NoError(t, f.Apply(ctx, &p), st.name)
+		host := f.Host()
+		require.Equal(t, p.Want.ConnmarkTables, host.ConnmarkTables, st.name)
+		require.Equal(t, st.nft, len(host.ConnmarkTables) == 1, st.name)
+		require.Equal(t, st.chain, hasChain(enforce.ConnmarkChain), st.name)
+		require.True(t, hasChain(enforce.SNATChain), "%s: the SNAT chain stays, empty with external SNAT", st.name)
+		n := len(f.Changes())
+		require.NoError(t, f.Apply(ctx, &p))
+		require.Len(t, f.Changes(), n, "%s: a second apply changes nothing", st.name)
+	}
+
+	// The table is compared as the VPC CNI plugin keeps it: its return
+	// rules in any order.
+	p := plan(func(o *enforce.Options) {
+		o.NFTables = true
+		o.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("10.0.0.0/16")}
+	})
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("172.16.0.0/12")}, p.Want.ConnmarkTables[0].Exempt, "one return rule per CIDR")
+	require.NoError(t, f.Apply(ctx, &p))
+	n := len(f.Changes())
+	reordered := p.Clone()
+	slices.Reverse(reordered.Want.ConnmarkTables[0].Exempt)
+	require.NoError(t, f.Apply(ctx, &reordered))
+	require.Len(t, f.Changes(), n, "the same CIDRs in another order are the same table")
 }

@@ -241,15 +241,18 @@ func (ns *testNS) snapshot(t testing.TB, full bool) string {
 		}
 	}
 	if full {
-		b.WriteString(ns.run(t, "iptables-save", "-t", "nat"))
-		b.WriteString(ns.run(t, "iptables-save", "-t", "mangle"))
+		for _, save := range []string{"iptables-nft-save", "iptables-legacy-save"} {
+			b.WriteString(ns.run(t, save, "-t", "nat"))
+			b.WriteString(ns.run(t, save, "-t", "mangle"))
+		}
+		b.WriteString(ns.run(t, "sh", "-c", "nft list table ip "+enforce.ConnmarkTableName+" 2>/dev/null || echo no table ip "+enforce.ConnmarkTableName))
 		b.WriteString(ns.run(t, "sysctl", "-e", "net.ipv4.ip_forward", "net.ipv4.tcp_early_demux",
 			"net.ipv6.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.eth0.accept_ra"))
 	}
 	return noise.ReplaceAllString(b.String(), "")
 }
 
-var noise = regexp.MustCompile(`(?m)^#.*\n|\[\d+:\d+\]`)
+var noise = regexp.MustCompile(`(?m)^#.*\n|\[\d+:\d+\]|packets \d+ bytes \d+`)
 
 // Addresses of the simulated VPC.
 var (
@@ -282,11 +285,32 @@ type topo struct {
 	node, vpc *testNS
 	mu        sync.Mutex
 	podIPs    map[int]netip.Addr // by VLAN
+	// iptables is the node's iptables binary ("" for the one in PATH), nft
+	// whether it is the nf_tables variant.
+	iptables string
+	nft      bool
 }
+
+// The iptables variants a test runs with: the nf_tables one (iptables in
+// PATH on this machine) and the legacy one, which Debian's iptables
+// package installs beside it.
+var iptablesVariants = []struct{ name, path string }{{"nf_tables", ""}, {"legacy", "/usr/sbin/iptables-legacy"}}
 
 func newTopo(t testing.TB) *topo {
 	t.Helper()
-	tp := &topo{node: newNS(t), vpc: newNS(t), podIPs: map[int]netip.Addr{}}
+	return newTopoWith(t, "")
+}
+
+// newTopoWith builds the topology with the node's iptables at iptablesPath
+// ("" for iptables in PATH).
+func newTopoWith(t testing.TB, iptablesPath string) *topo {
+	t.Helper()
+	if iptablesPath != "" {
+		_, err := os.Stat(iptablesPath)
+		require.NoError(t, err, "install iptables (Debian's package ships iptables-legacy)")
+	}
+	tp := &topo{node: newNS(t), vpc: newNS(t), podIPs: map[int]netip.Addr{}, iptables: iptablesPath}
+	tp.nft = tp.ipt(t).NFTables()
 	n, v := tp.node, tp.vpc
 	require.NoError(t, n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "tonode", PeerNamespace: netlink.NsFd(int(v.h))}))
 	// This kernel may lack dummy links: veth pairs stand in for the trunk
@@ -374,9 +398,23 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 
 func (tp *topo) applier(t testing.TB) enforce.Applier {
 	t.Helper()
-	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
+	return enforce.Join(tp.netlink(t), tp.ipt(t))
+}
+
+// iptablesBinary is the node's iptables command.
+func (tp *topo) iptablesBinary() string {
+	if tp.iptables == "" {
+		return "iptables"
+	}
+	return tp.iptables
+}
+
+// ipt returns an IPTables applier for the topology's node.
+func (tp *topo) ipt(t testing.TB) *IPTables {
+	t.Helper()
+	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path, Path: tp.iptables})
 	require.NoError(t, err)
-	return enforce.Join(tp.netlink(t), ipt)
+	return ipt
 }
 
 // netlink returns a Netlink applier for the topology's node, with the
@@ -396,7 +434,7 @@ func (tp *topo) builder(t testing.TB, mode enforce.Mode, externalSNAT bool) *enf
 // builderWith completes o with the topology's links and addresses.
 func (tp *topo) builderWith(t testing.TB, o enforce.Options) *enforce.Builder {
 	t.Helper()
-	o.TrunkLink, o.PrimaryInterface = "eth1", "eth0"
+	o.TrunkLink, o.PrimaryInterface, o.NFTables = "eth1", "eth0", tp.nft
 	if o.Family == enforce.IPv4 {
 		o.PrimaryIP, o.VPCCIDRs = nodeIP, []netip.Prefix{vpcCIDR}
 	}
@@ -621,46 +659,52 @@ func TestKernelStrict(t *testing.T) {
 
 func TestKernelStandard(t *testing.T) {
 	requireRoot(t)
-	for _, externalSNAT := range []bool{false, true} {
-		t.Run(fmt.Sprintf("externalSNAT=%v", externalSNAT), func(t *testing.T) {
-			tp := newTopo(t)
-			b := tp.builder(t, enforce.Standard, externalSNAT)
-			a := tp.applier(t)
-			mustApply(t, a, b.Node())
-			nodeBefore := tp.node.snapshot(t, true)
-
-			podIP := netip.MustParseAddr("10.0.0.8")
-			pod, podNS := tp.pod(t, "api", 5, podIP)
-			setup, err := b.Setup(pod)
-			require.NoError(t, err)
-			mustApply(t, a, setup)
-			veth := setup.Want.Veths[0].HostName
-			require.True(t, strings.HasPrefix(veth, "eni"))
-
-			vpcHits := serve(t, tp.vpc, vpcPeer, "br5", "tonode")
-			outHits := serve(t, tp.vpc, outside, "br5", "tonode")
-			nodeHits := serve(t, tp.node, nodeIP, "eth0", veth)
-
-			require.Equal(t, hit{veth, podIP}, path(t, podNS, nodeIP, nodeHits), "pod -> node stays on the veth")
-			require.Equal(t, hit{"br5", podIP}, path(t, podNS, vpcPeer, vpcHits), "pod -> VPC peer leaves through the branch")
-			if externalSNAT {
-				require.Equal(t, hit{"br5", podIP}, path(t, podNS, outside, outHits), "with external SNAT, pod -> outside leaves through the branch")
-			} else {
-				require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits), "pod -> outside leaves through the primary interface, SNATed to the node IP")
-				// Again: the connection mark must route every packet of a
-				// second connection the same way.
-				require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits))
-			}
-
-			podHits := serve(t, podNS, podIP, "")
-			require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits), "node -> pod (a kubelet probe) works")
-
-			td, err := b.Teardown(pod)
-			require.NoError(t, err)
-			mustApply(t, a, td)
-			require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
-		})
+	for _, v := range iptablesVariants {
+		for _, externalSNAT := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/externalSNAT=%v", v.name, externalSNAT), func(t *testing.T) {
+				testKernelStandard(t, v.path, externalSNAT)
+			})
+		}
 	}
+}
+
+func testKernelStandard(t *testing.T, iptablesPath string, externalSNAT bool) {
+	tp := newTopoWith(t, iptablesPath)
+	b := tp.builder(t, enforce.Standard, externalSNAT)
+	a := tp.applier(t)
+	mustApply(t, a, b.Node())
+	nodeBefore := tp.node.snapshot(t, true)
+
+	podIP := netip.MustParseAddr("10.0.0.8")
+	pod, podNS := tp.pod(t, "api", 5, podIP)
+	setup, err := b.Setup(pod)
+	require.NoError(t, err)
+	mustApply(t, a, setup)
+	veth := setup.Want.Veths[0].HostName
+	require.True(t, strings.HasPrefix(veth, "eni"))
+
+	vpcHits := serve(t, tp.vpc, vpcPeer, "br5", "tonode")
+	outHits := serve(t, tp.vpc, outside, "br5", "tonode")
+	nodeHits := serve(t, tp.node, nodeIP, "eth0", veth)
+
+	require.Equal(t, hit{veth, podIP}, path(t, podNS, nodeIP, nodeHits), "pod -> node stays on the veth")
+	require.Equal(t, hit{"br5", podIP}, path(t, podNS, vpcPeer, vpcHits), "pod -> VPC peer leaves through the branch")
+	if externalSNAT {
+		require.Equal(t, hit{"br5", podIP}, path(t, podNS, outside, outHits), "with external SNAT, pod -> outside leaves through the branch")
+	} else {
+		require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits), "pod -> outside leaves through the primary interface, SNATed to the node IP")
+		// Again: the connection mark must route every packet of a
+		// second connection the same way.
+		require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits))
+	}
+
+	podHits := serve(t, podNS, podIP, "")
+	require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits), "node -> pod (a kubelet probe) works")
+
+	td, err := b.Teardown(pod)
+	require.NoError(t, err)
+	mustApply(t, a, td)
+	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
 }
 
 // TestKernelIPv6Strict wires an IPv6 pod in strict mode and proves with
@@ -792,11 +836,21 @@ func (tp *topo) dropped(t testing.TB, br string) int {
 func TestKernelNodePort(t *testing.T) {
 	requireRoot(t)
 	const nodePort = 30080
-	for _, tc := range []struct {
+	type tcase struct {
+		iptables                 string
 		externalSNAT, noNodePort bool
-	}{{false, false}, {true, false}, {false, true}, {true, true}} {
-		t.Run(fmt.Sprintf("externalSNAT=%v,nodePortSupport=%v", tc.externalSNAT, !tc.noNodePort), func(t *testing.T) {
-			tp := newTopo(t)
+	}
+	var cases []tcase
+	for _, v := range iptablesVariants {
+		cases = append(cases, tcase{v.path, false, false}, tcase{v.path, true, false}, tcase{v.path, false, true}, tcase{v.path, true, true})
+	}
+	for _, tc := range cases {
+		variant := "nf_tables"
+		if tc.iptables != "" {
+			variant = "legacy"
+		}
+		t.Run(fmt.Sprintf("%s/externalSNAT=%v,nodePortSupport=%v", variant, tc.externalSNAT, !tc.noNodePort), func(t *testing.T) {
+			tp := newTopoWith(t, tc.iptables)
 			b := tp.builderWith(t, enforce.Options{Mode: enforce.Standard, ExternalSNAT: tc.externalSNAT, DisableNodePortSupport: tc.noNodePort})
 			a := tp.applier(t)
 			mustApply(t, a, b.Node())
@@ -806,7 +860,7 @@ func TestKernelNodePort(t *testing.T) {
 			require.NoError(t, err)
 			mustApply(t, a, setup)
 			// kube-proxy's DNAT of the NodePort to the pod.
-			tp.node.run(t, "iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-d", nodeIP.String()+"/32", "-p", "tcp",
+			tp.node.run(t, tp.iptablesBinary(), "-w", "-t", "nat", "-I", "PREROUTING", "1", "-d", nodeIP.String()+"/32", "-p", "tcp",
 				"--dport", fmt.Sprint(nodePort), "-j", "DNAT", "--to-destination", netip.AddrPortFrom(podIP, uint16(probePort)).String())
 			podHits := serve(t, podNS, podIP, "")
 
@@ -872,8 +926,7 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	tp := newTopo(t)
 	b := tp.builder(t, enforce.Strict, false)
 	nl := tp.netlink(t)
-	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
-	require.NoError(t, err)
+	ipt := tp.ipt(t)
 	a := enforce.Join(nl, ipt)
 	mustApply(t, a, b.Node())
 
@@ -895,9 +948,7 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	tp6 := newTopo(t)
 	b6 := tp6.builderV6(t, enforce.Strict)
 	nl6 := tp6.netlink(t)
-	ipt6, err := NewIPTables(IPTablesOptions{HostNetNS: tp6.node.path})
-	require.NoError(t, err)
-	a6 := enforce.Join(nl6, ipt6)
+	a6 := enforce.Join(nl6, tp6.ipt(t))
 	mustApply(t, a6, b6.Node())
 	pod6, _ := tp6.podV6(t, "web", 3, netip.MustParseAddr("2600:1f14:abc:de00::7"))
 	p6, err := b6.Setup(pod6)
@@ -953,9 +1004,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 				b = tp.builderV6(t, mode)
 			}
 			nl := tp.netlink(t)
-			ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
-			require.NoError(t, err)
-			mustApply(t, enforce.Join(nl, ipt), b.Node())
+			mustApply(t, enforce.Join(nl, tp.ipt(t)), b.Node())
 			tp.node.settle(t)
 
 			pod, podNS := tp.pod(t, "web", 3, netip.MustParseAddr("10.0.0.7"))
