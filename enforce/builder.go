@@ -438,6 +438,46 @@ func sysctlName(ifname string) string { return strings.ReplaceAll(ifname, ".", "
 // they are optional, as the plugin ignores them where IPv6 is missing.
 var linkSysctls = [3][2]string{{"accept_ra", "0"}, {"accept_redirects", "1"}, {"forwarding", "0"}}
 
+// ipv6Keys returns the keys of the IPv6 parameters a pod plan sets: the
+// three linkSysctls of the VLAN link, the same of the host veth, and
+// disable_ipv6 of the pod's interface, cut from one allocation.
+func ipv6Keys(vlan, veth, podIf string) (keys [7]string) {
+	const prefix = "net.ipv6.conf."
+	type key struct{ dev, param string }
+	var ks [7]key
+	for i, dev := range [2]string{vlan, veth} {
+		for j, kv := range linkSysctls {
+			ks[3*i+j] = key{dev, kv[0]}
+		}
+	}
+	ks[6] = key{podIf, "disable_ipv6"}
+	size := 0
+	for _, k := range ks {
+		size += len(prefix) + len(k.dev) + 1 + len(k.param)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var ends [7]int
+	for i, k := range ks {
+		b.WriteString(prefix)
+		for j := 0; j < len(k.dev); j++ {
+			c := k.dev[j]
+			if c == '.' {
+				c = '/' // sysctlName
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('.')
+		b.WriteString(k.param)
+		ends[i] = b.Len()
+	}
+	all, start := b.String(), 0
+	for i, end := range ends {
+		keys[i], start = all[start:end], end
+	}
+	return keys
+}
+
 // podPlan holds every slice of a pod plan in one allocation.
 type podPlan struct {
 	vlan    [1]VLANLink
@@ -502,15 +542,16 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 	a.routes[1] = Route{NS: PodNS, Table: TableMain, Dst: anyDst, Gw: podGW, Dev: p.IfName}
 	a.routes[2] = Route{Table: table, Dst: netip.PrefixFrom(gw, gw.BitLen()), Dev: vlan, Scope: linkScope}
 	a.routes[3] = Route{Table: table, Dst: anyDst, Gw: gw, Dev: vlan}
+	keys := ipv6Keys(vlan, veth, p.IfName)
 	n := 0
-	for _, dev := range [2]string{vlan, veth} {
+	for range 2 {
 		for _, kv := range linkSysctls {
-			a.sysctls[n] = Sysctl{Key: "net.ipv6.conf." + sysctlName(dev) + "." + kv[0], Value: kv[1], Optional: fam == IPv4}
+			a.sysctls[n] = Sysctl{Key: keys[n], Value: kv[1], Optional: fam == IPv4}
 			n++
 		}
 	}
 	if fam == IPv6 {
-		a.sysctls[n] = Sysctl{NS: PodNS, Key: "net.ipv6.conf." + sysctlName(p.IfName) + ".disable_ipv6", Value: "0"}
+		a.sysctls[n] = Sysctl{NS: PodNS, Key: keys[n], Value: "0"}
 		a.sysctls[n+1] = Sysctl{NS: PodNS, Key: "net.ipv6.conf.lo.disable_ipv6", Value: "0"}
 		n += 2
 	}
