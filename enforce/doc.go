@@ -7,21 +7,24 @@
 //   - Builder turns the node's Options and a Pod (its branch ENI from the
 //     vpc.amazonaws.com/pod-eni annotation, netns, interface name and
 //     namespace/name) into a Plan: plain values for links, addresses,
-//     neighbours, routes, rules, sysctls and iptables chains. It does no
-//     I/O. Builder.Node is applied once per node, Builder.Setup per pod
-//     (CNI ADD), Builder.Teardown per pod (CNI DEL).
-//   - Plan.Script renders a plan as ip, iptables and sysctl commands, for
-//     debugging and documentation; nothing in this package runs it.
+//     neighbours, routes, rules, sysctls, iptables chains and the nftables
+//     table of the connection marks. It does no I/O. Builder.Node is
+//     applied once per node, Builder.Setup per pod (CNI ADD),
+//     Builder.Teardown per pod (CNI DEL).
+//   - Plan.Script renders a plan as ip, iptables, nft and sysctl commands,
+//     for debugging and documentation; nothing in this package runs it.
 //   - An Applier makes a plan true: kernel.Netlink (links, routes, rules,
-//     sysctls through netlink) and kernel.IPTables (NAT through iptables)
-//     in package enforce/kernel, combined by Join, and enforcetest.Fake, an
-//     in-memory model for unit tests of CNI plugins and node agents.
+//     sysctls through netlink) and kernel.IPTables (NAT through iptables,
+//     connection marks through nftables) in package enforce/kernel,
+//     combined by Join, and enforcetest.Fake, an in-memory model for unit
+//     tests of CNI plugins and node agents.
 //
 // This package only plans: it imports the standard library and api/podeni,
 // and builds on every operating system. The Linux appliers, which link
-// github.com/vishvananda/netlink and github.com/coreos/go-iptables, live in
-// enforce/kernel, so a program that plans, renders or tests with the fake
-// links neither (a test of this module checks it).
+// github.com/vishvananda/netlink, github.com/coreos/go-iptables and
+// github.com/google/nftables, live in enforce/kernel, so a program that
+// plans, renders or tests with the fake links none of them (a test of this
+// module checks it).
 //
 // # What a plan contains
 //
@@ -50,9 +53,12 @@
 // addresses, so that a pod's replies to a NodePort client leave through the
 // primary interface too, even with external SNAT. tcp_early_demux stays 1
 // unless Options.DisableTCPEarlyDemux, which strict-mode nodes need for
-// kubelet's TCP probes. All of it is the VPC CNI plugin's, rule for rule and
-// comment for comment, so that the plugin and this package do not undo each
-// other's work.
+// kubelet's TCP probes. On nodes whose iptables is the nf_tables variant
+// (Options.NFTables) the connection marks live in the nftables table
+// aws-cni (ConnmarkTable) rather than in AWS-CONNMARK-CHAIN-0, as the plugin
+// keeps them since v1.23. All of it is the VPC CNI plugin's, rule for rule
+// and comment for comment, so that the plugin and this package do not undo
+// each other's work.
 //
 // # IPv6
 //
