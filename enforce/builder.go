@@ -74,10 +74,11 @@ type Options struct {
 	// SNATExcludedCIDRs are further destinations that are never SNATed
 	// (AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS).
 	SNATExcludedCIDRs []netip.Prefix
-	// ExternalSNAT, when set, leaves SNAT to a NAT gateway: no SNAT or
-	// connmark rules on the node, and pods' traffic to outside the VPC
-	// leaves through their branch ENI in both modes
-	// (AWS_VPC_K8S_CNI_EXTERNALSNAT=true).
+	// ExternalSNAT, when set, leaves SNAT to a NAT gateway: no SNAT and no
+	// marking of pods' connections to outside the VPC on the node, which
+	// then leave through their branch ENI in both modes
+	// (AWS_VPC_K8S_CNI_EXTERNALSNAT=true). NodePort support keeps its own
+	// marks and the fwmark rule.
 	ExternalSNAT bool
 	// DisableNodePortSupport turns off what makes NodePort services answer
 	// through the node's primary interface (AWS_VPC_CNI_NODE_PORT_SUPPORT=
