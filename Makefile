@@ -5,8 +5,9 @@
 #   make bench   run every benchmark and the scenario benchmarks
 #   make soak    run trunk's simulation over 2,000 seeds (make test runs 64)
 #
-# As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
-# fake EC2 server's CLI test) when missing, and exports
+# As root, `make test` installs iptables (both variants), nftables (nft lists
+# the connmark table in tests), iproute2 and the AWS CLI (for the fake EC2
+# server's CLI test) when missing, and exports
 # PODSG_REQUIRE_ROOT_TESTS=1, so tests that need root fail instead of skipping.
 
 SHELL := /bin/bash
@@ -26,6 +27,7 @@ setup:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
 	  command -v iptables >/dev/null 2>&1 || missing="$$missing iptables"; \
+	  command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	  command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	  command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
 	  if [ -n "$$missing" ]; then \
