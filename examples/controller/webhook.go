@@ -9,6 +9,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,8 +25,11 @@ import (
 // vpc.amazonaws.com/pod-eni: "1" in the requests and limits of its first
 // container, so that the scheduler places it only on a node with free
 // branch-ENI capacity; a Fargate pod gets its groups in the
-// fargate.amazonaws.com/pod-sg annotation instead. Other pods pass
-// unchanged.
+// fargate.amazonaws.com/pod-sg annotation instead. Pods are classified as
+// the VPC resource controller's pod webhook classifies them (host network,
+// then Fargate, then a Windows node selector; see selector.Pod.Class). A
+// Linux or Fargate pod whose ServiceAccount does not exist is refused, as
+// that controller refuses it. Other pods pass unchanged.
 //
 // The decision is made once, at creation: later policy changes do not affect
 // a pod that exists. A PodMutator is safe for concurrent use.
@@ -49,9 +53,15 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
-	res := m.match(ctx, pod)
+	res, err := m.match(ctx, pod)
+	if err != nil {
+		// The VPC resource controller refuses the pod when it cannot
+		// read what matching needs (HandleLinuxPod and HandleFargatePod
+		// in webhooks/core/pod_webhook.go).
+		return admission.Denied(fmt.Sprintf("cannot decide the pod's security groups, refusing it: %v", err))
+	}
 	switch res.Treatment {
-	case selector.BranchENI:
+	case selector.TreatBranchENI:
 		if len(pod.Spec.Containers) == 0 {
 			return admission.Denied("the pod has no container to carry the vpc.amazonaws.com/pod-eni request")
 		}
@@ -65,11 +75,14 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 		}
 		c.Resources.Requests[podeni.ResourceName] = one
 		c.Resources.Limits[podeni.ResourceName] = one
-	case selector.Fargate:
+	case selector.TreatFargate:
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
 		pod.Annotations[podeni.FargateAnnotationKey] = res.FargateAnnotation()
+	case selector.TreatRefused:
+		return admission.Denied(fmt.Sprintf("%s: create ServiceAccount %s/%s first, or name an existing one in spec.serviceAccountName",
+			res, pod.Namespace, kube.ServiceAccountName(pod)))
 	default:
 		return admission.Allowed(res.String())
 	}
@@ -81,14 +94,26 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 }
 
 // match decides the pod's treatment from the policies and its
-// ServiceAccount's labels.
-func (m *PodMutator) match(ctx context.Context, pod *corev1.Pod) selector.Result {
-	var sa *corev1.ServiceAccount
-	saObj := new(corev1.ServiceAccount)
-	if err := m.Reader.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: kube.ServiceAccountName(pod)}, saObj); err == nil {
-		sa = saObj
+// ServiceAccount's labels, as the VPC resource controller's pod webhook does:
+// the pod's class first (selector.Pod.Class), and the ServiceAccount is read
+// only for the classes that need it. A ServiceAccount that does not exist
+// makes the result selector.TreatRefused; any other failure to read it is
+// returned.
+func (m *PodMutator) match(ctx context.Context, pod *corev1.Pod) (selector.Result, error) {
+	p := kube.Pod(pod, nil)
+	if p.Class().NeedsServiceAccount() {
+		name := kube.ServiceAccountName(pod)
+		sa := new(corev1.ServiceAccount)
+		switch err := m.Reader.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: name}, sa); {
+		case apierrors.IsNotFound(err):
+			p.ServiceAccountMissing = true
+		case err != nil:
+			return selector.Result{}, fmt.Errorf("reading ServiceAccount %s/%s: %w", pod.Namespace, name, err)
+		default:
+			p.ServiceAccountLabels = sa.Labels
+		}
 	}
-	return m.Index.Match(kube.Pod(pod, sa))
+	return m.Index.Match(p), nil
 }
 
 // PodValidator is the validating webhook that stops anyone but the
@@ -132,7 +157,11 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 		}
 		oldAnn = old.Annotations
 	} else if v.Mutator != nil {
-		if res := v.Mutator.match(ctx, pod); res.Treatment == selector.Fargate {
+		res, err := v.Mutator.match(ctx, pod)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		if res.Treatment == selector.TreatFargate {
 			oldAnn = map[string]string{podeni.FargateAnnotationKey: res.FargateAnnotation()}
 		}
 	}

@@ -490,7 +490,7 @@ func (t *tutorial) start(ctx context.Context, pd *pod, spec *corev1.Pod) error {
 	spec = spec.DeepCopy()
 	spec.Namespace, spec.Name = pd.ref.Namespace, pd.ref.Name
 	res := t.index.Match(kube.Pod(spec, nil))
-	if res.Treatment != selector.BranchENI {
+	if res.Treatment != selector.TreatBranchENI {
 		return fmt.Errorf("pod %s: the policy does not select it (%s)", pd.ref, res)
 	}
 	// The scheduler: the node with the most free pod-eni capacity.
