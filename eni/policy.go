@@ -2,6 +2,7 @@ package eni
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,14 +23,21 @@ const (
 )
 
 // Key says which branch ENIs are interchangeable: those with the same
-// security-group set in the same subnet. Key is comparable.
+// security groups, in any order, in the same subnet. Key is comparable; two
+// keys name the same ENIs when their Canonical forms are ==.
 type Key struct {
+	// Groups are the ENI's security groups; their order is the order
+	// given to EC2 when an ENI is created for the key.
 	Groups GroupSet
 	// Subnet is the subnet ID ("subnet-…") the ENI lives in.
 	Subnet string
 }
 
-// String returns "subnet-…/sg-…,sg-…".
+// Canonical returns k with its groups in ascending order: == for any two
+// keys that name the same ENIs.
+func (k Key) Canonical() Key { return Key{Groups: k.Groups.Canonical(), Subnet: k.Subnet} }
+
+// String returns "subnet-…/sg-…,sg-…", the groups in the order given.
 func (k Key) String() string { return k.Subnet + "/" + k.Groups.String() }
 
 // RetargetPolicy decides whether a warm ENI of another key may be given to a
@@ -81,7 +89,9 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // WarmTarget asks a pool to keep Count warm ENIs of Key ready before any pod
 // asks, as long as the node has free capacity. Warm ENIs kept for a target
-// do not expire while the target holds.
+// do not expire while the target holds. Key is taken as its Canonical form:
+// the ENIs are created with the groups in ascending order, and serve pods
+// that want the same groups in any order.
 type WarmTarget struct {
 	Key   Key
 	Count int
@@ -168,6 +178,13 @@ func (p Policy) normalize(path string) (Policy, error) {
 		if t.Key.Subnet == "" {
 			return p, invalidOption(field+".Key.Subnet", `""`, "want the subnet ID the warm ENIs are created in")
 		}
+	}
+	if len(p.WarmTargets) > 0 {
+		targets := slices.Clone(p.WarmTargets)
+		for i := range targets {
+			targets[i].Key = targets[i].Key.Canonical()
+		}
+		p.WarmTargets = targets
 	}
 	pw, err := p.Prewarm.normalize(path+".Prewarm", p.IdleTimeout)
 	if err != nil {

@@ -219,7 +219,7 @@ func (p *Pool) toCooling(e *entry, now time.Time) {
 func (p *Pool) toWarm(e *entry, now time.Time) {
 	p.setState(e, StateWarm)
 	e.since = now
-	k := e.b.Key()
+	k := e.b.id()
 	p.warm[k] = append(p.warm[k], e)
 	p.warmN++
 	if p.policy.IdleTimeout > 0 {
@@ -244,7 +244,7 @@ func (p *Pool) toDeleting(e *entry, now time.Time) {
 
 // unwarm removes a warm e from its stack. p.mu must be held.
 func (p *Pool) unwarm(e *entry) {
-	k := e.b.Key()
+	k := e.b.id()
 	s := p.warm[k]
 	if i := slices.Index(s, e); i >= 0 {
 		s = slices.Delete(s, i, i+1)

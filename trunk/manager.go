@@ -357,7 +357,10 @@ type Result struct {
 
 // Acquire gives pod, on the node instanceID, a branch ENI with groups in the
 // node's subnet, and returns the annotation to write on the pod. It ensures
-// the node's trunk first. A pod that already holds an ENI gets it back.
+// the node's trunk first. A pod that already holds an ENI gets it back. A
+// new ENI gets the groups in the order of groups (give selector's policy
+// order, as the VPC resource controller does); a warm ENI with the same
+// groups in any order serves the pod without an EC2 call.
 //
 // Errors wrap the pod and node; EC2's errors keep their code (errors.As to
 // smithy.APIError, or ErrorCode). A full node gives an error matching
