@@ -10,6 +10,9 @@
 //     select, or the fargate.amazonaws.com/pod-sg annotation to Fargate pods;
 //   - a validating webhook (ValidatePodPath, PodValidator) that stops anyone but
 //     the controller from setting those annotations;
+//   - a validating webhook (ValidatePolicyPath, PolicyValidator) that never
+//     refuses a SecurityGroupPolicy but returns what v1beta1.Validate finds
+//     as admission warnings (the CRD accepts what EKS's accepts);
 //   - a SecurityGroupPolicy watch (PolicyReconciler) that feeds a
 //     selector.Index;
 //   - a node reconciler (NodeReconciler) that ensures each node's trunk ENI
@@ -81,8 +84,9 @@ type options struct {
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
 const (
-	MutatePodPath   = "/mutate-pod"
-	ValidatePodPath = "/validate-pod"
+	MutatePodPath      = "/mutate-pod"
+	ValidatePodPath    = "/validate-pod"
+	ValidatePolicyPath = "/validate-securitygrouppolicy"
 )
 
 // flagSet returns the controller's flags, bound to o.
@@ -190,12 +194,14 @@ type controllers struct {
 	Pods     *PodReconciler
 	Mutator  *PodMutator
 	Validate *PodValidator
+	Warn     *PolicyValidator
 }
 
 // setup registers the webhooks, the reconcilers, the rebuild and the trunk
 // manager's background work with mgr.
 func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) (*controllers, error) {
-	index := selector.NewIndex(selector.Options{Logger: slog.Default()})
+	indexOpts := selector.Options{Logger: slog.Default()}
+	index := selector.NewIndex(indexOpts)
 	events := mgr.GetEventRecorder("podsg-controller")
 	ready := make(chan struct{})
 	decoder := admission.NewDecoder(mgr.GetScheme())
@@ -207,10 +213,12 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 		Mutator:  &PodMutator{Reader: mgr.GetClient(), Index: index, Decoder: decoder},
 	}
 	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
+	c.Warn = &PolicyValidator{Validate: indexOpts.Validate}
 
 	hooks := mgr.GetWebhookServer()
 	hooks.Register(MutatePodPath, &webhook.Admission{Handler: c.Mutator})
 	hooks.Register(ValidatePodPath, &webhook.Admission{Handler: c.Validate})
+	hooks.Register(ValidatePolicyPath, admission.WithValidator(mgr.GetScheme(), c.Warn))
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/podsg/podsg/api/podeni"
+	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/selector/kube"
 )
@@ -180,4 +181,50 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 		}
 	}
 	return admission.Allowed("")
+}
+
+// PolicyValidator is the validating webhook for SecurityGroupPolicy objects.
+// It never refuses one: what the API server stores is decided by the CRD,
+// whose schema is the one EKS installs (api/v1beta1), so that every policy
+// EKS accepts stays accepted and updatable. Instead it returns every problem
+// v1beta1.Validate finds (no selector, a malformed or repeated group ID,
+// more groups than an ENI takes, a selector that does not convert) as an
+// admission warning, which kubectl prints as "Warning: ..." when the policy
+// is applied; PolicyReconciler reports the same problems as an event on the
+// policy. A PolicyValidator is safe for concurrent use.
+type PolicyValidator struct {
+	// Validate is passed to v1beta1.Validate; set MaxGroups to the
+	// account's quota of security groups per network interface.
+	Validate v1beta1.ValidateOptions
+}
+
+var _ admission.Validator[*v1beta1.SecurityGroupPolicy] = (*PolicyValidator)(nil)
+
+// ValidateCreate warns about the problems of a new policy.
+func (v *PolicyValidator) ValidateCreate(_ context.Context, p *v1beta1.SecurityGroupPolicy) (admission.Warnings, error) {
+	return v.warnings(p), nil
+}
+
+// ValidateUpdate warns about the problems of the updated policy.
+func (v *PolicyValidator) ValidateUpdate(_ context.Context, _, p *v1beta1.SecurityGroupPolicy) (admission.Warnings, error) {
+	return v.warnings(p), nil
+}
+
+// ValidateDelete allows every deletion.
+func (v *PolicyValidator) ValidateDelete(context.Context, *v1beta1.SecurityGroupPolicy) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// warnings returns one warning per problem Validate finds, each naming the
+// field, the value and what to do.
+func (v *PolicyValidator) warnings(p *v1beta1.SecurityGroupPolicy) admission.Warnings {
+	errs := v1beta1.Validate(p, v.Validate)
+	if len(errs) == 0 {
+		return nil
+	}
+	w := make(admission.Warnings, len(errs))
+	for i, e := range errs {
+		w[i] = fmt.Sprintf("SecurityGroupPolicy %s/%s: %s", p.Namespace, p.Name, e.Error())
+	}
+	return w
 }
