@@ -173,6 +173,11 @@ type Manager struct {
 	seq     atomic.Uint64
 	starts  chan struct{} // semaphore for MaxInFlightStarts, nil when unbounded
 
+	// coolDown is the cool-down SetCoolDown set (0: Options.Policy's);
+	// coolMu serialises SetCoolDown calls.
+	coolDown atomic.Int64
+	coolMu   sync.Mutex
+
 	mu      sync.Mutex
 	nodes   map[string]*node
 	subnets map[string]netip.Prefix
@@ -342,6 +347,9 @@ func (m *Manager) initNode(ctx context.Context, n *node, inst instanceView) (Nod
 		return NodeInfo{}, err
 	}
 	n.info, n.pool = info, pool
+	if d := m.coolDown.Load(); d != 0 {
+		pool.SetCoolDown(time.Duration(d))
+	}
 	m.log.Info("serving node", "node", info.InstanceID, "type", info.InstanceType, "trunk", info.TrunkENIID, "branchLimit", info.BranchLimit)
 	return info, nil
 }

@@ -67,9 +67,8 @@ type tutorial struct {
 
 // run plays the tutorial, writing what a person would see to out.
 func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
-	if o.CoolDown == 0 {
-		o.CoolDown = eni.DefaultCoolDown
-	}
+	// The cool-down the pools apply: the default for 0, at least 30 s.
+	o.CoolDown = eni.EffectiveCoolDown(o.CoolDown)
 	t := &tutorial{p: printer{out}, opts: o, client: client, index: selector.NewIndex(selector.Options{})}
 	start := time.Now()
 	where := "the embedded fake EC2"
