@@ -20,7 +20,10 @@
 //   - a pod reconciler (PodReconciler) that acquires and releases branch ENIs
 //     through a trunk.Manager and writes the pod-eni annotation;
 //   - Rebuild after each start or leader change, then the manager's background
-//     work (cool-downs, deletions, garbage collection).
+//     work (cool-downs, deletions, garbage collection);
+//   - a watch of the amazon-vpc-cni ConfigMap in kube-system
+//     (CoolDownReconciler) that takes the branch ENI cool-down from its
+//     branch-eni-cooldown key, as the VPC resource controller does.
 //
 // Leader election (on by default) makes one replica the writer; the webhooks
 // serve on every replica. For large clusters, shard nodes across replicas with
@@ -55,9 +58,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -195,6 +201,7 @@ type controllers struct {
 	Mutator  *PodMutator
 	Validate *PodValidator
 	Warn     *PolicyValidator
+	CoolDown *CoolDownReconciler
 }
 
 // setup registers the webhooks, the reconcilers, the rebuild and the trunk
@@ -221,6 +228,24 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	hooks.Register(ValidatePolicyPath, admission.WithValidator(mgr.GetScheme(), c.Warn))
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
+		return nil, err
+	}
+	// The branch ENI cool-down, from the amazon-vpc-cni ConfigMap, through a
+	// cache of that one object. Every replica follows it, so that a new
+	// leader starts with the current value.
+	cmCache, err := coolDownCache(mgr)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(cmCache); err != nil {
+		return nil, err
+	}
+	c.CoolDown = &CoolDownReconciler{Reader: cmCache, Trunk: tm, Events: events, Logger: slog.Default()}
+	everyReplica := false
+	if err := ctrl.NewControllerManagedBy(mgr).Named("branch-eni-cooldown").
+		WatchesRawSource(source.Kind(cmCache, &corev1.ConfigMap{}, &handler.TypedEnqueueRequestForObject[*corev1.ConfigMap]{})).
+		WithOptions(controller.Options{NeedLeaderElection: &everyReplica}).
+		Complete(c.CoolDown); err != nil {
 		return nil, err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("node").
