@@ -99,7 +99,7 @@ func (c Class) NeedsServiceAccount() bool { return c == ClassLinux || c == Class
 //     exactly "windows": ClassWindows ("Windows" and spec.os.name do not
 //     count);
 //  4. otherwise ClassLinux.
-func (p *Pod) Class() Class {
+func (p Pod) Class() Class {
 	switch {
 	case p.HostNetwork:
 		return ClassHostNetwork
@@ -111,7 +111,7 @@ func (p *Pod) Class() Class {
 	return ClassLinux
 }
 
-func (p *Pod) fargate() bool {
+func (p Pod) fargate() bool {
 	if p.FargateProfile != "" {
 		return true
 	}

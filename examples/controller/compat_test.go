@@ -46,7 +46,8 @@ func (e *env) mutate(m *PodMutator, pod *corev1.Pod) (admission.Response, *corev
 // (WhichPod and Handle in webhooks/core/pod_webhook.go of
 // aws/amazon-vpc-resource-controller-k8s), refuses a Linux or Fargate pod
 // whose ServiceAccount does not exist (GetMatchingSecurityGroupForPods in
-// pkg/utils/helper.go), and writes the Fargate annotation in policy order.
+// pkg/utils/helper.go), and writes the Fargate annotation in policy order,
+// replacing or removing one the user wrote (HandleFargatePod).
 func TestMutatorClassifiesAsUpstream(t *testing.T) {
 	const sgA, sgB, sgC = "sg-0aaaaaaaaaaaaaaa1", "sg-0bbbbbbbbbbbbbbb2", "sg-0ccccccccccccccc3"
 	e := newEnv(t)
@@ -60,6 +61,7 @@ func TestMutatorClassifiesAsUpstream(t *testing.T) {
 		unchanged want = iota
 		podENI
 		fargateAnnotation
+		stripped
 		refused
 	)
 	windows := corev1.PodOS{Name: corev1.Windows}
@@ -101,6 +103,15 @@ func TestMutatorClassifiesAsUpstream(t *testing.T) {
 			return p
 		}(), refused},
 		{"missing ServiceAccount, Windows", pod(both(noSA, winSelector)), unchanged},
+		{"Fargate pod-sg annotation written by the user is replaced", pod(both(fargate, func(p *corev1.Pod) {
+			p.Annotations = map[string]string{podeni.FargateAnnotationKey: "sg-0fedcba9876543210"}
+		})), fargateAnnotation},
+		{"Fargate pod-sg annotation on a pod no policy selects is removed", func() *corev1.Pod {
+			p := tutorialPod("q", map[string]string{"role": "other"})
+			fargate(p)
+			p.Annotations = map[string]string{podeni.FargateAnnotationKey: "sg-0fedcba9876543210"}
+			return p
+		}(), stripped},
 		{"missing ServiceAccount, host network", pod(both(noSA, func(p *corev1.Pod) { p.Spec.HostNetwork = true })), unchanged},
 	}
 	for _, tt := range tests {
@@ -125,7 +136,13 @@ func TestMutatorClassifiesAsUpstream(t *testing.T) {
 			case fargateAnnotation:
 				require.False(t, hasENI || hasLimit)
 				require.Equal(t, policyOrder, ann, "the groups in policy order")
+			case stripped:
+				require.False(t, hasENI || hasLimit || hasAnn)
 			}
+			// What the mutator lets through, the annotation validator
+			// accepts.
+			v := e.c.Validate.Handle(t.Context(), e.admission(admissionv1.Create, "alice", got, nil))
+			require.True(t, v.Allowed, "%v", v.Result)
 		})
 	}
 }

@@ -30,7 +30,9 @@ import (
 // the VPC resource controller's pod webhook classifies them (host network,
 // then Fargate, then a Windows node selector; see selector.Pod.Class). A
 // Linux or Fargate pod whose ServiceAccount does not exist is refused, as
-// that controller refuses it. Other pods pass unchanged.
+// that controller refuses it. A Fargate pod's fargate.amazonaws.com/pod-sg
+// annotation is the webhook's to write: replaced by the matching groups, or
+// removed when no policy selects the pod. Other pods pass unchanged.
 //
 // The decision is made once, at creation: later policy changes do not affect
 // a pod that exists. A PodMutator is safe for concurrent use.
@@ -85,7 +87,13 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 		return admission.Denied(fmt.Sprintf("%s: create ServiceAccount %s/%s first, or name an existing one in spec.serviceAccountName",
 			res, pod.Namespace, kube.ServiceAccountName(pod)))
 	default:
-		return admission.Allowed(res.String())
+		_, forged := pod.Annotations[podeni.FargateAnnotationKey]
+		if !forged || kube.Pod(pod, nil).Class() != selector.ClassFargate {
+			return admission.Allowed(res.String())
+		}
+		// A Fargate pod that no policy selects loses a pod-sg annotation
+		// it was created with, as HandleFargatePod strips it upstream.
+		delete(pod.Annotations, podeni.FargateAnnotationKey)
 	}
 	raw, err := json.Marshal(pod)
 	if err != nil {
