@@ -93,6 +93,11 @@ type Manager struct {
 	seq     atomic.Uint64
 	starts  chan struct{} // semaphore for MaxInFlightStarts, nil when unbounded
 
+	// coolDown is the cool-down SetCoolDown set (0: Options.Policy's);
+	// coolMu serialises SetCoolDown calls.
+	coolDown atomic.Int64
+	coolMu   sync.Mutex
+
 	mu      sync.Mutex
 	nodes   map[string]*node
 	subnets map[string]netip.Prefix
@@ -315,6 +320,9 @@ func (m *Manager) setUp(ctx context.Context, n *node, inst *instanceView) error 
 	}
 	// A trunk attached now has no branches; one found attached may have.
 	n.info, n.pool, n.adopted = info, pool, fresh
+	if d := m.coolDown.Load(); d != 0 {
+		pool.SetCoolDown(time.Duration(d))
+	}
 	m.log.Info("serving node", "node", info.InstanceID, "type", info.InstanceType, "trunk", info.TrunkENIID, "branchLimit", info.BranchLimit)
 	return nil
 }
@@ -366,7 +374,10 @@ type Result struct {
 
 // Acquire gives pod, on the node instanceID, a branch ENI with groups in the
 // node's subnet, and returns the annotation to write on the pod. It ensures
-// the node's trunk first. A pod that already holds an ENI gets it back.
+// the node's trunk first. A pod that already holds an ENI gets it back. A
+// new ENI gets the groups in the order of groups (give selector's policy
+// order, as the VPC resource controller does); a warm ENI with the same
+// groups in any order serves the pod without an EC2 call.
 //
 // Errors wrap the pod and node; EC2's errors keep their code (errors.As to
 // smithy.APIError, or ErrorCode). A full node gives an error matching

@@ -264,7 +264,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		sa = saObj
 	}
 	res := r.Index.Match(kube.Pod(pod, sa))
-	if res.Treatment != selector.BranchENI {
+	if res.Treatment != selector.TreatBranchENI {
 		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoSecurityGroups", "AcquireBranchENI",
 			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", podeni.ResourceName, res)
 		return reconcile.Result{}, nil

@@ -67,9 +67,8 @@ type tutorial struct {
 
 // run plays the tutorial, writing what a person would see to out.
 func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
-	if o.CoolDown == 0 {
-		o.CoolDown = eni.DefaultCoolDown
-	}
+	// The cool-down the pools apply: the default for 0, at least 30 s.
+	o.CoolDown = eni.EffectiveCoolDown(o.CoolDown)
 	t := &tutorial{p: printer{out}, opts: o, client: client, index: selector.NewIndex(selector.Options{})}
 	start := time.Now()
 	where := "the embedded fake EC2"
@@ -490,7 +489,7 @@ func (t *tutorial) start(ctx context.Context, pd *pod, spec *corev1.Pod) error {
 	spec = spec.DeepCopy()
 	spec.Namespace, spec.Name = pd.ref.Namespace, pd.ref.Name
 	res := t.index.Match(kube.Pod(spec, nil))
-	if res.Treatment != selector.BranchENI {
+	if res.Treatment != selector.TreatBranchENI {
 		return fmt.Errorf("pod %s: the policy does not select it (%s)", pd.ref, res)
 	}
 	// The scheduler: the node with the most free pod-eni capacity.
