@@ -234,6 +234,10 @@ func TestFilters(t *testing.T) {
 		{"values are ORed", []types.Filter{flt("network-interface-id", b1, free)}, sorted(b1, free)},
 		{"filters are ANDed", []types.Filter{flt("group-id", w.podSG), flt("vpc-id", w.vpc), flt("subnet-id", w.subnet)}, []string{b1}},
 		{"nothing", []types.Filter{flt("tag:missing", "x")}, nil},
+		{"escaped wildcard is literal", []types.Filter{flt("description", `aws-k8s-\*`)}, nil},
+		{"question mark is one character", []types.Filter{flt("description", "spar?")}, []string{free}},
+		{"no Elastic IPs in the fake", []types.Filter{flt("association.public-ip", "*")}, nil},
+		{"private-ip-address of any address", []types.Filter{flt("private-ip-address", "10.0.*")}, sorted(b1, free, w.trunk, w.node.PrimaryENI, w.small.PrimaryENI)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,10 +248,10 @@ func TestFilters(t *testing.T) {
 	}
 
 	assoc, err := w.f.DescribeTrunkInterfaceAssociations(ctx, &ec2.DescribeTrunkInterfaceAssociationsInput{
-		Filters: []types.Filter{flt("trunk-interface-association.branch-interface-id", b1)}})
+		Filters: []types.Filter{flt("trunk-interface-association.trunk-interface-id", w.trunk)}})
 	require.NoError(t, err)
 	require.Len(t, assoc.InterfaceAssociations, 1)
-	require.Equal(t, w.trunk, aws.ToString(assoc.InterfaceAssociations[0].TrunkInterfaceId))
+	require.Equal(t, b1, aws.ToString(assoc.InterfaceAssociations[0].BranchInterfaceId))
 	require.Equal(t, types.InterfaceProtocolTypeVlan, assoc.InterfaceAssociations[0].InterfaceProtocol)
 }
 
@@ -301,12 +305,19 @@ func TestSecurityGroupRules(t *testing.T) {
 	require.Equal(t, ids[0], aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
 	require.Equal(t, w.podSG, aws.ToString(rev.RevokedSecurityGroupRules[0].ReferencedGroupId))
 	// Egress rule IDs are not ingress rules.
-	egress, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
-		{Name: aws.String("group-id"), Values: []string{w.nodeSG}}, {Name: aws.String("is-egress"), Values: []string{"true"}}}})
-	require.NoError(t, err)
-	require.Len(t, egress.SecurityGroupRules, 1)
+	// DescribeSecurityGroupRules filters only on group-id,
+	// security-group-rule-id and tags: split the directions here.
+	rulesOf := func(groupID string, egress bool) []types.SecurityGroupRule {
+		t.Helper()
+		out, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
+			{Name: aws.String("group-id"), Values: []string{groupID}}}})
+		require.NoError(t, err)
+		return slices.DeleteFunc(out.SecurityGroupRules, func(r types.SecurityGroupRule) bool { return aws.ToBool(r.IsEgress) != egress })
+	}
+	egress := rulesOf(w.nodeSG, true)
+	require.Len(t, egress, 1)
 	_, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
-		SecurityGroupRuleIds: []string{aws.ToString(egress.SecurityGroupRules[0].SecurityGroupRuleId)}})
+		SecurityGroupRuleIds: []string{aws.ToString(egress[0].SecurityGroupRuleId)}})
 	require.Equal(t, "InvalidSecurityGroupRuleId.NotFound", fake.ErrorCode(err))
 
 	// Revoke by permissions: one matches, one is unknown.
@@ -318,11 +329,9 @@ func TestSecurityGroupRules(t *testing.T) {
 	require.Equal(t, ids[1], aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
 	require.Len(t, rev.UnknownIpPermissions, 1)
 
-	left, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
-		{Name: aws.String("group-id"), Values: []string{w.nodeSG}}, {Name: aws.String("is-egress"), Values: []string{"false"}}}})
-	require.NoError(t, err)
-	require.Len(t, left.SecurityGroupRules, 1)
-	require.Equal(t, ids[2], aws.ToString(left.SecurityGroupRules[0].SecurityGroupRuleId))
+	left := rulesOf(w.nodeSG, false)
+	require.Len(t, left, 1)
+	require.Equal(t, ids[2], aws.ToString(left[0].SecurityGroupRuleId))
 }
 
 func TestModifyNetworkInterfaceAttribute(t *testing.T) {

@@ -44,10 +44,20 @@
 //     DisassociateTrunkInterface and RunInstances idempotent; reusing a
 //     token with other parameters is IdempotentParameterMismatch.
 //   - DryRun validates and answers DryRunOperation without changing state.
-//   - Describe calls take the filters each method documents (tag:<key>,
-//     tag-key and tag-value everywhere; * and ? wildcards), reject unknown
-//     filter names, and paginate with MaxResults/NextToken within EC2's
-//     bounds (5..1000 for most).
+//   - Describe calls take the filter names the SDK documents for the
+//     operation (the Filters field of its Input, extracted by go generate
+//     into fake/internal/ec2doc from the SDK version in go.mod) plus a short
+//     evidence list of names real EC2 is seen to accept (UndocumentedFilters);
+//     any other name is InvalidParameterValue, "The filter '<name>' is
+//     invalid", as EC2 answers. tag:<key> and tag-key work where documented
+//     (tag-value is documented nowhere today); values take the wildcards *
+//     and ? and backslash escapes. More than 200 filter values in one call
+//     is FilterLimitExceeded. A documented name the fake does not model is
+//     refused with a message saying so, never silently ignored.
+//   - MaxResults has each operation's range from EC2's service model
+//     (InvalidParameterValue outside; see PaginationOf), and an ID list
+//     with MaxResults is InvalidParameterCombination where the model
+//     documents it (DescribeInstances, DescribeNetworkInterfaces).
 //
 // # Load and faults
 //

@@ -108,7 +108,7 @@ func (f *EC2) deleteENI(e *netIface) {
 // after nextToken's position, stopping once it has one more than
 // maxResults: enough for paginate to cut the page and know whether another
 // follows, without examining every ENI for every page. f.mu must be held.
-func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now time.Time) ([]string, error) {
+func (f *EC2) scanENIs(fs filterSet[*netIface], maxResults int32, nextToken *string, now time.Time) ([]string, error) {
 	all := f.st.sortedENIIDs()
 	start := 0
 	if tok := aws.ToString(nextToken); tok != "" {
@@ -124,7 +124,7 @@ func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now ti
 	var out []string
 	for _, id := range all[start:] {
 		e := f.st.enis[id]
-		if !e.meta.visible(now) || !fs.match(e.tags, f.eniField(e)) {
+		if !e.meta.visible(now) || !fs.match(f, e, e.tags) {
 			continue
 		}
 		out = append(out, id)
@@ -512,121 +512,101 @@ func (f *EC2) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2.Modif
 	})
 }
 
-func (f *EC2) eniField(e *netIface) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "network-interface-id":
-			return []string{e.id}, true
-		case "subnet-id":
-			return []string{e.subnetID}, true
-		case "vpc-id":
-			return []string{e.vpcID}, true
-		case "availability-zone":
-			return []string{e.az}, true
-		case "description":
-			return []string{e.desc}, true
-		case "interface-type":
-			return []string{string(e.ifType)}, true
-		case "status":
-			return []string{string(e.status())}, true
-		case "mac-address":
-			return []string{e.mac}, true
-		case "owner-id":
-			return []string{f.opts.AccountID}, true
-		case "requester-managed":
-			return []string{"false"}, true
-		case "source-dest-check":
-			return []string{strconv.FormatBool(e.sourceDest)}, true
-		case "group-id":
-			return e.groups, true
-		case "group-name":
-			var names []string
-			for _, id := range e.groups {
-				if g := f.st.groups[id]; g != nil {
-					names = append(names, g.name)
-				}
-			}
-			return names, true
-		case "private-ip-address", "addresses.private-ip-address":
-			vals := []string{e.ip.String()}
-			if name == "addresses.private-ip-address" {
-				for _, a := range e.secondary {
-					vals = append(vals, a.String())
-				}
-			}
-			return vals, true
-		case "private-dns-name":
-			return []string{f.dnsName(e.ip)}, true
+func one(s string) []string { return []string{s} }
+
+// addresses returns the interface's private addresses, the primary first.
+func (e *netIface) addresses() []string {
+	out := make([]string, 0, 1+len(e.secondary))
+	out = append(out, e.ip.String())
+	for _, a := range e.secondary {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// attachmentField answers an attachment.* filter: nothing for an interface
+// that is not attached.
+func attachmentField(get func(f *EC2, a *attachment) string) filterField[*netIface] {
+	return func(f *EC2, e *netIface) []string {
+		if e.att == nil {
+			return nil
 		}
-		rest, ok := strings.CutPrefix(name, "attachment.")
-		if !ok {
-			return nil, false
-		}
-		a := e.att
-		var v string
-		switch rest {
-		case "attachment-id":
-			if a != nil {
-				v = a.id
-			}
-		case "instance-id":
-			if a != nil {
-				v = a.instanceID
-			}
-		case "instance-owner-id":
-			if a != nil {
-				v = f.opts.AccountID
-			}
-		case "device-index":
-			if a != nil {
-				v = strconv.Itoa(int(a.device))
-			}
-		case "network-card-index":
-			if a != nil {
-				v = strconv.Itoa(int(a.card))
-			}
-		case "status":
-			if a != nil {
-				v = string(f.attachStatus(a, time.Now()))
-			}
-		case "delete-on-termination":
-			if a != nil {
-				v = strconv.FormatBool(a.deleteOnTerm)
-			}
-		case "attach-time":
-			if a != nil {
-				v = a.at.UTC().Format(time.RFC3339)
-			}
-		default:
-			return nil, false
-		}
-		if v == "" {
-			return nil, true
-		}
-		return []string{v}, true
+		return one(get(f, e.att))
 	}
 }
 
+// none answers a documented filter on something the fake never models
+// (Elastic IP associations, IPv6 addresses): no interface has a value, so
+// the filter matches nothing, as it would in an account without them.
+func none(*EC2, *netIface) []string { return nil }
+
+// eniFilters are the filters of DescribeNetworkInterfaces the fake models.
+// Every name is in the SDK's documentation of the operation (checked by a
+// test).
+var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filterField[*netIface]{
+	"network-interface-id": func(_ *EC2, e *netIface) []string { return one(e.id) },
+	"subnet-id":            func(_ *EC2, e *netIface) []string { return one(e.subnetID) },
+	"vpc-id":               func(_ *EC2, e *netIface) []string { return one(e.vpcID) },
+	"availability-zone":    func(_ *EC2, e *netIface) []string { return one(e.az) },
+	"description":          func(_ *EC2, e *netIface) []string { return one(e.desc) },
+	"interface-type":       func(_ *EC2, e *netIface) []string { return one(string(e.ifType)) },
+	"status":               func(_ *EC2, e *netIface) []string { return one(string(e.status())) },
+	"mac-address":          func(_ *EC2, e *netIface) []string { return one(e.mac) },
+	"owner-id":             func(f *EC2, _ *netIface) []string { return one(f.opts.AccountID) },
+	"requester-managed":    func(_ *EC2, e *netIface) []string { return one("false") },
+	"source-dest-check":    func(_ *EC2, e *netIface) []string { return one(strconv.FormatBool(e.sourceDest)) },
+	"group-id":             func(_ *EC2, e *netIface) []string { return e.groups },
+	// "The private IPv4 address or addresses of the network interface."
+	"private-ip-address":           func(_ *EC2, e *netIface) []string { return e.addresses() },
+	"addresses.private-ip-address": func(_ *EC2, e *netIface) []string { return e.addresses() },
+	"addresses.primary": func(_ *EC2, e *netIface) []string {
+		if len(e.secondary) > 0 {
+			return []string{"true", "false"}
+		}
+		return one("true")
+	},
+	"private-dns-name":                 func(f *EC2, e *netIface) []string { return one(f.dnsName(e.ip)) },
+	"association.allocation-id":        none,
+	"association.association-id":       none,
+	"association.ip-owner-id":          none,
+	"association.public-dns-name":      none,
+	"association.public-ip":            none,
+	"addresses.association.owner-id":   none,
+	"addresses.association.public-ip":  none,
+	"ipv6-addresses.ipv6-address":      none,
+	"attachment.attachment-id":         attachmentField(func(_ *EC2, a *attachment) string { return a.id }),
+	"attachment.instance-id":           attachmentField(func(_ *EC2, a *attachment) string { return a.instanceID }),
+	"attachment.instance-owner-id":     attachmentField(func(f *EC2, _ *attachment) string { return f.opts.AccountID }),
+	"attachment.device-index":          attachmentField(func(_ *EC2, a *attachment) string { return strconv.Itoa(int(a.device)) }),
+	"attachment.status":                attachmentField(func(f *EC2, a *attachment) string { return string(f.attachStatus(a, time.Now())) }),
+	"attachment.delete-on-termination": attachmentField(func(_ *EC2, a *attachment) string { return strconv.FormatBool(a.deleteOnTerm) }),
+	"attachment.attach-time":           attachmentField(func(_ *EC2, a *attachment) string { return a.at.UTC().Format(time.RFC3339) }),
+})
+
 // DescribeNetworkInterfaces lists network interfaces in ID order. Unknown IDs
 // give InvalidNetworkInterfaceID.NotFound ("The networkInterface ID 'eni-…'
-// does not exist"). Filters: network-interface-id, subnet-id, vpc-id,
+// does not exist"). Filters: those the SDK documents for the operation that
+// the fake models (network-interface-id, subnet-id, vpc-id,
 // availability-zone, description, interface-type, status, mac-address,
-// owner-id, requester-managed, source-dest-check, group-id, group-name,
-// private-ip-address, addresses.private-ip-address, private-dns-name,
-// attachment.{attachment-id, instance-id, instance-owner-id, device-index,
-// network-card-index, status, delete-on-termination, attach-time},
-// tag:<key>, tag-key, tag-value. MaxResults is 5..1000 and cannot be
-// combined with NetworkInterfaceIds.
+// owner-id, requester-managed, source-dest-check, group-id,
+// private-ip-address, addresses.private-ip-address, addresses.primary,
+// private-dns-name, attachment.{attachment-id, instance-id,
+// instance-owner-id, device-index, status, delete-on-termination,
+// attach-time}, tag:<key>, tag-key, and the Elastic IP and IPv6 filters,
+// which match nothing). MaxResults is 5..1000 and cannot be combined with
+// NetworkInterfaceIds.
 func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, _ ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.NetworkInterfaceIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeNetworkInterfaces, in, narrowed, func(in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
-		if err := checkFilters(in.Filters, f.eniField(&netIface{})); err != nil {
+		if err := pages[ActionDescribeNetworkInterfaces].check(in.MaxResults, len(in.NetworkInterfaceIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := eniFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		now := time.Now()
-		fs := compileFilters(in.Filters)
 		var ids []string
-		var err error
 		if len(in.NetworkInterfaceIds) == 0 && in.MaxResults != nil {
 			ids, err = f.scanENIs(fs, *in.MaxResults, in.NextToken, now)
 		} else {
@@ -637,13 +617,13 @@ func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNet
 					if !ok {
 						return nil, false
 					}
-					return &e.meta, fs.match(e.tags, f.eniField(e))
+					return &e.meta, fs.match(f, e, e.tags)
 				}, now, f.st.sortedENIIDs())
 		}
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "NetworkInterfaceIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds) > 0)
+		ids, next, err := pages[ActionDescribeNetworkInterfaces].paginate(ids, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds) > 0)
 		if err != nil {
 			return nil, err
 		}

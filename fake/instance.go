@@ -431,78 +431,94 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 	return out
 }
 
-func (f *EC2) instanceField(inst *instance) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "instance-id":
-			return []string{inst.id}, true
-		case "instance-type":
-			return []string{inst.typ}, true
-		case "image-id":
-			return []string{inst.imageID}, true
-		case "instance-state-name":
-			return []string{string(inst.state)}, true
-		case "instance-state-code":
-			return []string{strconv.Itoa(int(stateCodes[inst.state]))}, true
-		case "availability-zone":
-			return []string{inst.az}, true
-		case "reservation-id":
-			return []string{inst.reservation}, true
-		case "client-token":
-			return []string{inst.clientToken}, true
+// live reports whether the instance still has network attributes: a
+// terminated instance keeps its ID, type and state, but no subnet, VPC or
+// interfaces.
+func (inst *instance) live() bool { return inst.state != types.InstanceStateNameTerminated }
+
+// liveField answers a filter that only a live instance has a value for.
+func liveField(get func(inst *instance) string) filterField[*instance] {
+	return func(_ *EC2, inst *instance) []string {
+		if !inst.live() {
+			return nil
 		}
-		live := inst.state != types.InstanceStateNameTerminated
-		switch name {
-		case "subnet-id":
-			if live {
-				return []string{inst.subnetID}, true
-			}
-			return nil, true
-		case "vpc-id":
-			if live {
-				return []string{inst.vpcID}, true
-			}
-			return nil, true
-		case "private-ip-address", "network-interface.network-interface-id", "network-interface.subnet-id",
-			"instance.group-id", "group-id", "network-interface.group-id":
-		default:
-			return nil, false
-		}
-		var vals []string
-		for _, id := range inst.enis {
-			e := f.st.enis[id]
-			switch name {
-			case "private-ip-address":
-				if id == inst.primaryENI {
-					vals = append(vals, e.ip.String())
-				}
-			case "network-interface.network-interface-id":
-				vals = append(vals, e.id)
-			case "network-interface.subnet-id":
-				vals = append(vals, e.subnetID)
-			case "network-interface.group-id":
-				vals = append(vals, e.groups...)
-			default:
-				if id == inst.primaryENI {
-					vals = append(vals, e.groups...)
-				}
-			}
-		}
-		return vals, true
+		return one(get(inst))
 	}
 }
 
+// eachENI collects values over the instance's attached interfaces.
+func eachENI(get func(f *EC2, inst *instance, e *netIface) []string) filterField[*instance] {
+	return func(f *EC2, inst *instance) []string {
+		var vals []string
+		for _, id := range inst.enis {
+			vals = append(vals, get(f, inst, f.st.enis[id])...)
+		}
+		return vals
+	}
+}
+
+// primaryENI answers a filter on the instance's primary interface.
+func primaryENI(get func(f *EC2, e *netIface) []string) filterField[*instance] {
+	return func(f *EC2, inst *instance) []string {
+		if e := f.st.enis[inst.primaryENI]; e != nil && inst.live() {
+			return get(f, e)
+		}
+		return nil
+	}
+}
+
+// instanceFilters are the filters of DescribeInstances the fake models.
+// Every name is in the SDK's documentation of the operation (checked by a
+// test).
+var instanceFilters = newFilterTable(ActionDescribeInstances, map[string]filterField[*instance]{
+	"instance-id":         func(_ *EC2, inst *instance) []string { return one(inst.id) },
+	"instance-type":       func(_ *EC2, inst *instance) []string { return one(inst.typ) },
+	"image-id":            func(_ *EC2, inst *instance) []string { return one(inst.imageID) },
+	"instance-state-name": func(_ *EC2, inst *instance) []string { return one(string(inst.state)) },
+	"instance-state-code": func(_ *EC2, inst *instance) []string { return one(strconv.Itoa(int(stateCodes[inst.state]))) },
+	"availability-zone":   func(_ *EC2, inst *instance) []string { return one(inst.az) },
+	"reservation-id":      func(_ *EC2, inst *instance) []string { return one(inst.reservation) },
+	"owner-id":            func(f *EC2, _ *instance) []string { return one(f.opts.AccountID) },
+	"client-token": func(_ *EC2, inst *instance) []string {
+		if inst.clientToken == "" {
+			return nil
+		}
+		return one(inst.clientToken)
+	},
+	"subnet-id":          liveField(func(inst *instance) string { return inst.subnetID }),
+	"vpc-id":             liveField(func(inst *instance) string { return inst.vpcID }),
+	"private-ip-address": primaryENI(func(_ *EC2, e *netIface) []string { return one(e.ip.String()) }),
+	"instance.group-id":  primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
+	"instance.group-name": primaryENI(func(f *EC2, e *netIface) []string {
+		var names []string
+		for _, id := range e.groups {
+			if g := f.st.groups[id]; g != nil {
+				names = append(names, g.name)
+			}
+		}
+		return names
+	}),
+	"network-interface.network-interface-id": eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return one(e.id) }),
+	"network-interface.subnet-id":            eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return one(e.subnetID) }),
+	"network-interface.group-id":             eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return e.groups }),
+})
+
 // DescribeInstances lists instances, grouped by reservation, in instance ID
-// order. Filters: instance-id, instance-type, image-id, instance-state-name,
-// instance-state-code, availability-zone, reservation-id, client-token,
-// subnet-id, vpc-id, private-ip-address, instance.group-id (group-id),
-// network-interface.{network-interface-id, subnet-id, group-id}, tag:<key>,
-// tag-key, tag-value. MaxResults is 5..1000 and cannot be combined with
-// InstanceIds.
+// order. Filters: those the SDK documents for the operation that the fake
+// models (instance-id, instance-type, image-id, instance-state-name,
+// instance-state-code, availability-zone, reservation-id, owner-id,
+// client-token, subnet-id, vpc-id, private-ip-address, instance.group-id,
+// instance.group-name, network-interface.{network-interface-id, subnet-id,
+// group-id}, tag:<key>, tag-key). MaxResults is 5..1000 and cannot be
+// combined with InstanceIds.
 func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.InstanceIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeInstances, in, narrowed, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
-		if err := checkFilters(in.Filters, f.instanceField(&instance{})); err != nil {
+		if err := pages[ActionDescribeInstances].check(in.MaxResults, len(in.InstanceIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := instanceFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		now := time.Now()
@@ -512,12 +528,12 @@ func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 				if !ok {
 					return nil, false
 				}
-				return &inst.meta, matchFilters(in.Filters, inst.tags, f.instanceField(inst))
+				return &inst.meta, fs.match(f, inst, inst.tags)
 			}, now, sortedIDs(f.st.instances))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "instancesSet", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.InstanceIds) > 0)
+		ids, next, err := pages[ActionDescribeInstances].paginate(ids, in.MaxResults, in.NextToken, len(in.InstanceIds) > 0)
 		if err != nil {
 			return nil, err
 		}

@@ -664,70 +664,88 @@ func (f *EC2) renderGroup(g *secGroup) types.SecurityGroup {
 	}
 }
 
-// groupField answers the filters of DescribeSecurityGroups for g.
-func (f *EC2) groupField(g *secGroup) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "group-id":
-			return []string{g.id}, true
-		case "group-name":
-			return []string{g.name}, true
-		case "description":
-			return []string{g.desc}, true
-		case "vpc-id":
-			return []string{g.vpcID}, true
-		case "owner-id":
-			return []string{f.opts.AccountID}, true
-		}
+// permissionField answers an ip-permission.* (egress false) or
+// egress.ip-permission.* (egress true) filter over the group's rules.
+func permissionField(egress bool, get func(f *EC2, sp ruleSpec) []string) filterField[*secGroup] {
+	return func(f *EC2, g *secGroup) []string {
 		ids := g.ingress
-		rest, ok := strings.CutPrefix(name, "ip-permission.")
-		if !ok {
-			if rest, ok = strings.CutPrefix(name, "egress.ip-permission."); !ok {
-				return nil, false
-			}
+		if egress {
 			ids = g.egress
 		}
 		var vals []string
 		for _, sp := range f.specsOf(ids) {
-			switch rest {
-			case "cidr":
-				vals = append(vals, sp.cidr4)
-			case "ipv6-cidr":
-				vals = append(vals, sp.cidr6)
-			case "prefix-list-id":
-				vals = append(vals, sp.prefixID)
-			case "group-id":
-				vals = append(vals, sp.refGroup)
-			case "group-name":
-				if rg := f.st.groups[sp.refGroup]; rg != nil {
-					vals = append(vals, rg.name)
-				}
-			case "protocol":
-				vals = append(vals, sp.proto)
-			case "from-port":
-				vals = append(vals, strconv.Itoa(int(sp.from)))
-			case "to-port":
-				vals = append(vals, strconv.Itoa(int(sp.to)))
-			case "user-id":
-				vals = append(vals, f.opts.AccountID)
-			default:
-				return nil, false
-			}
+			vals = append(vals, get(f, sp)...)
 		}
-		return vals, true
+		return vals
 	}
 }
+
+// nonEmpty returns s as a one-value list, or nothing when it is empty.
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return one(s)
+}
+
+// groupFilterFields returns the filters of DescribeSecurityGroups the fake
+// models.
+func groupFilterFields() map[string]filterField[*secGroup] {
+	m := map[string]filterField[*secGroup]{
+		"group-id":    func(_ *EC2, g *secGroup) []string { return one(g.id) },
+		"group-name":  func(_ *EC2, g *secGroup) []string { return one(g.name) },
+		"description": func(_ *EC2, g *secGroup) []string { return one(g.desc) },
+		"vpc-id":      func(_ *EC2, g *secGroup) []string { return one(g.vpcID) },
+		"owner-id":    func(f *EC2, _ *secGroup) []string { return one(f.opts.AccountID) },
+	}
+	perms := map[string]func(f *EC2, sp ruleSpec) []string{
+		"cidr":           func(_ *EC2, sp ruleSpec) []string { return nonEmpty(sp.cidr4) },
+		"ipv6-cidr":      func(_ *EC2, sp ruleSpec) []string { return nonEmpty(sp.cidr6) },
+		"prefix-list-id": func(_ *EC2, sp ruleSpec) []string { return nonEmpty(sp.prefixID) },
+		"group-id":       func(_ *EC2, sp ruleSpec) []string { return nonEmpty(sp.refGroup) },
+		"group-name": func(f *EC2, sp ruleSpec) []string {
+			if rg := f.st.groups[sp.refGroup]; rg != nil {
+				return one(rg.name)
+			}
+			return nil
+		},
+		"protocol":  func(_ *EC2, sp ruleSpec) []string { return one(sp.proto) },
+		"from-port": func(_ *EC2, sp ruleSpec) []string { return one(strconv.Itoa(int(sp.from))) },
+		"to-port":   func(_ *EC2, sp ruleSpec) []string { return one(strconv.Itoa(int(sp.to))) },
+		"user-id": func(f *EC2, sp ruleSpec) []string {
+			if sp.refGroup == "" {
+				return nil
+			}
+			return one(f.opts.AccountID)
+		},
+	}
+	for name, get := range perms {
+		m["ip-permission."+name] = permissionField(false, get)
+		m["egress.ip-permission."+name] = permissionField(true, get)
+	}
+	return m
+}
+
+// groupFilters are the filters of DescribeSecurityGroups the fake models.
+// Every name is in the SDK's documentation of the operation (checked by a
+// test).
+var groupFilters = newFilterTable(ActionDescribeSecurityGroups, groupFilterFields())
 
 // DescribeSecurityGroups lists security groups with their rules as IP
 // permissions. Unknown IDs give InvalidGroup.NotFound. Filters: group-id,
 // group-name, description, vpc-id, owner-id, ip-permission.{cidr,
 // ipv6-cidr, prefix-list-id, group-id, group-name, protocol, from-port,
 // to-port, user-id} and the same under egress.ip-permission., tag:<key>,
-// tag-key, tag-value. MaxResults is 5..1000.
+// tag-key: every filter the SDK documents for the operation. MaxResults is
+// 5..1000.
 func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.GroupIds)+len(in.GroupNames), in.MaxResults)
 	return call(ctx, f, ActionDescribeSecurityGroups, in, narrowed, func(in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
-		if err := checkFilters(in.Filters, f.groupField(&secGroup{})); err != nil {
+		if err := pages[ActionDescribeSecurityGroups].check(in.MaxResults, len(in.GroupIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := groupFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		now := time.Now()
@@ -736,7 +754,7 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 			if !ok {
 				return nil, false
 			}
-			return &g.meta, matchFilters(in.Filters, g.tags, f.groupField(g))
+			return &g.meta, fs.match(f, g, g.tags)
 		}
 		var ids []string
 		if len(in.GroupIds) > 0 {
@@ -768,7 +786,7 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 				}
 			}
 		}
-		ids, next, err := page{idParam: "groupIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.GroupIds) > 0)
+		ids, next, err := pages[ActionDescribeSecurityGroups].paginate(ids, in.MaxResults, in.NextToken, len(in.GroupIds) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -780,35 +798,25 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 	})
 }
 
-func (f *EC2) ruleField(r *sgRule) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "group-id":
-			return []string{r.groupID}, true
-		case "security-group-rule-id":
-			return []string{r.id}, true
-		case "is-egress":
-			return []string{strconv.FormatBool(r.egress)}, true
-		case "referenced-group-id":
-			return []string{r.refGroup}, true
-		case "cidr", "cidr-ipv4":
-			return []string{r.cidr4}, true
-		case "protocol", "ip-protocol":
-			return []string{r.proto}, true
-		}
-		return nil, false
-	}
-}
+// ruleFilters are the filters of DescribeSecurityGroupRules: the SDK
+// documents group-id, security-group-rule-id and tag:<key>, and nothing else.
+var ruleFilters = newFilterTable(ActionDescribeSecurityGroupRules, map[string]filterField[*sgRule]{
+	"group-id":               func(_ *EC2, r *sgRule) []string { return one(r.groupID) },
+	"security-group-rule-id": func(_ *EC2, r *sgRule) []string { return one(r.id) },
+})
 
 // DescribeSecurityGroupRules lists rules. Unknown IDs give
 // InvalidSecurityGroupRuleId.NotFound. Filters: group-id,
-// security-group-rule-id, is-egress, referenced-group-id, cidr, protocol,
-// tag:<key>, tag-key, tag-value. MaxResults is 5..1000; rules are listed in
-// ID order.
+// security-group-rule-id and tag:<key>, the only ones the SDK documents for
+// the operation. MaxResults is 5..1000; rules are listed in ID order.
 func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupRulesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SecurityGroupRuleIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeSecurityGroupRules, in, narrowed, func(in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
-		if err := checkFilters(in.Filters, f.ruleField(&sgRule{})); err != nil {
+		if err := pages[ActionDescribeSecurityGroupRules].check(in.MaxResults, len(in.SecurityGroupRuleIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := ruleFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.SecurityGroupRuleIds, prefixRule, CodeSecurityGroupRuleIDMalformed,
@@ -818,12 +826,12 @@ func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSe
 				if !ok {
 					return nil, false
 				}
-				return &r.meta, matchFilters(in.Filters, r.tags, f.ruleField(r))
+				return &r.meta, fs.match(f, r, r.tags)
 			}, time.Now(), sortedIDs(f.st.rules))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "securityGroupRuleIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.SecurityGroupRuleIds) > 0)
+		ids, next, err := pages[ActionDescribeSecurityGroupRules].paginate(ids, in.MaxResults, in.NextToken, len(in.SecurityGroupRuleIds) > 0)
 		if err != nil {
 			return nil, err
 		}

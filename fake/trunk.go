@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,33 +163,30 @@ func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disassocia
 	})
 }
 
-func assocField(a *trunkAssoc) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "trunk-interface-association.id", "association-id":
-			return []string{a.id}, true
-		case "trunk-interface-association.trunk-interface-id", "trunk-interface-id":
-			return []string{a.trunkID}, true
-		case "trunk-interface-association.branch-interface-id", "branch-interface-id":
-			return []string{a.branchID}, true
-		case "vlan-id":
-			return []string{strconv.Itoa(int(a.vlan))}, true
-		case "gre-key":
-			return nil, true
-		}
-		return nil, false
-	}
-}
+// assocFilters are the filters of DescribeTrunkInterfaceAssociations. The
+// SDK documents only gre-key and interface-protocol (and no tag filters);
+// trunk-interface-association.trunk-interface-id is on the evidence list
+// (see UndocumentedFilters). Other names, such as
+// trunk-interface-association.branch-interface-id, are refused: nothing
+// shows real EC2 accepting them.
+var assocFilters = newFilterTable(ActionDescribeTrunkInterfaceAssociations, map[string]filterField[*trunkAssoc]{
+	"gre-key":            func(*EC2, *trunkAssoc) []string { return nil }, // VLAN associations only
+	"interface-protocol": func(_ *EC2, a *trunkAssoc) []string { return one(string(a.proto)) },
+	"trunk-interface-association.trunk-interface-id": func(_ *EC2, a *trunkAssoc) []string { return one(a.trunkID) },
+})
 
 // DescribeTrunkInterfaceAssociations lists trunk associations in ID order.
-// Filters: trunk-interface-association.id,
-// trunk-interface-association.trunk-interface-id,
-// trunk-interface-association.branch-interface-id, vlan-id, gre-key,
-// tag:<key>, tag-key, tag-value. MaxResults is 5..255.
+// Filters: gre-key and interface-protocol (what the SDK documents) and
+// trunk-interface-association.trunk-interface-id (what the production
+// controller uses against EC2). MaxResults is 5..255.
 func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.DescribeTrunkInterfaceAssociationsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.AssociationIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeTrunkInterfaceAssociations, in, narrowed, func(in *ec2.DescribeTrunkInterfaceAssociationsInput) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
-		if err := checkFilters(in.Filters, assocField(&trunkAssoc{})); err != nil {
+		if err := pages[ActionDescribeTrunkInterfaceAssociations].check(in.MaxResults, len(in.AssociationIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := assocFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.AssociationIds, "", "", CodeAssociationNotFound, "association",
@@ -199,12 +195,12 @@ func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.De
 				if !ok {
 					return nil, false
 				}
-				return &a.meta, matchFilters(in.Filters, a.tags, assocField(a))
+				return &a.meta, fs.match(f, a, a.tags)
 			}, time.Now(), sortedIDs(f.st.assocs))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{min: 5, max: 255}.paginate(ids, in.MaxResults, in.NextToken, len(in.AssociationIds) > 0)
+		ids, next, err := pages[ActionDescribeTrunkInterfaceAssociations].paginate(ids, in.MaxResults, in.NextToken, len(in.AssociationIds) > 0)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,12 +147,18 @@ func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*
 	})
 }
 
-// DescribeVpcs lists VPCs. Filters: vpc-id, cidr, cidr-block, is-default,
-// state, owner-id, tag:<key>, tag-key, tag-value.
+// DescribeVpcs lists VPCs. Filters: vpc-id, cidr,
+// cidr-block-association.{cidr-block, association-id, state},
+// dhcp-options-id, is-default, state, owner-id, tag:<key>, tag-key.
+// MaxResults is 5..1000.
 func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.VpcIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeVpcs, in, narrowed, func(in *ec2.DescribeVpcsInput) (*ec2.DescribeVpcsOutput, error) {
-		if err := checkFilters(in.Filters, (&vpc{}).field); err != nil {
+		if err := pages[ActionDescribeVpcs].check(in.MaxResults, len(in.VpcIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := vpcFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		now := time.Now()
@@ -161,12 +168,12 @@ func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...
 				if !ok {
 					return nil, false
 				}
-				return &v.meta, matchFilters(in.Filters, v.tags, v.field)
+				return &v.meta, fs.match(f, v, v.tags)
 			}, now, sortedIDs(f.st.vpcs))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "vpcIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.VpcIds) > 0)
+		ids, next, err := pages[ActionDescribeVpcs].paginate(ids, in.MaxResults, in.NextToken, len(in.VpcIds) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -178,21 +185,23 @@ func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...
 	})
 }
 
-func (v *vpc) field(name string) ([]string, bool) {
-	switch name {
-	case "vpc-id":
-		return []string{v.id}, true
-	case "cidr", "cidr-block", "cidr-block-association.cidr-block":
-		return []string{v.prefix.String()}, true
-	case "is-default":
-		return []string{fmt.Sprint(v.isDefault)}, true
-	case "state":
-		return []string{"available"}, true
-	case "owner-id":
-		return nil, true
-	}
-	return nil, false
-}
+// vpcFilters are the filters of DescribeVpcs the fake models. Every name is
+// in the SDK's documentation of the operation (checked by a test).
+var vpcFilters = newFilterTable(ActionDescribeVpcs, map[string]filterField[*vpc]{
+	"vpc-id":                            func(_ *EC2, v *vpc) []string { return one(v.id) },
+	"cidr":                              func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
+	"cidr-block-association.cidr-block": func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
+	"cidr-block-association.association-id": func(_ *EC2, v *vpc) []string {
+		return one(aws.ToString(v.render("").CidrBlockAssociationSet[0].AssociationId))
+	},
+	"cidr-block-association.state": func(_ *EC2, v *vpc) []string {
+		return one(string(types.VpcCidrBlockStateCodeAssociated))
+	},
+	"dhcp-options-id": func(_ *EC2, v *vpc) []string { return one(aws.ToString(v.render("").DhcpOptionsId)) },
+	"is-default":      func(_ *EC2, v *vpc) []string { return one(strconv.FormatBool(v.isDefault)) },
+	"state":           func(_ *EC2, _ *vpc) []string { return one(string(types.VpcStateAvailable)) },
+	"owner-id":        func(f *EC2, _ *vpc) []string { return one(f.opts.AccountID) },
+})
 
 // selectIDs resolves the resources a Describe call asks for. With explicit
 // IDs, every ID must be well formed and visible (NotFound names all the
@@ -407,13 +416,18 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 	})
 }
 
-// DescribeSubnets lists subnets. Filters: subnet-id, vpc-id, cidr-block (and
-// cidr, cidrBlock), availability-zone, available-ip-address-count, state,
-// default-for-az, tag:<key>, tag-key, tag-value. MaxResults is 5..1000.
+// DescribeSubnets lists subnets. Filters: subnet-id, subnet-arn, vpc-id,
+// cidr-block, availability-zone, available-ip-address-count, state,
+// default-for-az, map-public-ip-on-launch, owner-id, tag:<key>, tag-key.
+// MaxResults is 5..1000.
 func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SubnetIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeSubnets, in, narrowed, func(in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
-		if err := checkFilters(in.Filters, (&subnet{}).field); err != nil {
+		if err := pages[ActionDescribeSubnets].check(in.MaxResults, len(in.SubnetIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := subnetFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.SubnetIds, prefixSubnet, CodeSubnetIDMalformed, CodeSubnetNotFound, "subnet",
@@ -422,12 +436,12 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 				if !ok {
 					return nil, false
 				}
-				return &s.meta, matchFilters(in.Filters, s.tags, s.field)
+				return &s.meta, fs.match(f, s, s.tags)
 			}, time.Now(), sortedIDs(f.st.subnets))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "subnetIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.SubnetIds) > 0)
+		ids, next, err := pages[ActionDescribeSubnets].paginate(ids, in.MaxResults, in.NextToken, len(in.SubnetIds) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -439,22 +453,17 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 	})
 }
 
-func (s *subnet) field(name string) ([]string, bool) {
-	switch name {
-	case "subnet-id":
-		return []string{s.id}, true
-	case "vpc-id":
-		return []string{s.vpcID}, true
-	case "cidr-block", "cidr", "cidrBlock":
-		return []string{s.prefix.String()}, true
-	case "availability-zone", "availabilityZone":
-		return []string{s.az}, true
-	case "available-ip-address-count":
-		return []string{fmt.Sprint(s.size - len(s.used))}, true
-	case "state":
-		return []string{"available"}, true
-	case "default-for-az", "defaultForAz":
-		return []string{"false"}, true
-	}
-	return nil, false
-}
+// subnetFilters are the filters of DescribeSubnets the fake models. Every
+// name is in the SDK's documentation of the operation (checked by a test).
+var subnetFilters = newFilterTable(ActionDescribeSubnets, map[string]filterField[*subnet]{
+	"subnet-id":                  func(_ *EC2, s *subnet) []string { return one(s.id) },
+	"subnet-arn":                 func(f *EC2, s *subnet) []string { return one(aws.ToString(s.render(f.opts.AccountID).SubnetArn)) },
+	"vpc-id":                     func(_ *EC2, s *subnet) []string { return one(s.vpcID) },
+	"cidr-block":                 func(_ *EC2, s *subnet) []string { return one(s.prefix.String()) },
+	"availability-zone":          func(_ *EC2, s *subnet) []string { return one(s.az) },
+	"available-ip-address-count": func(_ *EC2, s *subnet) []string { return one(strconv.Itoa(s.size - len(s.used))) },
+	"state":                      func(_ *EC2, _ *subnet) []string { return one(string(types.SubnetStateAvailable)) },
+	"default-for-az":             func(_ *EC2, _ *subnet) []string { return one("false") },
+	"map-public-ip-on-launch":    func(_ *EC2, _ *subnet) []string { return one("false") },
+	"owner-id":                   func(f *EC2, _ *subnet) []string { return one(f.opts.AccountID) },
+})
