@@ -106,7 +106,10 @@ func TestTerminate(t *testing.T) {
 	out, err := w.f.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{w.node.InstanceID}})
 	require.NoError(t, err)
 	require.Equal(t, types.InstanceStateNameRunning, out.TerminatingInstances[0].PreviousState.Name)
-	require.Equal(t, types.InstanceStateNameTerminated, out.TerminatingInstances[0].CurrentState.Name)
+	require.Equal(t, types.InstanceStateNameShuttingDown, out.TerminatingInstances[0].CurrentState.Name, "EC2 answers while the instance shuts down")
+	di, err := w.f.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{w.node.InstanceID}})
+	require.NoError(t, err)
+	require.Equal(t, types.InstanceStateNameTerminated, di.Reservations[0].Instances[0].State.Name, "strongly consistent by default")
 
 	// The primary ENI and the trunk were attached with DeleteOnTermination.
 	for _, id := range []string{w.node.PrimaryENI, w.trunk} {
@@ -504,14 +507,16 @@ func TestFaults(t *testing.T) {
 	t.Run("delayed visibility", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t)
-			w.f.SetVisibilityDelay(5 * time.Second)
+			w.f.SetConsistency(fake.Consistency{Create: fake.Fixed(5 * time.Second)})
 			id := w.eni(t)
 			_, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
 			require.Equal(t, "InvalidNetworkInterfaceID.NotFound", fake.ErrorCode(err))
-			// Mutating calls see it at once.
+			// Calls that name it do not know it yet either.
+			_, err = w.f.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			require.Equal(t, "InvalidNetworkInterfaceID.NotFound", fake.ErrorCode(err))
+			time.Sleep(5 * time.Second)
 			_, err = w.f.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
 			require.NoError(t, err)
-			time.Sleep(5 * time.Second)
 			d, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
 			require.NoError(t, err)
 			require.Len(t, d.NetworkInterfaces, 1)
@@ -519,7 +524,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("attach delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := newWorld(t, fake.Options{AttachDelay: 3 * time.Second})
+			w := newWorld(t, fake.Options{Consistency: fake.Consistency{Attach: fake.Fixed(3 * time.Second)}})
 			eni := w.eni(t)
 			_, err := w.f.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
 				NetworkInterfaceId: aws.String(eni), InstanceId: aws.String(w.node.InstanceID), DeviceIndex: aws.Int32(1)})
@@ -644,7 +649,7 @@ func TestRunInstances(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out.Instances, 2)
 	inst := out.Instances[0]
-	require.Equal(t, types.InstanceStateNameRunning, inst.State.Name)
+	require.Equal(t, types.InstanceStateNamePending, inst.State.Name, "EC2 answers RunInstances while instances are pending")
 	require.Len(t, inst.NetworkInterfaces, 2)
 	require.EqualValues(t, 1, aws.ToInt32(inst.NetworkInterfaces[1].Attachment.NetworkCardIndex))
 	require.Equal(t, w.nodeSG, aws.ToString(inst.SecurityGroups[0].GroupId))

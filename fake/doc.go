@@ -66,11 +66,21 @@
 // bucket answers RequestLimitExceeded, which a server maps to HTTP 503 with
 // HTTPStatus. SetLatency delays calls, InjectFault fails them (with a
 // probability or on the Nth call) or loses their response after applying
-// them (ErrLostResponse, the failure that leaks interfaces in production),
-// SetVisibilityDelay hides new resources from Describe calls for a while.
+// them (ErrLostResponse, the failure that leaks interfaces in production).
 // All waiting uses the time package, so whole simulations run in
 // testing/synctest bubbles in virtual time, and every pseudo-random choice
-// derives from Options.Seed.
+// (IDs, jitter, faults, lags) is a function of Options.Seed and of the
+// request that makes it, not of the order in which concurrent calls arrive.
+//
+// # Eventual consistency
+//
+// EC2 is eventually consistent, and Options.Consistency (or SetConsistency)
+// models it: a new resource stays unknown for a while (not listed, NotFound
+// to calls that name it), instances are pending before they run,
+// attachments attaching before attached, and associations, detachments and
+// deletions take a while to show. The zero value is strongly consistent, for
+// small unit tests; EventualConsistency is the preset for scenario tests,
+// with lags from EC2's guidance to clients. See Consistency.
 //
 // Calls, CallsOf, Count and AllCounts expose a call log and per-action
 // counters for assertions and benchmarks. The controls name actions with the

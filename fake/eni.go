@@ -72,8 +72,9 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	}
 	e := &netIface{
 		meta: f.newMeta(prefixENI, sp.tags), subnetID: s.id, vpcID: s.vpcID, az: s.az,
-		desc: sp.desc, mac: f.newMAC(), ifType: typ, createdType: typ, groups: groups, sourceDest: true,
+		desc: sp.desc, ifType: typ, createdType: typ, groups: groups, sourceDest: true,
 	}
+	e.mac = f.newMAC(e.id)
 	if sp.ip != "" {
 		e.ip, _ = s.reserve(sp.ip, e.id)
 	} else {
@@ -92,7 +93,9 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	return e, nil
 }
 
-// deleteENI removes an interface and releases its addresses.
+// deleteENI removes an interface and releases its addresses. Describe calls
+// keep showing it, as it was, until the deletion propagates
+// (Consistency.Delete).
 func (f *EC2) deleteENI(e *netIface) {
 	if s := f.st.subnets[e.subnetID]; s != nil {
 		s.release(e.ip)
@@ -102,6 +105,56 @@ func (f *EC2) deleteENI(e *netIface) {
 	}
 	delete(f.st.enis, e.id)
 	f.st.eniOrder = nil
+	if d := f.lag(lagDelete, e.id); d > 0 {
+		ghost := *e
+		ghost.goneAt = f.now.Add(d)
+		f.st.goneENIs[e.id] = &ghost
+	}
+}
+
+// shownENI returns the interface Describe calls show under id at now: a
+// live one whose creation has propagated, or a deleted one whose deletion
+// has not. The caller holds f.mu.
+func (f *EC2) shownENI(id string, now time.Time) *netIface {
+	if e := f.st.enis[id]; e != nil && e.visible(now) {
+		return e
+	}
+	if g := f.st.goneENIs[id]; g != nil && g.shown(now) {
+		return g
+	}
+	return nil
+}
+
+// viewENI returns e as Describe calls show it at now: with an association
+// that has not propagated yet hidden, and an attachment or association
+// undone too recently to have propagated still in place. It returns e
+// itself when there is nothing to change.
+func (f *EC2) viewENI(e *netIface, now time.Time) *netIface {
+	hideAssoc := e.assocID != "" && !f.assocVisible(e.assocID, now)
+	showAssoc := e.assocID == "" && e.prevAssoc != "" && now.Before(e.prevAssocUntil)
+	showAtt := e.att == nil && e.prevAtt != nil && now.Before(e.prevAttUntil)
+	if !hideAssoc && !showAssoc && !showAtt {
+		return e
+	}
+	v := *e
+	switch {
+	case hideAssoc:
+		v.assocID, v.ifType = "", e.createdType
+	case showAssoc:
+		v.assocID, v.ifType = e.prevAssoc, types.NetworkInterfaceTypeBranch
+	}
+	if showAtt {
+		a := *e.prevAtt
+		a.detaching = true
+		v.att = &a
+	}
+	return &v
+}
+
+// assocVisible reports whether the association id has propagated.
+func (f *EC2) assocVisible(id string, now time.Time) bool {
+	a := f.st.assocs[id]
+	return a == nil || a.visible(now)
 }
 
 // scanENIs returns, in ID order, the visible ENIs that pass fs and come
@@ -109,7 +162,7 @@ func (f *EC2) deleteENI(e *netIface) {
 // maxResults: enough for paginate to cut the page and know whether another
 // follows, without examining every ENI for every page. f.mu must be held.
 func (f *EC2) scanENIs(fs filterSet[*netIface], maxResults int32, nextToken *string, now time.Time) ([]string, error) {
-	all := f.st.sortedENIIDs()
+	all := f.listedENIIDs(now)
 	start := 0
 	if tok := aws.ToString(nextToken); tok != "" {
 		after, err := decodeToken(tok)
@@ -123,8 +176,11 @@ func (f *EC2) scanENIs(fs filterSet[*netIface], maxResults int32, nextToken *str
 	}
 	var out []string
 	for _, id := range all[start:] {
-		e := f.st.enis[id]
-		if !e.meta.visible(now) || !fs.match(f, e, e.tags) {
+		e := f.shownENI(id, now)
+		if e == nil {
+			continue
+		}
+		if v := f.viewENI(e, now); !fs.match(f, v, v.tags) {
 			continue
 		}
 		out = append(out, id)
@@ -135,6 +191,14 @@ func (f *EC2) scanENIs(fs filterSet[*netIface], maxResults int32, nextToken *str
 	return out, nil
 }
 
+// listedENIIDs returns, sorted, the IDs Describe calls may list at now:
+// every live interface and the deleted ones still shown.
+func (f *EC2) listedENIIDs(now time.Time) []string {
+	return withGone(f.st.sortedENIIDs(), f.st.goneENIs, func(e *netIface) *meta { return &e.meta }, now)
+}
+
+// lookupENI finds the interface a call names. One whose creation has not
+// propagated yet is not found (Consistency.Create).
 func (f *EC2) lookupENI(id string) (*netIface, error) {
 	if id == "" {
 		return nil, missing("NetworkInterfaceId")
@@ -143,7 +207,7 @@ func (f *EC2) lookupENI(id string) (*netIface, error) {
 		return nil, err
 	}
 	e := f.st.enis[id]
-	if e == nil {
+	if e == nil || !f.sees(&e.meta) {
 		return nil, notFound(CodeNetworkInterfaceNotFound, "networkInterface", id)
 	}
 	return e, nil
@@ -169,8 +233,12 @@ func (f *EC2) dnsName(a netip.Addr) string {
 	return host + "." + f.opts.Region + ".compute.internal"
 }
 
+// attachStatus is the status Describe calls show for a at now.
 func (f *EC2) attachStatus(a *attachment, now time.Time) types.AttachmentStatus {
-	if now.Before(a.at.Add(f.opts.AttachDelay)) {
+	switch {
+	case a.detaching:
+		return types.AttachmentStatusDetaching
+	case now.Before(a.attachedAt):
 		return types.AttachmentStatusAttaching
 	}
 	return types.AttachmentStatusAttached
@@ -258,7 +326,7 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 			if err != nil {
 				return nil, err
 			}
-			out := f.renderENI(e, time.Now())
+			out := f.renderENI(e, f.now)
 			return &ec2.CreateNetworkInterfaceOutput{NetworkInterface: &out, ClientToken: in.ClientToken}, nil
 		})
 	})
@@ -299,7 +367,7 @@ func (f *EC2) lookupInstance(id string) (*instance, error) {
 		return nil, err
 	}
 	in := f.st.instances[id]
-	if in == nil {
+	if in == nil || !f.sees(&in.meta) {
 		return nil, notFound(CodeInstanceNotFound, "instance", id)
 	}
 	return in, nil
@@ -331,7 +399,7 @@ func (f *EC2) attach(sp attachSpec, dryRun bool) (*attachment, error) {
 	if e.assocID != "" || e.ifType == types.NetworkInterfaceTypeBranch {
 		return nil, invalidValue("Branch network interface %s cannot be attached to an instance; associate it with a trunk interface instead.", e.id)
 	}
-	if inst.state != types.InstanceStateNameRunning && inst.state != types.InstanceStateNameStopped {
+	if st := inst.stateAt(f.now); st != types.InstanceStateNameRunning && st != types.InstanceStateNameStopped {
 		return nil, apiError(CodeIncorrectInstanceState, "The instance '%s' is not in a valid state for this operation.", inst.id)
 	}
 	if e.az != inst.az {
@@ -375,18 +443,23 @@ func (f *EC2) attach(sp attachSpec, dryRun bool) (*attachment, error) {
 		return nil, dryRunError()
 	}
 	a := &attachment{id: f.newID(prefixAttachment), instanceID: inst.id, device: sp.device, card: sp.card,
-		deleteOnTerm: sp.deleteOnTerm, at: time.Now()}
+		deleteOnTerm: sp.deleteOnTerm, at: f.now}
+	a.attachedAt = f.now.Add(f.lag(lagAttach, a.id))
 	e.att = a
 	inst.enis = append(inst.enis, e.id)
 	f.st.attach[a.id] = e.id
 	return a, nil
 }
 
-// detach undoes an attachment.
+// detach undoes an attachment. Describe calls show it "detaching" until
+// the change propagates (Consistency.Detach).
 func (f *EC2) detach(e *netIface) {
 	a := e.att
 	if a == nil {
 		return
+	}
+	if d := f.lag(lagDetach, a.id); d > 0 {
+		e.prevAtt, e.prevAttUntil = a, f.now.Add(d)
 	}
 	if inst := f.st.instances[a.instanceID]; inst != nil {
 		inst.enis = slices.DeleteFunc(inst.enis, func(id string) bool { return id == e.id })
@@ -578,7 +651,7 @@ var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filt
 	"attachment.instance-id":           attachmentField(func(_ *EC2, a *attachment) string { return a.instanceID }),
 	"attachment.instance-owner-id":     attachmentField(func(f *EC2, _ *attachment) string { return f.opts.AccountID }),
 	"attachment.device-index":          attachmentField(func(_ *EC2, a *attachment) string { return strconv.Itoa(int(a.device)) }),
-	"attachment.status":                attachmentField(func(f *EC2, a *attachment) string { return string(f.attachStatus(a, time.Now())) }),
+	"attachment.status":                attachmentField(func(f *EC2, a *attachment) string { return string(f.attachStatus(a, f.now)) }),
 	"attachment.delete-on-termination": attachmentField(func(_ *EC2, a *attachment) string { return strconv.FormatBool(a.deleteOnTerm) }),
 	"attachment.attach-time":           attachmentField(func(_ *EC2, a *attachment) string { return a.at.UTC().Format(time.RFC3339) }),
 })
@@ -605,20 +678,21 @@ func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNet
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := f.now
 		var ids []string
 		if len(in.NetworkInterfaceIds) == 0 && in.MaxResults != nil {
 			ids, err = f.scanENIs(fs, *in.MaxResults, in.NextToken, now)
 		} else {
 			ids, err = f.selectIDs(in.NetworkInterfaceIds, prefixENI, CodeNetworkInterfaceMalformed,
 				CodeNetworkInterfaceNotFound, "networkInterface",
-				func(id string) (*meta, bool) {
-					e, ok := f.st.enis[id]
-					if !ok {
-						return nil, false
+				func(id string) (bool, bool) {
+					e := f.shownENI(id, now)
+					if e == nil {
+						return false, false
 					}
-					return &e.meta, fs.match(f, e, e.tags)
-				}, now, f.st.sortedENIIDs())
+					v := f.viewENI(e, now)
+					return true, fs.match(f, v, v.tags)
+				}, f.listedENIIDs(now))
 		}
 		if err != nil {
 			return nil, err
@@ -629,7 +703,7 @@ func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNet
 		}
 		out := &ec2.DescribeNetworkInterfacesOutput{NextToken: next, NetworkInterfaces: make([]types.NetworkInterface, 0, len(ids))}
 		for _, id := range ids {
-			out.NetworkInterfaces = append(out.NetworkInterfaces, f.renderENI(f.st.enis[id], now))
+			out.NetworkInterfaces = append(out.NetworkInterfaces, f.renderENI(f.viewENI(f.shownENI(id, now), now), now))
 		}
 		return out, nil
 	})

@@ -26,6 +26,19 @@ func instanceState(s types.InstanceStateName) *types.InstanceState {
 	return &types.InstanceState{Name: s, Code: aws.Int32(stateCodes[s])}
 }
 
+// stateAt is the state calls see of inst at now: "pending" until its launch
+// completes (Consistency.Launch), "shutting-down" after termination until
+// that propagates (Consistency.Delete).
+func (inst *instance) stateAt(now time.Time) types.InstanceStateName {
+	switch {
+	case inst.state == types.InstanceStateNameTerminated && now.Before(inst.goneAt):
+		return types.InstanceStateNameShuttingDown
+	case inst.state == types.InstanceStateNameRunning && now.Before(inst.runningAt):
+		return types.InstanceStateNamePending
+	}
+	return inst.state
+}
+
 // nicSpec is one network interface an instance launches with.
 type nicSpec struct {
 	eniSpec
@@ -133,6 +146,7 @@ func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
 			imageID: sp.imageID, subnetID: s.id, vpcID: s.vpcID, az: s.az,
 			state: types.InstanceStateNameRunning, reservation: reservation, clientToken: sp.clientToken,
 		}
+		inst.runningAt = inst.created.Add(f.lag(lagLaunch, inst.id))
 		f.st.instances[inst.id] = inst
 		for i, n := range sp.nics {
 			es := n.eniSpec
@@ -141,8 +155,11 @@ func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			// The launch's interfaces appear with their instance and are
+			// attached once it runs.
+			e.visibleAt = inst.visibleAt
 			a := &attachment{id: f.newID(prefixAttachment), instanceID: inst.id, device: n.device, card: n.card,
-				deleteOnTerm: n.deleteOnTerm, at: inst.created}
+				deleteOnTerm: n.deleteOnTerm, at: inst.created, attachedAt: inst.runningAt}
 			e.att = a
 			f.st.attach[a.id] = e.id
 			inst.enis = append(inst.enis, e.id)
@@ -271,9 +288,12 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 				return nil, err
 			}
 			out := &ec2.RunInstancesOutput{ReservationId: aws.String(reservation), OwnerId: aws.String(f.opts.AccountID)}
-			now := time.Now()
 			for _, inst := range insts {
-				out.Instances = append(out.Instances, f.renderInstance(inst, now))
+				// EC2 answers RunInstances while the instances are still
+				// pending, whatever Consistency.Launch says.
+				r := f.renderInstance(inst, f.now)
+				r.State = instanceState(types.InstanceStateNamePending)
+				out.Instances = append(out.Instances, r)
 			}
 			return out, nil
 		})
@@ -296,6 +316,8 @@ func (f *EC2) terminate(inst *instance) {
 		}
 	}
 	inst.state = types.InstanceStateNameTerminated
+	inst.terminated = f.now
+	inst.goneAt = f.now.Add(f.lag(lagDelete, inst.id))
 }
 
 // branchMap turns a trunk's VLAN → association map into a set of IDs.
@@ -324,7 +346,7 @@ func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstances
 			if err := checkID(id, prefixInstance, CodeInstanceIDMalformed); err != nil {
 				return nil, err
 			}
-			if f.st.instances[id] == nil {
+			if inst := f.st.instances[id]; inst == nil || !f.sees(&inst.meta) {
 				missingIDs = append(missingIDs, id)
 			}
 		}
@@ -337,10 +359,16 @@ func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstances
 		out := &ec2.TerminateInstancesOutput{}
 		for _, id := range ids {
 			inst := f.st.instances[id]
-			prev := inst.state
-			f.terminate(inst)
+			prev := inst.stateAt(f.now)
+			cur := types.InstanceStateNameTerminated
+			if inst.state != types.InstanceStateNameTerminated {
+				// EC2 answers while the instance shuts down, whatever
+				// Consistency.Delete says.
+				f.terminate(inst)
+				cur = types.InstanceStateNameShuttingDown
+			}
 			out.TerminatingInstances = append(out.TerminatingInstances, types.InstanceStateChange{
-				InstanceId: aws.String(id), PreviousState: instanceState(prev), CurrentState: instanceState(inst.state)})
+				InstanceId: aws.String(id), PreviousState: instanceState(prev), CurrentState: instanceState(cur)})
 		}
 		return out, nil
 	})
@@ -360,7 +388,7 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 		InstanceId:      aws.String(inst.id),
 		InstanceType:    types.InstanceType(inst.typ),
 		ImageId:         aws.String(inst.imageID),
-		State:           instanceState(inst.state),
+		State:           instanceState(inst.stateAt(now)),
 		LaunchTime:      &launch,
 		Placement:       &types.Placement{AvailabilityZone: aws.String(inst.az), Tenancy: types.TenancyDefault},
 		Architecture:    architecture(inst.typ),
@@ -474,11 +502,13 @@ var instanceFilters = newFilterTable(ActionDescribeInstances, map[string]filterF
 	"instance-id":         func(_ *EC2, inst *instance) []string { return one(inst.id) },
 	"instance-type":       func(_ *EC2, inst *instance) []string { return one(inst.typ) },
 	"image-id":            func(_ *EC2, inst *instance) []string { return one(inst.imageID) },
-	"instance-state-name": func(_ *EC2, inst *instance) []string { return one(string(inst.state)) },
-	"instance-state-code": func(_ *EC2, inst *instance) []string { return one(strconv.Itoa(int(stateCodes[inst.state]))) },
-	"availability-zone":   func(_ *EC2, inst *instance) []string { return one(inst.az) },
-	"reservation-id":      func(_ *EC2, inst *instance) []string { return one(inst.reservation) },
-	"owner-id":            func(f *EC2, _ *instance) []string { return one(f.opts.AccountID) },
+	"instance-state-name": func(f *EC2, inst *instance) []string { return one(string(inst.stateAt(f.now))) },
+	"instance-state-code": func(f *EC2, inst *instance) []string {
+		return one(strconv.Itoa(int(stateCodes[inst.stateAt(f.now)])))
+	},
+	"availability-zone": func(_ *EC2, inst *instance) []string { return one(inst.az) },
+	"reservation-id":    func(_ *EC2, inst *instance) []string { return one(inst.reservation) },
+	"owner-id":          func(f *EC2, _ *instance) []string { return one(f.opts.AccountID) },
 	"client-token": func(_ *EC2, inst *instance) []string {
 		if inst.clientToken == "" {
 			return nil
@@ -521,15 +551,15 @@ func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := f.now
 		ids, err := f.selectIDs(in.InstanceIds, prefixInstance, CodeInstanceIDMalformed, CodeInstanceNotFound, "instance",
-			func(id string) (*meta, bool) {
+			func(id string) (bool, bool) {
 				inst, ok := f.st.instances[id]
-				if !ok {
-					return nil, false
+				if !ok || !inst.visible(now) {
+					return false, false
 				}
-				return &inst.meta, fs.match(f, inst, inst.tags)
-			}, now, sortedIDs(f.st.instances))
+				return true, fs.match(f, inst, inst.tags)
+			}, sortedIDs(f.st.instances))
 		if err != nil {
 			return nil, err
 		}

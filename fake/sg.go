@@ -48,10 +48,13 @@ func (r ruleSpec) peer() string {
 	return r.refGroup
 }
 
+// newGroup creates a group with EC2's default outbound rule, which appears
+// with the group.
 func (f *EC2) newGroup(vpcID, name, desc string, t tags) *secGroup {
 	g := &secGroup{meta: f.newMeta(prefixGroup, t), name: name, desc: desc, vpcID: vpcID}
 	f.st.groups[g.id] = g
-	f.addRule(g, true, ruleSpec{proto: "-1", from: -1, to: -1, cidr4: "0.0.0.0/0"})
+	r := f.addRule(g, true, ruleSpec{proto: "-1", from: -1, to: -1, cidr4: "0.0.0.0/0"})
+	r.visibleAt = g.visibleAt
 	return g
 }
 
@@ -68,6 +71,8 @@ func (f *EC2) addRule(g *secGroup, egress bool, sp ruleSpec) *sgRule {
 	return r
 }
 
+// removeRule deletes a rule. Describe calls keep showing it until the
+// deletion propagates (Consistency.Delete).
 func (f *EC2) removeRule(r *sgRule) {
 	g := f.st.groups[r.groupID]
 	if g != nil {
@@ -75,16 +80,79 @@ func (f *EC2) removeRule(r *sgRule) {
 		g.egress = slices.DeleteFunc(g.egress, func(id string) bool { return id == r.id })
 	}
 	delete(f.st.rules, r.id)
+	f.ghostRule(r, f.lag(lagDelete, r.id))
 }
 
+func (f *EC2) ghostRule(r *sgRule, d time.Duration) {
+	if d > 0 && r.visible(f.now) {
+		r.goneAt = f.now.Add(d)
+		f.st.goneRules[r.id] = r
+	}
+}
+
+// deleteGroup deletes a group and its rules. Describe calls keep showing
+// them until the deletion propagates (Consistency.Delete).
 func (f *EC2) deleteGroup(g *secGroup) {
 	if g == nil {
 		return
 	}
+	d := f.lag(lagDelete, g.id)
 	for _, id := range append(slices.Clone(g.ingress), g.egress...) {
+		f.ghostRule(f.st.rules[id], d)
 		delete(f.st.rules, id)
 	}
 	delete(f.st.groups, g.id)
+	if d > 0 && g.visible(f.now) {
+		g.goneAt = f.now.Add(d)
+		f.st.goneGroups[g.id] = g
+	}
+}
+
+// shownGroup returns the group Describe calls show under id at now.
+func (f *EC2) shownGroup(id string, now time.Time) *secGroup {
+	if g := f.st.groups[id]; g != nil && g.visible(now) {
+		return g
+	}
+	if g := f.st.goneGroups[id]; g != nil && g.shown(now) {
+		return g
+	}
+	return nil
+}
+
+// shownRule returns the rule Describe calls show under id at now.
+func (f *EC2) shownRule(id string, now time.Time) *sgRule {
+	if r := f.st.rules[id]; r != nil && r.visible(now) {
+		return r
+	}
+	if r := f.st.goneRules[id]; r != nil && r.shown(now) {
+		return r
+	}
+	return nil
+}
+
+// shownRules returns the rules of g in one direction that Describe calls
+// show at now: those whose creation has propagated, in creation order, then
+// those deleted too recently for the deletion to have propagated.
+func (f *EC2) shownRules(g *secGroup, egress bool, now time.Time) []ruleSpec {
+	ids := g.ingress
+	if egress {
+		ids = g.egress
+	}
+	var out []ruleSpec
+	for _, id := range ids {
+		if r := f.shownRule(id, now); r != nil {
+			out = append(out, r.spec())
+		}
+	}
+	if len(f.st.goneRules) > 0 {
+		for _, id := range sortedIDs(f.st.goneRules) {
+			r := f.st.goneRules[id]
+			if r.groupID == g.id && r.egress == egress && r.shown(now) && !slices.Contains(ids, id) {
+				out = append(out, r.spec())
+			}
+		}
+	}
+	return out
 }
 
 // groupsOf validates the security groups given to a network interface or
@@ -104,7 +172,7 @@ func (f *EC2) groupsOf(ids []string, vpcID string) ([]string, error) {
 			return nil, err
 		}
 		g := f.st.groups[id]
-		if g == nil {
+		if g == nil || !f.sees(&g.meta) {
 			missingIDs = append(missingIDs, id)
 			continue
 		}
@@ -133,7 +201,7 @@ func (f *EC2) lookupGroup(id, name string) (*secGroup, error) {
 			return nil, err
 		}
 		g := f.st.groups[id]
-		if g == nil {
+		if g == nil || !f.sees(&g.meta) {
 			return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", id)
 		}
 		return g, nil
@@ -144,7 +212,7 @@ func (f *EC2) lookupGroup(id, name string) (*secGroup, error) {
 	var found *secGroup
 	for _, gid := range sortedIDs(f.st.groups) {
 		g := f.st.groups[gid]
-		if g.name != name {
+		if g.name != name || !f.sees(&g.meta) {
 			continue
 		}
 		if v := f.st.vpcs[g.vpcID]; found == nil || (v != nil && v.isDefault) {
@@ -476,7 +544,7 @@ func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.I
 				return nil, nil, err
 			}
 			r := f.st.rules[id]
-			if r == nil || r.groupID != g.id || r.egress != egress {
+			if r == nil || !f.sees(&r.meta) || r.groupID != g.id || r.egress != egress {
 				missingIDs = append(missingIDs, id)
 				continue
 			}
@@ -630,22 +698,15 @@ func renderPermissions(specs []ruleSpec) []types.IpPermission {
 	return out
 }
 
-func (f *EC2) specsOf(ids []string) []ruleSpec {
-	out := make([]ruleSpec, len(ids))
-	for i, id := range ids {
-		out[i] = f.st.rules[id].spec()
-	}
-	return out
-}
-
-func (f *EC2) renderGroup(g *secGroup) types.SecurityGroup {
-	perms := renderPermissions(f.specsOf(g.ingress))
+// renderGroup renders g with the rules Describe calls show at now.
+func (f *EC2) renderGroup(g *secGroup, now time.Time) types.SecurityGroup {
+	perms := renderPermissions(f.shownRules(g, false, now))
 	for i := range perms {
 		for j := range perms[i].UserIdGroupPairs {
 			perms[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
 		}
 	}
-	egress := renderPermissions(f.specsOf(g.egress))
+	egress := renderPermissions(f.shownRules(g, true, now))
 	for i := range egress {
 		for j := range egress[i].UserIdGroupPairs {
 			egress[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
@@ -668,12 +729,8 @@ func (f *EC2) renderGroup(g *secGroup) types.SecurityGroup {
 // egress.ip-permission.* (egress true) filter over the group's rules.
 func permissionField(egress bool, get func(f *EC2, sp ruleSpec) []string) filterField[*secGroup] {
 	return func(f *EC2, g *secGroup) []string {
-		ids := g.ingress
-		if egress {
-			ids = g.egress
-		}
 		var vals []string
-		for _, sp := range f.specsOf(ids) {
+		for _, sp := range f.shownRules(g, egress, f.now) {
 			vals = append(vals, get(f, sp)...)
 		}
 		return vals
@@ -748,13 +805,13 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now()
-		match := func(id string) (*meta, bool) {
-			g, ok := f.st.groups[id]
-			if !ok {
-				return nil, false
+		now := f.now
+		match := func(id string) (bool, bool) {
+			g := f.shownGroup(id, now)
+			if g == nil {
+				return false, false
 			}
-			return &g.meta, fs.match(f, g, g.tags)
+			return true, fs.match(f, g, g.tags)
 		}
 		var ids []string
 		if len(in.GroupIds) > 0 {
@@ -763,10 +820,10 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 				if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
 					return nil, err
 				}
-				m, ok := match(id)
-				if m == nil || !m.visible(now) {
+				shown, pass := match(id)
+				if !shown {
 					missingIDs = append(missingIDs, id)
-				} else if ok {
+				} else if pass {
 					ids = append(ids, id)
 				}
 			}
@@ -775,13 +832,14 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 			}
 			slices.Sort(ids)
 		} else {
-			ids, _ = f.selectIDs(nil, "", "", "", "", match, now, sortedIDs(f.st.groups))
+			ids, _ = f.selectIDs(nil, "", "", "", "", match,
+				withGone(sortedIDs(f.st.groups), f.st.goneGroups, func(g *secGroup) *meta { return &g.meta }, now))
 		}
 		if len(in.GroupNames) > 0 {
 			names := dedupe(in.GroupNames)
-			ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(names, f.st.groups[id].name) })
+			ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(names, f.shownGroup(id, now).name) })
 			for _, n := range names {
-				if !slices.ContainsFunc(ids, func(id string) bool { return f.st.groups[id].name == n }) {
+				if !slices.ContainsFunc(ids, func(id string) bool { return f.shownGroup(id, now).name == n }) {
 					return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", n)
 				}
 			}
@@ -792,7 +850,7 @@ func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecuri
 		}
 		out := &ec2.DescribeSecurityGroupsOutput{NextToken: next, SecurityGroups: make([]types.SecurityGroup, 0, len(ids))}
 		for _, id := range ids {
-			out.SecurityGroups = append(out.SecurityGroups, f.renderGroup(f.st.groups[id]))
+			out.SecurityGroups = append(out.SecurityGroups, f.renderGroup(f.shownGroup(id, now), now))
 		}
 		return out, nil
 	})
@@ -821,13 +879,13 @@ func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSe
 		}
 		ids, err := f.selectIDs(in.SecurityGroupRuleIds, prefixRule, CodeSecurityGroupRuleIDMalformed,
 			CodeSecurityGroupRuleIDNotFound, "security group rule",
-			func(id string) (*meta, bool) {
-				r, ok := f.st.rules[id]
-				if !ok {
-					return nil, false
+			func(id string) (bool, bool) {
+				r := f.shownRule(id, f.now)
+				if r == nil {
+					return false, false
 				}
-				return &r.meta, fs.match(f, r, r.tags)
-			}, time.Now(), sortedIDs(f.st.rules))
+				return true, fs.match(f, r, r.tags)
+			}, withGone(sortedIDs(f.st.rules), f.st.goneRules, func(r *sgRule) *meta { return &r.meta }, f.now))
 		if err != nil {
 			return nil, err
 		}
@@ -837,7 +895,7 @@ func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSe
 		}
 		out := &ec2.DescribeSecurityGroupRulesOutput{NextToken: next, SecurityGroupRules: make([]types.SecurityGroupRule, 0, len(ids))}
 		for _, id := range ids {
-			out.SecurityGroupRules = append(out.SecurityGroupRules, f.renderRule(f.st.rules[id]))
+			out.SecurityGroupRules = append(out.SecurityGroupRules, f.renderRule(f.shownRule(id, f.now)))
 		}
 		return out, nil
 	})

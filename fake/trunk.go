@@ -75,6 +75,7 @@ func (f *EC2) associate(sp assocSpec, dryRun bool) (*trunkAssoc, error) {
 	}
 	a := &trunkAssoc{meta: f.newMeta(prefixAssociation, nil), trunkID: trunk.id, branchID: branch.id,
 		vlan: sp.vlan, proto: types.InterfaceProtocolTypeVlan}
+	a.visibleAt = f.now.Add(f.lag(lagAssociate, a.id))
 	f.st.assocs[a.id] = a
 	if trunk.branches == nil {
 		trunk.branches = make(map[int32]string)
@@ -86,15 +87,39 @@ func (f *EC2) associate(sp assocSpec, dryRun bool) (*trunkAssoc, error) {
 }
 
 // disassociate removes an association; the branch becomes a free interface.
+// Describe calls keep showing the association, and the branch as
+// associated, until the change propagates (Consistency.Detach).
 func (f *EC2) disassociate(a *trunkAssoc) {
+	d := f.lag(lagDetach, a.id)
+	if !a.visible(f.now) {
+		d = 0 // never shown: nothing to keep showing
+	}
 	if t := f.st.enis[a.trunkID]; t != nil {
 		delete(t.branches, a.vlan)
 	}
 	if b := f.st.enis[a.branchID]; b != nil {
 		b.assocID = ""
 		b.ifType = b.createdType
+		if d > 0 {
+			b.prevAssoc, b.prevAssocUntil = a.id, f.now.Add(d)
+		}
 	}
 	delete(f.st.assocs, a.id)
+	if d > 0 {
+		a.goneAt = f.now.Add(d)
+		f.st.goneAssocs[a.id] = a
+	}
+}
+
+// shownAssoc returns the association Describe calls show under id at now.
+func (f *EC2) shownAssoc(id string, now time.Time) *trunkAssoc {
+	if a := f.st.assocs[id]; a != nil && a.visible(now) {
+		return a
+	}
+	if g := f.st.goneAssocs[id]; g != nil && g.shown(now) {
+		return g
+	}
+	return nil
 }
 
 func (f *EC2) renderAssoc(a *trunkAssoc) types.TrunkInterfaceAssociation {
@@ -151,7 +176,7 @@ func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disassocia
 				return nil, missing("AssociationId")
 			}
 			a := f.st.assocs[id]
-			if a == nil {
+			if a == nil || !f.sees(&a.meta) {
 				return nil, notFound(CodeAssociationNotFound, "association", id)
 			}
 			if dry(in.DryRun) {
@@ -190,13 +215,13 @@ func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.De
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.AssociationIds, "", "", CodeAssociationNotFound, "association",
-			func(id string) (*meta, bool) {
-				a, ok := f.st.assocs[id]
-				if !ok {
-					return nil, false
+			func(id string) (bool, bool) {
+				a := f.shownAssoc(id, f.now)
+				if a == nil {
+					return false, false
 				}
-				return &a.meta, fs.match(f, a, a.tags)
-			}, time.Now(), sortedIDs(f.st.assocs))
+				return true, fs.match(f, a, a.tags)
+			}, withGone(sortedIDs(f.st.assocs), f.st.goneAssocs, func(a *trunkAssoc) *meta { return &a.meta }, f.now))
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +231,7 @@ func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.De
 		}
 		out := &ec2.DescribeTrunkInterfaceAssociationsOutput{NextToken: next, InterfaceAssociations: make([]types.TrunkInterfaceAssociation, 0, len(ids))}
 		for _, id := range ids {
-			out.InterfaceAssociations = append(out.InterfaceAssociations, f.renderAssoc(f.st.assocs[id]))
+			out.InterfaceAssociations = append(out.InterfaceAssociations, f.renderAssoc(f.shownAssoc(id, f.now)))
 		}
 		return out, nil
 	})

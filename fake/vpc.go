@@ -15,20 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// newMeta issues an ID and stamps creation and visibility times.
+// newMeta issues an ID and stamps the creation time and when the creation
+// has propagated (Consistency.Create). The caller holds f.mu.
 func (f *EC2) newMeta(prefix string, t tags) meta {
-	now := time.Now()
-	return meta{id: f.newID(prefix), tags: t, created: now, visibleAt: now.Add(f.st.visibilityDelay)}
-}
-
-// SetVisibilityDelay makes resources created from now on invisible to
-// Describe calls (lists and lookups by ID alike) for d after their creation,
-// imitating EC2's eventual consistency. Mutating calls see them at once.
-// Zero, the default, makes them visible immediately.
-func (f *EC2) SetVisibilityDelay(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.st.visibilityDelay = d
+	id := f.newID(prefix)
+	return meta{id: id, tags: t, created: f.now, visibleAt: f.now.Add(f.lag(lagCreate, id))}
 }
 
 // parseIPv4Prefix parses an IPv4 CIDR whose address is its network address.
@@ -58,10 +49,37 @@ func (f *EC2) createVPC(cidr string, t tags, isDefault bool) (*vpc, error) {
 	}
 	v := &vpc{meta: f.newMeta(prefixVPC, t), prefix: p, isDefault: isDefault}
 	f.st.vpcs[v.id] = v
+	// The default group and its rules appear with the VPC.
 	g := f.newGroup(v.id, "default", "default VPC security group", nil)
 	v.defaultSG = g.id
 	f.addRule(g, false, ruleSpec{proto: "-1", from: -1, to: -1, refGroup: g.id})
+	g.visibleAt = v.visibleAt
+	for _, id := range append(slices.Clone(g.ingress), g.egress...) {
+		f.st.rules[id].visibleAt = v.visibleAt
+	}
 	return v, nil
+}
+
+// shownVPC returns the VPC Describe calls show under id at now.
+func (f *EC2) shownVPC(id string, now time.Time) *vpc {
+	if v := f.st.vpcs[id]; v != nil && v.visible(now) {
+		return v
+	}
+	if v := f.st.goneVPCs[id]; v != nil && v.shown(now) {
+		return v
+	}
+	return nil
+}
+
+// shownSubnet returns the subnet Describe calls show under id at now.
+func (f *EC2) shownSubnet(id string, now time.Time) *subnet {
+	if s := f.st.subnets[id]; s != nil && s.visible(now) {
+		return s
+	}
+	if s := f.st.goneSubnets[id]; s != nil && s.shown(now) {
+		return s
+	}
+	return nil
 }
 
 func (v *vpc) render(owner string) types.Vpc {
@@ -114,7 +132,7 @@ func (f *EC2) lookupVPC(id string) (*vpc, error) {
 		return nil, err
 	}
 	v := f.st.vpcs[id]
-	if v == nil {
+	if v == nil || !f.sees(&v.meta) {
 		return nil, notFound(CodeVpcNotFound, "vpc", id)
 	}
 	return v, nil
@@ -143,6 +161,10 @@ func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*
 		}
 		f.deleteGroup(f.st.groups[v.defaultSG])
 		delete(f.st.vpcs, v.id)
+		if d := f.lag(lagDelete, v.id); d > 0 {
+			v.goneAt = f.now.Add(d)
+			f.st.goneVPCs[v.id] = v
+		}
 		return &ec2.DeleteVpcOutput{}, nil
 	})
 }
@@ -161,15 +183,15 @@ func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := f.now
 		ids, err := f.selectIDs(in.VpcIds, prefixVPC, CodeVpcIDMalformed, CodeVpcNotFound, "vpc",
-			func(id string) (*meta, bool) {
-				v, ok := f.st.vpcs[id]
-				if !ok {
-					return nil, false
+			func(id string) (bool, bool) {
+				v := f.shownVPC(id, now)
+				if v == nil {
+					return false, false
 				}
-				return &v.meta, fs.match(f, v, v.tags)
-			}, now, sortedIDs(f.st.vpcs))
+				return true, fs.match(f, v, v.tags)
+			}, withGone(sortedIDs(f.st.vpcs), f.st.goneVPCs, func(v *vpc) *meta { return &v.meta }, now))
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +201,7 @@ func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...
 		}
 		out := &ec2.DescribeVpcsOutput{NextToken: next, Vpcs: make([]types.Vpc, 0, len(ids))}
 		for _, id := range ids {
-			out.Vpcs = append(out.Vpcs, f.st.vpcs[id].render(f.opts.AccountID))
+			out.Vpcs = append(out.Vpcs, f.shownVPC(id, now).render(f.opts.AccountID))
 		}
 		return out, nil
 	})
@@ -203,16 +225,19 @@ var vpcFilters = newFilterTable(ActionDescribeVpcs, map[string]filterField[*vpc]
 	"owner-id":        func(f *EC2, _ *vpc) []string { return one(f.opts.AccountID) },
 })
 
-// selectIDs resolves the resources a Describe call asks for. With explicit
-// IDs, every ID must be well formed and visible (NotFound names all the
-// missing ones); the matching ones are returned sorted. Without IDs, every
-// visible resource in all (sorted) that passes match is returned.
+// selectIDs resolves the resources a Describe call asks for. match reports
+// whether Describe calls show the resource id at all (created and
+// propagated, or deleted and not yet propagated), and whether it passes the
+// request's filters. With explicit IDs, every ID must be well formed and
+// shown (NotFound names all the missing ones); the matching ones are
+// returned sorted. Without IDs, every resource of all (sorted) that is shown
+// and passes is returned.
 func (f *EC2) selectIDs(want []string, prefix, malformed, nf, kind string,
-	match func(id string) (*meta, bool), now time.Time, all []string) ([]string, error) {
+	match func(id string) (shown, pass bool), all []string) ([]string, error) {
 	if len(want) == 0 {
 		out := make([]string, 0, len(all))
 		for _, id := range all {
-			if m, ok := match(id); ok && m.visible(now) {
+			if shown, pass := match(id); shown && pass {
 				out = append(out, id)
 			}
 		}
@@ -227,12 +252,12 @@ func (f *EC2) selectIDs(want []string, prefix, malformed, nf, kind string,
 				return nil, err
 			}
 		}
-		m, ok := match(id)
-		if m == nil || !m.visible(now) {
+		shown, pass := match(id)
+		if !shown {
 			missingIDs = append(missingIDs, id)
 			continue
 		}
-		if ok {
+		if pass {
 			out = append(out, id)
 		}
 	}
@@ -391,7 +416,7 @@ func (f *EC2) lookupSubnet(id string) (*subnet, error) {
 		return nil, err
 	}
 	s := f.st.subnets[id]
-	if s == nil {
+	if s == nil || !f.sees(&s.meta) {
 		return nil, notFound(CodeSubnetNotFound, "subnet", id)
 	}
 	return s, nil
@@ -412,6 +437,10 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 			return nil, dryRunError()
 		}
 		delete(f.st.subnets, s.id)
+		if d := f.lag(lagDelete, s.id); d > 0 {
+			s.goneAt = f.now.Add(d)
+			f.st.goneSubnets[s.id] = s
+		}
 		return &ec2.DeleteSubnetOutput{}, nil
 	})
 }
@@ -431,13 +460,13 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.SubnetIds, prefixSubnet, CodeSubnetIDMalformed, CodeSubnetNotFound, "subnet",
-			func(id string) (*meta, bool) {
-				s, ok := f.st.subnets[id]
-				if !ok {
-					return nil, false
+			func(id string) (bool, bool) {
+				s := f.shownSubnet(id, f.now)
+				if s == nil {
+					return false, false
 				}
-				return &s.meta, fs.match(f, s, s.tags)
-			}, time.Now(), sortedIDs(f.st.subnets))
+				return true, fs.match(f, s, s.tags)
+			}, withGone(sortedIDs(f.st.subnets), f.st.goneSubnets, func(s *subnet) *meta { return &s.meta }, f.now))
 		if err != nil {
 			return nil, err
 		}
@@ -447,7 +476,7 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 		}
 		out := &ec2.DescribeSubnetsOutput{NextToken: next, Subnets: make([]types.Subnet, 0, len(ids))}
 		for _, id := range ids {
-			out.Subnets = append(out.Subnets, f.st.subnets[id].render(f.opts.AccountID))
+			out.Subnets = append(out.Subnets, f.shownSubnet(id, f.now).render(f.opts.AccountID))
 		}
 		return out, nil
 	})
