@@ -323,18 +323,38 @@ func TestSecurityGroupRules(t *testing.T) {
 		SecurityGroupRuleIds: []string{aws.ToString(egress[0].SecurityGroupRuleId)}})
 	require.Equal(t, "InvalidSecurityGroupRuleId.NotFound", fake.ErrorCode(err))
 
-	// Revoke by permissions: one matches, one is unknown.
+	// Revoke by permissions, one matching and one not: in a VPC that is
+	// not the default one, InvalidPermission.NotFound and nothing revoked.
+	oneKnownOneNot := []types.IpPermission{{IpProtocol: aws.String("udp"), FromPort: aws.Int32(53), ToPort: aws.Int32(53),
+		IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}, {CidrIp: aws.String("192.168.0.0/16")}}}}
+	_, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
+		IpPermissions: oneKnownOneNot})
+	require.Equal(t, fake.CodePermissionNotFound, fake.ErrorCode(err))
+	require.Len(t, rulesOf(w.nodeSG, false), 2, "nothing revoked")
+	// Only matching permissions: revoked.
 	rev, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("udp"), FromPort: aws.Int32(53), ToPort: aws.Int32(53),
-			IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}, {CidrIp: aws.String("192.168.0.0/16")}}}}})
+			IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}}}}})
 	require.NoError(t, err)
 	require.Len(t, rev.RevokedSecurityGroupRules, 1)
 	require.Equal(t, ids[1], aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
-	require.Len(t, rev.UnknownIpPermissions, 1)
-
+	require.Empty(t, rev.UnknownIpPermissions)
 	left := rulesOf(w.nodeSG, false)
 	require.Len(t, left, 1)
 	require.Equal(t, ids[2], aws.ToString(left[0].SecurityGroupRuleId))
+
+	// In the default VPC the matching rules are revoked and the others
+	// reported, without an error.
+	def := w.f.AddDefaultVPC("172.31.0.0/16")
+	sg := w.f.AddSecurityGroup(def, "in-default")
+	kept := w.f.AddIngress(sg, fake.Rule{Protocol: "udp", FromPort: 53, ToPort: 53, CIDR: "10.0.0.0/16"})
+	rev, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(sg),
+		IpPermissions: oneKnownOneNot})
+	require.NoError(t, err)
+	require.Len(t, rev.RevokedSecurityGroupRules, 1)
+	require.Equal(t, kept, aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
+	require.Len(t, rev.UnknownIpPermissions, 1)
+	require.Equal(t, "192.168.0.0/16", aws.ToString(rev.UnknownIpPermissions[0].IpRanges[0].CidrIp))
 }
 
 func TestModifyNetworkInterfaceAttribute(t *testing.T) {

@@ -40,6 +40,10 @@
 //     IDs give the matching ….Malformed code.
 //   - At most Options.MaxGroupsPerENI groups per interface (default 5,
 //     SecurityGroupsPerInterfaceLimitExceeded).
+//   - Revoking rules by permissions that do not all exist is
+//     InvalidPermission.NotFound with nothing revoked, except in a default
+//     VPC, where the matching rules go and the others come back as
+//     UnknownIpPermissions, as the SDK documents RevokeSecurityGroupIngress.
 //   - ClientToken makes CreateNetworkInterface, AssociateTrunkInterface,
 //     DisassociateTrunkInterface and RunInstances idempotent; reusing a
 //     token with other parameters is IdempotentParameterMismatch.

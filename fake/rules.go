@@ -321,9 +321,14 @@ func (f *EC2) AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2.Authoriz
 
 // revoke removes rules of g in one direction, by rule IDs or by
 // permissions (not both). By IDs, every ID must name a rule of g in that
-// direction (InvalidSecurityGroupRuleId.NotFound). By permissions, rules
-// that match are removed and the others are returned as unknown; when none
-// matches, the call fails with InvalidPermission.NotFound.
+// direction (InvalidSecurityGroupRuleId.NotFound), and nothing is revoked
+// otherwise. By permissions, as the SDK documents RevokeSecurityGroupIngress:
+// "For a non-default VPC, if the values you specify do not match the
+// existing rule's values, an InvalidPermission.NotFound client error is
+// returned, and no rules are revoked"; in a default VPC "no error is
+// returned, and the output describes the security group rules that were not
+// revoked" (the matching ones are). RevokeSecurityGroupEgress documents only
+// the default-VPC case; the fake refuses the same way in other VPCs.
 func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.IpPermission, dryRun bool) ([]types.RevokedSecurityGroupRule, []types.IpPermission, error) {
 	if len(ruleIDs) > 0 && len(perms) > 0 {
 		return nil, nil, apiError(CodeInvalidParameterCombination,
@@ -370,7 +375,7 @@ func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.I
 				}
 			}
 		}
-		if len(victims) == 0 {
+		if v := f.st.vpcs[g.vpcID]; len(unknown) > 0 && (v == nil || !v.isDefault) {
 			return nil, nil, apiError(CodePermissionNotFound, "The specified rule does not exist in this security group.")
 		}
 	}
