@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stretchr/testify/require"
 
@@ -193,4 +194,43 @@ func TestPaginationFollowsTheSDK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnumsAreChecked gives enumerated parameters values the service model
+// does not list: EC2 refuses them with InvalidParameterValue naming the
+// parameter and the valid values, before changing anything.
+func TestEnumsAreChecked(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t)
+	tests := []struct {
+		name  string
+		call  func() error
+		param string
+	}{
+		{"interface type", func() error {
+			_, err := w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), InterfaceType: "Trunk"})
+			return err
+		}, "interfaceType"},
+		{"tag resource type", func() error {
+			_, err := w.f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d"),
+				VpcId: aws.String(w.vpc), TagSpecifications: []types.TagSpecification{{ResourceType: "securitygroup"}}})
+			return err
+		}, "resourceType"},
+		{"tenancy", func() error {
+			_, err := w.f.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16"), InstanceTenancy: "shared"})
+			return err
+		}, "instanceTenancy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(w.f.Calls())
+			err := tt.call()
+			require.Equal(t, fake.CodeInvalidParameterValue, fake.ErrorCode(err), "%v", err)
+			require.ErrorContains(t, err, "for parameter "+tt.param+" is invalid. Valid values are: ")
+			require.Equal(t, fake.OutcomeError, w.f.Calls()[before].Outcome)
+		})
+	}
+	// A value of the enumeration passes.
+	_, err := w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), InterfaceType: types.NetworkInterfaceCreationTypeTrunk})
+	require.NoError(t, err)
 }

@@ -48,6 +48,10 @@
 //     DisassociateTrunkInterface and RunInstances idempotent; reusing a
 //     token with other parameters is IdempotentParameterMismatch.
 //   - DryRun validates and answers DryRunOperation without changing state.
+//   - Enumerated parameters (InterfaceType, TagSpecification.ResourceType,
+//     …) take only the values the SDK's enumerations list
+//     (InvalidParameterValue); instance types are checked against the
+//     instance-type table instead.
 //   - Describe calls take the filter names the SDK documents for the
 //     operation (the Filters field of its Input, extracted by go generate
 //     into fake/internal/ec2doc from the SDK version in go.mod) plus a short

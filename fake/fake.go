@@ -246,6 +246,9 @@ func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered 
 	if fault != nil && !fault.Lost {
 		return finish(nil, fault.err(), OutcomeFault)
 	}
+	if err := checkEnums(in); err != nil {
+		return finish(nil, err, OutcomeError)
+	}
 	f.mu.Lock()
 	f.now, f.opKey, f.opN = time.Now(), key, 0
 	out, err := op(in)
