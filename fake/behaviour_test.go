@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -91,6 +92,70 @@ func TestIdempotency(t *testing.T) {
 	bad.SubnetId = aws.String(w.subnet)
 	_, err = w.f.CreateNetworkInterface(ctx, bad)
 	require.NoError(t, err)
+
+	// Each caller gets its own copy of the remembered answer.
+	first.NetworkInterface.Description = aws.String("changed by the first caller")
+	first.NetworkInterface.Groups[0].GroupId = aws.String("sg-00000000")
+	third, err := w.f.CreateNetworkInterface(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, "", aws.ToString(third.NetworkInterface.Description))
+	require.Equal(t, w.podSG, aws.ToString(third.NetworkInterface.Groups[0].GroupId))
+
+	// Tokens are scoped to their action: the same token on another action
+	// is another request.
+	_, err = w.f.AssociateTrunkInterface(ctx, &ec2.AssociateTrunkInterfaceInput{TrunkInterfaceId: aws.String(w.trunk),
+		BranchInterfaceId: aws.String(w.eni(t)), VlanId: aws.Int32(5), ClientToken: aws.String("pod-1")})
+	require.NoError(t, err)
+
+	// A token is up to 64 ASCII characters.
+	for _, tok := range []string{strings.Repeat("x", 65), "pod-é"} {
+		_, err = w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), ClientToken: aws.String(tok)})
+		require.Equal(t, fake.CodeInvalidParameterValue, fake.ErrorCode(err), tok)
+	}
+}
+
+// TestClientTokenLifetime checks how long tokens are honoured: 24 hours for
+// the actions whose lifetime EC2 does not document, and for RunInstances 24
+// hours after its instances terminate, during which a retry shows their
+// current state.
+func TestClientTokenLifetime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		w := newWorld(t)
+		in := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), ClientToken: aws.String("t")}
+		first, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		time.Sleep(24*time.Hour - time.Second)
+		again, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, first.NetworkInterface.NetworkInterfaceId, again.NetworkInterface.NetworkInterfaceId)
+		time.Sleep(time.Second)
+		later, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		require.NotEqual(t, aws.ToString(first.NetworkInterface.NetworkInterfaceId), aws.ToString(later.NetworkInterface.NetworkInterfaceId),
+			"a lapsed token is a new request")
+
+		run := &ec2.RunInstancesInput{ImageId: aws.String("ami-1"), InstanceType: "m5.large", MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			SubnetId: aws.String(w.subnet), ClientToken: aws.String("launch")}
+		r1, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.Equal(t, types.InstanceStateNamePending, r1.Instances[0].State.Name)
+		time.Sleep(48 * time.Hour)
+		r2, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err, "valid while the instance lives")
+		require.Equal(t, r1.Instances[0].InstanceId, r2.Instances[0].InstanceId)
+		require.Equal(t, types.InstanceStateNameRunning, r2.Instances[0].State.Name, "a retry shows the current state")
+		_, err = w.f.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(r1.Instances[0].InstanceId)}})
+		require.NoError(t, err)
+		time.Sleep(24*time.Hour - time.Second)
+		r3, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.Equal(t, types.InstanceStateNameTerminated, r3.Instances[0].State.Name)
+		time.Sleep(time.Second)
+		r4, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.NotEqual(t, aws.ToString(r1.Instances[0].InstanceId), aws.ToString(r4.Instances[0].InstanceId))
+	})
 }
 
 func TestTerminate(t *testing.T) {

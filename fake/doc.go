@@ -45,8 +45,12 @@
 //     VPC, where the matching rules go and the others come back as
 //     UnknownIpPermissions, as the SDK documents RevokeSecurityGroupIngress.
 //   - ClientToken makes CreateNetworkInterface, AssociateTrunkInterface,
-//     DisassociateTrunkInterface and RunInstances idempotent; reusing a
-//     token with other parameters is IdempotentParameterMismatch.
+//     DisassociateTrunkInterface and RunInstances idempotent, per action,
+//     as EC2 documents it: a retry returns the original answer (a copy of
+//     its own; RunInstances with the instances' current state), reusing a
+//     token with other parameters is IdempotentParameterMismatch, and a token
+//     lapses 24 hours after its call (after its instances terminate, for
+//     RunInstances).
 //   - DryRun validates and answers DryRunOperation without changing state.
 //   - Enumerated parameters (InterfaceType, TagSpecification.ResourceType,
 //     …) take only the values the SDK's enumerations list

@@ -328,7 +328,7 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 			}
 			out := f.renderENI(e, f.now)
 			return &ec2.CreateNetworkInterfaceOutput{NetworkInterface: &out, ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 

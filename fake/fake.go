@@ -79,9 +79,8 @@ type Options struct {
 // *smithy.OperationError, as the SDK returns them.
 //
 // Optional functional arguments (...func(*ec2.Options)) are accepted and
-// ignored. Outputs are fresh values owned by the caller, except that a retry
-// with a ClientToken returns the output of the original call again: treat
-// outputs as read-only.
+// ignored. Outputs are fresh values owned by the caller, a ClientToken
+// retry's included (it gets its own copy of the original answer).
 //
 // An EC2 is safe for concurrent use. Create one with New; the zero value is
 // not usable.
@@ -95,7 +94,9 @@ type EC2 struct {
 	issued map[string]bool
 	st     state
 	tokens map[string]idempotent // action + "\x00" + ClientToken
-	cons   Consistency
+	// tokensSwept is the size of tokens after its last sweep.
+	tokensSwept int
+	cons        Consistency
 	// The operation running under mu: when it started, the key of its
 	// call (for its draws, IDs among them), how many IDs it has issued,
 	// and whether it is seeding (builders), which sees everything at once.

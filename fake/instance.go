@@ -296,6 +296,14 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 				out.Instances = append(out.Instances, r)
 			}
 			return out, nil
+		}, func(out *ec2.RunInstancesOutput) {
+			// "The only information that might vary in the response is
+			// the state of the instance."
+			for i := range out.Instances {
+				if inst := f.st.instances[aws.ToString(out.Instances[i].InstanceId)]; inst != nil {
+					out.Instances[i].State = instanceState(inst.stateAt(f.now))
+				}
+			}
 		})
 	})
 }

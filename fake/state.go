@@ -191,12 +191,6 @@ type trunkAssoc struct {
 	proto    types.InterfaceProtocolType
 }
 
-// idempotent remembers the outcome of a call made with a ClientToken.
-type idempotent struct {
-	fingerprint string
-	output      any
-}
-
 // withGone returns the sorted IDs of live plus those of the deleted
 // resources in gone that Describe calls still show at now. It forgets, from
 // gone, those no longer shown.

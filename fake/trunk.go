@@ -160,7 +160,7 @@ func (f *EC2) AssociateTrunkInterface(ctx context.Context, in *ec2.AssociateTrun
 			}
 			out := f.renderAssoc(a)
 			return &ec2.AssociateTrunkInterfaceOutput{InterfaceAssociation: &out, ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 
@@ -184,7 +184,7 @@ func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disassocia
 			}
 			f.disassociate(a)
 			return &ec2.DisassociateTrunkInterfaceOutput{Return: aws.Bool(true), ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 
