@@ -83,9 +83,11 @@ type Consistency struct {
 	// available interface. The association holds meanwhile: the branch
 	// cannot be deleted.
 	Associate Delay
-	// Detach is how long Describe calls keep showing an attachment after
-	// DetachNetworkInterface (status "detaching") and an association after
-	// DisassociateTrunkInterface.
+	// Detach is how long DescribeNetworkInterfaces keeps showing an
+	// attachment after DetachNetworkInterface (status "detaching"), and
+	// DescribeTrunkInterfaceAssociations and DescribeNetworkInterfaces an
+	// association after DisassociateTrunkInterface. (DescribeInstances
+	// shows an instance's interfaces as they are.)
 	Detach Delay
 	// Delete is how long Describe calls keep listing a deleted network
 	// interface, security group or rule, subnet or VPC, and keep showing a

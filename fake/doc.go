@@ -84,6 +84,12 @@
 // (IDs, jitter, faults, lags) is a function of Options.Seed and of the
 // request that makes it, not of the order in which concurrent calls arrive.
 //
+// Calls, CallsOf, Count and AllCounts expose a call log and per-action
+// counters for assertions and benchmarks. The controls name actions with the
+// Action constants (ActionCreateNetworkInterface, …) and panic on an action
+// the fake does not implement, so a misspelt name fails loudly instead of
+// letting a fault test pass without injecting anything.
+//
 // # Eventual consistency
 //
 // EC2 is eventually consistent, and Options.Consistency (or SetConsistency)
@@ -94,18 +100,14 @@
 // small unit tests; EventualConsistency is the preset for scenario tests,
 // with lags from EC2's guidance to clients. See Consistency.
 //
-// Calls, CallsOf, Count and AllCounts expose a call log and per-action
-// counters for assertions and benchmarks. The controls name actions with the
-// Action constants (ActionCreateNetworkInterface, …) and panic on an action
-// the fake does not implement, so a misspelt name fails loudly instead of
-// letting a fault test pass without injecting anything.
-//
 // # Seeding
 //
 // State can be built through the API or with the Add* builders (AddVPC,
 // AddSubnet, AddSecurityGroup, AddIngress, AddNode, AddTrunk, AddBranch,
-// Tag), which skip throttling and the log. SeedTutorial builds the world the
-// EKS tutorial "Security groups for pods" starts from.
+// Tag), which skip throttling and the log, and whose results every call
+// knows at once, whatever the Consistency: they build the world as it stands
+// before the test. SeedTutorial builds the world the EKS tutorial "Security
+// groups for pods" starts from.
 //
 // An *EC2 is safe for concurrent use by any number of goroutines.
 package fake
