@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 // ID prefixes of the resources the fake models. Every ID is a prefix followed
@@ -53,25 +55,10 @@ func (f *EC2) newMAC(id string) string {
 	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", byte(h), byte(h>>8), byte(h>>16), byte(h>>24), byte(h>>32))
 }
 
-// validID reports whether id is prefix followed by 8 or 17 hex digits (EC2
-// still honours the older 8-digit IDs).
-func validID(id, prefix string) bool {
-	rest, ok := strings.CutPrefix(id, prefix)
-	if !ok || (len(rest) != 8 && len(rest) != 17) {
-		return false
-	}
-	for i := 0; i < len(rest); i++ {
-		if !strings.ContainsRune(hexDigits, rune(rest[i])) {
-			return false
-		}
-	}
-	return true
-}
-
 // checkID returns EC2's Malformed error when id does not look like an ID of
 // the given prefix.
 func checkID(id, prefix, code string) error {
-	if validID(id, prefix) {
+	if awsid.Valid(id, prefix) {
 		return nil
 	}
 	return apiError(code, "Invalid id: \"%s\" (expecting \"%s...\")", id, prefix)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/fake"
 	"github.com/podsg/podsg/trunk"
@@ -79,7 +80,7 @@ func TestTutorial(t *testing.T) {
 			node := tut.Nodes[i%5].InstanceID
 			res, err := m.Acquire(ctx, node, pod(i), groups)
 			require.NoError(t, err, "pod %d", i)
-			b, err := eni.ParseAnnotation(res.Annotation)
+			b, err := podeni.Parse(res.Annotation)
 			require.NoError(t, err)
 			require.Equal(t, res.Branch.ENI, b[0])
 			held[i] = node
