@@ -1,8 +1,6 @@
 package fake
 
 import (
-	"encoding/binary"
-	"hash/fnv"
 	"math"
 	"reflect"
 	"strconv"
@@ -32,15 +30,18 @@ func newDraws(seed uint64) *draws {
 // hash is FNV-1a over the seed and the parts, each terminated so that
 // ("ab", "c") and ("a", "bc") differ, finished with splitmix64's mixer.
 func (d *draws) hash(parts ...string) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], d.seed)
-	_, _ = h.Write(b[:])
-	for _, p := range parts {
-		_, _ = h.Write([]byte(p))
-		_, _ = h.Write([]byte{0})
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := range 8 {
+		h = (h ^ uint64(byte(d.seed>>(8*i)))) * prime
 	}
-	return mix(h.Sum64())
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h = (h ^ uint64(p[i])) * prime
+		}
+		h *= prime // the terminator, a zero byte
+	}
+	return mix(h)
 }
 
 func mix(z uint64) uint64 {
