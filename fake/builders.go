@@ -66,7 +66,8 @@ type Node struct {
 	SubnetID     string
 	// PrimaryENI is the interface at device index 0.
 	PrimaryENI string
-	// PrivateIP is the primary interface's address.
+	// PrivateIP is the primary interface's IPv4 address; "" in an IPv6-only
+	// subnet.
 	PrivateIP string
 }
 
@@ -184,8 +185,11 @@ func (f *EC2) AddNode(instanceType, subnetID string, groupIDs ...string) Node {
 			return Node{}, err
 		}
 		inst := insts[0]
-		return Node{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnetID,
-			PrimaryENI: inst.primaryENI, PrivateIP: f.st.enis[inst.primaryENI].ip.String()}, nil
+		n := Node{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnetID, PrimaryENI: inst.primaryENI}
+		if p := f.st.enis[inst.primaryENI]; p.ip.IsValid() {
+			n.PrivateIP = p.ip.String()
+		}
+		return n, nil
 	})
 }
 
