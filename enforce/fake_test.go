@@ -1,7 +1,6 @@
 package enforce_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -21,7 +20,7 @@ func newFakeNode(t *testing.T) *enforce.Fake {
 func TestFakeSetupTeardown(t *testing.T) {
 	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		t.Run(mode.String(), func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			f := newFakeNode(t)
 			b, err := enforce.NewBuilder(config(mode))
 			require.NoError(t, err)
@@ -61,7 +60,7 @@ func TestFakeSetupTeardown(t *testing.T) {
 }
 
 func TestFakeRollback(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	b, err := enforce.NewBuilder(config(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
@@ -97,7 +96,7 @@ func TestFakeRollback(t *testing.T) {
 }
 
 func TestFakeRefusesWhatTheKernelRefuses(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	b, err := enforce.NewBuilder(config(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
@@ -115,7 +114,7 @@ func TestFakeRefusesWhatTheKernelRefuses(t *testing.T) {
 }
 
 func TestFakeReplacesStaleState(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFakeNode(t)
 	f.AddNetNS("/var/run/netns/cni-2")
 	b, err := enforce.NewBuilder(config(enforce.Strict))

@@ -311,7 +311,7 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 		var ln net.Listener
 		require.NoError(t, inNetNS(ns.path, func() error {
 			var err error
-			ln, err = lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(addr, uint16(probePort)).String())
+			ln, err = lc.Listen(t.Context(), "tcp4", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
 		}))
 		t.Cleanup(func() { ln.Close() })
@@ -369,7 +369,7 @@ func path(t testing.TB, from *testNS, to netip.Addr, hits <-chan hit) hit {
 
 func apply(t testing.TB, a Applier, p Plan) {
 	t.Helper()
-	require.NoError(t, a.Apply(context.Background(), &p))
+	require.NoError(t, a.Apply(t.Context(), &p))
 }
 
 func TestKernelStrict(t *testing.T) {
@@ -598,7 +598,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 					n++
 					return nil
 				}
-				err := nl.Apply(context.Background(), &p)
+				err := nl.Apply(t.Context(), &p)
 				var se *StepError
 				require.ErrorAs(t, err, &se, "step %d", k)
 				require.ErrorIs(t, err, injected)
@@ -613,7 +613,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 			require.NoError(t, podNS.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0-peer"}))
 			before[podNS] = podNS.snapshot(t, false)
 			nl.beforeChange = nil
-			err = nl.Apply(context.Background(), &p)
+			err = nl.Apply(t.Context(), &p)
 			require.ErrorContains(t, err, "already has a link eth0")
 			for ns, snap := range before {
 				require.Equal(t, snap, ns.snapshot(t, ns != podNS))
