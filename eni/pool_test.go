@@ -44,7 +44,7 @@ func stateCounts(p *eni.Pool) counts {
 
 func TestCreateReleaseCoolWarmReuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 3, eni.Policy{})
 
 		// (none) → creating → in use.
@@ -87,7 +87,7 @@ func TestCreateReleaseCoolWarmReuse(t *testing.T) {
 
 func TestNoCapacityThenCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, _ := newPool(t, 2, eni.Policy{})
 		for i := range 2 {
 			_, err := p.Acquire(ctx, pod(i), web)
@@ -115,7 +115,7 @@ func TestNoCapacityThenCoolDown(t *testing.T) {
 
 func TestNoWarmDeletesAfterCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.OnDemandPolicy())
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestIdleTimeoutAndMaxWarm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				p, be := newPool(t, 5, tt.policy)
 				for i := range 3 {
 					_, err := p.Acquire(ctx, pod(i), web)
@@ -193,7 +193,7 @@ func TestRetargetAndEvict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				p, be := newPool(t, 2, eni.Policy{Retarget: tt.retarget})
 				w, err := p.Acquire(ctx, pod(1), tt.from)
 				require.NoError(t, err)
@@ -220,7 +220,7 @@ func TestRetargetAndEvict(t *testing.T) {
 
 func TestRetargetFailureDeletes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 1, eni.Policy{})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -240,7 +240,7 @@ func TestRetargetFailureDeletes(t *testing.T) {
 
 func TestCreateFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		be.failOn["create"] = errors.New("InvalidSecurityGroupID.NotFound")
 		_, err := p.Acquire(ctx, pod(1), web)
@@ -266,7 +266,7 @@ func TestCreateFailures(t *testing.T) {
 
 func TestDeleteRetriesWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 1, eni.OnDemandPolicy())
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -289,7 +289,7 @@ func TestDeleteRetriesWithBackoff(t *testing.T) {
 
 func TestReleaseWhileCreating(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		be.block = make(chan struct{})
 		errc := make(chan error, 2)
@@ -308,7 +308,7 @@ func TestReleaseWhileCreating(t *testing.T) {
 
 func TestWarmTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{WarmTargets: []eni.WarmTarget{{Key: web, Count: 2}}})
 		next, err := p.Maintain(ctx)
 		require.NoError(t, err)
@@ -337,7 +337,7 @@ func TestWarmTargets(t *testing.T) {
 func reconcileFixture(t *testing.T) (found []eni.Branch, held []eni.Branch, live []eni.LivePod, newP func() *eni.Pool) {
 	p0, be := newPool(t, 5, eni.Policy{})
 	for i := range 4 {
-		b, err := p0.Acquire(context.Background(), pod(i), web)
+		b, err := p0.Acquire(t.Context(), pod(i), web)
 		require.NoError(t, err)
 		held = append(held, b)
 	}
@@ -364,7 +364,7 @@ func TestReconcileComplete(t *testing.T) {
 		got, ok := p.Lookup(pod(1))
 		require.True(t, ok)
 		require.Equal(t, held[1].ENI.VLANID, got.ENI.VLANID, "live pods keep their VLAN")
-		b, err := p.Acquire(context.Background(), pod(5), web)
+		b, err := p.Acquire(t.Context(), pod(5), web)
 		require.NoError(t, err)
 		require.Equal(t, 5, b.ENI.VLANID, "new ENIs do not reuse a held VLAN")
 	})
@@ -378,7 +378,7 @@ func TestReconcileIncompleteHolds(t *testing.T) {
 		require.Equal(t, 2, res.Held)
 		require.Equal(t, counts{InUse: 4}, stateCounts(p))
 		time.Sleep(time.Hour)
-		_, err := p.Maintain(context.Background())
+		_, err := p.Maintain(t.Context())
 		require.NoError(t, err)
 		require.Equal(t, counts{InUse: 4}, stateCounts(p), "nothing is deleted without a complete pod list")
 		res = p.Reconcile(eni.ReconcileInput{Found: found, Pods: live, Complete: true})
@@ -428,7 +428,7 @@ func TestReconcileConflicts(t *testing.T) {
 
 func TestDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{})
 		for i := range 3 {
 			_, err := p.Acquire(ctx, pod(i), web)
@@ -446,7 +446,7 @@ func TestDrain(t *testing.T) {
 
 func TestRunDeletesInBackground(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		p, be := newPool(t, 2, eni.OnDemandPolicy())
 		done := make(chan error)
 		go func() { done <- p.Run(ctx) }()
@@ -485,7 +485,7 @@ func TestPolicyValidation(t *testing.T) {
 // that slots never exceed the limit and no VLAN or ENI is held twice.
 func TestConcurrentInvariants(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		p, be := newPool(t, 6, eni.Policy{MaxWarm: 3, IdleTimeout: 2 * time.Minute})
 		go p.Run(ctx)
