@@ -1,7 +1,6 @@
 package preflight_test
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -30,7 +29,7 @@ type tutorial struct {
 
 func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New(opts...)
 	ids, err := fake.SeedTutorial(ctx, f)
 	require.NoError(t, err)
@@ -81,7 +80,7 @@ func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
 
 func (tt *tutorial) run(t testing.TB) *preflight.Report {
 	t.Helper()
-	r, err := preflight.New(tt.ec2).Run(context.Background(), tt.cluster, tt.policies)
+	r, err := preflight.New(tt.ec2).Run(t.Context(), tt.cluster, tt.policies)
 	require.NoError(t, err)
 	return r
 }
@@ -89,7 +88,7 @@ func (tt *tutorial) run(t testing.TB) *preflight.Report {
 // revokeDNS is step 7 of the tutorial.
 func (tt *tutorial) revokeDNS(t testing.TB) {
 	t.Helper()
-	_, err := tt.ec2.RevokeSecurityGroupIngress(context.Background(), &ec2.RevokeSecurityGroupIngressInput{
+	_, err := tt.ec2.RevokeSecurityGroupIngress(t.Context(), &ec2.RevokeSecurityGroupIngressInput{
 		GroupId:              aws.String(tt.ids.ClusterSecurityGroupID),
 		SecurityGroupRuleIds: []string{tt.ids.DNSTCPRuleID, tt.ids.DNSUDPRuleID},
 	})
@@ -109,7 +108,7 @@ func TestTutorial(t *testing.T) {
 			// DNS rules that reference it are gone, then the policy
 			// still names it.
 			break_: func(t *testing.T, tt *tutorial) {
-				ctx := context.Background()
+				ctx := t.Context()
 				tt.revokeDNS(t)
 				_, err := tt.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
 					GroupId: aws.String(tt.ids.PodSecurityGroupID), SecurityGroupRuleIds: []string{tt.ids.PodSelfRuleID},
@@ -212,7 +211,7 @@ func BenchmarkTutorialRun(b *testing.B) {
 	// Throttling off: the benchmark measures preflight, not EC2's buckets.
 	tt := newTutorial(b, func(o *fake.Options) { o.DisableThrottling = true })
 	c := preflight.New(tt.ec2)
-	ctx := context.Background()
+	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Run(ctx, tt.cluster, tt.policies); err != nil {
