@@ -30,7 +30,7 @@ func startServer(t testing.TB, f any, opts ...fake.ServerOption) (*fake.Server, 
 	srv, err := fake.NewServer(f, opts...)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start("127.0.0.1:0"))
-	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.Background())) })
+	t.Cleanup(func() { require.NoError(t, srv.Shutdown(context.WithoutCancel(t.Context()))) })
 	return srv, srv.Client(func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} })
 }
 
@@ -81,7 +81,7 @@ func TestServerServesEveryOperation(t *testing.T) {
 func TestServerEveryOperation(t *testing.T) {
 	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
 	srv, c := startServer(t, f)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16"), TagSpecifications: tagSpec(types.ResourceTypeVpc, "Name", "wire")})
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestServerEveryOperation(t *testing.T) {
 func TestServerErrors(t *testing.T) {
 	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
 	_, c := startServer(t, f)
-	ctx := context.Background()
+	ctx := t.Context()
 	vpcID := f.AddVPC("10.1.0.0/16")
 	subnetID := f.AddSubnet(vpcID, "10.1.0.0/24", "")
 	sgID := f.AddSecurityGroup(vpcID, "in-use")
@@ -380,7 +380,7 @@ func TestServerPagination(t *testing.T) {
 	var got []string
 	pages := 0
 	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
+		page, err := p.NextPage(t.Context())
 		require.NoError(t, err)
 		pages++
 		require.LessOrEqual(t, len(page.NetworkInterfaces), 5)
@@ -399,7 +399,7 @@ func TestServerThrottling(t *testing.T) {
 	f := fake.New()
 	f.SetActionBucket("DescribeVpcs", fake.Bucket{Size: 2, RefillPerSecond: 0.001})
 	_, c := startServer(t, f)
-	ctx := context.Background()
+	ctx := t.Context()
 	for range 2 {
 		_, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 		require.NoError(t, err)
@@ -417,7 +417,7 @@ func TestServerThrottling(t *testing.T) {
 func TestServerLostResponse(t *testing.T) {
 	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
 	srv, c := startServer(t, f)
-	ctx := context.Background()
+	ctx := t.Context()
 	vpcID := f.AddVPC("10.3.0.0/16")
 	subnetID := f.AddSubnet(vpcID, "10.3.0.0/24", "")
 	describe := func(c *ec2.Client) []types.NetworkInterface {
@@ -474,13 +474,13 @@ func TestServerOtherAPIs(t *testing.T) {
 	srv, c := startServer(t, apiSubset{})
 	require.Equal(t, []string{"DescribeVpcs"}, srv.Operations())
 	require.Equal(t, fake.DefaultRegion, srv.Region())
-	out, err := c.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{VpcIds: []string{"vpc-a", "vpc-b"}})
+	out, err := c.DescribeVpcs(t.Context(), &ec2.DescribeVpcsInput{VpcIds: []string{"vpc-a", "vpc-b"}})
 	require.NoError(t, err)
 	require.Len(t, out.Vpcs, 2)
 	require.Equal(t, "vpc-b", aws.ToString(out.Vpcs[1].VpcId))
 
 	_, c = startServer(t, apiSubset{err: errors.New("disk on fire")})
-	_, err = c.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+	_, err = c.DescribeVpcs(t.Context(), &ec2.DescribeVpcsInput{})
 	require.Equal(t, fake.CodeInternalError, apiError(t, err).ErrorCode())
 	require.Equal(t, http.StatusInternalServerError, httpStatus(t, err))
 
