@@ -132,14 +132,14 @@ func TestChaos(t *testing.T) {
 			m, err := trunk.New(f, opts)
 			require.NoError(t, err)
 			for {
-				_, err = m.ReconcileAll(context.Background(), cl.livePods())
+				_, err = m.ReconcileAll(t.Context(), cl.livePods())
 				if err == nil {
 					break
 				}
 				time.Sleep(time.Second) // a rebuild that lost a call is run again
 			}
 			ctl.m = m
-			ctl.ctx, ctl.kill = context.WithCancel(context.Background())
+			ctl.ctx, ctl.kill = context.WithCancel(t.Context())
 			ctl.stop = run(t, m)
 		}
 		crash := func() {
@@ -233,10 +233,10 @@ func TestChaos(t *testing.T) {
 		ctl.mu.RLock()
 		m := ctl.m
 		ctl.mu.RUnlock()
-		gc1, err := m.CollectGarbage(context.Background())
+		gc1, err := m.CollectGarbage(t.Context())
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
-		gc2, err := m.CollectGarbage(context.Background())
+		gc2, err := m.CollectGarbage(t.Context())
 		require.NoError(t, err)
 		synctest.Wait()
 
@@ -275,7 +275,7 @@ func TestChaos(t *testing.T) {
 				states[e.State]++
 			}
 			vlans := map[int32]string{}
-			out, err := f.DescribeTrunkInterfaceAssociations(context.Background(), &ec2.DescribeTrunkInterfaceAssociationsInput{
+			out, err := f.DescribeTrunkInterfaceAssociations(t.Context(), &ec2.DescribeTrunkInterfaceAssociationsInput{
 				Filters:    []types.Filter{{Name: aws.String("trunk-interface-association.trunk-interface-id"), Values: []string{info.TrunkENIID}}},
 				MaxResults: aws.Int32(255),
 			})

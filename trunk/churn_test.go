@@ -293,7 +293,7 @@ func runChurn(t *testing.T, st churnStrategy, plan churnPlan) churnResult {
 
 	m, err := trunk.New(f, st.opts)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	_, err = m.ReconcileAll(ctx, empty)
 	require.NoError(t, err)

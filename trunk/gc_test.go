@@ -14,7 +14,7 @@ import (
 
 func TestCollectGarbageTwoPasses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
@@ -49,7 +49,7 @@ func TestBudgetPriorities(t *testing.T) {
 			Headroom: -1, Reserve: 0.5,
 		})
 		require.NoError(t, err)
-		ctx := context.Background()
+		ctx := t.Context()
 		// Background calls stop at the reserve (2 of 4 tokens).
 		for range 2 {
 			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
@@ -96,12 +96,12 @@ func TestContextCancelled(t *testing.T) {
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err = m.Acquire(ctx, tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, context.Canceled)
 		m.Close()
-		_, err = m.Acquire(context.Background(), tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		_, err = m.Acquire(t.Context(), tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, trunk.ErrClosed)
 		_, err = trunk.New(f, trunk.Options{})
 		require.ErrorContains(t, err, "ClusterName")
@@ -110,7 +110,7 @@ func TestContextCancelled(t *testing.T) {
 
 func TestRemoveNodeReleasesEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)

@@ -46,7 +46,7 @@ func TestScale(t *testing.T) {
 		nodes = scaleShortNodes
 	}
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f := fake.New(func(o *fake.Options) { o.CallLogSize = -1 })
 		const cluster = "scale"
 		want, pods := seedScale(t, f, cluster, nodes)
