@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -482,13 +483,16 @@ func TestPolicyValidation(t *testing.T) {
 }
 
 // TestConcurrentInvariants hammers a pool from many goroutines and checks
-// that slots never exceed the limit and no VLAN or ENI is held twice.
+// that slots never exceed the limit and no VLAN or ENI is held twice. The
+// goroutines report through assert (t.Errorf): require's t.FailNow would stop
+// only the goroutine it runs in.
 func TestConcurrentInvariants(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		p, be := newPool(t, 6, eni.Policy{MaxWarm: 3, IdleTimeout: 2 * time.Minute})
-		go p.Run(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- p.Run(ctx) }()
 		keys := []eni.Key{web, db, both}
 		var wg sync.WaitGroup
 		for w := range 8 {
@@ -497,11 +501,13 @@ func TestConcurrentInvariants(t *testing.T) {
 					pr := pod(w*1000 + i)
 					b, err := p.Acquire(ctx, pr, keys[(w+i)%3])
 					if err != nil {
-						require.ErrorIs(t, err, eni.ErrNoCapacity)
+						if !assert.ErrorIs(t, err, eni.ErrNoCapacity) {
+							return
+						}
 						time.Sleep(10 * time.Second)
 						continue
 					}
-					require.Equal(t, keys[(w+i)%3], b.Key())
+					assert.Equal(t, keys[(w+i)%3], b.Key())
 					time.Sleep(time.Duration(5+i%7) * time.Second)
 					p.Release(pr)
 				}
@@ -516,10 +522,10 @@ func TestConcurrentInvariants(t *testing.T) {
 				case <-time.After(time.Second):
 				}
 				es := p.Entries()
-				require.LessOrEqual(t, len(es), 6)
+				assert.LessOrEqual(t, len(es), 6)
 				vl := map[int]bool{}
 				for _, e := range es {
-					require.False(t, vl[e.Branch.ENI.VLANID], "VLAN %d held twice", e.Branch.ENI.VLANID)
+					assert.False(t, vl[e.Branch.ENI.VLANID], "VLAN %d held twice", e.Branch.ENI.VLANID)
 					vl[e.Branch.ENI.VLANID] = true
 				}
 			}
@@ -531,5 +537,7 @@ func TestConcurrentInvariants(t *testing.T) {
 		require.Equal(t, 0, p.Stats().InUse)
 		require.LessOrEqual(t, be.live(), 3)
 		require.Equal(t, be.live(), p.Stats().Total())
+		cancel()
+		require.ErrorIs(t, <-ran, context.Canceled)
 	})
 }
