@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -58,7 +59,7 @@ func TestBudgetPriorities(t *testing.T) {
 		var order []string
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
+			assert.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
 			mu.Lock()
 			order = append(order, "background")
 			mu.Unlock()
@@ -66,7 +67,7 @@ func TestBudgetPriorities(t *testing.T) {
 		synctest.Wait()
 		for range 4 {
 			wg.Go(func() {
-				require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart))
+				assert.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart))
 				mu.Lock()
 				order = append(order, "pod-start")
 				mu.Unlock()
