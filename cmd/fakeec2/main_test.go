@@ -66,10 +66,10 @@ func TestFakeEC2Binary(t *testing.T) {
 	require.NoError(t, err)
 	stderrFile, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	require.NoError(t, err)
-	defer stderrFile.Close()
 	cmd.Stderr = stderrFile
 	stderr := func() string { b, _ := os.ReadFile(stderrFile.Name()); return string(b) }
 	require.NoError(t, cmd.Start())
+	require.NoError(t, stderrFile.Close(), "the child has its own descriptor; stderr() reads the file by name")
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
