@@ -40,14 +40,13 @@ type Fake struct {
 }
 
 type fakeLink struct {
-	kind    string // "vlan", "veth", "device"
-	mac     eni.MAC
-	mtu     int
-	parent  string
-	vlanID  int
-	peerNS  string // veth: netns path of the pod end ("" for the host)
-	peer    string
-	ownerNS string // pod end of a veth: "" (its host end is in the host)
+	kind   string // "vlan", "veth", "device"
+	mac    eni.MAC
+	mtu    int
+	parent string
+	vlanID int
+	peerNS string // veth: netns path of the pod end ("" for the host)
+	peer   string
 }
 
 type fakeNS struct {

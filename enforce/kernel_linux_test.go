@@ -314,7 +314,7 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 			ln, err = lc.Listen(t.Context(), "tcp4", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
 		}))
-		t.Cleanup(func() { ln.Close() })
+		t.Cleanup(func() { require.NoError(t, ln.Close()) })
 		go func() {
 			for {
 				c, err := ln.Accept()
@@ -323,8 +323,9 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 				}
 				ap := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 				hits <- hit{dev: dev, remote: ap.Addr().Unmap()}
+				// A failed greeting shows as the dialer's failed read.
 				_, _ = c.Write([]byte("ok\n"))
-				c.Close()
+				_ = c.Close()
 			}
 		}()
 	}
@@ -341,9 +342,11 @@ func dial(t testing.TB, ns *testNS, addr netip.Addr) error {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
@@ -682,7 +685,12 @@ func runCommands(cmds []Command) error {
 	for _, c := range cmds {
 		switch {
 		case c.Repeat:
-			for run(c.Args) == nil {
+			// Until it fails: each run deletes one copy. Bounded, so that a
+			// command that keeps succeeding cannot hang the test.
+			for n := 0; run(c.Args) == nil; n++ {
+				if n == 100 {
+					return fmt.Errorf("%s: still succeeding after %d runs", c, n)
+				}
 			}
 		case c.Unless != nil:
 			if run(c.Unless) != nil {
