@@ -34,7 +34,7 @@ func TestParseGroupSet(t *testing.T) {
 	}
 	a := eni.MustGroupSet("sg-00000002", "sg-00000001")
 	b := eni.MustGroupSet("sg-00000001", "sg-00000002", "sg-00000001")
-	require.True(t, a == b, "sets with the same members are equal")
+	require.True(t, a == b, "sets with the same members are equal") //nolint:testifylint // the point is that == compares GroupSets
 	require.Equal(t, "sg-00000001,sg-00000002", a.String())
 	require.True(t, a.Contains("sg-00000002"))
 	require.False(t, a.Contains("sg-00000003"))
