@@ -39,6 +39,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -236,7 +237,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 }
 
 func ignoreCanceled(err error) error {
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
