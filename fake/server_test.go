@@ -132,10 +132,10 @@ func TestServerEveryOperation(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rules.SecurityGroupRules, 3, "default egress, the ingress and the egress rule")
 
-	types_, err := c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{types.InstanceTypeM5Large}})
+	itypes, err := c.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{types.InstanceTypeM5Large}})
 	require.NoError(t, err)
-	require.Len(t, types_.InstanceTypes, 1)
-	require.Equal(t, int32(3), aws.ToInt32(types_.InstanceTypes[0].NetworkInfo.MaximumNetworkInterfaces))
+	require.Len(t, itypes.InstanceTypes, 1)
+	require.Equal(t, int32(3), aws.ToInt32(itypes.InstanceTypes[0].NetworkInfo.MaximumNetworkInterfaces))
 
 	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String("ami-0123456789abcdef0"), InstanceType: types.InstanceTypeM5Large,
@@ -430,7 +430,7 @@ func TestServerLostResponse(t *testing.T) {
 	_, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetID)})
 	require.Error(t, err)
 	var ae smithy.APIError
-	require.False(t, errors.As(err, &ae), "a dropped connection carries no EC2 error: %v", err)
+	require.NotErrorAs(t, err, &ae, "a dropped connection carries no EC2 error: %v", err)
 	var sendErr *smithyhttp.RequestSendError
 	require.ErrorAs(t, err, &sendErr, "the connection dropped before a response")
 	require.Len(t, describe(c), 1, "the interface was created although the caller saw an error")
@@ -494,7 +494,7 @@ func TestServerOtherAPIs(t *testing.T) {
 	srv, err = fake.NewServer(apiSubset{}, fake.WithServerRegion("eu-central-1"))
 	require.NoError(t, err)
 	require.Equal(t, "eu-central-1", srv.Region())
-	require.Equal(t, "", srv.URL(), "not started")
+	require.Empty(t, srv.URL(), "not started")
 	require.NoError(t, srv.Close(), "closing an unstarted server is a no-op")
 	require.NoError(t, srv.Start(""))
 	require.Error(t, srv.Start(""), "already started")
