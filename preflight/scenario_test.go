@@ -97,17 +97,17 @@ func (tt *tutorial) revokeDNS(t testing.TB) {
 
 func TestTutorial(t *testing.T) {
 	tests := []struct {
-		name   string
-		break_ func(t *testing.T, tt *tutorial)
-		want   []preflight.Code
+		name     string
+		sabotage func(t *testing.T, tt *tutorial)
+		want     []preflight.Code
 	}{
-		{name: "healthy setup", break_: func(*testing.T, *tutorial) {}},
+		{name: "healthy setup", sabotage: func(*testing.T, *tutorial) {}},
 		{
 			name: "pod security group deleted",
 			// Step 9 (revoke the self rule, delete the group) after the
 			// DNS rules that reference it are gone, then the policy
 			// still names it.
-			break_: func(t *testing.T, tt *tutorial) {
+			sabotage: func(t *testing.T, tt *tutorial) {
 				ctx := t.Context()
 				tt.revokeDNS(t)
 				_, err := tt.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
@@ -120,39 +120,39 @@ func TestTutorial(t *testing.T) {
 			want: []preflight.Code{preflight.CodeGroupNotFound},
 		},
 		{
-			name:   "DNS rules revoked (step 7)",
-			break_: func(t *testing.T, tt *tutorial) { tt.revokeDNS(t) },
-			want:   []preflight.Code{preflight.CodeDNSIngressBlocked},
+			name:     "DNS rules revoked (step 7)",
+			sabotage: func(t *testing.T, tt *tutorial) { tt.revokeDNS(t) },
+			want:     []preflight.Code{preflight.CodeDNSIngressBlocked},
 		},
 		{
 			name: "probe port without a rule from the node groups",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.Workloads[0].ProbePorts = []preflight.Port{{Protocol: preflight.TCP, Port: 8080}}
 			},
 			want: []preflight.Code{preflight.CodeProbeBlocked},
 		},
 		{
 			name: "probe port with a rule from the node group",
-			break_: func(t *testing.T, tt *tutorial) {
+			sabotage: func(t *testing.T, tt *tutorial) {
 				tt.cluster.Workloads[0].ProbePorts = []preflight.Port{{Protocol: preflight.TCP, Port: 8080}}
 				tt.ec2.AddIngress(tt.ids.PodSecurityGroupID, fake.TCP(8080, tt.ids.NodeSecurityGroupID))
 			},
 		},
 		{
 			name: "t3 nodes",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.NodeGroups[0].InstanceTypes = []string{"t3.large"}
 			},
 			want: []preflight.Code{preflight.CodeInstanceTypeNotTrunk},
 		},
 		{
-			name:   "46 replicas on five m5.large nodes",
-			break_: func(_ *testing.T, tt *tutorial) { tt.cluster.Workloads[0].Replicas = 46 },
-			want:   []preflight.Code{preflight.CodeBranchCapacityExceeded},
+			name:     "46 replicas on five m5.large nodes",
+			sabotage: func(_ *testing.T, tt *tutorial) { tt.cluster.Workloads[0].Replicas = 46 },
+			want:     []preflight.Code{preflight.CodeBranchCapacityExceeded},
 		},
 		{
 			name: "Fargate without the cluster security group",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.FargateProfiles = []preflight.FargateProfile{{
 					Name:      "my-profile",
 					Selectors: []preflight.FargateSelector{{Namespace: "my-namespace"}},
@@ -162,15 +162,15 @@ func TestTutorial(t *testing.T) {
 			want: []preflight.Code{preflight.CodeFargateClusterGroupMissing},
 		},
 		{
-			name:   "strict mode with NodeLocal DNSCache",
-			break_: func(_ *testing.T, tt *tutorial) { tt.cluster.NodeLocalDNSCache = true },
-			want:   []preflight.Code{preflight.CodeStrictNodeLocalDNS},
+			name:     "strict mode with NodeLocal DNSCache",
+			sabotage: func(_ *testing.T, tt *tutorial) { tt.cluster.NodeLocalDNSCache = true },
+			want:     []preflight.Code{preflight.CodeStrictNodeLocalDNS},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tt := newTutorial(t)
-			tc.break_(t, tt)
+			tc.sabotage(t, tt)
 			r := tt.run(t)
 			if diff := cmp.Diff(tc.want, r.Codes(), cmp.Comparer(func(a, b []preflight.Code) bool {
 				return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b)
