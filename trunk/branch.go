@@ -95,9 +95,11 @@ func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause erro
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
 			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause)
 	case refused:
+		//nolint:errorlint // only the association's cause is matchable; the clean-up error is context
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (deleting the ENI failed too: %v; garbage collection will delete it)",
 			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)
 	default:
+		//nolint:errorlint // only the association's cause is matchable; the clean-up error is context
 		return &eni.InDoubtError{ENI: b, Err: fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (clean-up failed: %v)",
 			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)}
 	}

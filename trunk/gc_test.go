@@ -6,7 +6,6 @@ import (
 	"testing"
 	"testing/synctest"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -59,7 +58,9 @@ func TestBudgetPriorities(t *testing.T) {
 		var order []string
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			assert.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
+			if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground); err != nil {
+				t.Errorf("background Wait: %v", err) // not require: this is not the test's goroutine
+			}
 			mu.Lock()
 			order = append(order, "background")
 			mu.Unlock()
@@ -67,7 +68,9 @@ func TestBudgetPriorities(t *testing.T) {
 		synctest.Wait()
 		for range 4 {
 			wg.Go(func() {
-				assert.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart))
+				if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart); err != nil {
+					t.Errorf("pod-start Wait: %v", err)
+				}
 				mu.Lock()
 				order = append(order, "pod-start")
 				mu.Unlock()
