@@ -27,7 +27,7 @@ type tutorial struct {
 	policies []v1beta1.SecurityGroupPolicy
 }
 
-func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
+func newTutorial(t testing.TB, opts ...fake.Options) *tutorial {
 	t.Helper()
 	ctx := t.Context()
 	f := fake.New(opts...)
@@ -80,7 +80,9 @@ func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
 
 func (tt *tutorial) run(t testing.TB) *preflight.Report {
 	t.Helper()
-	r, err := preflight.New(tt.ec2).Run(t.Context(), tt.cluster, tt.policies)
+	c, err := preflight.New(tt.ec2, preflight.Options{})
+	require.NoError(t, err)
+	r, err := c.Run(t.Context(), tt.cluster, tt.policies)
 	require.NoError(t, err)
 	return r
 }
@@ -209,8 +211,9 @@ func TestTutorialCapacityFigures(t *testing.T) {
 
 func BenchmarkTutorialRun(b *testing.B) {
 	// Throttling off: the benchmark measures preflight, not EC2's buckets.
-	tt := newTutorial(b, func(o *fake.Options) { o.DisableThrottling = true })
-	c := preflight.New(tt.ec2)
+	tt := newTutorial(b, fake.Options{DisableThrottling: true})
+	c, err := preflight.New(tt.ec2, preflight.Options{})
+	require.NoError(b, err)
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/selector"
@@ -168,7 +169,7 @@ func (r *NodeReconciler) advertise(ctx context.Context, node *corev1.Node, label
 		}
 	}
 	want := resource.NewQuantity(int64(capacity), resource.DecimalSI)
-	if got, ok := node.Status.Capacity[eni.ResourceName]; ok && got.Cmp(*want) == 0 || !ok && capacity == 0 {
+	if got, ok := node.Status.Capacity[podeni.ResourceName]; ok && got.Cmp(*want) == 0 || !ok && capacity == 0 {
 		return nil
 	}
 	patch := client.MergeFrom(node.DeepCopy())
@@ -178,10 +179,10 @@ func (r *NodeReconciler) advertise(ctx context.Context, node *corev1.Node, label
 	if node.Status.Allocatable == nil {
 		node.Status.Allocatable = corev1.ResourceList{}
 	}
-	node.Status.Capacity[eni.ResourceName] = *want
-	node.Status.Allocatable[eni.ResourceName] = *want
+	node.Status.Capacity[podeni.ResourceName] = *want
+	node.Status.Allocatable[podeni.ResourceName] = *want
 	if err := r.Client.Status().Patch(ctx, node, patch); err != nil {
-		return fmt.Errorf("advertising %s on node %s: %w", eni.ResourceName, node.Name, err)
+		return fmt.Errorf("advertising %s on node %s: %w", podeni.ResourceName, node.Name, err)
 	}
 	return nil
 }
@@ -253,7 +254,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	ref := eni.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)}
-	if pod.Annotations[eni.AnnotationKey] != "" {
+	if pod.Annotations[podeni.AnnotationKey] != "" {
 		r.hold(req.NamespacedName, holder{instanceID, ref})
 		return reconcile.Result{}, nil
 	}
@@ -265,7 +266,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	res := r.Index.Match(kube.Pod(pod, sa))
 	if res.Treatment != selector.BranchENI {
 		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoSecurityGroups", "AcquireBranchENI",
-			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", eni.ResourceName, res)
+			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", podeni.ResourceName, res)
 		return reconcile.Result{}, nil
 	}
 	groups, err := eni.ParseGroupSet(res.Groups...)
@@ -292,13 +293,13 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
-	pod.Annotations[eni.AnnotationKey] = got.Annotation
+	pod.Annotations[podeni.AnnotationKey] = got.Annotation
 	if err := r.Client.Patch(ctx, pod, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.release(req.NamespacedName, pod.UID)
 			return reconcile.Result{}, nil
 		}
-		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, eni.AnnotationKey, err)
+		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, podeni.AnnotationKey, err)
 	}
 	r.Events.Eventf(pod, nil, corev1.EventTypeNormal, "BranchENIAssigned", "AcquireBranchENI",
 		"branch ENI %s (VLAN %d, %s) with groups %s", got.Branch.ENI.ID, got.Branch.ENI.VLANID, got.Branch.ENI.PrivateIP, groups)
@@ -334,10 +335,10 @@ func (r *PodReconciler) release(key types.NamespacedName, uid types.UID) {
 // vpc.amazonaws.com/pod-eni resource the mutating webhook adds.
 func RequestsPodENI(pod *corev1.Pod) bool {
 	for _, c := range pod.Spec.Containers {
-		if _, ok := c.Resources.Requests[eni.ResourceName]; ok {
+		if _, ok := c.Resources.Requests[podeni.ResourceName]; ok {
 			return true
 		}
-		if _, ok := c.Resources.Limits[eni.ResourceName]; ok {
+		if _, ok := c.Resources.Limits[podeni.ResourceName]; ok {
 			return true
 		}
 	}
@@ -362,8 +363,8 @@ var nodeChanged = predicate.Funcs{
 		if !ok1 || !ok2 {
 			return true
 		}
-		oldCap, cur1 := old.Status.Capacity[eni.ResourceName]
-		newCap, cur2 := cur.Status.Capacity[eni.ResourceName]
+		oldCap, cur1 := old.Status.Capacity[podeni.ResourceName]
+		newCap, cur2 := cur.Status.Capacity[podeni.ResourceName]
 		return old.Spec.ProviderID != cur.Spec.ProviderID ||
 			old.Labels[TrunkAttachedLabel] != cur.Labels[TrunkAttachedLabel] ||
 			cur1 != cur2 || oldCap.Cmp(newCap) != 0 ||
@@ -416,8 +417,8 @@ func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodRe
 		}
 		ref := eni.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}
 		live := eni.LivePod{Pod: ref}
-		if v := p.Annotations[eni.AnnotationKey]; v != "" {
-			if b, err := eni.ParseAnnotation(v); err == nil {
+		if v := p.Annotations[podeni.AnnotationKey]; v != "" {
+			if b, err := podeni.Parse(v); err == nil {
 				live.ENIID = b[0].ID
 				pods.hold(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, holder{np.InstanceID, ref})
 			}
