@@ -55,12 +55,13 @@ func (p *Pod) windows() bool { return strings.EqualFold(p.OS, OSWindows) }
 type Treatment uint8
 
 const (
-	// NotEligible: no security groups of its own; Result.Reason says why.
+	// NotEligible means no security groups of its own; Result.Reason says
+	// why.
 	NotEligible Treatment = iota
-	// BranchENI: a branch ENI with Result.Groups, requested through the
+	// BranchENI means a branch ENI with Result.Groups, requested through the
 	// vpc.amazonaws.com/pod-eni extended resource.
 	BranchENI
-	// Fargate: no branch ENI; Result.Groups go into the
+	// Fargate means no branch ENI; Result.Groups go into the
 	// fargate.amazonaws.com/pod-sg annotation (Result.FargateAnnotation).
 	Fargate
 )
@@ -81,13 +82,14 @@ func (t Treatment) String() string {
 type Reason uint8
 
 const (
-	// ReasonNone: the pod is eligible.
+	// ReasonNone means the pod is eligible.
 	ReasonNone Reason = iota
-	// ReasonNoPolicy: no policy of the pod's namespace selects it.
+	// ReasonNoPolicy means no policy of the pod's namespace selects it.
 	ReasonNoPolicy
-	// ReasonHostNetwork: the pod uses the node's network namespace.
+	// ReasonHostNetwork means the pod uses the node's network namespace.
 	ReasonHostNetwork
-	// ReasonWindows: security groups for pods do not support Windows.
+	// ReasonWindows means the pod runs Windows, which security groups for
+	// pods do not support.
 	ReasonWindows
 )
 
