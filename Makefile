@@ -52,7 +52,7 @@ endif
 
 .PHONY: test setup tools vet fmt-check lint generate check-generated unit bench work FORCE
 
-test: setup tools vet fmt-check check-generated unit
+test: setup tools vet fmt-check lint check-generated unit
 
 setup:
 	@if [ "$$(id -u)" = 0 ]; then \
