@@ -61,7 +61,7 @@ func TestReconcileAllFilterValueLimit(t *testing.T) {
 
 // sleepPast lets d and a minute more pass in the bubble, then waits for the
 // bubble to settle.
-func sleepPast(d time.Duration) {
+func sleepPast(d time.Duration) { //nolint:unused // a bubble helper kept for the tests that wait out a delay
 	time.Sleep(d + time.Minute)
 	synctest.Wait()
 }
