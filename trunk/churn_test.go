@@ -295,8 +295,11 @@ func runChurn(t *testing.T, st churnStrategy, plan churnPlan) churnResult {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	_, err = m.ReconcileAll(ctx, empty)
+	rebuilt, err := m.ReconcileAll(ctx, empty)
 	require.NoError(t, err)
+	for id, r := range rebuilt {
+		require.NoError(t, r.Err, "node %s", id)
+	}
 	info := m.Nodes()
 	require.Len(t, info, churnNodes)
 	var runWG sync.WaitGroup

@@ -44,7 +44,7 @@ func TestCollectGarbageTwoPasses(t *testing.T) {
 
 func TestBudgetPriorities(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, err := trunk.NewBudget(trunk.BudgetConfig{
+		b, err := trunk.NewBudget(trunk.BudgetOptions{
 			Actions:  map[string]trunk.Rate{"DeleteNetworkInterface": {Burst: 4, PerSecond: 1}, "CreateNetworkInterface": {Burst: 4, PerSecond: 1}},
 			Headroom: -1, Reserve: 0.5,
 		})
@@ -59,7 +59,7 @@ func TestBudgetPriorities(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground); err != nil {
-				t.Errorf("background Wait: %v", err) // not require: this is not the test's goroutine
+				t.Error(err)
 			}
 			mu.Lock()
 			order = append(order, "background")
@@ -69,7 +69,7 @@ func TestBudgetPriorities(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart); err != nil {
-					t.Errorf("pod-start Wait: %v", err)
+					t.Error(err)
 				}
 				mu.Lock()
 				order = append(order, "pod-start")
@@ -90,7 +90,7 @@ func TestBudgetPriorities(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
 
-		_, err = trunk.NewBudget(trunk.BudgetConfig{Headroom: 1.5})
+		_, err = trunk.NewBudget(trunk.BudgetOptions{Headroom: 1.5})
 		require.ErrorContains(t, err, "Headroom")
 	})
 }

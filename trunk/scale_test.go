@@ -66,6 +66,7 @@ func TestScale(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, res, nodes)
 		for id, r := range res {
+			require.NoError(t, r.Err, "node %s", id)
 			require.Equal(t, scaleENIsPerNode, r.Claimed, "node %s", id)
 			require.Empty(t, r.Missing, "node %s", id)
 			require.Empty(t, r.Conflicts, "node %s", id)

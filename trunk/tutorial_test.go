@@ -119,7 +119,7 @@ func TestTrunkingUnsupported(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Acquire(t.Context(), n.InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, trunk.ErrTrunkingUnsupported)
-		var te *trunk.TrunkingUnsupportedError
+		var te *trunk.UnsupportedTypeError
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, "t3.large", te.InstanceType)
 		require.ErrorContains(t, err, "t3.large")
