@@ -528,7 +528,7 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 		var ln net.Listener
 		require.NoError(t, inNetNS(ns.path, func() error {
 			var err error
-			ln, err = lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
+			ln, err = lc.Listen(t.Context(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
 		}))
 		t.Cleanup(func() { require.NoError(t, ln.Close()) })
