@@ -66,6 +66,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		defer cancel()
 		if derr := m.deleteENI(dctx, b.ID, PriorityPodStart); derr != nil {
 			// The pool deletes it later, holding its VLAN until then.
+			//nolint:errorlint // only the answer's error is matchable; the clean-up error is context
 			return podeni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
 		}
 		return podeni.BranchENI{}, err

@@ -62,7 +62,7 @@ func TestReconcileAllFilterValueLimit(t *testing.T) {
 
 // sleepPast lets d and a minute more pass in the bubble, then waits for the
 // bubble to settle.
-func sleepPast(d time.Duration) { //nolint:unused // a bubble helper kept for the tests that wait out a delay
+func sleepPast(d time.Duration) {
 	time.Sleep(d + time.Minute)
 	synctest.Wait()
 }
