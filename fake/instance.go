@@ -543,15 +543,15 @@ var instanceFilters = newFilterTable(ActionDescribeInstances, map[string]filterF
 		}
 		return one(inst.clientToken)
 	},
-	"subnet-id":          liveField(func(inst *instance) string { return inst.subnetID }),
-	"vpc-id":             liveField(func(inst *instance) string { return inst.vpcID }),
+	"subnet-id": liveField(func(inst *instance) string { return inst.subnetID }),
+	"vpc-id":    liveField(func(inst *instance) string { return inst.vpcID }),
 	"private-ip-address": primaryENI(func(_ *EC2, e *netIface) []string {
 		if !e.ip.IsValid() {
 			return nil
 		}
 		return one(e.ip.String())
 	}),
-	"instance.group-id":  primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
+	"instance.group-id": primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
 	"instance.group-name": primaryENI(func(f *EC2, e *netIface) []string {
 		var names []string
 		for _, id := range e.groups {
