@@ -23,7 +23,14 @@
 //     work (cool-downs, deletions, garbage collection);
 //   - a watch of the amazon-vpc-cni ConfigMap in kube-system
 //     (CoolDownReconciler) that takes the branch ENI cool-down from its
-//     branch-eni-cooldown key, as the VPC resource controller does.
+//     branch-eni-cooldown key, as the VPC resource controller does;
+//   - with -custom-networking, the nodes' ENIConfigs (ENIConfigs): the trunk
+//     and branch ENIs of a node whose ENIConfig names a subnet go to that
+//     subnet, its trunk gets the ENIConfig's groups, as with the VPC
+//     resource controller.
+//
+// With -ipv6 (an IPv6 cluster) every branch ENI gets an IPv6 address, which
+// the annotation carries for the CNI plugin of the IPv6 nodes.
 //
 // Leader election (on by default) makes one replica the writer; the webhooks
 // serve on every replica. For large clusters, shard nodes across replicas with
@@ -87,6 +94,11 @@ type options struct {
 	CertDir        string
 	ProbeAddr      string
 	MetricsAddr    string
+	IPv6           bool
+	// Custom networking (see ENIConfigs).
+	CustomNetworking       bool
+	ENIConfigLabelDef      string
+	ENIConfigAnnotationDef string
 }
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
@@ -111,6 +123,11 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
+	fs.BoolVar(&o.IPv6, "ipv6", false, "the cluster is IPv6 (the VPC CNI's ENABLE_IPv6): branch ENIs get an IPv6 address, written to the pod annotation")
+	fs.BoolVar(&o.CustomNetworking, "custom-networking", false,
+		"custom networking (the VPC CNI's AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG; needs its ENIConfig CRD): trunk and branch ENIs of a node with an ENIConfig go to its subnet, the trunk gets its groups")
+	fs.StringVar(&o.ENIConfigLabelDef, "eni-config-label-def", DefaultENIConfigKey, "node label naming the node's ENIConfig (the VPC CNI's ENI_CONFIG_LABEL_DEF)")
+	fs.StringVar(&o.ENIConfigAnnotationDef, "eni-config-annotation-def", DefaultENIConfigKey, "node annotation naming the node's ENIConfig (the VPC CNI's ENI_CONFIG_ANNOTATION_DEF)")
 	return fs
 }
 
@@ -149,6 +166,9 @@ func run(ctx context.Context, o options) error {
 	if err := v1beta1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := AddENIConfigToScheme(scheme); err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
 		LeaderElection:         o.LeaderElect,
@@ -177,18 +197,31 @@ func run(ctx context.Context, o options) error {
 	if share == 0 {
 		share = 1 / float64(o.Shards)
 	}
-	tm, err := trunk.New(client, trunk.Options{
+	topts := trunk.Options{
 		ClusterName: o.ClusterName,
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
 		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
 		Logger: slog.Default(),
-	})
+		IPv6:   o.IPv6,
+	}
+	var eniConfigs *ENIConfigs
+	if o.CustomNetworking {
+		eniConfigs = &ENIConfigs{Reader: mgr.GetClient(), LabelDef: o.ENIConfigLabelDef, AnnotationDef: o.ENIConfigAnnotationDef}
+		topts.CustomNetworking = eniConfigs.CustomNetwork
+	}
+	tm, err := trunk.New(client, topts)
 	if err != nil {
 		return err
 	}
-	if _, err := setup(mgr, tm, shard, []string{o.ServiceAccount}); err != nil {
+	c, err := setup(mgr, tm, shard, []string{o.ServiceAccount})
+	if err != nil {
 		return err
+	}
+	if eniConfigs != nil {
+		if err := setupCustomNetworking(ctx, mgr, eniConfigs, c.Nodes); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }
