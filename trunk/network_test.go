@@ -421,3 +421,27 @@ func TestCustomNetworkingRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomNetworkingIPv6 serves an IPv6 cluster's node with custom
+// networking in a dual-stack subnet of its zone: the annotation names that
+// subnet's IPv6 CIDR and an address from it.
+func TestCustomNetworkingIPv6(t *testing.T) {
+	f := fake.New()
+	tut, err := fake.SeedTutorialIPv6(t.Context(), f)
+	require.NoError(t, err)
+	node := tut.Nodes[0]
+	sub := f.AddSubnet(tut.VPCID, "192.168.128.0/19", f.Region()+"a")
+	block := netip.MustParsePrefix(tut.VPCIPv6CIDR)
+	b := block.Addr().As16()
+	b[7] = 0x80
+	v6 := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+	f.AddSubnetIPv6(sub, v6.String())
+	m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, IPv6: true,
+		CustomNetworking: func(context.Context, string) (trunk.CustomNetwork, error) { return trunk.CustomNetwork{SubnetID: sub}, nil }})
+	require.NoError(t, err)
+	got, err := m.Acquire(t.Context(), node.InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+	require.NoError(t, err)
+	require.Equal(t, v6, got.Branch.ENI.SubnetV6CIDR)
+	require.True(t, v6.Contains(got.Branch.ENI.IPv6))
+	require.Equal(t, netip.PrefixFrom(got.Branch.ENI.IPv6, 128), ipv6Plan(t, got.Annotation))
+}
