@@ -20,13 +20,13 @@ import (
 //     maxVPCIPv6Blocks of them (CidrLimitExceeded above). Blocks from an
 //     address pool (Ipv6Pool, Ipv6CidrBlock) or from IPAM are not modelled
 //     and refused as such.
-//   - A subnet gets one /64 from its VPC's blocks: CreateSubnet with
-//     Ipv6CidrBlock, or AssociateSubnetCidrBlock. Ipv6Native makes an
+//   - A subnet gets one block, /44 to /64 in steps of /4, from its VPC's
+//     blocks: CreateSubnet with Ipv6CidrBlock, or AssociateSubnetCidrBlock. Ipv6Native makes an
 //     IPv6-only subnet: it has no IPv4 CIDR, its interfaces no IPv4
 //     address, and it assigns an IPv6 address on creation.
 //   - An interface gets IPv6 addresses with Ipv6AddressCount or
 //     Ipv6Addresses (not both); a subnet without an IPv6 CIDR refuses them.
-//     The first four addresses and the last one of a subnet's /64 are
+//     The first four addresses and the last one of a subnet's block are
 //     reserved, as for IPv4; the others are handed out in a pseudo-random
 //     order drawn from the seed.
 //
@@ -176,19 +176,23 @@ func (f *EC2) AssociateVpcCidrBlock(ctx context.Context, in *ec2.AssociateVpcCid
 	})
 }
 
-// subnetIPv6Prefix checks cidr as the IPv6 CIDR of a subnet of v: a /64
-// inside one of v's IPv6 blocks that overlaps no other subnet's.
+// subnetIPv6Prefix checks cidr as the IPv6 CIDR of a subnet of v: a /44 to
+// /64 in steps of /4 inside one of v's IPv6 blocks that overlaps no other
+// subnet's.
 func (f *EC2) subnetIPv6Prefix(v *vpc, cidr string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(cidr)
-	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" || p.Masked() != p || p.Bits() != 64 {
-		// EC2's answer to a /60, as terraform-provider-aws#28775 shows it;
-		// a subnet's IPv6 block is a /64 (API reference,
-		// AssociateSubnetCidrBlock).
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" || p.Masked() != p ||
+		p.Bits() < 44 || p.Bits() > 64 || p.Bits()%4 != 0 {
+		// A subnet's IPv6 block is /44 to /64 in steps of /4 (Amazon VPC
+		// User Guide, "Subnet CIDR blocks"; subnets larger than a /64 are
+		// seen in DescribeSubnets answers, ManageIQ/manageiq-providers-amazon#914,
+		// where older EC2 took /64 only). The wording is EC2's answer to a
+		// refused block (terraform-provider-aws#28775).
 		return netip.Prefix{}, invalidValue("invalid value for parameter ipv6-cidr-block: %s", cidr)
 	}
 	inside := false
 	for _, a := range v.ipv6 {
-		inside = inside || a.prefix.Contains(p.Addr())
+		inside = inside || a.prefix.Contains(p.Addr()) && a.prefix.Bits() <= p.Bits()
 	}
 	if !inside {
 		return netip.Prefix{}, apiError(CodeSubnetRange, "The CIDR '%s' is invalid.", cidr)
@@ -207,12 +211,13 @@ func (f *EC2) setSubnetIPv6(s *subnet, p netip.Prefix) {
 	s.used6 = make(map[netip.Addr]string)
 }
 
-// AssociateSubnetCidrBlock associates an IPv6 /64 of its VPC's blocks with a
-// subnet that has none, answered "associating". A subnet holds one IPv6
+// AssociateSubnetCidrBlock associates an IPv6 block of its VPC's blocks
+// (/44 to /64 in steps of /4) with a subnet that has none, answered
+// "associating". A subnet holds one IPv6
 // block. IPAM pools are not modelled and refused as such.
 //
 // Errors: MissingParameter, InvalidSubnetID.NotFound, InvalidParameterValue
-// (not a /64, or the subnet has a block), InvalidSubnet.Range (outside the
+// (not a /44 to /64 in steps of /4, or the subnet has a block), InvalidSubnet.Range (outside the
 // VPC's blocks), InvalidSubnet.Conflict (overlaps another subnet's block).
 func (f *EC2) AssociateSubnetCidrBlock(ctx context.Context, in *ec2.AssociateSubnetCidrBlockInput, _ ...func(*ec2.Options)) (*ec2.AssociateSubnetCidrBlockOutput, error) {
 	return call(ctx, f, ActionAssociateSubnetCidrBlock, in, true, func(in *ec2.AssociateSubnetCidrBlockInput) (*ec2.AssociateSubnetCidrBlockOutput, error) {
@@ -243,12 +248,26 @@ func (f *EC2) AssociateSubnetCidrBlock(ctx context.Context, in *ec2.AssociateSub
 }
 
 // reservedIPv6 reports whether a is one of the addresses EC2 keeps in every
-// subnet's IPv6 /64: the first four and the last (Amazon VPC User Guide,
+// subnet's IPv6 block p: the first four and the last (Amazon VPC User Guide,
 // "Subnet CIDR blocks").
-func reservedIPv6(a netip.Addr) bool {
-	b := a.As16()
-	iid := binary.BigEndian.Uint64(b[8:])
-	return iid < 4 || iid == ^uint64(0)
+func reservedIPv6(p netip.Prefix, a netip.Addr) bool {
+	first := p.Masked().Addr()
+	for range 4 {
+		if a == first {
+			return true
+		}
+		first = first.Next()
+	}
+	return a == lastIPv6(p)
+}
+
+// lastIPv6 is the last address of p.
+func lastIPv6(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As16()
+	for i := p.Bits(); i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom16(b)
 }
 
 // ipv6Spec is what an interface asks for in IPv6: a count, or addresses.
@@ -320,7 +339,7 @@ func (s *subnet) checkAddr6(addr string) error {
 	if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
 		return invalidValue("Invalid value '%s' for ipv6Address.", addr)
 	}
-	if s.ipv6 == nil || !s.ipv6.prefix.Contains(a) || reservedIPv6(a) {
+	if s.ipv6 == nil || !s.ipv6.prefix.Contains(a) || reservedIPv6(s.ipv6.prefix, a) {
 		return invalidValue("Address %s does not fall within the subnet's address range", addr)
 	}
 	if _, taken := s.used6[a]; taken {
@@ -330,15 +349,31 @@ func (s *subnet) checkAddr6(addr string) error {
 }
 
 // allocate6 assigns a free IPv6 address of s to owner, drawn from the seed,
-// the owner and how many the owner has.
+// the owner and how many the owner has: the host bits of the subnet's block
+// are drawn.
 func (f *EC2) allocate6(s *subnet, owner string, n int) netip.Addr {
-	base := s.ipv6.prefix.Addr().As16()
+	p := s.ipv6.prefix
+	base := p.Masked().Addr().As16()
 	for try := 0; ; try++ {
-		h := f.draws.hash("ipv6", s.id, owner, strconv.Itoa(n), strconv.Itoa(try))
+		hi := f.draws.hash("ipv6-hi", s.id, owner, strconv.Itoa(n), strconv.Itoa(try))
+		lo := f.draws.hash("ipv6", s.id, owner, strconv.Itoa(n), strconv.Itoa(try))
+		var r [16]byte
+		binary.BigEndian.PutUint64(r[:8], hi)
+		binary.BigEndian.PutUint64(r[8:], lo)
 		b := base
-		binary.BigEndian.PutUint64(b[8:], h)
+		for i := range 16 {
+			var host byte // the bits of byte i past the prefix
+			switch {
+			case 8*(i+1) <= p.Bits():
+			case 8*i >= p.Bits():
+				host = 0xff
+			default:
+				host = 0xff >> (p.Bits() - 8*i)
+			}
+			b[i] |= r[i] & host
+		}
 		a := netip.AddrFrom16(b)
-		if _, taken := s.used6[a]; !taken && !reservedIPv6(a) {
+		if _, taken := s.used6[a]; !taken && !reservedIPv6(p, a) {
 			s.used6[a] = owner
 			return a
 		}
@@ -382,8 +417,8 @@ func (f *EC2) AddVPCIPv6(vpcID string) netip.Prefix {
 	})
 }
 
-// AddSubnetIPv6 associates the IPv6 /64 cidr, from its VPC's blocks, with a
-// subnet that has none, making it dual-stack.
+// AddSubnetIPv6 associates the IPv6 block cidr (a /64, usually), from its
+// VPC's blocks, with a subnet that has none, making it dual-stack.
 func (f *EC2) AddSubnetIPv6(subnetID, cidr string) {
 	build(f, "AddSubnetIPv6 "+subnetID, func() (struct{}, error) {
 		s, err := f.lookupSubnet(subnetID)
@@ -402,9 +437,9 @@ func (f *EC2) AddSubnetIPv6(subnetID, cidr string) {
 	})
 }
 
-// AddIPv6OnlySubnet creates an IPv6-only subnet with the /64 cidr of its
-// VPC's IPv6 blocks in zone az (Region+"a" when empty) and returns its ID.
-// Its interfaces have no IPv4 address.
+// AddIPv6OnlySubnet creates an IPv6-only subnet with the IPv6 block cidr (a
+// /64, usually) of its VPC's IPv6 blocks in zone az (Region+"a" when empty)
+// and returns its ID. Its interfaces have no IPv4 address.
 func (f *EC2) AddIPv6OnlySubnet(vpcID, cidr, az string) string {
 	return build(f, "AddIPv6OnlySubnet "+cidr, func() (string, error) {
 		s, err := f.createSubnet(subnetSpec{vpcID: vpcID, cidr6: cidr, native: true, az: az})

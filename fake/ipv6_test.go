@@ -107,6 +107,23 @@ func TestSubnetIPv6(t *testing.T) {
 	require.True(t, aws.ToBool(only.Subnet.Ipv6Native))
 	require.True(t, aws.ToBool(only.Subnet.AssignIpv6AddressOnCreation))
 
+	// A /60 (a subnet's block is /44 to /64 in steps of /4): its addresses
+	// are drawn from all of it.
+	wide := netip.PrefixFrom(sub64(t, block, 0x40).Addr(), 60)
+	w, err := f.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.4.0/24"), Ipv6CidrBlock: aws.String(wide.String())})
+	require.NoError(t, err)
+	seen64 := map[netip.Prefix]bool{}
+	for range 16 {
+		ni, err := f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: w.Subnet.SubnetId, Ipv6AddressCount: aws.Int32(1)})
+		require.NoError(t, err)
+		a := netip.MustParseAddr(aws.ToString(ni.NetworkInterface.Ipv6Address))
+		require.True(t, wide.Contains(a), "%s outside %s", a, wide)
+		p, err := a.Prefix(64)
+		require.NoError(t, err)
+		seen64[p] = true
+	}
+	require.Greater(t, len(seen64), 1, "addresses come from the whole /60, not its first /64")
+
 	plain := f.AddSubnet(vpc, "10.0.3.0/24", "")
 	_, err = f.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{SubnetId: aws.String(plain), Ipv6CidrBlock: aws.String(sub64(t, block, 3).String())})
 	require.NoError(t, err)
@@ -128,7 +145,9 @@ func TestSubnetIPv6(t *testing.T) {
 		in   *ec2.CreateSubnetInput
 		code string
 	}{
-		{"a /60", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String(netip.PrefixFrom(sub64(t, block, 9).Addr(), 60).String())}, "InvalidParameterValue"},
+		{"a /62", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String(netip.PrefixFrom(sub64(t, block, 0x90).Addr(), 62).String())}, "InvalidParameterValue"},
+		{"a /72", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String(netip.PrefixFrom(sub64(t, block, 0x90).Addr(), 72).String())}, "InvalidParameterValue"},
+		{"larger than the VPC's block", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String(netip.PrefixFrom(block.Addr(), 52).Masked().String())}, "InvalidSubnet.Range"},
 		{"an IPv4 block", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String("10.0.9.0/24")}, "InvalidParameterValue"},
 		{"outside the VPC's blocks", &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("10.0.9.0/24"), Ipv6CidrBlock: aws.String("2001:db8::/64")}, "InvalidSubnet.Range"},
 		{"a VPC without IPv6", &ec2.CreateSubnetInput{VpcId: aws.String(v4only), CidrBlock: aws.String("10.1.0.0/24"), Ipv6CidrBlock: aws.String(sub64(t, block, 9).String())}, "InvalidSubnet.Range"},

@@ -451,6 +451,10 @@ func (s *subnet) render(owner string, ipv6 types.SubnetCidrBlockStateCode) types
 		OwnerId:                     aws.String(owner),
 		DefaultForAz:                aws.Bool(false),
 		MapPublicIpOnLaunch:         aws.Bool(false),
+		// An IPv6-only subnet assigns IPv6 addresses on creation and has no
+		// IPv4 ones to count, as DescribeSubnets shows one
+		// (ManageIQ/manageiq-providers-amazon#914). The fake has no
+		// ModifySubnetAttribute: a dual-stack subnet does not.
 		AssignIpv6AddressOnCreation: aws.Bool(s.ipv6Native),
 		Ipv6Native:                  aws.Bool(s.ipv6Native),
 		EnableDns64:                 aws.Bool(false),
