@@ -442,15 +442,15 @@ func (s *subnet) release(a netip.Addr) { delete(s.used, a) }
 // answer that associates it, "associated" after).
 func (s *subnet) render(owner string, ipv6 types.SubnetCidrBlockStateCode) types.Subnet {
 	out := types.Subnet{
-		SubnetId:                    aws.String(s.id),
-		SubnetArn:                   aws.String(s.arn(owner)),
-		VpcId:                       aws.String(s.vpcID),
-		AvailabilityZone:            aws.String(s.az),
-		AvailableIpAddressCount:     aws.Int32(int32(s.size - len(s.used))),
-		State:                       types.SubnetStateAvailable,
-		OwnerId:                     aws.String(owner),
-		DefaultForAz:                aws.Bool(false),
-		MapPublicIpOnLaunch:         aws.Bool(false),
+		SubnetId:                aws.String(s.id),
+		SubnetArn:               aws.String(s.arn(owner)),
+		VpcId:                   aws.String(s.vpcID),
+		AvailabilityZone:        aws.String(s.az),
+		AvailableIpAddressCount: aws.Int32(int32(s.size - len(s.used))),
+		State:                   types.SubnetStateAvailable,
+		OwnerId:                 aws.String(owner),
+		DefaultForAz:            aws.Bool(false),
+		MapPublicIpOnLaunch:     aws.Bool(false),
 		// An IPv6-only subnet assigns IPv6 addresses on creation and has no
 		// IPv4 ones to count, as DescribeSubnets shows one
 		// (ManageIQ/manageiq-providers-amazon#914). The fake has no
