@@ -196,8 +196,11 @@ func cloneTags(t tags) tags {
 // (any ImageId is accepted) in a subnet, each with a primary network
 // interface at device index 0 that is deleted on termination. Network
 // interfaces may also be described in NetworkInterfaces (new interfaces
-// only, with device and card indexes). ClientToken makes the call
-// idempotent. Instances are running as soon as the call returns.
+// only, with device and card indexes). Ipv6AddressCount and Ipv6Addresses,
+// of the instance or of an interface, give IPv6 addresses as they do to
+// CreateNetworkInterface; in an IPv6-only subnet an instance has no IPv4
+// address. ClientToken makes the call idempotent. Instances are running as
+// soon as the call returns.
 //
 // Errors: MissingParameter, InvalidParameterValue (unknown instance type),
 // InvalidSubnetID.NotFound, InvalidSecurityGroupID.NotFound,
