@@ -294,7 +294,7 @@ func TestCustomNetworkingRebuild(t *testing.T) {
 		sub := w.subnets[w.zoneOf(t, node.SubnetID)]
 		w.set(node.InstanceID, trunk.CustomNetwork{SubnetID: sub})
 		opts := trunk.Options{ClusterName: w.tut.ClusterName, CustomNetworking: w.resolve,
-			Policy: eni.Policy{MaxWarm: 2, CoolDown: eni.MinCoolDown}}
+			Policy: eni.Policy{MaxWarm: 2, CoolDown: eni.MinCoolDown, Prewarm: eni.PrewarmPolicy{Window: eni.NoPrewarm}}}
 		groups := eni.MustGroupSet(w.tut.PodSecurityGroupID)
 		m1, err := trunk.New(w.f, opts)
 		require.NoError(t, err)
