@@ -437,7 +437,9 @@ func TestCustomNetworkingIPv6(t *testing.T) {
 	v6 := netip.PrefixFrom(netip.AddrFrom16(b), 64)
 	f.AddSubnetIPv6(sub, v6.String())
 	m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, IPv6: true,
-		CustomNetworking: func(context.Context, string) (trunk.CustomNetwork, error) { return trunk.CustomNetwork{SubnetID: sub}, nil }})
+		CustomNetworking: func(context.Context, string) (trunk.CustomNetwork, error) {
+			return trunk.CustomNetwork{SubnetID: sub}, nil
+		}})
 	require.NoError(t, err)
 	got, err := m.Acquire(t.Context(), node.InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 	require.NoError(t, err)
