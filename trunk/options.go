@@ -72,7 +72,11 @@ type Options struct {
 	// node gives the pod. A node whose branch subnet has no IPv6 CIDR is
 	// refused. Without it branch ENIs get an IPv6 address only where their
 	// subnet assigns one on creation, and nodes in IPv6-only subnets are
-	// refused.
+	// refused. (The VPC resource controller asks for no address and relies
+	// on the subnet assigning one on creation, which EKS asks of an IPv6
+	// cluster's subnets: aws/amazon-vpc-resource-controller-k8s,
+	// pkg/provider/branch/trunk/trunk.go, CreateAndAssociateBranchENIs.
+	// Asking works whatever the subnet's setting.)
 	IPv6 bool
 	// CustomNetworking, when set, says where each node's trunk and branch
 	// ENIs go and which security groups its trunk gets: the node's custom
