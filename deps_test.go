@@ -22,6 +22,7 @@ const (
 	netlink   = "github.com/vishvananda/netlink"
 	netns     = "github.com/vishvananda/netns"
 	goIPTable = "github.com/coreos/go-iptables"
+	clientGo  = "k8s.io/client-go"
 )
 
 // depRule is a promise about what some packages of this module link.
@@ -41,8 +42,10 @@ type depRule struct {
 
 // depRules are the promises this module makes to its users: node-side
 // packages do not compile the EC2 SDK, the pool and the selector do not
-// link netlink or iptables, planning (enforce) links neither, and the wire
-// format (api/podeni) is standard library only.
+// link netlink or iptables, planning (enforce) links neither, the wire
+// format (api/podeni) is standard library only, and the CNI plugin (what a
+// fork ships to every node) links neither the EC2 SDK, nor the
+// controller's packages, nor client-go.
 var depRules = []depRule{
 	{
 		name:   "node-side packages do not import the EC2 SDK",
@@ -58,6 +61,12 @@ var depRules = []depRule{
 		name:   "selector and enforce do not import the pool",
 		pkgs:   []string{"selector", "enforce"},
 		forbid: []string{module + "/eni"},
+	},
+	{
+		name: "the CNI plugin links neither the EC2 SDK, the controller side nor client-go",
+		pkgs: []string{"cmd/podsg-cni"},
+		forbid: []string{ec2SDK, module + "/trunk", module + "/fake", module + "/preflight", module + "/eni",
+			module + "/limits/ec2limits", clientGo},
 	},
 	{
 		name:    "api/podeni is standard library only",
