@@ -639,3 +639,28 @@ func TestSpare(t *testing.T) {
 	}
 	require.Len(t, td.Purge.Rules, 4, "rules of table 103, of the other veth, and of the stale IP stay")
 }
+
+// TestShippedConfig: the example configuration parses, and the README
+// shows it as it is.
+func TestShippedConfig(t *testing.T) {
+	data, err := os.ReadFile("10-podsg.conflist")
+	require.NoError(t, err)
+	list, err := libcni.NetworkConfFromBytes(data)
+	require.NoError(t, err)
+	require.Len(t, list.Plugins, 1)
+	c, err := parseConfig(list.Plugins[0].Bytes)
+	require.NoError(t, err)
+	require.Equal(t, enforce.Strict, c.opts.Mode)
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```json\n"+string(data)+"```", "README.md shows cmd/podsg-cni/10-podsg.conflist")
+}
+
+// TestBinarySize keeps the plugin small: every node carries it, and a
+// Kubernetes client library would triple it.
+func TestBinarySize(t *testing.T) {
+	st, err := os.Stat(filepath.Join(binDir, cnitest.PluginType))
+	require.NoError(t, err)
+	t.Logf("podsg-cni is %.1f MB", float64(st.Size())/(1<<20))
+	require.Less(t, st.Size(), int64(16<<20), "the plugin binary")
+}
