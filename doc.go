@@ -18,19 +18,30 @@
 //	│      ▼                           │ pod │                           │
 //	│ eni.Pool ── per-node branch ENIs,│ ann.│ api/podeni.Parse          │
 //	│      │      VLANs, reuse ────────┼────►│      │                    │
-//	│      ▼                           │     │      ▼                    │
-//	│ trunk ───── EC2: trunk, branch,  │     │ enforce ── links, routes, │
-//	│      │      reconcile, GC        │     │   rules, NAT (strict or   │
-//	│      ▼                           │     │   standard), teardown     │
-//	│ EC2 (or fake)   limits ◄─────────┼─────┤ limits                    │
-//	│ preflight ── checks before pods  │     │                           │
+//	│      │      (api/podeni.Format)  │     │      ▼                    │
+//	│      ▼                           │     │ enforce ── plans: links,  │
+//	│ trunk ───── EC2: trunk, branch,  │     │   routes, rules, NAT      │
+//	│      │      reconcile, GC        │     │   (strict or standard)    │
+//	│      ▼                           │     │      │                    │
+//	│ EC2 (or fake)                    │     │      ▼                    │
+//	│ preflight ── checks before pods  │     │ enforce/kernel ── netlink,│
+//	│ limits ── per-type limits        │     │   iptables (Linux)        │
 //	└──────────────────────────────────┘     └───────────────────────────┘
 //
-// Node-side packages (api/..., selector, limits, eni, enforce) never
-// import the EC2 SDK, so a CNI fork can import them cheaply. Controller-side
-// packages (trunk, preflight) and package fake take an EC2 client through a
-// minimal interface whose methods have the SDK's exact signatures: pass
-// *ec2.Client for real EC2, or *fake.EC2 in tests.
+// The wire format between the two sides is the pod annotation of package
+// api/podeni, which imports only the standard library. A CNI plugin or node
+// agent imports api/podeni and enforce (plus enforce/kernel to apply plans,
+// enforce/enforcetest to test without root) and nothing of the controller
+// side. Packages api/..., selector, limits, eni and enforce never import the
+// EC2 SDK; selector, eni and enforce link neither netlink nor go-iptables;
+// deps_test.go in this directory checks these promises. Controller-side
+// packages (trunk, preflight, limits/ec2limits) and package fake take an EC2
+// client through a minimal interface whose methods have the SDK's exact
+// signatures: pass *ec2.Client for real EC2, or *fake.EC2 in tests.
+//
+// The package's Example walks one pod through both sides: its policy, the
+// groups selector gives it, its branch ENI and annotation, and the commands
+// that wire it on its node.
 //
 // # Configuration
 //

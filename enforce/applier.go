@@ -45,7 +45,7 @@ func (o Op) String() string {
 }
 
 // Change is one step an applier takes. Object is one of VLANLink,
-// VethPair, Addr, Neighbor, Route, Rule, Sysctl, Chain, ChainRef,
+// VethPair, Addr, Neighbor, Route, IPRule, Sysctl, Chain, ChainRef,
 // IPTablesRule or LinkRef.
 type Change struct {
 	Op     Op
@@ -72,7 +72,7 @@ func describe(o any) string {
 			s += " via " + v.Gw.String()
 		}
 		return s + " dev " + v.Dev + " table " + tableName(v.Table)
-	case Rule:
+	case IPRule:
 		return "rule " + v.String()
 	case Sysctl:
 		return fmt.Sprintf("%s sysctl %s=%s", v.NS, v.Key, v.Value)

@@ -245,8 +245,8 @@ func (b *Builder) Node() Plan {
 	p := Plan{Kind: NodeSetup, Mode: b.mode}
 	w, pg := &p.Want, &p.Purge
 	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
-	local := Rule{Priority: 0, Table: TableLocal}
-	stale := RuleMatch{Priority: PriorityLocal, Table: TableLocal}
+	local := IPRule{Priority: 0, Table: TableLocal}
+	stale := IPRuleMatch{Priority: PriorityLocal, Table: TableLocal}
 	if b.mode == Strict {
 		local.Priority, stale.Priority = PriorityLocal, 0
 		w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
@@ -254,7 +254,7 @@ func (b *Builder) Node() Plan {
 	w.Rules = append(w.Rules, local)
 	pg.Rules = append(pg.Rules, stale)
 
-	fwmark := Rule{Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
+	fwmark := IPRule{Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
 	otherVeths := b.vethPrefix + "+"
 	if b.mode == Strict {
 		otherVeths = b.otherPrefix + "+"
@@ -267,7 +267,7 @@ func (b *Builder) Node() Plan {
 	chains := []ChainRef{{Table: "nat", Name: SNATChain}, {Table: "nat", Name: ConnmarkChain}}
 
 	if b.externalSNAT {
-		pg.Rules = append(pg.Rules, RuleMatch{Priority: PriorityFwmark, Table: TableMain})
+		pg.Rules = append(pg.Rules, IPRuleMatch{Priority: PriorityFwmark, Table: TableMain})
 		pg.IPTables = builtins
 		pg.Chains = chains
 		return p
@@ -298,9 +298,9 @@ type podPlan struct {
 	addr   [1]Addr
 	neigh  [1]Neighbor
 	routes [5]Route
-	rules  [2]Rule
+	rules  [2]IPRule
 	links  [1]LinkRef
-	prules [4]RuleMatch
+	prules [4]IPRuleMatch
 	proute [2]RouteMatch
 }
 
@@ -336,7 +336,7 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 	a.routes[2] = Route{Table: table, Dst: netip.PrefixFrom(gw, 32), Dev: vlan, Scope: ScopeLink}
 	a.routes[3] = Route{Table: table, Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: gw, Dev: vlan}
 	a.links[0] = LinkRef{Name: vethName(b.otherPrefix, &sum)}
-	a.prules = [4]RuleMatch{
+	a.prules = [4]IPRuleMatch{
 		{Priority: PriorityIIF, Table: table},
 		{Priority: PriorityIIF, IIF: veth},
 		{Priority: PriorityToPod, Dst: podIP},
@@ -345,10 +345,10 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 	a.proute = [2]RouteMatch{{Table: table}, {Table: TableMain, Dst: podIP}}
 	if b.mode == Strict {
 		a.routes[4] = Route{Table: table, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]Rule{{Priority: PriorityIIF, Table: table, IIF: vlan}, {Priority: PriorityIIF, Table: table, IIF: veth}}
+		a.rules = [2]IPRule{{Priority: PriorityIIF, Table: table, IIF: vlan}, {Priority: PriorityIIF, Table: table, IIF: veth}}
 	} else {
 		a.routes[4] = Route{Table: TableMain, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]Rule{{Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Priority: PriorityFromPod, Table: table, Src: podIP}}
+		a.rules = [2]IPRule{{Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Priority: PriorityFromPod, Table: table, Src: podIP}}
 	}
 	return Plan{
 		Kind:     PodSetup,
@@ -369,7 +369,7 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 
 type teardownPlan struct {
 	links  [3]LinkRef
-	rules  [5]RuleMatch
+	rules  [5]IPRuleMatch
 	routes [2]RouteMatch
 }
 
@@ -392,7 +392,7 @@ func (b *Builder) Teardown(p Pod) (Plan, error) {
 	table := RouteTable(p.Branch.VLANID)
 	podIP := netip.PrefixFrom(p.Branch.PrivateIP, 32)
 	a := new(teardownPlan)
-	a.rules = [5]RuleMatch{
+	a.rules = [5]IPRuleMatch{
 		{Priority: PriorityIIF, Table: table},
 		{Priority: PriorityIIF, IIF: strictVeth},
 		{Priority: PriorityIIF, IIF: stdVeth},

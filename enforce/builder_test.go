@@ -1,6 +1,7 @@
 package enforce_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -73,17 +74,17 @@ func TestSetupPlan(t *testing.T) {
 		veth  string
 		other string
 		route enforce.Route
-		rules []enforce.Rule
+		rules []enforce.IPRule
 	}{
 		{
 			mode: enforce.Strict, veth: strictVeth, other: stdVeth,
 			route: enforce.Route{Table: 103, Dst: podP, Dev: strictVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
+			rules: []enforce.IPRule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
 		},
 		{
 			mode: enforce.Standard, veth: stdVeth, other: strictVeth,
 			route: enforce.Route{Table: enforce.TableMain, Dst: podP, Dev: stdVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
+			rules: []enforce.IPRule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
 		},
 	}
 	for _, tt := range tests {
@@ -99,7 +100,7 @@ func TestSetupPlan(t *testing.T) {
 				Want: common(tt.veth, mac),
 				Purge: enforce.Purge{
 					Links: []enforce.LinkRef{{Name: tt.other}},
-					Rules: []enforce.RuleMatch{
+					Rules: []enforce.IPRuleMatch{
 						{Priority: 10, Table: 103}, {Priority: 10, IIF: tt.veth},
 						{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 					},
@@ -127,7 +128,7 @@ func TestTeardownPlan(t *testing.T) {
 		Kind: enforce.PodTeardown, Mode: enforce.Standard, Pod: "default/web-1",
 		Purge: enforce.Purge{
 			Links: []enforce.LinkRef{{Name: "vlan.eth.3"}, {Name: sv}, {Name: ev}},
-			Rules: []enforce.RuleMatch{
+			Rules: []enforce.IPRuleMatch{
 				{Priority: 10, Table: 103}, {Priority: 10, IIF: sv}, {Priority: 10, IIF: ev},
 				{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 			},
@@ -143,8 +144,8 @@ func TestNodePlan(t *testing.T) {
 	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	p := b.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
-	require.Equal(t, []enforce.RuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"})
 	require.Len(t, p.Want.Chains, 2)
@@ -163,7 +164,7 @@ func TestNodePlan(t *testing.T) {
 	}())
 	require.NoError(t, err)
 	p = std.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
 	require.Empty(t, p.Want.Chains)
 	require.Len(t, p.Purge.Chains, 2, "external SNAT purges the SNAT and connmark chains")
 	require.Equal(t, "pod+", p.Purge.IPTables[1].Spec[1])
@@ -310,4 +311,33 @@ func FuzzSetup(f *testing.F) {
 		require.Equal(t, br.VLANID+100, p.Want.Routes[3].Table)
 		require.Equal(t, br.Gateway(), p.Want.Routes[3].Gw)
 	})
+}
+
+func TestModeText(t *testing.T) {
+	type cni struct {
+		Mode enforce.Mode `json:"enforcingMode,omitempty"`
+	}
+	for in, want := range map[string]enforce.Mode{
+		`{"enforcingMode":"standard"}`: enforce.Standard,
+		`{"enforcingMode":"strict"}`:   enforce.Strict,
+		`{"enforcingMode":""}`:         enforce.Strict,
+		`{}`:                           enforce.Strict,
+	} {
+		var c cni
+		require.NoError(t, json.Unmarshal([]byte(in), &c), in)
+		require.Equal(t, want, c.Mode, in)
+	}
+	var c cni
+	err := json.Unmarshal([]byte(`{"enforcingMode":"strikt"}`), &c)
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
+	require.ErrorContains(t, err, `"strikt"`)
+
+	out, err := json.Marshal(cni{Mode: enforce.Standard})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"enforcingMode":"standard"}`, string(out))
+	out, err = json.Marshal(cni{Mode: enforce.Strict})
+	require.NoError(t, err)
+	require.JSONEq(t, `{}`, string(out), "the zero Mode is the plugin's default")
+	_, err = json.Marshal(cni{Mode: 7})
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 }

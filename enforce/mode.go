@@ -43,3 +43,28 @@ func ParseMode(s string) (Mode, error) {
 	}
 	return 0, &FieldError{Field: "Mode", Value: fmt.Sprintf("%q", s), Reason: `want "strict" or "standard"`}
 }
+
+// MarshalText returns "strict" or "standard", so that a Mode reads and
+// writes as the plugin's setting in JSON and YAML. An invalid Mode is an
+// error.
+func (m Mode) MarshalText() ([]byte, error) {
+	if !m.Valid() {
+		return nil, &FieldError{Field: "Mode", Value: m.String(), Reason: "want Strict or Standard"}
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText parses "strict" or "standard", like ParseMode; "" means
+// Strict, as an unset POD_SECURITY_GROUP_ENFORCING_MODE does.
+func (m *Mode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = Strict
+		return nil
+	}
+	v, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}

@@ -140,7 +140,7 @@ type State struct {
 	Addrs     []Addr
 	Neighbors []Neighbor
 	Routes    []Route
-	Rules     []Rule
+	Rules     []IPRule
 	Sysctls   []Sysctl
 	// Chains are chains this package owns: each must exist with exactly
 	// these rules, in this order.
@@ -155,7 +155,7 @@ type State struct {
 // leave unset; the objects in Plan.Want are never purged.
 type Purge struct {
 	Links  []LinkRef
-	Rules  []RuleMatch
+	Rules  []IPRuleMatch
 	Routes []RouteMatch
 	// IPTables are removed from their chains (every copy).
 	IPTables []IPTablesRule
@@ -209,9 +209,10 @@ type Route struct {
 	Scope Scope
 }
 
-// Rule is an IPv4 policy-routing rule in the host namespace. Unset fields
+// IPRule is an IPv4 policy-routing rule ("ip rule") in the host namespace,
+// as opposed to an IPTablesRule or a security-group rule. Unset fields
 // (invalid prefixes, empty IIF, zero Mask) select everything.
-type Rule struct {
+type IPRule struct {
 	Priority int
 	Table    int
 	Src      netip.Prefix
@@ -257,9 +258,9 @@ type LinkRef struct {
 	Name string
 }
 
-// RuleMatch selects rules by priority and, where set, by table (non-zero),
+// IPRuleMatch selects ip rules by priority and, where set, by table (non-zero),
 // IIF, Src and Dst.
-type RuleMatch struct {
+type IPRuleMatch struct {
 	Priority int
 	Table    int
 	IIF      string
@@ -268,7 +269,7 @@ type RuleMatch struct {
 }
 
 // Matches reports whether r is selected by m.
-func (m RuleMatch) Matches(r Rule) bool {
+func (m IPRuleMatch) Matches(r IPRule) bool {
 	return r.Priority == m.Priority &&
 		(m.Table == 0 || r.Table == m.Table) &&
 		(m.IIF == "" || r.IIF == m.IIF) &&

@@ -206,10 +206,8 @@ func (c *Cluster) Validate() error {
 	default:
 		bad("ipFamily", "%q is not ipv4 or ipv6", c.IPFamily)
 	}
-	switch c.CNI.EnforcingMode {
-	case "", Strict, Standard:
-	default:
-		bad("cni.enforcingMode", "%q is not strict or standard", c.CNI.EnforcingMode)
+	if !c.CNI.EnforcingMode.Valid() {
+		bad("cni.enforcingMode", "%s is not strict or standard", c.CNI.EnforcingMode)
 	}
 	if c.CNI.Version != "" {
 		if _, err := cniVersion(c.CNI.Version); err != nil {

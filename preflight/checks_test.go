@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/limits"
 )
 
@@ -128,7 +129,7 @@ func TestChecks(t *testing.T) {
 				p.IpPermissions = p.IpPermissions[:1]
 				g[sgPod] = p
 			},
-			cluster: func(c *Cluster) { c.CNI.EnforcingMode = Standard },
+			cluster: func(c *Cluster) { c.CNI.EnforcingMode = enforce.Standard },
 			want:    []Code{CodeStandardNodeLocal},
 		},
 		{
@@ -218,12 +219,12 @@ func TestChecks(t *testing.T) {
 				c.IpPermissions = c.IpPermissions[:1]
 				g[sgCluster] = c
 			},
-			cluster: func(c *Cluster) { c.NodeLocalDNSCache, c.CNI.EnforcingMode = true, Standard },
+			cluster: func(c *Cluster) { c.NodeLocalDNSCache, c.CNI.EnforcingMode = true, enforce.Standard },
 			want:    []Code{CodeStandardNodeLocal},
 		},
 		{
 			name:    "standard mode on an old plugin",
-			cluster: func(c *Cluster) { c.CNI.EnforcingMode, c.CNI.Version = Standard, "v1.10.4" },
+			cluster: func(c *Cluster) { c.CNI.EnforcingMode, c.CNI.Version = enforce.Standard, "v1.10.4" },
 			want:    []Code{CodeStandardNeedsCNI111, CodeStandardNodeLocal},
 		},
 		{
@@ -388,13 +389,13 @@ func TestRunErrors(t *testing.T) {
 	store.groups = tutorialGroups()
 	t.Run("invalid description", func(t *testing.T) {
 		c := tutorialCluster()
-		c.CNI.EnforcingMode = "strikt"
+		c.CNI.EnforcingMode = 7
 		c.CNI.Version = "one"
 		c.Workloads[0].NodeGroups = []string{"ng-9"}
 		c.Workloads[0].ProbePorts = []Port{{TCP, 70000}}
 		_, err := mustNew(t, store, Options{}).Run(t.Context(), c, nil)
 		require.ErrorIs(t, err, ErrInvalidCluster)
-		for _, want := range []string{`cni.enforcingMode: "strikt"`, `cni.version: "one"`, `workloads[0].nodeGroups[0]: "ng-9"`, "workloads[0].probePorts[0].port: 70000"} {
+		for _, want := range []string{`cni.enforcingMode: Mode(7) is not strict or standard`, `cni.version: "one"`, `workloads[0].nodeGroups[0]: "ng-9"`, "workloads[0].probePorts[0].port: 70000"} {
 			require.ErrorContains(t, err, want)
 		}
 	})

@@ -427,6 +427,11 @@ func TestPreflightBadCluster(t *testing.T) {
 	code, _, stderr := runCLI(t, "", "preflight", "--cluster", file)
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "nodeGroupz")
+
+	require.NoError(t, os.WriteFile(file, []byte("name: x\ncni: {enforcingMode: strikt}\n"), 0o600))
+	code, _, stderr = runCLI(t, "", "preflight", "--cluster", file)
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, stderr, `Mode = "strikt": want "strict" or "standard"`)
 }
 
 func revokeByID(groupID string, ruleIDs ...string) *ec2.RevokeSecurityGroupIngressInput {

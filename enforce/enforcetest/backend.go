@@ -253,18 +253,18 @@ func (b *fakeBackend) DelRoute(r enforce.Route) error {
 	return nil
 }
 
-func (b *fakeBackend) Rules() ([]enforce.Rule, error) { return slices.Clone(b.f.host.rules), nil }
+func (b *fakeBackend) Rules() ([]enforce.IPRule, error) { return slices.Clone(b.f.host.rules), nil }
 
-func (b *fakeBackend) AddRule(r enforce.Rule) error {
+func (b *fakeBackend) AddRule(r enforce.IPRule) error {
 	if slices.Contains(b.f.host.rules, r) {
 		return refuse("rule %s exists", r)
 	}
 	b.f.host.rules = append(b.f.host.rules, r)
-	slices.SortStableFunc(b.f.host.rules, func(a, b enforce.Rule) int { return a.Priority - b.Priority })
+	slices.SortStableFunc(b.f.host.rules, func(a, b enforce.IPRule) int { return a.Priority - b.Priority })
 	return nil
 }
 
-func (b *fakeBackend) DelRule(r enforce.Rule) error {
+func (b *fakeBackend) DelRule(r enforce.IPRule) error {
 	i := slices.Index(b.f.host.rules, r)
 	if i < 0 {
 		return refuse("no rule %s", r)

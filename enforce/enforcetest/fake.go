@@ -16,11 +16,12 @@ import (
 var ErrRefused = errors.New("enforcetest: the fake network state refuses the change")
 
 // Fake is an in-memory enforce.Applier for unit tests of code that uses
-// package enforce (a CNI plugin, a node agent). It keeps a model of the node's and
-// pods' network namespaces, applies plans with the same algorithm as the
-// netlink and iptables appliers, refuses what the kernel refuses (routes
-// over missing links, duplicate rules, VLANs on a missing trunk, veths into
-// an unknown namespace), records every change and can inject failures.
+// package enforce (a CNI plugin, a node agent). It keeps a model of the
+// node's and pods' network namespaces, applies plans with the same
+// algorithm as kernel.Netlink and kernel.IPTables (package enforce/kernel),
+// refuses what the kernel refuses (routes over missing links, duplicate
+// rules, VLANs on a missing trunk, veths into an unknown namespace), records
+// every change and can inject failures.
 //
 // A new Fake has the kernel's default rules (local at 0, main at 32766,
 // default at 32767), the link "lo" and default sysctls; declare the
@@ -45,7 +46,7 @@ func NewFake() *Fake {
 		chains:  map[enforce.ChainRef][][]string{},
 		builtin: map[enforce.ChainRef][][]string{},
 	}
-	f.host.rules = []enforce.Rule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
+	f.host.rules = []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
 	return f
 }
 
@@ -131,7 +132,7 @@ func (f *Fake) Pod(path string) (s enforce.State, ok bool) {
 	return pod.state(enforce.PodNS, path), true
 }
 
-// Apply applies p to the model. See Applier for the semantics.
+// Apply applies p to the model. See enforce.Applier for the semantics.
 func (f *Fake) Apply(ctx context.Context, p *enforce.Plan) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -161,7 +161,7 @@ func TestFakeReplacesStaleState(t *testing.T) {
 	setup, err := b.Setup(p)
 	require.NoError(t, err)
 	require.NoError(t, f.Apply(ctx, &setup))
-	var tableRules []enforce.Rule
+	var tableRules []enforce.IPRule
 	for _, r := range f.Host().Rules {
 		if r.Table == 103 {
 			tableRules = append(tableRules, r)

@@ -27,7 +27,7 @@ type fakeNS struct {
 	addrs   []enforce.Addr
 	neigh   []enforce.Neighbor
 	routes  []enforce.Route
-	rules   []enforce.Rule
+	rules   []enforce.IPRule
 	sysctls map[string]string
 }
 

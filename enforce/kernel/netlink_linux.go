@@ -519,14 +519,14 @@ func (b *nlBackend) DelRoute(r enforce.Route) error {
 	return err
 }
 
-func (b *nlBackend) Rules() ([]enforce.Rule, error) {
+func (b *nlBackend) Rules() ([]enforce.IPRule, error) {
 	rs, err := b.host.RuleList(netlink.FAMILY_V4)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	out := make([]enforce.Rule, 0, len(rs))
+	out := make([]enforce.IPRule, 0, len(rs))
 	for _, r := range rs {
-		x := enforce.Rule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
+		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
 		if r.Mask != nil {
 			x.Mask = *r.Mask
 		}
@@ -535,7 +535,7 @@ func (b *nlBackend) Rules() ([]enforce.Rule, error) {
 	return out, nil
 }
 
-func nlRule(r enforce.Rule) *netlink.Rule {
+func nlRule(r enforce.IPRule) *netlink.Rule {
 	x := netlink.NewRule()
 	x.Family = netlink.FAMILY_V4
 	x.Priority = r.Priority
@@ -550,9 +550,9 @@ func nlRule(r enforce.Rule) *netlink.Rule {
 	return x
 }
 
-func (b *nlBackend) AddRule(r enforce.Rule) error { return b.host.RuleAdd(nlRule(r)) }
+func (b *nlBackend) AddRule(r enforce.IPRule) error { return b.host.RuleAdd(nlRule(r)) }
 
-func (b *nlBackend) DelRule(r enforce.Rule) error {
+func (b *nlBackend) DelRule(r enforce.IPRule) error {
 	err := b.host.RuleDel(nlRule(r))
 	if errors.Is(err, unix.ENOENT) {
 		return nil

@@ -37,9 +37,9 @@ type NetBackend interface {
 	ReplaceRoute(r enforce.Route) error
 	DelRoute(r enforce.Route) error
 
-	Rules() ([]enforce.Rule, error)
-	AddRule(r enforce.Rule) error
-	DelRule(r enforce.Rule) error
+	Rules() ([]enforce.IPRule, error)
+	AddRule(r enforce.IPRule) error
+	DelRule(r enforce.IPRule) error
 
 	GetSysctl(s enforce.Sysctl) (string, error)
 	SetSysctl(s enforce.Sysctl) error
@@ -232,7 +232,7 @@ func purge(ctx context.Context, be NetBackend, p *enforce.Plan, step func(enforc
 			return errors.Join(errs...)
 		}
 		for _, r := range have {
-			if slices.Contains(w.Rules, r) || !slices.ContainsFunc(pg.Rules, func(m enforce.RuleMatch) bool { return m.Matches(r) }) {
+			if slices.Contains(w.Rules, r) || !slices.ContainsFunc(pg.Rules, func(m enforce.IPRuleMatch) bool { return m.Matches(r) }) {
 				continue
 			}
 			if err := del(enforce.Change{Op: enforce.OpDelete, Object: r}, func() error { return be.DelRule(r) }); err != nil && failFast {
