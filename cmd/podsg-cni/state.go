@@ -270,7 +270,7 @@ func spare(p *enforce.Plan, live []*attachment) {
 			ls = append(ls, l)
 		}
 	}
-	var rs []enforce.RuleMatch
+	var rs []enforce.IPRuleMatch
 	for _, r := range p.Purge.Rules {
 		if r.IIF != "" && links[r.IIF] || r.Table != 0 && tables[r.Table] || r.Src.IsValid() && ips[r.Src] || r.Dst.IsValid() && ips[r.Dst] {
 			continue

@@ -222,7 +222,7 @@ func (v *verifier) route(w enforce.Route) string {
 	return fmt.Sprintf("%s is missing", what(w))
 }
 
-func (v *verifier) rule(w enforce.Rule) string {
+func (v *verifier) rule(w enforce.IPRule) string {
 	if !v.rulesRead {
 		v.rules, v.err = v.host.RuleList(netlink.FAMILY_V4)
 		v.rulesRead = true
