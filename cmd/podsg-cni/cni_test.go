@@ -74,6 +74,7 @@ func TestAddConnectCheckDel(t *testing.T) {
 			w := newWorld(t)
 			n1, n2 := w.node(mode, nil), w.node(mode, nil)
 			warm1, warm2 := n1.warm(t), n2.warm(t)
+			vpcBefore := snapshot(t, w.vpc.NetNS)
 			a, b := w.pod("web-a", 3, ipA), w.pod("web-b", 3, ipB)
 
 			res, err := n1.add(a)
@@ -127,6 +128,7 @@ func TestAddConnectCheckDel(t *testing.T) {
 			}
 			require.Equal(t, warm1, snapshot(t, n1.NetNS), "DEL leaves node 1 as before the pod")
 			require.Equal(t, warm2, snapshot(t, n2.NetNS))
+			require.Equal(t, vpcBefore, snapshot(t, w.vpc.NetNS), "the branches' VPC ends are gone")
 			requireNoRecords(t, n1, n2)
 		})
 	}
@@ -218,7 +220,8 @@ func delRoute(t *testing.T, ns *cnitest.NetNS, table int, dst netip.Prefix) {
 }
 
 // TestDelWithoutAPIServer: DEL needs only the node's records, and a DEL of
-// what is gone succeeds.
+// what is gone succeeds: here the pod's network namespace (with the veth)
+// is gone before DEL, and the API server is down.
 func TestDelWithoutAPIServer(t *testing.T) {
 	w := newWorld(t)
 	n := w.node("standard", nil)
@@ -227,6 +230,7 @@ func TestDelWithoutAPIServer(t *testing.T) {
 	_, err := n.add(p)
 	require.NoError(t, err)
 	w.api.srv.Close()
+	p.NS.Close()
 	require.NoError(t, n.del(p))
 	require.NoError(t, n.del(p))
 	require.Equal(t, warm, snapshot(t, n.NetNS))
@@ -256,6 +260,7 @@ func TestAddErrors(t *testing.T) {
 	w := newWorld(t)
 	n := w.node("strict", map[string]any{"annotationTimeout": "300ms"})
 	warm := n.warm(t)
+	vpcBefore := snapshot(t, w.vpc.NetNS)
 
 	// An API server that is not there: a port nothing listens on.
 	ln := w.vpc.Listen(t, 0)
@@ -340,6 +345,20 @@ func TestAddErrors(t *testing.T) {
 			requireNoRecords(t, n)
 		})
 	}
+
+	t.Run("setup fails", func(t *testing.T) {
+		// The pod's namespace already has an eth0 that is not the
+		// plugin's: wiring fails half-way and is rolled back.
+		p := w.pod("taken", 31, netip.MustParseAddr("10.0.2.31"))
+		require.NoError(t, p.NS.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0-peer"}))
+		ce := cniError(t, func() error { _, err := n.add(p); return err }())
+		require.Equal(t, codeSetup, ce.Code, "%s", ce)
+		require.Contains(t, ce.Msg, "already has a link eth0")
+		require.Equal(t, "what this call added was removed again", ce.Details)
+		require.Equal(t, warm, snapshot(t, n.NetNS), "the VLAN link made before the failure is gone")
+		require.Equal(t, vpcBefore, snapshot(t, w.vpc.NetNS))
+		requireNoRecords(t, n)
+	})
 
 	t.Run("no pod in CNI_ARGS", func(t *testing.T) {
 		p := w.pod("anonymous", 30, netip.MustParseAddr("10.0.2.30"))
