@@ -683,3 +683,41 @@ func TestBinarySize(t *testing.T) {
 	t.Logf("podsg-cni is %.1f MB", float64(st.Size())/(1<<20))
 	require.Less(t, st.Size(), int64(16<<20), "the plugin binary")
 }
+
+// TestRealVLANPath runs ADD without the stand-in: the plugin asks the
+// kernel for an 802.1Q link on the trunk. A kernel with 8021q gets the link
+// (VLAN ID, parent, MAC), CHECK passes and DEL removes it; a kernel without
+// it (as on many test machines) fails the ADD with an error that says so,
+// rolled back.
+func TestRealVLANPath(t *testing.T) {
+	w := newWorld(t)
+	n := w.node("strict", nil)
+	warm := n.warm(t)
+	delete(n.conf, "vlanStandIn")
+	p := w.pod("web", 3, ipA)
+	_, err := n.add(p)
+	if err != nil {
+		t.Log("this kernel has no 802.1Q links; checking the failure")
+		ce := cniError(t, err)
+		require.Equal(t, codeSetup, ce.Code, "%s", ce)
+		require.Contains(t, ce.Msg, "create vlan.eth.3")
+		require.Contains(t, ce.Msg, "8021q")
+		require.Contains(t, ce.Details, "modprobe 8021q")
+		require.Equal(t, warm, snapshot(t, n.NetNS))
+		requireNoRecords(t, n)
+		return
+	}
+	t.Log("this kernel has 802.1Q links; checking the link")
+	l, err := n.NL.LinkByName("vlan.eth.3")
+	require.NoError(t, err)
+	vl, ok := l.(*netlink.Vlan)
+	require.True(t, ok, "vlan.eth.3 is a %s link", l.Type())
+	trunk, err := n.NL.LinkByName("eth1")
+	require.NoError(t, err)
+	require.Equal(t, 3, vl.VlanId)
+	require.Equal(t, trunk.Attrs().Index, vl.Attrs().ParentIndex)
+	require.Equal(t, p.Branch.MAC.String(), vl.Attrs().HardwareAddr.String())
+	require.NoError(t, n.check(p))
+	require.NoError(t, n.del(p))
+	require.Equal(t, warm, snapshot(t, n.NetNS))
+}

@@ -175,10 +175,14 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 
 func setupHint(err error) string {
 	var se *enforce.StepError
+	hint := "what this call added was removed again"
 	if errors.As(err, &se) && se.RollbackErr != nil {
-		return "rolling back also failed; DEL of this container removes what is left"
+		hint = "rolling back also failed; DEL of this container removes what is left"
 	}
-	return "what this call added was removed again"
+	if strings.Contains(err.Error(), "8021q") {
+		hint += "; load the kernel's 802.1Q module on the node (modprobe 8021q)"
+	}
+	return hint
 }
 
 func (p *plugin) netlinkOptions(c *config, branch podeni.BranchENI, log *slog.Logger) kernel.NetlinkOptions {
