@@ -55,3 +55,6 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
 	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'
+	@# CNI ADD/DEL through libcni (needs root; skipped otherwise).
+	set -o pipefail; $(GO) test -run 'TestLatency' -count=1 -v ./cmd/podsg-cni/ \
+	  | grep -E '^(cni|ok|FAIL|--- FAIL|--- SKIP)'
