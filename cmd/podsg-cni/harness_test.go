@@ -93,7 +93,7 @@ type testNode struct {
 }
 
 // node creates a node in the given mode; extra settings override the
-// defaults (annotationTimeout 2s, a log file per node).
+// defaults (annotationTimeout 20s, a log file per node).
 func (w *world) node(mode string, extra map[string]any) *testNode {
 	w.t.Helper()
 	w.mu.Lock()
@@ -104,7 +104,7 @@ func (w *world) node(mode string, extra map[string]any) *testNode {
 	conf := n.PluginConf()
 	conf["mode"] = mode
 	conf["kubeconfig"] = w.kubeconfig
-	conf["annotationTimeout"] = "2s"
+	conf["annotationTimeout"] = "20s"
 	conf["logFile"] = filepath.Join(w.logDir, n.Name+".log")
 	conf["logLevel"] = "debug"
 	for k, v := range extra {

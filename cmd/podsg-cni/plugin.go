@@ -295,9 +295,10 @@ func (p *plugin) waitForBranch(c *config, pa podArgs, log *slog.Logger) (podeni.
 	var last error
 	for {
 		tries++
-		// The last try starts at the deadline at the latest, and gets a
-		// little time of its own.
-		reqCtx, cancel := context.WithTimeout(p.ctx, min(max(time.Until(deadline), 250*time.Millisecond), 10*time.Second))
+		// A request gets at most 5 s, so that one lost connection leaves
+		// time to try again; the last try starts at the deadline at the
+		// latest, and gets a little time of its own.
+		reqCtx, cancel := context.WithTimeout(p.ctx, min(max(time.Until(deadline), 250*time.Millisecond), 5*time.Second))
 		info, err := kc.getPod(reqCtx, pa.Namespace, pa.Name, podeni.AnnotationKey, podeni.ResourceName)
 		cancel()
 		switch {
