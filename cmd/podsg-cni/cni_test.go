@@ -114,8 +114,8 @@ func TestAddConnectCheckDel(t *testing.T) {
 			require.GreaterOrEqual(t, bInTx2-bInTx, uint64(3), "the VPC delivered them through b's branch")
 
 			// a -> a server elsewhere in the VPC.
-			vpcHits := cnitest.Serve(t, w.vpc.NetNS, cnitest.ServerIP, probePort)
-			h, err = cnitest.Connect(a.NS, cnitest.ServerIP, probePort, vpcHits)
+			vpcHits := cnitest.Serve(t, w.vpc.NetNS, w.vpc.ServerIP, probePort)
+			h, err = cnitest.Connect(a.NS, w.vpc.ServerIP, probePort, vpcHits)
 			require.NoError(t, err)
 			require.Equal(t, ipA, h.Remote)
 
@@ -432,8 +432,8 @@ func TestReAddBeforeDel(t *testing.T) {
 	require.NoError(t, n.del(old))
 
 	require.NoError(t, n.check(cur), "the new sandbox is intact after the old one's DEL")
-	hits := cnitest.Serve(t, w.vpc.NetNS, cnitest.ServerIP, probePort)
-	h, err := cnitest.Connect(cur.NS, cnitest.ServerIP, probePort, hits)
+	hits := cnitest.Serve(t, w.vpc.NetNS, w.vpc.ServerIP, probePort)
+	h, err := cnitest.Connect(cur.NS, w.vpc.ServerIP, probePort, hits)
 	require.NoError(t, err)
 	require.Equal(t, ipB, h.Remote)
 	_, err = n.NL.LinkByName("vlan.eth.3")
@@ -467,8 +467,8 @@ func TestGC(t *testing.T) {
 		require.Error(t, err, "%s's veth is collected", p.Name)
 	}
 	require.NoError(t, n.check(pods[0]), "the listed attachment is untouched")
-	hits := cnitest.Serve(t, w.vpc.NetNS, cnitest.ServerIP, probePort)
-	_, err = cnitest.Connect(pods[0].NS, cnitest.ServerIP, probePort, hits)
+	hits := cnitest.Serve(t, w.vpc.NetNS, w.vpc.ServerIP, probePort)
+	_, err = cnitest.Connect(pods[0].NS, w.vpc.ServerIP, probePort, hits)
 	require.NoError(t, err)
 
 	require.NoError(t, n.del(pods[0]))
@@ -520,9 +520,9 @@ func TestConcurrentAddDel(t *testing.T) {
 	delOp := func(p *testPod) func() error { return func() error { return n.del(p) } }
 	reach := func(ps []*testPod, port int) {
 		t.Helper()
-		hits := cnitest.Serve(t, w.vpc.NetNS, cnitest.ServerIP, port)
+		hits := cnitest.Serve(t, w.vpc.NetNS, w.vpc.ServerIP, port)
 		for _, p := range ps {
-			h, err := cnitest.Connect(p.NS, cnitest.ServerIP, port, hits)
+			h, err := cnitest.Connect(p.NS, w.vpc.ServerIP, port, hits)
 			require.NoError(t, err, p.Name)
 			require.Equal(t, p.Branch.PrivateIP, h.Remote, p.Name)
 		}

@@ -44,6 +44,12 @@ func TestMain(m *testing.M) {
 // probePort is where test servers listen.
 const probePort = 8080
 
+// The tests' VPC, and the subnet of its nodes and pods.
+var (
+	vpcCIDR = netip.MustParsePrefix("10.0.0.0/16")
+	subnet  = netip.MustParsePrefix("10.0.0.0/19")
+)
+
 // world is a VPC namespace, an API server and the libcni cache shared by
 // a test's nodes.
 type world struct {
@@ -62,7 +68,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	cnitest.RequireRoot(t)
-	w := &world{t: t, vpc: cnitest.NewVPC(t), cacheDir: t.TempDir(), logDir: t.TempDir()}
+	w := &world{t: t, vpc: cnitest.NewVPC(t, vpcCIDR), cacheDir: t.TempDir(), logDir: t.TempDir()}
 	w.api = newAPIServer(t, w.vpc)
 	w.kubeconfig = w.api.kubeconfig(t)
 	t.Cleanup(func() {
@@ -100,7 +106,7 @@ func (w *world) node(mode string, extra map[string]any) *testNode {
 	w.nodes++
 	i := w.nodes
 	w.mu.Unlock()
-	n := w.vpc.NewNode(w.t, fmt.Sprintf("node-%d", i), netip.AddrFrom4([4]byte{10, 0, 0, byte(9 + i)}))
+	n := w.vpc.NewNode(w.t, fmt.Sprintf("node-%d", i), netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(9 + i)}), subnet.Bits()))
 	conf := n.PluginConf()
 	conf["mode"] = mode
 	conf["kubeconfig"] = w.kubeconfig
@@ -161,7 +167,7 @@ func (w *world) unannotatedPod(name string, vlan int, ip netip.Addr) *testPod {
 		Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%s-%d", name, m), NS: cnitest.NewNetNS(w.t),
 		Branch: podeni.BranchENI{
 			ID: fmt.Sprintf("eni-%017x", m), MAC: podeni.MAC{0x02, 0xbb, 0, 0, byte(m >> 8), byte(m)},
-			PrivateIP: ip, VLANID: vlan, SubnetCIDR: cnitest.Subnet, AssociationID: fmt.Sprintf("trunk-assoc-%017x", m),
+			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet, AssociationID: fmt.Sprintf("trunk-assoc-%017x", m),
 		},
 	}
 	p.rt = &libcni.RuntimeConf{

@@ -116,7 +116,7 @@ func TestLatency(t *testing.T) {
 func inProcess(t *testing.T, n *testNode, pods []placed) (setup, teardown []time.Duration) {
 	t.Helper()
 	c, err := parseConfig(mustJSON(t, map[string]any{"cniVersion": "1.1.0", "name": "podsg", "type": "podsg-cni",
-		"trunkLink": "eth1", "primaryIP": n.IP.String(), "vpcCIDRs": []string{"10.0.0.0/16"},
+		"trunkLink": "eth1", "primaryIP": n.IP.Addr().String(), "vpcCIDRs": []string{"10.0.0.0/16"},
 		"vlanStandIn": map[string]any{"peerNetNS": n.w.vpc.Path, "peerPrefix": "ip"}}))
 	require.NoError(t, err)
 	b, err := c.builder(nil)

@@ -258,33 +258,33 @@ func (ns *NetNS) Snapshot() (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
-// Addresses of the simulated VPC.
-var (
-	// VPCCIDR is the VPC's CIDR; Subnet the nodes' and pods' subnet in it,
-	// whose gateway is Gateway.
-	VPCCIDR = netip.MustParsePrefix("10.0.0.0/16")
-	Subnet  = netip.MustParsePrefix("10.0.0.0/19")
-	Gateway = netip.MustParseAddr("10.0.0.1")
-	// ServerIP is an address inside the VPC but outside the subnet's pods
-	// and nodes, held by the VPC namespace, for servers tests start there.
-	ServerIP = netip.MustParseAddr("10.0.64.50")
-	// APIServerIP is where the VPC namespace serves the cluster's API
-	// server to the nodes (Listen, Forward).
-	APIServerIP = netip.MustParseAddr("10.0.64.10")
-)
+// APIServerIP is where the VPC namespace serves the cluster's API server
+// to the nodes (VPC.Listen, VPC.Forward), outside every VPC CIDR.
+var APIServerIP = netip.MustParseAddr("198.18.0.10")
 
 // VPC is the namespace that plays the VPC.
 type VPC struct {
 	*NetNS
+	// CIDR is the VPC's IPv4 CIDR.
+	CIDR netip.Prefix
+	// ServerIP is an address in the VPC (near the top of CIDR, away from
+	// the subnets nodes and pods use) held by the VPC namespace, for
+	// servers "elsewhere in the VPC".
+	ServerIP netip.Addr
 }
 
-// NewVPC creates the VPC namespace: forwarding on, ServerIP on a link of
-// its own.
-func NewVPC(t testing.TB) *VPC {
+// NewVPC creates the VPC namespace for an IPv4 CIDR (a /16 or smaller
+// prefix length): forwarding on, ServerIP and APIServerIP on a link of its
+// own.
+func NewVPC(t testing.TB, cidr netip.Prefix) *VPC {
 	t.Helper()
-	v := &VPC{NetNS: NewNetNS(t)}
+	base := cidr.Masked().Addr().As4()
+	v := &VPC{NetNS: NewNetNS(t), CIDR: cidr.Masked(), ServerIP: netip.AddrFrom4([4]byte{base[0], base[1], 255, 50})}
+	if !v.CIDR.Contains(v.ServerIP) {
+		t.Fatalf("cnitest.NewVPC: want an IPv4 CIDR of prefix length 16 or less, got %s", cidr)
+	}
 	must(t, v.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "world"}, PeerName: "world-peer"}))
-	must(t, v.AddAddr("world", ServerIP.String()+"/32"))
+	must(t, v.AddAddr("world", v.ServerIP.String()+"/32"))
 	must(t, v.AddAddr("world", APIServerIP.String()+"/32"))
 	must(t, v.Up("world"))
 	must(t, v.Up("world-peer"))
@@ -350,7 +350,8 @@ func must(t testing.TB, err error) {
 type Node struct {
 	*NetNS
 	Name string
-	IP   netip.Addr
+	// IP is the node's primary IP, with its subnet's prefix length.
+	IP netip.Prefix
 	// PeerPrefix names the VPC ends of this node's branch links
 	// (PeerPrefix + VLAN ID), unique among the VPC's nodes.
 	PeerPrefix string
@@ -364,11 +365,13 @@ var nodeSeq struct {
 	n int
 }
 
-// NewNode creates a node attached to the VPC with the given primary IP (in
-// Subnet). The node's eth0 is a veth into the VPC namespace; eth1, the
-// trunk, is one end of a veth pair inside the node (the plugin's stand-in
-// creates the branch links, so nothing is sent on it).
-func (v *VPC) NewNode(t testing.TB, name string, ip netip.Addr) *Node {
+// NewNode creates a node attached to the VPC with the given primary IP and
+// subnet ("192.168.40.12/19"); its default gateway is the subnet's first
+// address + 1, as in a VPC. The node's eth0 is a veth into the VPC
+// namespace; eth1, the trunk, is one end of a veth pair inside the node
+// (the plugin's stand-in creates the branch links, so nothing is sent on
+// it).
+func (v *VPC) NewNode(t testing.TB, name string, ip netip.Prefix) *Node {
 	t.Helper()
 	nodeSeq.Lock()
 	nodeSeq.n++
@@ -378,18 +381,22 @@ func (v *VPC) NewNode(t testing.TB, name string, ip netip.Addr) *Node {
 	vpcEnd := fmt.Sprintf("n%de0", seq)
 	must(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: vpcEnd, PeerNamespace: netlink.NsFd(int(v.h))}))
 	must(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1-peer"}))
-	must(t, n.AddAddr("eth0", netip.PrefixFrom(ip, Subnet.Bits()).String()))
+	if !v.CIDR.Contains(ip.Addr()) {
+		t.Fatalf("cnitest: node IP %s is outside the VPC %s", ip, v.CIDR)
+	}
+	gw := ip.Masked().Addr().Next()
+	must(t, n.AddAddr("eth0", ip.String()))
 	for _, l := range []string{"eth0", "eth1", "eth1-peer"} {
 		must(t, n.Up(l))
 	}
 	eth0, err := n.NL.LinkByName("eth0")
 	must(t, err)
-	must(t, n.NL.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: Gateway.AsSlice()}))
-	must(t, v.AddAddr(vpcEnd, Gateway.String()+"/32"))
+	must(t, n.NL.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: gw.AsSlice()}))
+	must(t, v.AddAddr(vpcEnd, gw.String()+"/32"))
 	must(t, v.Up(vpcEnd))
 	end, err := v.NL.LinkByName(vpcEnd)
 	must(t, err)
-	must(t, v.NL.RouteAdd(&netlink.Route{LinkIndex: end.Attrs().Index, Dst: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}, Scope: netlink.SCOPE_LINK}))
+	must(t, v.NL.RouteAdd(&netlink.Route{LinkIndex: end.Attrs().Index, Dst: &net.IPNet{IP: ip.Addr().AsSlice(), Mask: net.CIDRMask(32, 32)}, Scope: netlink.SCOPE_LINK}))
 	must(t, n.WaitOperUp("eth0"))
 	must(t, v.WaitOperUp(vpcEnd))
 	return n
@@ -419,13 +426,14 @@ func (ns *NetNS) WaitOperUp(name string) error {
 // PluginConf returns the plugin's settings for this node, to be completed
 // by the caller (kubeconfig, mode, timeouts): the trunk and primary
 // interface, the VPC's CIDR, the state directory and the VLAN stand-in
-// into the VPC namespace.
+// into the VPC namespace. The primary IP is left for the plugin to find on
+// eth0.
 func (n *Node) PluginConf() map[string]any {
 	return map[string]any{
 		"type":             PluginType,
 		"trunkLink":        "eth1",
 		"primaryInterface": "eth0",
-		"vpcCIDRs":         []string{VPCCIDR.String()},
+		"vpcCIDRs":         []string{n.vpc.CIDR.String()},
 		"stateDir":         n.StateDir,
 		"vlanStandIn":      map[string]any{"peerNetNS": n.vpc.Path, "peerPrefix": n.PeerPrefix},
 	}
