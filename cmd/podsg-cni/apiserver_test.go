@@ -146,6 +146,11 @@ func (a *apiServer) kubeconfig(t *testing.T) string {
 // example.com (tls-server-name) wherever the server listens.
 func writeKubeconfig(t *testing.T, server string, caDER []byte, token string) string {
 	t.Helper()
+	return writeKubeconfigFor(t, server, caDER, token, "example.com")
+}
+
+func writeKubeconfigFor(t *testing.T, server string, caDER []byte, token, serverName string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.crt"), ca, 0o600))
@@ -158,7 +163,7 @@ clusters:
   cluster:
     server: ` + server + `
     certificate-authority: ca.crt
-    tls-server-name: example.com
+    tls-server-name: ` + serverName + `
 contexts:
 - name: podsg
   context:

@@ -268,6 +268,7 @@ func TestAddErrors(t *testing.T) {
 	ln.Close()
 	deadKubeconfig := writeKubeconfig(t, "https://"+deadAddr, w.api.srv.Certificate().Raw, w.api.token)
 	wrongToken := writeKubeconfig(t, w.api.srv.URL, w.api.srv.Certificate().Raw, "stolen")
+	wrongName := writeKubeconfigFor(t, w.api.srv.URL, w.api.srv.Certificate().Raw, w.api.token, "api.example.org")
 
 	tests := []struct {
 		name    string
@@ -315,6 +316,10 @@ func TestAddErrors(t *testing.T) {
 			prepare: func(p *testPod) { w.api.setPod(p.Namespace, p.Name, p.UID, true, mustFormat(t, p.Branch)) },
 			conf:    map[string]any{"kubeconfig": wrongToken},
 			code:    codeKubeAPI, want: []string{"401 Unauthorized"}},
+		{name: "untrusted server certificate",
+			prepare: func(p *testPod) { w.api.setPod(p.Namespace, p.Name, p.UID, true, mustFormat(t, p.Branch)) },
+			conf:    map[string]any{"kubeconfig": wrongName},
+			code:    codeKubeAPI, want: []string{"certificate", "api.example.org"}},
 		{name: "missing kubeconfig",
 			prepare: func(p *testPod) {},
 			conf:    map[string]any{"kubeconfig": "/nonexistent/kubeconfig"},

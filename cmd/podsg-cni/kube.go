@@ -250,13 +250,16 @@ func (e *apiError) Error() string {
 }
 
 // transient reports whether asking again may succeed: the API server is
-// overloaded, restarting or briefly unreachable.
+// overloaded, restarting or briefly unreachable. A refusal (401, 403, 404),
+// an answer that is not a pod and a server certificate the kubeconfig does
+// not trust are not.
 func transient(err error) bool {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae.Code == http.StatusTooManyRequests || ae.Code >= 500
 	}
-	return !errors.Is(err, errNotPod)
+	var cve *tls.CertificateVerificationError
+	return !errors.Is(err, errNotPod) && !errors.As(err, &cve)
 }
 
 var errNotPod = errors.New("the API server's answer is not a pod")

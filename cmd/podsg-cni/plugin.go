@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,8 +33,8 @@ type plugin struct {
 	ctx context.Context
 }
 
-// call is what every command starts from: the validated configuration and
-// the logger.
+// start is how every command begins: the validated configuration and the
+// logger (and a function that closes its file).
 func (p *plugin) start(args *skel.CmdArgs, cmd string) (*config, *slog.Logger, func(), error) {
 	c, err := parseConfig(args.StdinData)
 	if err != nil {
@@ -305,7 +306,12 @@ func (p *plugin) waitForBranch(c *config, pa podArgs, log *slog.Logger) (podeni.
 		case p.ctx.Err() != nil:
 			return podeni.BranchENI{}, types.NewError(types.ErrTryAgainLater, fmt.Sprintf("interrupted while reading pod %s: %v", who, p.ctx.Err()), "")
 		case err != nil && !transient(err):
-			return podeni.BranchENI{}, types.NewError(codeKubeAPI, fmt.Sprintf("get pod %s from the API server %s: %v", who, kc.server.Redacted(), err), "")
+			hint := ""
+			var cve *tls.CertificateVerificationError
+			if errors.As(err, &cve) {
+				hint = "check certificate-authority and tls-server-name of the cluster in the kubeconfig"
+			}
+			return podeni.BranchENI{}, types.NewError(codeKubeAPI, fmt.Sprintf("get pod %s from the API server %s: %v", who, kc.server.Redacted(), err), hint)
 		case err != nil:
 			last = fmt.Errorf("cannot get pod %s from the API server %s: %w", who, kc.server.Redacted(), err)
 		case pa.UID != "" && info.UID != pa.UID:
