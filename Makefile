@@ -3,9 +3,11 @@
 #   make test    set up what the tests need, then vet, check formatting and run
 #                every test with the race detector (all modules in the tree)
 #   make bench   run every benchmark and the scenario benchmarks
+#   make soak    run trunk's simulation over 2,000 seeds (make test runs 64)
 #
-# As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
-# fake EC2 server's CLI test) when missing, and exports
+# As root, `make test` installs iptables (both variants), nftables (nft lists
+# the connmark table in tests), iproute2 and the AWS CLI (for the fake EC2
+# server's CLI test) when missing, and exports
 # PODSG_REQUIRE_ROOT_TESTS=1, so tests that need root fail instead of skipping.
 
 SHELL := /bin/bash
@@ -17,7 +19,7 @@ ifeq ($(shell id -u),0)
 export PODSG_REQUIRE_ROOT_TESTS := 1
 endif
 
-.PHONY: test setup vet fmt-check unit bench generate
+.PHONY: test setup vet fmt-check unit bench generate soak
 
 test: setup vet fmt-check unit
 
@@ -25,6 +27,7 @@ setup:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
 	  command -v iptables >/dev/null 2>&1 || missing="$$missing iptables"; \
+	  command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	  command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	  command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
 	  if [ -n "$$missing" ]; then \
@@ -58,3 +61,12 @@ bench:
 	@# CNI ADD/DEL through libcni (needs root; skipped otherwise).
 	set -o pipefail; $(GO) test -run 'TestLatency' -count=1 -v ./cmd/podsg-cni/ \
 	  | grep -E '^(cni|ok|FAIL|--- FAIL|--- SKIP)'
+
+# SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector. It
+# prints the summary line, or each failure (seed, step, steps before it; a
+# failing seed is replayed with PODSG_SIM_SEED=N), race report or panic.
+SOAK_SEEDS ?= 2000
+soak:
+	@log=$$(mktemp); \
+	PODSG_SIM_SEEDS=$(SOAK_SEEDS) $(GO) test -race -run '^TestSimulation$$' -count=1 -v -timeout 3h ./trunk/ >$$log 2>&1; rc=$$?; \
+	grep -E '^simulation' $$log; grep -E -A40 'failed at|WARNING: DATA RACE|^panic' $$log; tail -n 1 $$log; rm -f $$log; exit $$rc

@@ -10,6 +10,9 @@
 //     select, or the fargate.amazonaws.com/pod-sg annotation to Fargate pods;
 //   - a validating webhook (ValidatePodPath, PodValidator) that stops anyone but
 //     the controller from setting those annotations;
+//   - a validating webhook (ValidatePolicyPath, PolicyValidator) that never
+//     refuses a SecurityGroupPolicy but returns what v1beta1.Validate finds
+//     as admission warnings (the CRD accepts what EKS's accepts);
 //   - a SecurityGroupPolicy watch (PolicyReconciler) that feeds a
 //     selector.Index;
 //   - a node reconciler (NodeReconciler) that ensures each node's trunk ENI
@@ -17,7 +20,10 @@
 //   - a pod reconciler (PodReconciler) that acquires and releases branch ENIs
 //     through a trunk.Manager and writes the pod-eni annotation;
 //   - Rebuild after each start or leader change, then the manager's background
-//     work (cool-downs, deletions, garbage collection).
+//     work (cool-downs, deletions, garbage collection);
+//   - a watch of the amazon-vpc-cni ConfigMap in kube-system
+//     (CoolDownReconciler) that takes the branch ENI cool-down from its
+//     branch-eni-cooldown key, as the VPC resource controller does.
 //
 // Leader election (on by default) makes one replica the writer; the webhooks
 // serve on every replica. For large clusters, shard nodes across replicas with
@@ -52,9 +58,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -81,8 +90,9 @@ type options struct {
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
 const (
-	MutatePodPath   = "/mutate-pod"
-	ValidatePodPath = "/validate-pod"
+	MutatePodPath      = "/mutate-pod"
+	ValidatePodPath    = "/validate-pod"
+	ValidatePolicyPath = "/validate-securitygrouppolicy"
 )
 
 // flagSet returns the controller's flags, bound to o.
@@ -170,7 +180,7 @@ func run(ctx context.Context, o options) error {
 		ClusterName: o.ClusterName,
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
-		Budget: trunk.BudgetConfig{Headroom: 1 - 0.8*share},
+		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
 		Logger: slog.Default(),
 	})
 	if err != nil {
@@ -190,12 +200,15 @@ type controllers struct {
 	Pods     *PodReconciler
 	Mutator  *PodMutator
 	Validate *PodValidator
+	Warn     *PolicyValidator
+	CoolDown *CoolDownReconciler
 }
 
 // setup registers the webhooks, the reconcilers, the rebuild and the trunk
 // manager's background work with mgr.
 func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) (*controllers, error) {
-	index := selector.NewIndex(selector.Options{Logger: slog.Default()})
+	indexOpts := selector.Options{Logger: slog.Default()}
+	index := selector.NewIndex(indexOpts)
 	events := mgr.GetEventRecorder("podsg-controller")
 	ready := make(chan struct{})
 	decoder := admission.NewDecoder(mgr.GetScheme())
@@ -207,12 +220,32 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 		Mutator:  &PodMutator{Reader: mgr.GetClient(), Index: index, Decoder: decoder},
 	}
 	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
+	c.Warn = &PolicyValidator{Validate: indexOpts.Validate}
 
 	hooks := mgr.GetWebhookServer()
 	hooks.Register(MutatePodPath, &webhook.Admission{Handler: c.Mutator})
 	hooks.Register(ValidatePodPath, &webhook.Admission{Handler: c.Validate})
+	hooks.Register(ValidatePolicyPath, admission.WithValidator(mgr.GetScheme(), c.Warn))
 
 	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
+		return nil, err
+	}
+	// The branch ENI cool-down, from the amazon-vpc-cni ConfigMap, through a
+	// cache of that one object. Every replica follows it, so that a new
+	// leader starts with the current value.
+	cmCache, err := coolDownCache(mgr)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(cmCache); err != nil {
+		return nil, err
+	}
+	c.CoolDown = &CoolDownReconciler{Reader: cmCache, Trunk: tm, Events: events, Logger: slog.Default()}
+	everyReplica := false
+	if err := ctrl.NewControllerManagedBy(mgr).Named("branch-eni-cooldown").
+		WatchesRawSource(source.Kind(cmCache, &corev1.ConfigMap{}, &handler.TypedEnqueueRequestForObject[*corev1.ConfigMap]{})).
+		WithOptions(controller.Options{NeedLeaderElection: &everyReplica}).
+		Complete(c.CoolDown); err != nil {
 		return nil, err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("node").
@@ -225,7 +258,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	}
 	// Leader-elected: rebuild, then run the background work.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, shard, ready); err != nil {
+		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, events, shard, ready); err != nil {
 			return err
 		}
 		return ignoreCanceled(tm.Run(ctx))
