@@ -567,6 +567,9 @@ func TestConcurrentAddDel(t *testing.T) {
 	}
 	require.Equal(t, warm, snapshot(t, n.NetNS), "the node ends as it began")
 	requireNoRecords(t, n)
+	log, err := os.ReadFile(n.conf["logFile"].(string))
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(string(log), `msg="node plan applied"`), "the node plan is applied by the first ADD only")
 }
 
 // TestVersion: the plugin reports the CNI versions it speaks.
@@ -631,6 +634,13 @@ func TestParseConfig(t *testing.T) {
 	require.Equal(t, defaultKubeconfig, c.kubeconfig)
 	require.Equal(t, defaultAnnotationTimeout, c.annotationTimeout)
 	require.False(t, c.primaryIPSet)
+	require.False(t, c.opts.DisableNodePortSupport)
+	require.False(t, c.opts.DisableTCPEarlyDemux)
+
+	c, err = parseConfig([]byte(`{"cniVersion":"1.1.0","name":"podsg","type":"podsg-cni","mode":"standard","trunkLink":"eth1","externalSNAT":true,"disableNodePortSupport":true,"disableTCPEarlyDemux":true,"vethPrefix":"pod","mtu":1500}`))
+	require.NoError(t, err)
+	require.Equal(t, enforce.Options{Mode: enforce.Standard, TrunkLink: "eth1", PrimaryInterface: "eth0", ExternalSNAT: true,
+		DisableNodePortSupport: true, DisableTCPEarlyDemux: true, VethPrefix: "pod", MTU: 1500}, c.opts)
 
 	_, err = parseConfig([]byte(`{"cniVersion":"1.1.0","name":"podsg","type":"podsg-cni","mode":"x","vpcCIDRs":["nope"],"logLevel":"loud","vlanStandIn":{"peerNetNS":"vpc"}}`))
 	ce, ok := err.(*types.Error)

@@ -54,6 +54,8 @@ type netConf struct {
 	VPCCIDRs          []string        `json:"vpcCIDRs,omitempty"`
 	SNATExcludedCIDRs []string        `json:"snatExcludedCIDRs,omitempty"`
 	ExternalSNAT      bool            `json:"externalSNAT,omitempty"`
+	DisableNodePort   bool            `json:"disableNodePortSupport,omitempty"`
+	DisableEarlyDemux bool            `json:"disableTCPEarlyDemux,omitempty"`
 	MTU               int             `json:"mtu,omitempty"`
 	VethPrefix        string          `json:"vethPrefix,omitempty"`
 	Kubeconfig        string          `json:"kubeconfig,omitempty"`
@@ -95,6 +97,7 @@ type config struct {
 var configKeys = []string{
 	"cniVersion", "name", "type", "capabilities", "runtimeConfig", "args", "dns", "prevResult",
 	"mode", "trunkLink", "primaryInterface", "primaryIP", "vpcCIDRs", "snatExcludedCIDRs", "externalSNAT",
+	"disableNodePortSupport", "disableTCPEarlyDemux",
 	"mtu", "vethPrefix", "kubeconfig", "annotationTimeout", "stateDir", "logFile", "logLevel", "vlanStandIn",
 }
 
@@ -171,14 +174,16 @@ func validate(nc *netConf) (*config, error) {
 		bad("mode", strconv.Quote(nc.Mode), `want "strict" (the default) or "standard"`)
 	}
 	c.opts = enforce.Options{
-		Mode:              mode,
-		TrunkLink:         nc.TrunkLink,
-		PrimaryInterface:  nc.PrimaryInterface,
-		ExternalSNAT:      nc.ExternalSNAT,
-		MTU:               nc.MTU,
-		VethPrefix:        nc.VethPrefix,
-		VPCCIDRs:          parsePrefixes("vpcCIDRs", nc.VPCCIDRs, bad),
-		SNATExcludedCIDRs: parsePrefixes("snatExcludedCIDRs", nc.SNATExcludedCIDRs, bad),
+		Mode:                   mode,
+		TrunkLink:              nc.TrunkLink,
+		PrimaryInterface:       nc.PrimaryInterface,
+		ExternalSNAT:           nc.ExternalSNAT,
+		DisableNodePortSupport: nc.DisableNodePort,
+		DisableTCPEarlyDemux:   nc.DisableEarlyDemux,
+		MTU:                    nc.MTU,
+		VethPrefix:             nc.VethPrefix,
+		VPCCIDRs:               parsePrefixes("vpcCIDRs", nc.VPCCIDRs, bad),
+		SNATExcludedCIDRs:      parsePrefixes("snatExcludedCIDRs", nc.SNATExcludedCIDRs, bad),
 	}
 	if nc.TrunkLink == "" {
 		bad("trunkLink", `""`, "required: the trunk ENI's link on the node (the parent of the vlan.eth.N links), e.g. \"eth1\"")
@@ -324,9 +329,11 @@ func unjoin(err error) []error {
 
 // builder returns the enforce.Builder of this configuration, detecting the
 // node's primary IP from primaryInterface when the configuration does not
-// give it and SNAT needs it.
-func (c *config) builder(primaryIP func(ifName string) (netip.Addr, error)) (*enforce.Builder, error) {
+// give it and SNAT needs it. nft says whether the node's iptables is the
+// nf_tables variant (it matters to node plans only).
+func (c *config) builder(primaryIP func(ifName string) (netip.Addr, error), nft bool) (*enforce.Builder, error) {
 	opts := c.opts
+	opts.NFTables = nft
 	if !c.primaryIPSet && !opts.ExternalSNAT {
 		ip, err := primaryIP(opts.PrimaryInterface)
 		if err != nil {

@@ -119,7 +119,7 @@ func inProcess(t *testing.T, n *testNode, pods []placed) (setup, teardown []time
 		"trunkLink": "eth1", "primaryIP": n.IP.Addr().String(), "vpcCIDRs": []string{"10.0.0.0/16"},
 		"vlanStandIn": map[string]any{"peerNetNS": n.w.vpc.Path, "peerPrefix": "ip"}}))
 	require.NoError(t, err)
-	b, err := c.builder(nil)
+	b, err := c.builder(nil, false)
 	require.NoError(t, err)
 	err = n.Do(func() error {
 		for _, x := range pods {

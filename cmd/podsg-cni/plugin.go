@@ -123,7 +123,7 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 			fmt.Sprintf("pod %s/%s: VLAN %d would use routing table %d, which is the kernel's default, main or local table", pa.Namespace, pa.Name, branch.VLANID, t),
 			"the controller hands out VLAN IDs 1 to 120")
 	}
-	b, err := c.builder(firstIPv4)
+	b, err := c.builder(firstIPv4, false)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 		return nil, err
 	}
 	defer s.Unlock()
-	if err := p.ensureNode(c, b, s, nl, log); err != nil {
+	if err := p.ensureNode(c, s, nl, log); err != nil {
 		return nil, err
 	}
 	a := &attachment{
@@ -195,25 +195,37 @@ func (p *plugin) netlinkOptions(c *config, branch podeni.BranchENI, log *slog.Lo
 }
 
 // ensureNode applies the node plan unless the node mark says this very
-// plan was applied in this boot and network namespace. The caller holds
-// the node lock.
-func (p *plugin) ensureNode(c *config, b *enforce.Builder, s *store, nl *kernel.Netlink, log *slog.Logger) error {
-	node := b.Node()
-	mark, err := currentNodeMark(&node)
-	if err != nil {
-		return types.NewError(types.ErrIOFailure, "node plan: "+err.Error(), "")
-	}
-	if s.NodeMark() == mark {
-		return nil
+// plan was applied in this boot and network namespace. The plan depends on
+// the variant of the node's iptables (nf_tables or legacy); the mark
+// records it, so that an ADD that finds the plan applied runs no iptables.
+// The caller holds the node lock.
+func (p *plugin) ensureNode(c *config, s *store, nl *kernel.Netlink, log *slog.Logger) error {
+	old := s.NodeMark()
+	if old.Plan != "" {
+		if b, err := c.builder(firstIPv4, old.NFTables); err == nil {
+			node := b.Node()
+			if m, err := currentNodeMark(&node, old.NFTables); err == nil && m == old {
+				return nil
+			}
+		}
 	}
 	ipt, err := kernel.NewIPTables(kernel.IPTablesOptions{Logger: log})
 	if err != nil {
-		return types.NewError(codeSetup, "node plan: "+err.Error(), "podsg-cni runs iptables for SNAT; install it on the node")
+		return types.NewError(codeSetup, "node plan: "+err.Error(), "podsg-cni runs iptables for SNAT and NodePort rules; install it on the node")
+	}
+	b, err := c.builder(firstIPv4, ipt.NFTables())
+	if err != nil {
+		return err
+	}
+	node := b.Node()
+	mark, err := currentNodeMark(&node, ipt.NFTables())
+	if err != nil {
+		return types.NewError(types.ErrIOFailure, "node plan: "+err.Error(), "")
 	}
 	if err := enforce.Join(nl, ipt).Apply(p.ctx, &node); err != nil {
 		return types.NewError(codeSetup, "node plan: "+err.Error(), "")
 	}
-	log.Info("node plan applied", "mode", b.Mode().String())
+	log.Info("node plan applied", "mode", b.Mode().String(), "nftables", ipt.NFTables())
 	if err := s.SetNodeMark(mark); err != nil {
 		log.Warn("could not record the node plan; the next ADD applies it again", "err", err)
 	}
@@ -487,7 +499,7 @@ func (p *plugin) doCheck(c *config, args *skel.CmdArgs) error {
 	if mc.opts.Mode == enforce.Standard && len(a.HostVeth) > 11 {
 		mc.opts.VethPrefix = a.HostVeth[:len(a.HostVeth)-11]
 	}
-	b, err := mc.builder(firstIPv4)
+	b, err := mc.builder(firstIPv4, s.NodeMark().NFTables)
 	if err != nil {
 		return err
 	}

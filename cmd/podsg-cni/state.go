@@ -204,12 +204,16 @@ func (s *store) All() ([]*attachment, error) {
 type nodeMark struct {
 	BootID string `json:"bootID"`
 	NetNS  uint64 `json:"netnsInode"`
-	Plan   string `json:"plan"`
+	// NFTables is the variant of the node's iptables the plan was built
+	// for, so that the next ADD can rebuild the plan without running
+	// iptables to ask.
+	NFTables bool   `json:"nftables"`
+	Plan     string `json:"plan"`
 }
 
-// currentNodeMark identifies the node plan p in this boot and network
-// namespace.
-func currentNodeMark(p *enforce.Plan) (nodeMark, error) {
+// currentNodeMark identifies the node plan p, built for the iptables
+// variant nft, in this boot and network namespace.
+func currentNodeMark(p *enforce.Plan, nft bool) (nodeMark, error) {
 	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return nodeMark{}, fmt.Errorf("read the boot ID: %w", err)
@@ -222,7 +226,7 @@ func currentNodeMark(p *enforce.Plan) (nodeMark, error) {
 	if err != nil {
 		return nodeMark{}, err
 	}
-	return nodeMark{BootID: strings.TrimSpace(string(boot)), NetNS: st.Ino, Plan: string(plan)}, nil
+	return nodeMark{BootID: strings.TrimSpace(string(boot)), NetNS: st.Ino, NFTables: nft, Plan: string(plan)}, nil
 }
 
 func (s *store) NodeMark() nodeMark {
