@@ -23,7 +23,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"negative workers", trunk.Options{ClusterName: "c", Workers: -1}, "Options.Workers is negative (-1)"},
 		{"negative attempts", trunk.Options{ClusterName: "c", MaxAttempts: -2}, "Options.MaxAttempts is negative (-2)"},
 		{"negative timeout", trunk.Options{ClusterName: "c", TrunkAttachTimeout: -time.Second}, "Options.TrunkAttachTimeout is negative"},
-		{"bad policy", trunk.Options{ClusterName: "c", Policy: eni.Policy{CoolDown: time.Second}}, "Options.Policy"},
+		{"bad policy", trunk.Options{ClusterName: "c", Policy: eni.Policy{MaxWarm: -2}}, "Policy.MaxWarm = -2"},
 		{"bad budget", trunk.Options{ClusterName: "c", Budget: trunk.BudgetOptions{Headroom: 1.5}}, "BudgetOptions.Headroom is 1.5"},
 		{"bad client rate", trunk.Options{ClusterName: "c", Budget: trunk.BudgetOptions{Client: trunk.Rate{Burst: 5}}}, "BudgetOptions.Client.PerSecond is 0"},
 	}
