@@ -286,6 +286,11 @@ func TestAddErrors(t *testing.T) {
 		{name: "annotation not JSON",
 			prepare: func(p *testPod) { w.api.setPod(p.Namespace, p.Name, p.UID, true, `eni-0123456789abcdef0`) },
 			code:    codeInvalidAnnotation, want: []string{"annotation vpc.amazonaws.com/pod-eni"}},
+		{name: "IPv6 branch on an IPv4 node",
+			prepare: func(p *testPod) {
+				w.api.setPod(p.Namespace, p.Name, p.UID, true, `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:ee","privateIp":"","ipv6Addr":"2600:1f14:ab::7","vlanId":3,"subnetCidr":"","subnetV6Cidr":"2600:1f14:ab::/64","associationID":"trunk-assoc-0123456789abcdef0"}]`)
+			},
+			code: codeInvalidAnnotation, want: []string{"branch ENI eni-0123456789abcdef0 has no IPv4 address (ipv6Addr 2600:1f14:ab::7)"}},
 		{name: "API server missing",
 			prepare: func(p *testPod) { w.api.setPod(p.Namespace, p.Name, p.UID, true, mustFormat(t, p.Branch)) },
 			conf:    map[string]any{"kubeconfig": deadKubeconfig},

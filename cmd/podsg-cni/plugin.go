@@ -118,6 +118,11 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 	if err != nil {
 		return nil, err
 	}
+	if !branch.PrivateIP.Is4() {
+		return nil, types.NewError(codeInvalidAnnotation,
+			fmt.Sprintf("pod %s/%s: branch ENI %s has no IPv4 address (ipv6Addr %s): podsg-cni wires pods of IPv4 clusters", pa.Namespace, pa.Name, branch.ID, branch.IPv6),
+			"IPv6 clusters are not supported by this plugin yet (package enforce plans them)")
+	}
 	if t := enforce.RouteTable(branch.VLANID); t >= 253 && t <= 255 {
 		return nil, types.NewError(codeInvalidAnnotation,
 			fmt.Sprintf("pod %s/%s: VLAN %d would use routing table %d, which is the kernel's default, main or local table", pa.Namespace, pa.Name, branch.VLANID, t),
