@@ -45,7 +45,7 @@ func newAPIServer(t *testing.T, vpc *cnitest.VPC) *apiServer {
 	t.Helper()
 	a := &apiServer{token: "node-token-0123", pods: map[string]*corev1.Pod{}, answer: map[string]int{}}
 	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
-	a.srv.Listener.Close()
+	require.NoError(t, a.srv.Listener.Close())
 	a.srv.Listener = vpc.Listen(t, 0)
 	a.srv.StartTLS()
 	t.Cleanup(a.srv.Close)

@@ -163,10 +163,10 @@ func TestCheckReportsFirstDifference(t *testing.T) {
 	w := newWorld(t)
 	n := w.node("strict", nil)
 	tests := []struct {
-		name   string
-		vlan   int
-		break_ func(p *testPod)
-		want   string
+		name    string
+		vlan    int
+		breakIt func(p *testPod)
+		want    string
 	}{
 		{"node route", 3, func(p *testPod) {
 			delRoute(t, n.NetNS, 103, netip.PrefixFrom(netip.IPv4Unspecified(), 0))
@@ -196,7 +196,7 @@ func TestCheckReportsFirstDifference(t *testing.T) {
 			_, err := n.add(p)
 			require.NoError(t, err)
 			require.NoError(t, n.check(p), "CHECK passes on a pod as ADD left it")
-			tt.break_(p)
+			tt.breakIt(p)
 			ce := cniError(t, n.check(p))
 			require.Equal(t, codeCheck, ce.Code)
 			require.Contains(t, ce.Msg, tt.want)
@@ -265,7 +265,7 @@ func TestAddErrors(t *testing.T) {
 	// An API server that is not there: a port nothing listens on.
 	ln := w.vpc.Listen(t, 0)
 	deadAddr := ln.Addr().String()
-	ln.Close()
+	require.NoError(t, ln.Close())
 	deadKubeconfig := writeKubeconfig(t, "https://"+deadAddr, w.api.srv.Certificate().Raw, w.api.token)
 	wrongToken := writeKubeconfig(t, w.api.srv.URL, w.api.srv.Certificate().Raw, "stolen")
 	wrongName := writeKubeconfigFor(t, w.api.srv.URL, w.api.srv.Certificate().Raw, w.api.token, "api.example.org")
@@ -387,9 +387,10 @@ func TestAddWaitsForAnnotation(t *testing.T) {
 	p := w.unannotatedPod("late", 3, ipA)
 	w.api.setPod(p.Namespace, p.Name, p.UID, true, "")
 	before := w.api.gets.Load()
+	annotation := mustFormat(t, p.Branch)
 	go func() {
 		time.Sleep(400 * time.Millisecond)
-		w.api.annotate(p.Namespace, p.Name, mustFormat(t, p.Branch))
+		w.api.annotate(p.Namespace, p.Name, annotation)
 	}()
 	start := time.Now()
 	res, err := n.add(p)
@@ -648,8 +649,8 @@ func TestParseConfig(t *testing.T) {
 		DisableNodePortSupport: true, DisableTCPEarlyDemux: true, VethPrefix: "pod", MTU: 1500}, c.opts)
 
 	_, err = parseConfig([]byte(`{"cniVersion":"1.1.0","name":"podsg","type":"podsg-cni","mode":"x","vpcCIDRs":["nope"],"logLevel":"loud","vlanStandIn":{"peerNetNS":"vpc"}}`))
-	ce, ok := err.(*types.Error)
-	require.True(t, ok)
+	var ce *types.Error
+	require.ErrorAs(t, err, &ce)
 	require.Equal(t, types.ErrInvalidNetworkConfig, ce.Code)
 	require.Contains(t, ce.Msg, "and 4 more problems")
 	for _, s := range []string{`mode = "x"`, `vpcCIDRs[0] = "nope"`, `trunkLink = ""`, `logLevel = "loud"`, `vlanStandIn.peerNetNS = "vpc"`} {

@@ -376,7 +376,7 @@ func (c *config) logger() (*slog.Logger, func(), error) {
 	if err != nil {
 		return nil, nil, types.NewError(types.ErrIOFailure, fmt.Sprintf("logFile %s: %v", c.logFile, err), "")
 	}
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: c.logLevel})), func() { f.Close() }, nil
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: c.logLevel})), func() { _ = f.Close() }, nil
 }
 
 // validAttachments returns the attachments a GC call must keep.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -32,12 +31,12 @@ func TestMain(m *testing.M) {
 	}
 	if err := cnitest.BuildPlugin(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	binDir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -206,7 +205,7 @@ func cniError(t *testing.T, err error) *types.Error {
 	t.Helper()
 	require.Error(t, err)
 	var ce *types.Error
-	require.True(t, errors.As(err, &ce), "want a CNI error, got %T: %v", err, err)
+	require.ErrorAs(t, err, &ce, "want a CNI error")
 	return ce
 }
 

@@ -285,7 +285,7 @@ func (k *kubeClient) getPod(ctx context.Context, namespace, name string, annotat
 	if err != nil {
 		return podInfo{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return podInfo{}, fmt.Errorf("read the API server's answer: %w", err)

@@ -69,11 +69,9 @@ const PluginType = "podsg-cni"
 // command that runs the tests, from the module of the current directory.
 // Call it from TestMain.
 func BuildPlugin(dir string) error {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			return fmt.Errorf("building the plugin needs the go command: %w", err)
-		}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("building the plugin needs the go command on PATH: %w", err)
 	}
 	cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, PluginType), PluginPackage)
 	out, err := cmd.CombinedOutput()
@@ -303,7 +301,7 @@ func (v *VPC) Listen(t testing.TB, port int) net.Listener {
 		ln, err = net.Listen("tcp4", netip.AddrPortFrom(APIServerIP, uint16(port)).String())
 		return err
 	}))
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	return ln
 }
 
@@ -321,15 +319,15 @@ func (v *VPC) Forward(t testing.TB, port int, target string) netip.AddrPort {
 				return
 			}
 			go func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				u, err := net.Dial("tcp", target)
 				if err != nil {
 					return
 				}
-				defer u.Close()
+				defer func() { _ = u.Close() }()
 				done := make(chan struct{}, 2)
-				go func() { _, _ = io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				go func() { _, _ = io.Copy(c, u); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				go func() { _, _ = io.Copy(u, c); _ = u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				go func() { _, _ = io.Copy(c, u); _ = c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
 				<-done
 				<-done
 			}()
@@ -491,10 +489,10 @@ func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
 	var ln net.Listener
 	must(t, ns.Do(func() error {
 		var err error
-		ln, err = lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(addr, uint16(port)).String())
+		ln, err = lc.Listen(t.Context(), "tcp4", netip.AddrPortFrom(addr, uint16(port)).String())
 		return err
 	}))
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -503,7 +501,7 @@ func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
 			}
 			hits <- Hit{Remote: c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()}
 			_, _ = c.Write([]byte("ok\n"))
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	return hits
@@ -517,7 +515,7 @@ func Dial(ns *NetNS, addr netip.Addr, port int) error {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
