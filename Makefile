@@ -3,6 +3,9 @@
 #   make test    set up what the tests need, then vet, check formatting and run
 #                every test with the race detector (all modules in the tree)
 #   make bench   run every benchmark and the scenario benchmarks
+#   make kube-assets
+#                build kube-apiserver, etcd and kubectl from source into
+#                .kube-assets/ for the API-server tests (make test does it)
 #
 # As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
 # fake EC2 server's CLI test) when missing, and exports
@@ -55,3 +58,18 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
 	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'
+
+# The API-server tests of examples/controller run a real kube-apiserver, etcd
+# and kubectl, built from source by hack/kube-assets (pinned in its go.mod)
+# into $(KUBE_ASSETS). The first build takes about 10 CPU-minutes; later runs
+# reuse the binaries while the pins are unchanged. The tests find them through
+# KUBEBUILDER_ASSETS, and fail (not skip) when it is set and a binary is
+# missing.
+KUBE_ASSETS := $(CURDIR)/.kube-assets
+
+.PHONY: kube-assets
+kube-assets:
+	cd hack/kube-assets && $(GO) run . -o $(KUBE_ASSETS)
+
+unit: kube-assets
+unit: export KUBEBUILDER_ASSETS := $(KUBE_ASSETS)
