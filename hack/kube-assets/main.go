@@ -124,6 +124,9 @@ func run(out string) error {
 	if err := os.WriteFile(filepath.Join(tmp, ".stamp"), []byte(stamp+"\n"), 0o644); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700
+		return err
+	}
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
