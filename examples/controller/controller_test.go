@@ -98,7 +98,7 @@ func (e *env) newControllers(tm *trunk.Manager) *controllers {
 		Index:    index,
 		Policies: &PolicyReconciler{Client: e.client, Index: index, Events: e.rec},
 		Nodes:    &NodeReconciler{Client: e.client, Trunk: tm, Events: e.rec, Ready: ready},
-		Pods:     &PodReconciler{Client: e.client, Trunk: tm, Index: index, Events: e.rec, Ready: ready},
+		Pods:     &PodReconciler{Client: e.client, APIReader: e.client, Trunk: tm, Index: index, Events: e.rec, Ready: ready},
 		Mutator:  &PodMutator{Reader: e.client, Index: index, Decoder: e.decoder},
 	}
 	c.Validate = &PodValidator{Users: []string{controllerUser}, Mutator: c.Mutator, Decoder: e.decoder}
