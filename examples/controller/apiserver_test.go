@@ -6,13 +6,11 @@ package main
 // KUBEBUILDER_ASSETS they skip, saying so; `make test` sets it.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -29,7 +27,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/examples/controller/internal/kubetest"
@@ -274,9 +271,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	return time.Since(start)
 }
 
-var _ = regexp.MustCompile
-var _ = context.Background
-var _ client.Object
 
 // TestAPIServerPods runs the tutorial's flow for real: nodes get trunks and
 // advertise their branch-ENI capacity; the deployment's pods, bound to the
@@ -380,7 +374,6 @@ func TestAPIServerPods(t *testing.T) {
 func TestAPIServerBindLatency(t *testing.T) {
 	const pods = 100
 	w := newWorld(t, worldOptions{ExtraNodes: 7})
-	ctx := t.Context()
 	w.applyTutorialPolicy()
 	ctrl := w.startController("podsg-controller")
 	ctrl.waitMetric(t, "podsg_nodes", time.Minute, func(v float64) bool { return v == float64(len(w.nodes)) })
@@ -425,7 +418,6 @@ func TestAPIServerBindLatency(t *testing.T) {
 	require.LessOrEqual(t, p99, quantile(budgetFloor, 0.99)*3/2+apiFloor, "p99")
 	require.GreaterOrEqual(t, p99, quantile(ec2Floor, 0.99), "no pod can beat EC2's rate: the measurement is broken")
 	require.EqualValues(t, pods, ctrl.metric(t, `podsg_branch_enis{state="in_use"}`))
-	_ = ctx
 }
 
 // rateFloors returns, for n pods started at once, the earliest time each
