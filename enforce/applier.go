@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Applier makes a plan true on a node.
@@ -46,7 +45,7 @@ func (o Op) String() string {
 }
 
 // Change is one step an applier takes. Object is one of VLANLink,
-// VethPair, Addr, Neighbor, Route, Rule, Sysctl, Chain, ChainRef,
+// VethPair, Addr, Neighbor, Route, IPRule, Sysctl, Chain, ChainRef,
 // IPTablesRule or LinkRef.
 type Change struct {
 	Op     Op
@@ -73,8 +72,8 @@ func describe(o any) string {
 			s += " via " + v.Gw.String()
 		}
 		return s + " dev " + v.Dev + " table " + tableName(v.Table)
-	case Rule:
-		return "rule " + strings.Join(ruleArgs(v), " ")
+	case IPRule:
+		return "rule " + v.String()
 	case Sysctl:
 		return fmt.Sprintf("%s sysctl %s=%s", v.NS, v.Key, v.Value)
 	case Chain:
@@ -108,7 +107,9 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
-func planName(p *Plan) string {
+// String names the plan in messages: "node setup", "pod setup of
+// default/web".
+func (p *Plan) String() string {
 	if p.Pod != "" {
 		return p.Kind.String() + " of " + p.Pod
 	}
@@ -131,22 +132,6 @@ func (j joined) Apply(ctx context.Context, p *Plan) error {
 			if p.Kind != PodTeardown {
 				return err
 			}
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// undoLog records how to reverse the steps of one Apply.
-type undoLog []func() error
-
-func (u *undoLog) push(f func() error) { *u = append(*u, f) }
-
-// run undoes in reverse order and returns every failure.
-func (u undoLog) run() error {
-	var errs []error
-	for i := len(u) - 1; i >= 0; i-- {
-		if err := u[i](); err != nil {
 			errs = append(errs, err)
 		}
 	}

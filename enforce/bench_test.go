@@ -9,7 +9,7 @@ import (
 func BenchmarkSetupPlan(b *testing.B) {
 	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		b.Run(mode.String(), func(b *testing.B) {
-			bl, err := enforce.NewBuilder(config(mode))
+			bl, err := enforce.NewBuilder(options(mode))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -25,7 +25,7 @@ func BenchmarkSetupPlan(b *testing.B) {
 }
 
 func BenchmarkTeardownPlan(b *testing.B) {
-	bl, err := enforce.NewBuilder(config(enforce.Strict))
+	bl, err := enforce.NewBuilder(options(enforce.Strict))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func BenchmarkTeardownPlan(b *testing.B) {
 }
 
 func BenchmarkScript(b *testing.B) {
-	bl, err := enforce.NewBuilder(config(enforce.Strict))
+	bl, err := enforce.NewBuilder(options(enforce.Strict))
 	if err != nil {
 		b.Fatal(err)
 	}

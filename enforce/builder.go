@@ -8,18 +8,22 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
-// ErrInvalidConfig is matched (errors.Is) by every error that NewBuilder,
-// Builder.Setup, Builder.Teardown and ParseMode return for bad input.
-var ErrInvalidConfig = errors.New("enforce: invalid input")
+// ErrInvalidOptions is matched (errors.Is) by every error that NewBuilder and
+// ParseMode return for bad options.
+var ErrInvalidOptions = errors.New("enforce: invalid options")
+
+// ErrInvalidPod is matched (errors.Is) by every error that Builder.Setup and
+// Builder.Teardown return for a bad Pod.
+var ErrInvalidPod = errors.New("enforce: invalid pod")
 
 // FieldError says which input field is wrong, its value and what is
 // expected. Several of them are joined with errors.Join when more than one
 // field is wrong.
 type FieldError struct {
-	// Field is the path of the field, like "Config.VPCCIDRs[1]" or
+	// Field is the path of the field, like "Options.VPCCIDRs[1]" or
 	// "Pod.Branch.vlanId".
 	Field string
 	// Value is the offending value, quoted for strings.
@@ -32,23 +36,32 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("enforce: %s = %s: %s", e.Field, e.Value, e.Reason)
 }
 
-// Is makes FieldError match ErrInvalidConfig.
-func (e *FieldError) Is(target error) bool { return target == ErrInvalidConfig }
+// Is makes a FieldError about a Pod field ("Pod.…") match ErrInvalidPod, and
+// one about any other field match ErrInvalidOptions.
+func (e *FieldError) Is(target error) bool {
+	if strings.HasPrefix(e.Field, "Pod.") {
+		return target == ErrInvalidPod
+	}
+	return target == ErrInvalidOptions
+}
 
-// Config is the node-wide input of a Builder. The zero value is not valid:
-// TrunkLink and PrimaryInterface are always required, and PrimaryIP and
-// VPCCIDRs are required unless ExternalSNAT is set.
-type Config struct {
+// Options are the node-wide settings of a Builder. NewBuilder checks the
+// fields marked Required; the zero value of every other field means its
+// documented default.
+type Options struct {
 	// Mode is the enforcing mode; the zero value is Strict.
 	Mode Mode
 	// TrunkLink is the name of the trunk ENI's link on the node, the parent
-	// of every VLAN link.
+	// of every VLAN link. Required.
 	TrunkLink string
 	// PrimaryInterface is the link of the node's primary ENI ("eth0").
+	// Required.
 	PrimaryInterface string
 	// PrimaryIP is the node's primary private IPv4 address, the SNAT source.
+	// Required unless ExternalSNAT is set.
 	PrimaryIP netip.Addr
-	// VPCCIDRs are the IPv4 CIDRs of the VPC: traffic to them is never SNATed.
+	// VPCCIDRs are the IPv4 CIDRs of the VPC: traffic to them is never
+	// SNATed. Required unless ExternalSNAT is set.
 	VPCCIDRs []netip.Prefix
 	// SNATExcludedCIDRs are further destinations that are never SNATed
 	// (AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS).
@@ -76,9 +89,9 @@ type Pod struct {
 	// IfName is the pod's interface (CNI_IFNAME, usually "eth0"). Not needed
 	// by Teardown.
 	IfName string
-	// Branch is element 0 of the pod-eni annotation (eni.ParseAnnotation).
+	// Branch is element 0 of the pod-eni annotation (podeni.Parse).
 	// Teardown needs only its VLANID and PrivateIP.
-	Branch eni.BranchENI
+	Branch podeni.BranchENI
 }
 
 // Builder turns a pod's branch ENI into plans for one node. It validates
@@ -96,46 +109,47 @@ type Builder struct {
 	otherPrefix  string // of the other mode, purged on setup
 }
 
-// NewBuilder validates cfg and returns a Builder for it. Every bad field is
-// reported (errors.Join of *FieldError, matching ErrInvalidConfig). The
-// Builder keeps its own copy of cfg's slices.
-func NewBuilder(cfg Config) (*Builder, error) {
+// NewBuilder validates opts and returns a Builder for it. Every bad field is
+// reported (errors.Join of *FieldError, each naming the field, its value and
+// what is expected, matching ErrInvalidOptions). The Builder keeps its own
+// copy of opts' slices.
+func NewBuilder(opts Options) (*Builder, error) {
 	var errs []error
 	bad := func(field, value, reason string) {
-		errs = append(errs, &FieldError{Field: "Config." + field, Value: value, Reason: reason})
+		errs = append(errs, &FieldError{Field: "Options." + field, Value: value, Reason: reason})
 	}
-	if !cfg.Mode.Valid() {
-		bad("Mode", cfg.Mode.String(), "want Strict or Standard")
+	if !opts.Mode.Valid() {
+		bad("Mode", opts.Mode.String(), "want Strict or Standard")
 	}
-	if r := ifNameProblem(cfg.TrunkLink); r != "" {
-		bad("TrunkLink", strconv.Quote(cfg.TrunkLink), r)
+	if r := ifNameProblem(opts.TrunkLink); r != "" {
+		bad("TrunkLink", strconv.Quote(opts.TrunkLink), r)
 	}
-	if r := ifNameProblem(cfg.PrimaryInterface); r != "" {
-		bad("PrimaryInterface", strconv.Quote(cfg.PrimaryInterface), r)
+	if r := ifNameProblem(opts.PrimaryInterface); r != "" {
+		bad("PrimaryInterface", strconv.Quote(opts.PrimaryInterface), r)
 	}
-	if !cfg.ExternalSNAT {
-		if !cfg.PrimaryIP.Is4() {
-			bad("PrimaryIP", strconv.Quote(addrString(cfg.PrimaryIP)), "want the node's primary private IPv4 address (the SNAT source), or set ExternalSNAT")
+	if !opts.ExternalSNAT {
+		if !opts.PrimaryIP.Is4() {
+			bad("PrimaryIP", strconv.Quote(addrString(opts.PrimaryIP)), "want the node's primary private IPv4 address (the SNAT source), or set ExternalSNAT")
 		}
-		if len(cfg.VPCCIDRs) == 0 {
+		if len(opts.VPCCIDRs) == 0 {
 			bad("VPCCIDRs", "[]", "want at least one IPv4 CIDR of the VPC, or set ExternalSNAT")
 		}
-	} else if cfg.PrimaryIP.IsValid() && !cfg.PrimaryIP.Is4() {
-		bad("PrimaryIP", strconv.Quote(cfg.PrimaryIP.String()), "want an IPv4 address")
+	} else if opts.PrimaryIP.IsValid() && !opts.PrimaryIP.Is4() {
+		bad("PrimaryIP", strconv.Quote(opts.PrimaryIP.String()), "want an IPv4 address")
 	}
 	b := &Builder{
-		mode:         cfg.Mode,
-		trunk:        cfg.TrunkLink,
-		primaryIf:    cfg.PrimaryInterface,
-		primaryIP:    cfg.PrimaryIP,
-		externalSNAT: cfg.ExternalSNAT,
-		mtu:          cfg.MTU,
-		vethPrefix:   cfg.VethPrefix,
+		mode:         opts.Mode,
+		trunk:        opts.TrunkLink,
+		primaryIf:    opts.PrimaryInterface,
+		primaryIP:    opts.PrimaryIP,
+		externalSNAT: opts.ExternalSNAT,
+		mtu:          opts.MTU,
+		vethPrefix:   opts.VethPrefix,
 	}
 	for _, l := range []struct {
 		name  string
 		cidrs []netip.Prefix
-	}{{"VPCCIDRs", cfg.VPCCIDRs}, {"SNATExcludedCIDRs", cfg.SNATExcludedCIDRs}} {
+	}{{"VPCCIDRs", opts.VPCCIDRs}, {"SNATExcludedCIDRs", opts.SNATExcludedCIDRs}} {
 		for i, p := range l.cidrs {
 			if !p.IsValid() || !p.Addr().Is4() {
 				bad(fmt.Sprintf("%s[%d]", l.name, i), strconv.Quote(prefixString(p)), "want an IPv4 CIDR like 10.0.0.0/16")
@@ -151,18 +165,18 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if b.mtu == 0 {
 		b.mtu = DefaultMTU
 	} else if b.mtu < 576 || b.mtu > DefaultMTU {
-		bad("MTU", strconv.Itoa(cfg.MTU), "want 576 to 9001, or 0 for 9001")
+		bad("MTU", strconv.Itoa(opts.MTU), "want 576 to 9001, or 0 for 9001")
 	}
 	if b.vethPrefix == "" {
 		b.vethPrefix = DefaultVethPrefix
 	}
 	switch {
 	case len(b.vethPrefix) > 4:
-		bad("VethPrefix", strconv.Quote(cfg.VethPrefix), "want 1 to 4 characters: the prefix and 11 hex digits must fit a 15-character interface name")
+		bad("VethPrefix", strconv.Quote(opts.VethPrefix), "want 1 to 4 characters: the prefix and 11 hex digits must fit a 15-character interface name")
 	case b.vethPrefix == StrictVethPrefix:
-		bad("VethPrefix", strconv.Quote(cfg.VethPrefix), `"vlan" is reserved for strict mode; the SNAT rule never SNATs vlan+ links`)
+		bad("VethPrefix", strconv.Quote(opts.VethPrefix), `"vlan" is reserved for strict mode; the SNAT rule never SNATs vlan+ links`)
 	case ifNameProblem(b.vethPrefix) != "" || strings.ContainsAny(b.vethPrefix, "+.!"):
-		bad("VethPrefix", strconv.Quote(cfg.VethPrefix), "want letters and digits usable in an interface name")
+		bad("VethPrefix", strconv.Quote(opts.VethPrefix), "want letters and digits usable in an interface name")
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -219,8 +233,8 @@ func vethName(prefix string, sum *[sha1.Size]byte) string {
 // hostVethMAC derives a stable, locally administered unicast MAC for a
 // pod's host veth, so that a plan names the MAC of the pod's gateway
 // neighbour entry before the veth exists.
-func hostVethMAC(sum *[sha1.Size]byte) eni.MAC {
-	return eni.MAC{0x02, sum[11], sum[12], sum[13], sum[14], sum[15]}
+func hostVethMAC(sum *[sha1.Size]byte) podeni.MAC {
+	return podeni.MAC{0x02, sum[11], sum[12], sum[13], sum[14], sum[15]}
 }
 
 // Node returns the node-level plan: sysctls, the local-table rule, the
@@ -231,8 +245,8 @@ func (b *Builder) Node() Plan {
 	p := Plan{Kind: NodeSetup, Mode: b.mode}
 	w, pg := &p.Want, &p.Purge
 	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
-	local := Rule{Priority: 0, Table: TableLocal}
-	stale := RuleMatch{Priority: PriorityLocal, Table: TableLocal}
+	local := IPRule{Priority: 0, Table: TableLocal}
+	stale := IPRuleMatch{Priority: PriorityLocal, Table: TableLocal}
 	if b.mode == Strict {
 		local.Priority, stale.Priority = PriorityLocal, 0
 		w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
@@ -240,7 +254,7 @@ func (b *Builder) Node() Plan {
 	w.Rules = append(w.Rules, local)
 	pg.Rules = append(pg.Rules, stale)
 
-	fwmark := Rule{Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
+	fwmark := IPRule{Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
 	otherVeths := b.vethPrefix + "+"
 	if b.mode == Strict {
 		otherVeths = b.otherPrefix + "+"
@@ -253,7 +267,7 @@ func (b *Builder) Node() Plan {
 	chains := []ChainRef{{Table: "nat", Name: SNATChain}, {Table: "nat", Name: ConnmarkChain}}
 
 	if b.externalSNAT {
-		pg.Rules = append(pg.Rules, RuleMatch{Priority: PriorityFwmark, Table: TableMain})
+		pg.Rules = append(pg.Rules, IPRuleMatch{Priority: PriorityFwmark, Table: TableMain})
 		pg.IPTables = builtins
 		pg.Chains = chains
 		return p
@@ -284,9 +298,9 @@ type podPlan struct {
 	addr   [1]Addr
 	neigh  [1]Neighbor
 	routes [5]Route
-	rules  [2]Rule
+	rules  [2]IPRule
 	links  [1]LinkRef
-	prules [4]RuleMatch
+	prules [4]IPRuleMatch
 	proute [2]RouteMatch
 }
 
@@ -298,7 +312,7 @@ type podPlan struct {
 // the other mode.
 //
 // Every bad or missing field of p is reported (errors.Join of *FieldError,
-// matching ErrInvalidConfig); no plan is returned then.
+// matching ErrInvalidPod); no plan is returned then.
 func (b *Builder) Setup(p Pod) (Plan, error) {
 	if err := b.validatePod(p, true); err != nil {
 		return Plan{}, err
@@ -322,7 +336,7 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 	a.routes[2] = Route{Table: table, Dst: netip.PrefixFrom(gw, 32), Dev: vlan, Scope: ScopeLink}
 	a.routes[3] = Route{Table: table, Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: gw, Dev: vlan}
 	a.links[0] = LinkRef{Name: vethName(b.otherPrefix, &sum)}
-	a.prules = [4]RuleMatch{
+	a.prules = [4]IPRuleMatch{
 		{Priority: PriorityIIF, Table: table},
 		{Priority: PriorityIIF, IIF: veth},
 		{Priority: PriorityToPod, Dst: podIP},
@@ -331,10 +345,10 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 	a.proute = [2]RouteMatch{{Table: table}, {Table: TableMain, Dst: podIP}}
 	if b.mode == Strict {
 		a.routes[4] = Route{Table: table, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]Rule{{Priority: PriorityIIF, Table: table, IIF: vlan}, {Priority: PriorityIIF, Table: table, IIF: veth}}
+		a.rules = [2]IPRule{{Priority: PriorityIIF, Table: table, IIF: vlan}, {Priority: PriorityIIF, Table: table, IIF: veth}}
 	} else {
 		a.routes[4] = Route{Table: TableMain, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]Rule{{Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Priority: PriorityFromPod, Table: table, Src: podIP}}
+		a.rules = [2]IPRule{{Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Priority: PriorityFromPod, Table: table, Src: podIP}}
 	}
 	return Plan{
 		Kind:     PodSetup,
@@ -355,7 +369,7 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 
 type teardownPlan struct {
 	links  [3]LinkRef
-	rules  [5]RuleMatch
+	rules  [5]IPRuleMatch
 	routes [2]RouteMatch
 }
 
@@ -378,7 +392,7 @@ func (b *Builder) Teardown(p Pod) (Plan, error) {
 	table := RouteTable(p.Branch.VLANID)
 	podIP := netip.PrefixFrom(p.Branch.PrivateIP, 32)
 	a := new(teardownPlan)
-	a.rules = [5]RuleMatch{
+	a.rules = [5]IPRuleMatch{
 		{Priority: PriorityIIF, Table: table},
 		{Priority: PriorityIIF, IIF: strictVeth},
 		{Priority: PriorityIIF, IIF: stdVeth},
@@ -414,7 +428,7 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			bad("IfName", strconv.Quote(p.IfName), r+" (CNI_IFNAME, usually eth0)")
 		}
 		if err := p.Branch.Validate(); err != nil {
-			var ae *eni.AnnotationError
+			var ae *podeni.Error
 			if errors.As(err, &ae) {
 				bad("Branch."+ae.Field, ae.Value, ae.Reason)
 			} else {
@@ -422,7 +436,7 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			}
 		}
 	} else {
-		if p.Branch.VLANID < eni.MinVLAN || p.Branch.VLANID > eni.MaxVLAN {
+		if p.Branch.VLANID < podeni.MinVLAN || p.Branch.VLANID > podeni.MaxVLAN {
 			bad("Branch.vlanId", strconv.Itoa(p.Branch.VLANID), "want the pod's VLAN ID, 1 to 4094")
 		}
 		if !p.Branch.PrivateIP.Is4() {

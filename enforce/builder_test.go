@@ -1,6 +1,7 @@
 package enforce_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -8,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
-	"github.com/podsg/podsg/eni"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,8 +24,8 @@ var (
 	anyDst = netip.MustParsePrefix("0.0.0.0/0")
 )
 
-func config(mode enforce.Mode) enforce.Config {
-	return enforce.Config{
+func options(mode enforce.Mode) enforce.Options {
+	return enforce.Options{
 		Mode:             mode,
 		TrunkLink:        "eth1",
 		PrimaryInterface: "eth0",
@@ -36,8 +37,8 @@ func config(mode enforce.Mode) enforce.Config {
 func testPod() enforce.Pod {
 	return enforce.Pod{
 		Namespace: "default", Name: "web-1", NetNS: "/var/run/netns/cni-1", IfName: "eth0",
-		Branch: eni.BranchENI{
-			ID: "eni-0123456789abcdef0", MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03},
+		Branch: podeni.BranchENI{
+			ID: "eni-0123456789abcdef0", MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03},
 			PrivateIP: podIP, VLANID: 3, SubnetCIDR: netip.MustParsePrefix("10.0.0.0/19"),
 		},
 	}
@@ -54,9 +55,9 @@ func TestHostVethName(t *testing.T) {
 func TestSetupPlan(t *testing.T) {
 	strictVeth := enforce.HostVethName("vlan", "default", "web-1")
 	stdVeth := enforce.HostVethName("eni", "default", "web-1")
-	common := func(veth string, mac eni.MAC) enforce.State {
+	common := func(veth string, mac podeni.MAC) enforce.State {
 		return enforce.State{
-			VLANs:     []enforce.VLANLink{{Name: "vlan.eth.3", Parent: "eth1", VLANID: 3, MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03}, MTU: 9001}},
+			VLANs:     []enforce.VLANLink{{Name: "vlan.eth.3", Parent: "eth1", VLANID: 3, MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03}, MTU: 9001}},
 			Veths:     []enforce.VethPair{{HostName: veth, HostMAC: mac, PodName: "eth0", MTU: 9001}},
 			Addrs:     []enforce.Addr{{NS: enforce.PodNS, Dev: "eth0", Prefix: podP}},
 			Neighbors: []enforce.Neighbor{{NS: enforce.PodNS, Dev: "eth0", IP: enforce.PodGateway, MAC: mac}},
@@ -73,22 +74,22 @@ func TestSetupPlan(t *testing.T) {
 		veth  string
 		other string
 		route enforce.Route
-		rules []enforce.Rule
+		rules []enforce.IPRule
 	}{
 		{
 			mode: enforce.Strict, veth: strictVeth, other: stdVeth,
 			route: enforce.Route{Table: 103, Dst: podP, Dev: strictVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
+			rules: []enforce.IPRule{{Priority: 10, Table: 103, IIF: "vlan.eth.3"}, {Priority: 10, Table: 103, IIF: strictVeth}},
 		},
 		{
 			mode: enforce.Standard, veth: stdVeth, other: strictVeth,
 			route: enforce.Route{Table: enforce.TableMain, Dst: podP, Dev: stdVeth, Scope: enforce.ScopeLink},
-			rules: []enforce.Rule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
+			rules: []enforce.IPRule{{Priority: 512, Table: enforce.TableMain, Dst: podP}, {Priority: 1536, Table: 103, Src: podP}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode.String(), func(t *testing.T) {
-			b, err := enforce.NewBuilder(config(tt.mode))
+			b, err := enforce.NewBuilder(options(tt.mode))
 			require.NoError(t, err)
 			got, err := b.Setup(testPod())
 			require.NoError(t, err)
@@ -99,7 +100,7 @@ func TestSetupPlan(t *testing.T) {
 				Want: common(tt.veth, mac),
 				Purge: enforce.Purge{
 					Links: []enforce.LinkRef{{Name: tt.other}},
-					Rules: []enforce.RuleMatch{
+					Rules: []enforce.IPRuleMatch{
 						{Priority: 10, Table: 103}, {Priority: 10, IIF: tt.veth},
 						{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 					},
@@ -116,7 +117,7 @@ func TestSetupPlan(t *testing.T) {
 }
 
 func TestTeardownPlan(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Standard))
+	b, err := enforce.NewBuilder(options(enforce.Standard))
 	require.NoError(t, err)
 	p := testPod()
 	p.NetNS, p.IfName = "", "" // not needed
@@ -127,7 +128,7 @@ func TestTeardownPlan(t *testing.T) {
 		Kind: enforce.PodTeardown, Mode: enforce.Standard, Pod: "default/web-1",
 		Purge: enforce.Purge{
 			Links: []enforce.LinkRef{{Name: "vlan.eth.3"}, {Name: sv}, {Name: ev}},
-			Rules: []enforce.RuleMatch{
+			Rules: []enforce.IPRuleMatch{
 				{Priority: 10, Table: 103}, {Priority: 10, IIF: sv}, {Priority: 10, IIF: ev},
 				{Priority: 512, Dst: podP}, {Priority: 1536, Src: podP},
 			},
@@ -140,11 +141,11 @@ func TestTeardownPlan(t *testing.T) {
 }
 
 func TestNodePlan(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	p := b.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
-	require.Equal(t, []enforce.RuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 20, Table: enforce.TableLocal}, {Priority: 1024, Table: enforce.TableMain, Mark: 0x80, Mask: 0x80}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRuleMatch{{Priority: 0, Table: enforce.TableLocal}}, p.Purge.Rules)
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
 	require.Contains(t, p.Want.Sysctls, enforce.Sysctl{Key: "net.ipv4.conf.eth0.rp_filter", Value: "2"})
 	require.Len(t, p.Want.Chains, 2)
@@ -155,15 +156,15 @@ func TestNodePlan(t *testing.T) {
 	require.Equal(t, "! -o vlan+ -m comment --comment AWS, SNAT -m addrtype ! --dst-type LOCAL -j SNAT --to-source 10.0.0.10 --random-fully", last)
 	require.Equal(t, "-i eni+ -m comment --comment AWS, outbound connections -j AWS-CONNMARK-CHAIN-0", strings.Join(p.Want.IPTables[1].Spec, " "))
 
-	std, err := enforce.NewBuilder(func() enforce.Config {
-		c := config(enforce.Standard)
+	std, err := enforce.NewBuilder(func() enforce.Options {
+		c := options(enforce.Standard)
 		c.ExternalSNAT = true
 		c.VethPrefix = "pod"
 		return c
 	}())
 	require.NoError(t, err)
 	p = std.Node()
-	require.Equal(t, []enforce.Rule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
+	require.Equal(t, []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}}, p.Want.Rules)
 	require.Empty(t, p.Want.Chains)
 	require.Len(t, p.Purge.Chains, 2, "external SNAT purges the SNAT and connmark chains")
 	require.Equal(t, "pod+", p.Purge.IPTables[1].Spec[1])
@@ -173,27 +174,28 @@ func TestNodePlan(t *testing.T) {
 func TestNewBuilderErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(*enforce.Config)
+		mutate func(*enforce.Options)
 		fields []string
 	}{
-		{"zero", func(c *enforce.Config) { *c = enforce.Config{} }, []string{"Config.TrunkLink", "Config.PrimaryInterface", "Config.PrimaryIP", "Config.VPCCIDRs"}},
-		{"mode", func(c *enforce.Config) { c.Mode = 7 }, []string{"Config.Mode"}},
-		{"cidr host bits", func(c *enforce.Config) { c.VPCCIDRs = append(c.VPCCIDRs, netip.MustParsePrefix("10.1.2.3/16")) }, []string{"Config.VPCCIDRs[1]"}},
-		{"excluded v6", func(c *enforce.Config) { c.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("fd00::/8")} }, []string{"Config.SNATExcludedCIDRs[0]"}},
-		{"mtu", func(c *enforce.Config) { c.MTU = 10000 }, []string{"Config.MTU"}},
-		{"prefix long", func(c *enforce.Config) { c.VethPrefix = "toolong" }, []string{"Config.VethPrefix"}},
-		{"prefix vlan", func(c *enforce.Config) { c.VethPrefix = "vlan" }, []string{"Config.VethPrefix"}},
-		{"trunk name", func(c *enforce.Config) { c.TrunkLink = "a/b" }, []string{"Config.TrunkLink"}},
-		{"external snat needs no IP", func(c *enforce.Config) { c.ExternalSNAT = true; c.PrimaryIP = netip.Addr{}; c.VPCCIDRs = nil }, nil},
+		{"zero", func(c *enforce.Options) { *c = enforce.Options{} }, []string{"Options.TrunkLink", "Options.PrimaryInterface", "Options.PrimaryIP", "Options.VPCCIDRs"}},
+		{"mode", func(c *enforce.Options) { c.Mode = 7 }, []string{"Options.Mode"}},
+		{"cidr host bits", func(c *enforce.Options) { c.VPCCIDRs = append(c.VPCCIDRs, netip.MustParsePrefix("10.1.2.3/16")) }, []string{"Options.VPCCIDRs[1]"}},
+		{"excluded v6", func(c *enforce.Options) { c.SNATExcludedCIDRs = []netip.Prefix{netip.MustParsePrefix("fd00::/8")} }, []string{"Options.SNATExcludedCIDRs[0]"}},
+		{"mtu", func(c *enforce.Options) { c.MTU = 10000 }, []string{"Options.MTU"}},
+		{"prefix long", func(c *enforce.Options) { c.VethPrefix = "toolong" }, []string{"Options.VethPrefix"}},
+		{"prefix vlan", func(c *enforce.Options) { c.VethPrefix = "vlan" }, []string{"Options.VethPrefix"}},
+		{"trunk name", func(c *enforce.Options) { c.TrunkLink = "a/b" }, []string{"Options.TrunkLink"}},
+		{"external snat needs no IP", func(c *enforce.Options) { c.ExternalSNAT = true; c.PrimaryIP = netip.Addr{}; c.VPCCIDRs = nil }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := config(enforce.Standard)
+			c := options(enforce.Standard)
 			tt.mutate(&c)
 			_, err := enforce.NewBuilder(c)
 			require.Equal(t, tt.fields, fieldsOf(err))
 			if err != nil {
-				require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+				require.ErrorIs(t, err, enforce.ErrInvalidOptions)
+				require.NotErrorIs(t, err, enforce.ErrInvalidPod)
 			}
 		})
 	}
@@ -222,7 +224,7 @@ func fieldsOf(err error) []string {
 }
 
 func TestSetupErrors(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	tests := []struct {
 		name     string
@@ -235,7 +237,7 @@ func TestSetupErrors(t *testing.T) {
 		{"vlan 0", func(p *enforce.Pod) { p.Branch.VLANID = 0 }, []string{"Pod.Branch.vlanId"}, []string{"Pod.Branch.vlanId"}},
 		{"relative netns", func(p *enforce.Pod) { p.NetNS = "netns/x" }, []string{"Pod.NetNS"}, nil},
 		{"ifname too long", func(p *enforce.Pod) { p.IfName = "a-very-long-ifname" }, []string{"Pod.IfName"}, nil},
-		{"no mac", func(p *enforce.Pod) { p.Branch.MAC = eni.MAC{} }, []string{"Pod.Branch.ifAddress"}, nil},
+		{"no mac", func(p *enforce.Pod) { p.Branch.MAC = podeni.MAC{} }, []string{"Pod.Branch.ifAddress"}, nil},
 		{"ip outside subnet", func(p *enforce.Pod) { p.Branch.PrivateIP = netip.MustParseAddr("10.9.0.1") }, []string{"Pod.Branch.privateIp"}, nil},
 		{"upper-case namespace", func(p *enforce.Pod) { p.Namespace = "Default" }, []string{"Pod.Namespace"}, []string{"Pod.Namespace"}},
 	}
@@ -246,11 +248,15 @@ func TestSetupErrors(t *testing.T) {
 			plan, err := b.Setup(p)
 			require.Equal(t, tt.setup, fieldsOf(err))
 			if err != nil {
-				require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+				require.ErrorIs(t, err, enforce.ErrInvalidPod)
+				require.NotErrorIs(t, err, enforce.ErrInvalidOptions)
 				require.Zero(t, plan.Kind+enforce.Kind(len(plan.Want.Rules)), "no plan on error")
 			}
 			_, err = b.Teardown(p)
 			require.Equal(t, tt.teardown, fieldsOf(err))
+			if err != nil {
+				require.ErrorIs(t, err, enforce.ErrInvalidPod)
+			}
 		})
 	}
 }
@@ -262,7 +268,7 @@ func TestParseMode(t *testing.T) {
 		require.Equal(t, m, got)
 	}
 	_, err := enforce.ParseMode("Strict")
-	require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 	require.ErrorContains(t, err, `"Strict"`)
 }
 
@@ -273,29 +279,29 @@ func FuzzParseMode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := enforce.ParseMode(s)
 		if err != nil {
-			require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+			require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 			return
 		}
 		require.Equal(t, s, m.String(), "a parsed mode formats back to its input")
 	})
 }
 
-// FuzzSetup feeds annotation values through eni.ParseAnnotation and the
+// FuzzSetup feeds annotation values through podeni.Parse and the
 // builder: either an error naming a field, or a plan whose names and
 // numbers follow the rules.
 func FuzzSetup(f *testing.F) {
 	f.Add(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`, "default", "web-1", "eth0")
 	f.Add(`[{"eniId":"eni-01234567","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":4094,"subnetCidr":"10.0.0.0/8"}]`, "kube-system", "a.b", "net1")
-	b, err := enforce.NewBuilder(config(enforce.Standard))
+	b, err := enforce.NewBuilder(options(enforce.Standard))
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, annotation, namespace, name, ifname string) {
-		enis, err := eni.ParseAnnotation(annotation)
+		enis, err := podeni.Parse(annotation)
 		if err != nil {
 			return
 		}
 		p, err := b.Setup(enforce.Pod{Namespace: namespace, Name: name, NetNS: "/run/netns/x", IfName: ifname, Branch: enis[0]})
 		if err != nil {
-			require.ErrorIs(t, err, enforce.ErrInvalidConfig)
+			require.ErrorIs(t, err, enforce.ErrInvalidPod)
 			require.NotEmpty(t, fieldsOf(err))
 			return
 		}
@@ -305,4 +311,33 @@ func FuzzSetup(f *testing.F) {
 		require.Equal(t, br.VLANID+100, p.Want.Routes[3].Table)
 		require.Equal(t, br.Gateway(), p.Want.Routes[3].Gw)
 	})
+}
+
+func TestModeText(t *testing.T) {
+	type cni struct {
+		Mode enforce.Mode `json:"enforcingMode,omitempty"`
+	}
+	for in, want := range map[string]enforce.Mode{
+		`{"enforcingMode":"standard"}`: enforce.Standard,
+		`{"enforcingMode":"strict"}`:   enforce.Strict,
+		`{"enforcingMode":""}`:         enforce.Strict,
+		`{}`:                           enforce.Strict,
+	} {
+		var c cni
+		require.NoError(t, json.Unmarshal([]byte(in), &c), in)
+		require.Equal(t, want, c.Mode, in)
+	}
+	var c cni
+	err := json.Unmarshal([]byte(`{"enforcingMode":"strikt"}`), &c)
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
+	require.ErrorContains(t, err, `"strikt"`)
+
+	out, err := json.Marshal(cni{Mode: enforce.Standard})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"enforcingMode":"standard"}`, string(out))
+	out, err = json.Marshal(cni{Mode: enforce.Strict})
+	require.NoError(t, err)
+	require.JSONEq(t, `{}`, string(out), "the zero Mode is the plugin's default")
+	_, err = json.Marshal(cni{Mode: 7})
+	require.ErrorIs(t, err, enforce.ErrInvalidOptions)
 }

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
-	"github.com/podsg/podsg/eni"
 )
 
 func ExampleBuilder_Setup() {
-	b, err := enforce.NewBuilder(enforce.Config{
+	b, err := enforce.NewBuilder(enforce.Options{
 		Mode:             enforce.Strict,
 		TrunkLink:        "eth1",
 		PrimaryInterface: "eth0",
@@ -19,7 +19,7 @@ func ExampleBuilder_Setup() {
 	if err != nil {
 		panic(err)
 	}
-	enis, err := eni.ParseAnnotation(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`)
+	enis, err := podeni.Parse(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:03","privateIp":"10.0.0.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`)
 	if err != nil {
 		panic(err)
 	}

@@ -33,7 +33,7 @@ func (m Mode) String() string {
 func (m Mode) Valid() bool { return m == Strict || m == Standard }
 
 // ParseMode parses the spelling the CNI plugin accepts: "strict" or
-// "standard". The error quotes the input and matches ErrInvalidConfig.
+// "standard". The error quotes the input and matches ErrInvalidOptions.
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "strict":
@@ -42,4 +42,29 @@ func ParseMode(s string) (Mode, error) {
 		return Standard, nil
 	}
 	return 0, &FieldError{Field: "Mode", Value: fmt.Sprintf("%q", s), Reason: `want "strict" or "standard"`}
+}
+
+// MarshalText returns "strict" or "standard", so that a Mode reads and
+// writes as the plugin's setting in JSON and YAML. An invalid Mode is an
+// error.
+func (m Mode) MarshalText() ([]byte, error) {
+	if !m.Valid() {
+		return nil, &FieldError{Field: "Mode", Value: m.String(), Reason: "want Strict or Standard"}
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText parses "strict" or "standard", like ParseMode; "" means
+// Strict, as an unset POD_SECURITY_GROUP_ENFORCING_MODE does.
+func (m *Mode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = Strict
+		return nil
+	}
+	v, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
 }

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
 // Well-known routing tables, rule priorities, chains and marks. They match
@@ -48,9 +48,9 @@ const (
 	// StrictVethPrefix is the host veth prefix of strict-mode pods.
 	StrictVethPrefix = "vlan"
 	// DefaultVethPrefix is the host veth prefix of standard-mode pods unless
-	// Config.VethPrefix says otherwise.
+	// Options.VethPrefix says otherwise.
 	DefaultVethPrefix = "eni"
-	// DefaultMTU is the MTU of the VLAN link and veth pair unless Config.MTU
+	// DefaultMTU is the MTU of the VLAN link and veth pair unless Options.MTU
 	// says otherwise (the VPC's jumbo-frame MTU).
 	DefaultMTU = 9001
 )
@@ -140,7 +140,7 @@ type State struct {
 	Addrs     []Addr
 	Neighbors []Neighbor
 	Routes    []Route
-	Rules     []Rule
+	Rules     []IPRule
 	Sysctls   []Sysctl
 	// Chains are chains this package owns: each must exist with exactly
 	// these rules, in this order.
@@ -155,7 +155,7 @@ type State struct {
 // leave unset; the objects in Plan.Want are never purged.
 type Purge struct {
 	Links  []LinkRef
-	Rules  []RuleMatch
+	Rules  []IPRuleMatch
 	Routes []RouteMatch
 	// IPTables are removed from their chains (every copy).
 	IPTables []IPTablesRule
@@ -170,7 +170,7 @@ type VLANLink struct {
 	Name   string // "vlan.eth.<VLANID>"
 	Parent string // the trunk link
 	VLANID int
-	MAC    eni.MAC
+	MAC    podeni.MAC
 	MTU    int
 }
 
@@ -178,7 +178,7 @@ type VLANLink struct {
 // HostMAC) and the pod namespace (PodName, the container interface).
 type VethPair struct {
 	HostName string
-	HostMAC  eni.MAC
+	HostMAC  podeni.MAC
 	PodName  string
 	MTU      int
 }
@@ -195,7 +195,7 @@ type Neighbor struct {
 	NS  Namespace
 	Dev string
 	IP  netip.Addr
-	MAC eni.MAC
+	MAC podeni.MAC
 }
 
 // Route is a route in one routing table. A zero Gw means a route straight
@@ -209,9 +209,10 @@ type Route struct {
 	Scope Scope
 }
 
-// Rule is an IPv4 policy-routing rule in the host namespace. Unset fields
+// IPRule is an IPv4 policy-routing rule ("ip rule") in the host namespace,
+// as opposed to an IPTablesRule or a security-group rule. Unset fields
 // (invalid prefixes, empty IIF, zero Mask) select everything.
-type Rule struct {
+type IPRule struct {
 	Priority int
 	Table    int
 	Src      netip.Prefix
@@ -257,9 +258,9 @@ type LinkRef struct {
 	Name string
 }
 
-// RuleMatch selects rules by priority and, where set, by table (non-zero),
+// IPRuleMatch selects ip rules by priority and, where set, by table (non-zero),
 // IIF, Src and Dst.
-type RuleMatch struct {
+type IPRuleMatch struct {
 	Priority int
 	Table    int
 	IIF      string
@@ -268,7 +269,7 @@ type RuleMatch struct {
 }
 
 // Matches reports whether r is selected by m.
-func (m RuleMatch) Matches(r Rule) bool {
+func (m IPRuleMatch) Matches(r IPRule) bool {
 	return r.Priority == m.Priority &&
 		(m.Table == 0 || r.Table == m.Table) &&
 		(m.IIF == "" || r.IIF == m.IIF) &&
@@ -340,22 +341,3 @@ func cloneIPT(rs []IPTablesRule) []IPTablesRule {
 	}
 	return out
 }
-
-// wantsLink reports whether the plan creates a host link with this name.
-func (s *State) wantsLink(name string) bool {
-	for _, v := range s.VLANs {
-		if v.Name == name {
-			return true
-		}
-	}
-	for _, v := range s.Veths {
-		if v.HostName == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *State) wantsRule(r Rule) bool { return slices.Contains(s.Rules, r) }
-
-func (s *State) wantsRoute(r Route) bool { return slices.Contains(s.Routes, r) }

@@ -173,7 +173,7 @@ func (r *renderer) routePurge(m RouteMatch) Command {
 	return c
 }
 
-func overlapsRules(m RuleMatch, rules []Rule) bool {
+func overlapsRules(m IPRuleMatch, rules []IPRule) bool {
 	for _, r := range rules {
 		if m.Matches(r) {
 			return true
@@ -182,7 +182,7 @@ func overlapsRules(m RuleMatch, rules []Rule) bool {
 	return false
 }
 
-func purgedFirst(r Rule, ms []RuleMatch) bool {
+func purgedFirst(r IPRule, ms []IPRuleMatch) bool {
 	for _, m := range ms {
 		if m.Matches(r) {
 			return true
@@ -200,7 +200,11 @@ func overlapsRoutes(m RouteMatch, routes []Route) bool {
 	return false
 }
 
-func ruleArgs(r Rule) []string {
+// String renders r as the arguments of "ip rule add": "pref 10 iif
+// vlan.eth.3 lookup 103".
+func (r IPRule) String() string { return strings.Join(ruleArgs(r), " ") }
+
+func ruleArgs(r IPRule) []string {
 	args := []string{"pref", strconv.Itoa(r.Priority)}
 	if r.IIF != "" {
 		args = append(args, "iif", r.IIF)
@@ -217,7 +221,7 @@ func ruleArgs(r Rule) []string {
 	return append(args, "lookup", tableName(r.Table))
 }
 
-func ruleMatchArgs(m RuleMatch) []string {
+func ruleMatchArgs(m IPRuleMatch) []string {
 	args := []string{"pref", strconv.Itoa(m.Priority)}
 	if m.IIF != "" {
 		args = append(args, "iif", m.IIF)

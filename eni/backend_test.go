@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -33,7 +34,7 @@ func (m *memBackend) fail(method string) error {
 	return err
 }
 
-func (m *memBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (eni.BranchENI, error) {
+func (m *memBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (podeni.BranchENI, error) {
 	if m.entered != nil {
 		m.entered <- struct{}{}
 	}
@@ -41,16 +42,16 @@ func (m *memBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (e
 		select {
 		case <-m.block:
 		case <-ctx.Done():
-			return eni.BranchENI{}, ctx.Err()
+			return podeni.BranchENI{}, ctx.Err()
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls["create"]++
 	m.next++
-	b := eni.BranchENI{
+	b := podeni.BranchENI{
 		ID:            fmt.Sprintf("eni-%08x", m.next),
-		MAC:           eni.MAC{2, 0, 0, 0, byte(m.next >> 8), byte(m.next)},
+		MAC:           podeni.MAC{2, 0, 0, 0, byte(m.next >> 8), byte(m.next)},
 		PrivateIP:     netip.AddrFrom4([4]byte{10, 0, byte(m.next >> 8), byte(m.next)}),
 		VLANID:        req.VLAN,
 		SubnetCIDR:    netip.MustParsePrefix("10.0.0.0/16"),
@@ -60,12 +61,12 @@ func (m *memBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (e
 		if m.doubt {
 			m.enis[b.ID] = eni.Branch{ENI: b, Groups: req.Key.Groups, Subnet: req.Key.Subnet}
 			m.vlans[req.VLAN] = b.ID
-			return eni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: err}
+			return podeni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: err}
 		}
-		return eni.BranchENI{}, err
+		return podeni.BranchENI{}, err
 	}
 	if other, ok := m.vlans[req.VLAN]; ok {
-		return eni.BranchENI{}, fmt.Errorf("VLAN %d already used by %s", req.VLAN, other)
+		return podeni.BranchENI{}, fmt.Errorf("VLAN %d already used by %s", req.VLAN, other)
 	}
 	m.enis[b.ID] = eni.Branch{ENI: b, Groups: req.Key.Groups, Subnet: req.Key.Subnet}
 	m.vlans[req.VLAN] = b.ID

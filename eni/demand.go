@@ -2,7 +2,6 @@ package eni
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -59,7 +58,7 @@ type PrewarmPolicy struct {
 	Dominance float64
 }
 
-func (w PrewarmPolicy) normalize(idle time.Duration) (PrewarmPolicy, error) {
+func (w PrewarmPolicy) normalize(path string, idle time.Duration) (PrewarmPolicy, error) {
 	if w.Window == 0 {
 		w.Window = DefaultDemandWindow
 		if idle > 0 {
@@ -70,10 +69,10 @@ func (w PrewarmPolicy) normalize(idle time.Duration) (PrewarmPolicy, error) {
 		w.Dominance = DefaultDominance
 	}
 	if w.Window > 0 && w.Window < demandSlots*time.Second {
-		return w, fmt.Errorf("eni: Policy.Prewarm.Window %v: want at least %v, or NoPrewarm", w.Window, demandSlots*time.Second)
+		return w, invalidOption(path+".Window", w.Window, "want at least %v, 0 for the default, or NoPrewarm", demandSlots*time.Second)
 	}
 	if w.Dominance < 1 {
-		return w, fmt.Errorf("eni: Policy.Prewarm.Dominance %v: want at least 1", w.Dominance)
+		return w, invalidOption(path+".Dominance", w.Dominance, "want at least 1, or 0 for DefaultDominance")
 	}
 	return w, nil
 }

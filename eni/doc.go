@@ -1,14 +1,11 @@
-// Package eni models branch ENIs on the controller and node side without the
-// EC2 SDK, so that a CNI fork can import it cheaply.
+// Package eni is the per-node side of branch ENIs on the controller: which
+// ENI a pod gets, when an ENI is reused and when it is deleted. It imports
+// no EC2 SDK; package trunk drives it against EC2.
 //
-// # The pod annotation
-//
-// A pod given a branch ENI carries the annotation AnnotationKey
-// (vpc.amazonaws.com/pod-eni), a JSON array whose first element the VPC CNI
-// plugin reads. ParseAnnotation decodes and validates it (both "vlanId" and
-// the CNI's "vlanID" spelling are accepted), naming the bad field in its
-// errors; FormatAnnotation encodes it. BranchENI is the typed value, with
-// netip addresses and a comparable MAC.
+// The annotation a pod's branch ENI is written to (vpc.amazonaws.com/pod-eni)
+// and its element type, podeni.BranchENI, are package api/podeni: the wire
+// format the node reads, kept apart so that a CNI plugin can import it
+// without this package.
 //
 // # Security-group sets and VLANs
 //

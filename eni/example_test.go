@@ -6,35 +6,18 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
-
-func ExampleParseAnnotation() {
-	enis, err := eni.ParseAnnotation(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23",` +
-		`"privateIp":"10.0.1.7","vlanId":3,"subnetCidr":"10.0.0.0/19","associationID":"trunk-assoc-1"}]`)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	b := enis[0]
-	fmt.Println(b.ID, b.MAC, b.PrivateIP, "vlan", b.VLANID, "gateway", b.Gateway())
-
-	_, err = eni.ParseAnnotation(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23",` +
-		`"privateIp":"10.0.1.7","vlanId":0,"subnetCidr":"10.0.0.0/19"}]`)
-	fmt.Println(err)
-	// Output:
-	// eni-0123456789abcdef0 02:ab:cd:ef:01:23 10.0.1.7 vlan 3 gateway 10.0.0.1
-	// pod-eni annotation: [0].vlanId 0: want a VLAN ID from 1 to 4094 (0 is reserved)
-}
 
 // exampleBackend hands out made-up ENIs.
 type exampleBackend struct{ n int }
 
-func (b *exampleBackend) CreateBranch(_ context.Context, req eni.CreateRequest) (eni.BranchENI, error) {
+func (b *exampleBackend) CreateBranch(_ context.Context, req eni.CreateRequest) (podeni.BranchENI, error) {
 	b.n++
-	return eni.BranchENI{
+	return podeni.BranchENI{
 		ID:         fmt.Sprintf("eni-%08x", b.n),
-		MAC:        eni.MAC{2, 0, 0, 0, 0, byte(b.n)},
+		MAC:        podeni.MAC{2, 0, 0, 0, 0, byte(b.n)},
 		PrivateIP:  netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + b.n)}),
 		VLANID:     req.VLAN,
 		SubnetCIDR: netip.MustParsePrefix("10.0.0.0/24"),
@@ -49,7 +32,7 @@ func (b *exampleBackend) RetargetBranch(context.Context, eni.Branch, eni.GroupSe
 
 func ExamplePool() {
 	ctx := context.Background()
-	pool, err := eni.NewPool(eni.Config{Node: "i-0123456789abcdef0", Limit: 2, Backend: &exampleBackend{}})
+	pool, err := eni.NewPool(&exampleBackend{}, eni.Options{Node: "i-0123456789abcdef0", Limit: 2})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -64,7 +47,7 @@ func ExamplePool() {
 		case err != nil:
 			fmt.Println(err)
 		default:
-			annotation, _ := eni.FormatAnnotation(b.ENI)
+			annotation, _ := podeni.Format(b.ENI)
 			fmt.Println(pod, annotation)
 		}
 	}

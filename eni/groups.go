@@ -5,6 +5,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 // GroupSet is a set of EC2 security-group IDs: sorted, without duplicates,
@@ -23,7 +25,7 @@ type GroupSet struct {
 // invalid ID gives an error that quotes it and its position.
 func ParseGroupSet(ids ...string) (GroupSet, error) {
 	for i, id := range ids {
-		if !ValidGroupID(id) {
+		if !awsid.Valid(id, awsid.SecurityGroup) {
 			return GroupSet{}, fmt.Errorf("security group [%d] %q: want \"sg-\" followed by 8 or 17 lowercase hex digits", i, id)
 		}
 	}
@@ -41,26 +43,6 @@ func MustGroupSet(ids ...string) GroupSet {
 		panic(err)
 	}
 	return s
-}
-
-// ValidGroupID reports whether id looks like an EC2 security-group ID: "sg-"
-// followed by 8 or 17 lowercase hex digits.
-func ValidGroupID(id string) bool {
-	hex, ok := strings.CutPrefix(id, "sg-")
-	return ok && isHexID(hex)
-}
-
-func isHexID(hex string) bool {
-	if len(hex) != 8 && len(hex) != 17 {
-		return false
-	}
-	for i := 0; i < len(hex); i++ {
-		c := hex[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // Len returns the number of groups in s.

@@ -187,7 +187,7 @@ func (p *Pool) nextDue(now time.Time) time.Time {
 // Run calls Maintain whenever it has work, until ctx is done, and returns
 // ctx's error. Failures are logged and retried per the policy. One goroutine
 // per pool is simple; a controller serving many nodes can instead call
-// Maintain from a shared scheduler driven by Config.OnDue.
+// Maintain from a shared scheduler driven by Options.OnDue.
 func (p *Pool) Run(ctx context.Context) error {
 	for {
 		next, err := p.Maintain(ctx)

@@ -128,26 +128,28 @@ func OnDemandPolicy() Policy {
 	return Policy{CoolDown: DefaultCoolDown, MaxWarm: NoWarm, Retarget: NeverRetarget}
 }
 
-// Validate reports the first bad field of p, as NewPool would.
+// Validate reports the first bad field of p, as NewPool would. The error
+// names the field ("Policy.CoolDown"), its value and what to do, and matches
+// ErrInvalidOptions.
 func (p Policy) Validate() error {
-	_, err := p.normalize()
+	_, err := p.normalize("Policy")
 	return err
 }
 
-// normalize fills defaults and checks bounds; field names in errors are the
-// Go field names.
-func (p Policy) normalize() (Policy, error) {
+// normalize fills defaults and checks bounds; path is the Go path of p in
+// errors ("Policy", "Options.Policy").
+func (p Policy) normalize(path string) (Policy, error) {
 	if p.CoolDown == 0 {
 		p.CoolDown = DefaultCoolDown
 	}
 	if p.CoolDown < MinCoolDown {
-		return p, fmt.Errorf("eni: Policy.CoolDown %v: want at least %v (shorter cool-downs break ARP caches on the node)", p.CoolDown, MinCoolDown)
+		return p, invalidOption(path+".CoolDown", p.CoolDown, "want at least %v (shorter cool-downs break ARP caches on the node), or 0 for %v", MinCoolDown, DefaultCoolDown)
 	}
 	if p.IdleTimeout == 0 {
 		p.IdleTimeout = DefaultIdleTimeout
 	}
 	if p.MaxWarm < NoWarm {
-		return p, fmt.Errorf("eni: Policy.MaxWarm %d: want a cap ≥ 0, or NoWarm (-1)", p.MaxWarm)
+		return p, invalidOption(path+".MaxWarm", p.MaxWarm, "want a cap ≥ 0 (0: no cap but the node's limit), or NoWarm (-1)")
 	}
 	if p.Retarget == nil {
 		p.Retarget = RetargetSuperset
@@ -156,17 +158,18 @@ func (p Policy) normalize() (Policy, error) {
 		p.Backoff = DefaultBackoff
 	}
 	for i, t := range p.WarmTargets {
+		field := fmt.Sprintf("%s.WarmTargets[%d]", path, i)
 		if t.Count < 0 {
-			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Count %d: want ≥ 0", i, t.Count)
+			return p, invalidOption(field+".Count", t.Count, "want ≥ 0")
 		}
 		if t.Key.Groups.IsEmpty() {
-			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Key.Groups is empty: want at least one security group", i)
+			return p, invalidOption(field+".Key.Groups", "{}", "want at least one security group (eni.MustGroupSet or ParseGroupSet)")
 		}
 		if t.Key.Subnet == "" {
-			return p, fmt.Errorf("eni: Policy.WarmTargets[%d].Key.Subnet is empty: want a subnet ID", i)
+			return p, invalidOption(field+".Key.Subnet", `""`, "want the subnet ID the warm ENIs are created in")
 		}
 	}
-	pw, err := p.Prewarm.normalize(p.IdleTimeout)
+	pw, err := p.Prewarm.normalize(path+".Prewarm", p.IdleTimeout)
 	if err != nil {
 		return p, err
 	}

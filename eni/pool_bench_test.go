@@ -6,13 +6,15 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/podsg/podsg/api/podeni"
 )
 
 type benchBackend struct{ n int }
 
-func (b *benchBackend) CreateBranch(_ context.Context, req CreateRequest) (BranchENI, error) {
+func (b *benchBackend) CreateBranch(_ context.Context, req CreateRequest) (podeni.BranchENI, error) {
 	b.n++
-	return BranchENI{ID: fmt.Sprintf("eni-%08x", b.n), MAC: MAC{2, 0, 0, 0, 0, byte(b.n)},
+	return podeni.BranchENI{ID: fmt.Sprintf("eni-%08x", b.n), MAC: podeni.MAC{2, 0, 0, 0, 0, byte(b.n)},
 		PrivateIP: netip.AddrFrom4([4]byte{10, 0, 0, byte(b.n)}), VLANID: req.VLAN,
 		SubnetCIDR: netip.MustParsePrefix("10.0.0.0/16")}, nil
 }
@@ -34,7 +36,7 @@ const warmPoolLimit = 9
 
 func newWarmPool(tb testing.TB) *warmPool {
 	tb.Helper()
-	p, err := NewPool(Config{Node: "i-0", Limit: warmPoolLimit, Backend: &benchBackend{}})
+	p, err := NewPool(&benchBackend{}, Options{Node: "i-0", Limit: warmPoolLimit})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func pod(i int) eni.PodRef {
 func newPool(t *testing.T, limit int, pol eni.Policy) (*eni.Pool, *memBackend) {
 	t.Helper()
 	be := newMemBackend()
-	p, err := eni.NewPool(eni.Config{Node: "i-0123456789abcdef0", Limit: limit, Backend: be, Policy: pol})
+	p, err := eni.NewPool(be, eni.Options{Node: "i-0123456789abcdef0", Limit: limit, Policy: pol})
 	require.NoError(t, err)
 	return p, be
 }
@@ -347,7 +347,7 @@ func reconcileFixture(t *testing.T) (found []eni.Branch, held []eni.Branch, live
 		{Pod: pod(7), ENIID: "eni-0000dead"},
 	}
 	newP = func() *eni.Pool {
-		p, err := eni.NewPool(eni.Config{Node: "n", Limit: 5, Backend: be})
+		p, err := eni.NewPool(be, eni.Options{Node: "n", Limit: 5})
 		require.NoError(t, err)
 		return p
 	}
@@ -461,24 +461,37 @@ func TestRunDeletesInBackground(t *testing.T) {
 	})
 }
 
-func TestPolicyValidation(t *testing.T) {
+func TestNewPoolOptionErrors(t *testing.T) {
 	tests := []struct {
-		policy eni.Policy
-		want   string
+		name    string
+		backend eni.Backend
+		opts    eni.Options
+		want    string // the field and value the message names
 	}{
-		{eni.Policy{CoolDown: 10 * time.Second}, "Policy.CoolDown 10s"},
-		{eni.Policy{MaxWarm: -2}, "Policy.MaxWarm -2"},
-		{eni.Policy{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Subnet: "subnet-1"}, Count: 1}}}, "Policy.WarmTargets[0].Key.Groups"},
-		{eni.Policy{WarmTargets: []eni.WarmTarget{{Key: web, Count: -1}}}, "Policy.WarmTargets[0].Count -1"},
+		{"nil backend", nil, eni.Options{Node: "n", Limit: 3}, "the Backend is nil"},
+		{"no node", newMemBackend(), eni.Options{Limit: 3}, `Options.Node = ""`},
+		{"limit 0", newMemBackend(), eni.Options{Node: "n"}, "Options.Limit = 0: want the node's branch-ENI limit, 1 to 120"},
+		{"limit 121", newMemBackend(), eni.Options{Node: "n", Limit: 121}, "Options.Limit = 121"},
+		{"short cool-down", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{CoolDown: 10 * time.Second}}, "Options.Policy.CoolDown = 10s: want at least 30s"},
+		{"max warm", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{MaxWarm: -2}}, "Options.Policy.MaxWarm = -2"},
+		{"target without groups", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Subnet: "subnet-1"}, Count: 1}}}}, "Options.Policy.WarmTargets[0].Key.Groups"},
+		{"target without subnet", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Groups: web.Groups}, Count: 1}}}}, "Options.Policy.WarmTargets[0].Key.Subnet"},
+		{"negative target", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{WarmTargets: []eni.WarmTarget{{Key: web, Count: -1}}}}, "Options.Policy.WarmTargets[0].Count = -1"},
+		{"prewarm window", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{Prewarm: eni.PrewarmPolicy{Window: time.Second}}}, "Options.Policy.Prewarm.Window = 1s"},
 	}
 	for _, tt := range tests {
-		_, err := eni.NewPool(eni.Config{Node: "n", Limit: 3, Backend: newMemBackend(), Policy: tt.policy})
-		require.ErrorContains(t, err, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := eni.NewPool(tt.backend, tt.opts)
+			require.Nil(t, p)
+			require.ErrorIs(t, err, eni.ErrInvalidOptions)
+			require.ErrorContains(t, err, tt.want)
+		})
 	}
-	_, err := eni.NewPool(eni.Config{Node: "n", Limit: 0, Backend: newMemBackend()})
-	require.ErrorContains(t, err, "branch-ENI limit 0")
-	_, err = eni.NewPool(eni.Config{Node: "n", Limit: 3})
-	require.ErrorContains(t, err, "Config.Backend")
+	// Policy.Validate names the field from the Policy.
+	err := eni.Policy{CoolDown: time.Second}.Validate()
+	require.ErrorIs(t, err, eni.ErrInvalidOptions)
+	require.ErrorContains(t, err, "Policy.CoolDown = 1s")
+	require.NotContains(t, err.Error(), "Options.")
 }
 
 // TestConcurrentInvariants hammers a pool from many goroutines and checks

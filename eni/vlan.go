@@ -4,7 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+
+	"github.com/podsg/podsg/api/podeni"
 )
+
+// MaxBranchVLAN is the highest VLAN ID given to a branch ENI on a trunk, as
+// the VPC resource controller does: VLANs 1..120, of which at most the
+// node's branch-ENI limit are in use at a time. The annotation itself may
+// carry any VLAN up to podeni.MaxVLAN.
+const MaxBranchVLAN = 120
 
 // ErrVLANExhausted is returned by VLANs.Allocate when the trunk already uses
 // as many VLANs as its node may hold branch ENIs.
@@ -38,7 +46,7 @@ func (v *VLANs) Len() int { return v.n }
 
 // Held reports whether id is held.
 func (v *VLANs) Held(id int) bool {
-	return id >= MinVLAN && id <= MaxBranchVLAN && v.used[id/64]&(1<<(id%64)) != 0
+	return id >= podeni.MinVLAN && id <= MaxBranchVLAN && v.used[id/64]&(1<<(id%64)) != 0
 }
 
 // Allocate holds and returns the lowest free VLAN ID. When Limit IDs are
@@ -71,7 +79,7 @@ func (v *VLANs) Allocate() (int, error) {
 // Reserve may take the count above Limit (a node whose limit shrank keeps its
 // ENIs); Allocate then refuses until enough are released.
 func (v *VLANs) Reserve(id int) error {
-	if id < MinVLAN || id > MaxBranchVLAN {
+	if id < podeni.MinVLAN || id > MaxBranchVLAN {
 		return fmt.Errorf("eni: VLAN %d: want 1 to %d", id, MaxBranchVLAN)
 	}
 	if v.Held(id) {

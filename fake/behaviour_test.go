@@ -21,7 +21,7 @@ import (
 
 func TestSubnetAddresses(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	vpc := f.AddVPC("10.1.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.1.0.0/28", "")
 	var ips, ids []string
@@ -395,7 +395,7 @@ func TestThrottling(t *testing.T) {
 		require.Equal(t, 0, burst(100, filteredCall))
 		require.Equal(t, 1, burst(1, filteredCall))
 
-		c := f.Count("DescribeNetworkInterfaces")
+		c := f.Count(fake.ActionDescribeNetworkInterfaces)
 		require.Equal(t, fake.Counts{Calls: 152, OK: 150, Throttled: 2}, c)
 
 		// The throttling error is EC2's, mapped to HTTP 503.
@@ -403,7 +403,7 @@ func TestThrottling(t *testing.T) {
 		require.Equal(t, "RequestLimitExceeded", fake.ErrorCode(err))
 		require.Equal(t, 503, fake.HTTPStatus(err))
 
-		f.SetActionBucket("DescribeNetworkInterfaces", fake.Bucket{Size: 2, RefillPerSecond: 1})
+		f.SetActionBucket(fake.ActionDescribeNetworkInterfaces, fake.Bucket{Size: 2, RefillPerSecond: 1})
 		require.Equal(t, 1, burst(3, filteredCall))
 		f.SetThrottling(false)
 		require.Equal(t, 0, burst(1000, del))
@@ -414,13 +414,13 @@ func TestFaults(t *testing.T) {
 	ctx := context.Background()
 	t.Run("on the Nth call", func(t *testing.T) {
 		w := newWorld(t)
-		w.f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Code: "UnauthorizedOperation", OnCall: 2})
+		w.f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Code: "UnauthorizedOperation", OnCall: 2})
 		w.eni(t)
 		_, err := w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet)})
 		require.Equal(t, "UnauthorizedOperation", fake.ErrorCode(err))
 		require.Equal(t, 403, fake.HTTPStatus(err))
 		w.eni(t) // fired once only
-		c := w.f.Count("CreateNetworkInterface")
+		c := w.f.Count(fake.ActionCreateNetworkInterface)
 		require.Equal(t, fake.Counts{Calls: 3, OK: 2, Errors: 1}, c)
 		d, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{
 			Filters: []types.Filter{{Name: aws.String("status"), Values: []string{"available"}}}})
@@ -428,8 +428,8 @@ func TestFaults(t *testing.T) {
 		require.Len(t, d.NetworkInterfaces, 2, "a failed call changes nothing")
 	})
 	t.Run("with a probability", func(t *testing.T) {
-		w := newWorld(t, func(o *fake.Options) { o.Seed = 42 })
-		remove := w.f.InjectFault(fake.Fault{Action: "DescribeSubnets", Code: "InternalError", Probability: 0.25})
+		w := newWorld(t, fake.Options{Seed: 42})
+		remove := w.f.InjectFault(fake.Fault{Action: fake.ActionDescribeSubnets, Code: "InternalError", Probability: 0.25})
 		failed := 0
 		for range 1000 {
 			if _, err := w.f.DescribeSubnets(ctx, nil); err != nil {
@@ -444,7 +444,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("lost response", func(t *testing.T) {
 		w := newWorld(t)
-		w.f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Lost: true, OnCall: 1})
+		w.f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 1})
 		in := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), Description: aws.String("aws-k8s-branch-eni"),
 			ClientToken: aws.String("tok")}
 		_, err := w.f.CreateNetworkInterface(ctx, in)
@@ -459,11 +459,11 @@ func TestFaults(t *testing.T) {
 		out, err := w.f.CreateNetworkInterface(ctx, in)
 		require.NoError(t, err)
 		require.Equal(t, aws.ToString(d.NetworkInterfaces[0].NetworkInterfaceId), aws.ToString(out.NetworkInterface.NetworkInterfaceId))
-		require.Equal(t, fake.Counts{Calls: 2, OK: 1, Lost: 1}, w.f.Count("CreateNetworkInterface"))
+		require.Equal(t, fake.Counts{Calls: 2, OK: 1, Lost: 1}, w.f.Count(fake.ActionCreateNetworkInterface))
 	})
 	t.Run("lost response with an error code", func(t *testing.T) {
 		w := newWorld(t)
-		w.f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Lost: true, Code: "InternalError", OnCall: 1})
+		w.f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, Code: "InternalError", OnCall: 1})
 		err := w.associate(9, w.eni(t))
 		require.Equal(t, "InternalError", fake.ErrorCode(err))
 		a, err := w.f.DescribeTrunkInterfaceAssociations(ctx, &ec2.DescribeTrunkInterfaceAssociationsInput{})
@@ -474,7 +474,7 @@ func TestFaults(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			w := newWorld(t)
 			w.f.SetLatency("", fake.Latency{Base: 100 * time.Millisecond})
-			w.f.SetLatency("CreateNetworkInterface", fake.Latency{Base: 2 * time.Second, Jitter: time.Second})
+			w.f.SetLatency(fake.ActionCreateNetworkInterface, fake.Latency{Base: 2 * time.Second, Jitter: time.Second})
 			start := time.Now()
 			w.eni(t)
 			d := time.Since(start)
@@ -489,7 +489,7 @@ func TestFaults(t *testing.T) {
 			defer cancel()
 			_, err = w.f.CreateNetworkInterface(cctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet)})
 			require.ErrorIs(t, err, context.DeadlineExceeded)
-			require.Equal(t, 1, w.f.Count("CreateNetworkInterface").Canceled)
+			require.Equal(t, 1, w.f.Count(fake.ActionCreateNetworkInterface).Canceled)
 		})
 	})
 	t.Run("delayed visibility", func(t *testing.T) {
@@ -510,7 +510,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("attach delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			w := newWorld(t, func(o *fake.Options) { o.AttachDelay = 3 * time.Second })
+			w := newWorld(t, fake.Options{AttachDelay: 3 * time.Second})
 			eni := w.eni(t)
 			_, err := w.f.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
 				NetworkInterfaceId: aws.String(eni), InstanceId: aws.String(w.node.InstanceID), DeviceIndex: aws.Int32(1)})
@@ -536,17 +536,17 @@ func TestCallLog(t *testing.T) {
 	require.Error(t, err)
 	calls := w.f.Calls()
 	require.Len(t, calls, 3)
-	require.Equal(t, "AssociateTrunkInterface", calls[1].Action)
+	require.Equal(t, fake.ActionAssociateTrunkInterface, calls[1].Action)
 	require.Contains(t, calls[1].Params, "TrunkInterfaceId="+w.trunk)
 	require.Contains(t, calls[1].Params, "VlanId=4")
 	require.Equal(t, fake.OutcomeOK, calls[1].Outcome)
 	require.Equal(t, fake.OutcomeError, calls[2].Outcome)
 	require.Equal(t, "InvalidNetworkInterfaceID.NotFound", calls[2].Code)
-	require.Len(t, w.f.CallsOf("CreateNetworkInterface"), 1)
+	require.Len(t, w.f.CallsOf(fake.ActionCreateNetworkInterface), 1)
 	require.Len(t, w.f.AllCounts(), 3)
 	w.f.ResetCalls()
 	require.Empty(t, w.f.Calls())
-	require.Zero(t, w.f.Count("AssociateTrunkInterface").Calls)
+	require.Zero(t, w.f.Count(fake.ActionAssociateTrunkInterface).Calls)
 }
 
 // TestConcurrentAssociations races many workers for the nine branch slots
@@ -661,14 +661,14 @@ func TestRunInstances(t *testing.T) {
 func TestErrorsAreTyped(t *testing.T) {
 	require.Equal(t, 200, fake.HTTPStatus(nil))
 	require.Equal(t, 500, fake.HTTPStatus(errors.New("plain")))
-	lost := &fake.LostResponseError{Action: "CreateNetworkInterface"}
+	lost := &fake.LostResponseError{Action: fake.ActionCreateNetworkInterface}
 	require.ErrorIs(t, lost, fake.ErrLostResponse)
 	require.Contains(t, lost.Error(), "CreateNetworkInterface")
 }
 
 func TestCallLogRing(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.CallLogSize = 3; o.DisableThrottling = true })
+	f := fake.New(fake.Options{CallLogSize: 3, DisableThrottling: true})
 	for _, id := range []string{"vpc-00000001", "vpc-00000002", "vpc-00000003", "vpc-00000004", "vpc-00000005"} {
 		_, err := f.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
 		require.Error(t, err)
@@ -678,12 +678,12 @@ func TestCallLogRing(t *testing.T) {
 		got = append(got, c.Params)
 	}
 	require.Equal(t, []string{"VpcId=vpc-00000003", "VpcId=vpc-00000004", "VpcId=vpc-00000005"}, got)
-	require.Equal(t, 5, f.Count("DeleteVpc").Errors, "counters count every call")
+	require.Equal(t, 5, f.Count(fake.ActionDeleteVpc).Errors, "counters count every call")
 }
 
 func TestDefaultVPC(t *testing.T) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, err := f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})
 	require.Equal(t, "VPCIdNotSpecified", fake.ErrorCode(err))
 	vpc := f.AddDefaultVPC("172.31.0.0/16")

@@ -46,7 +46,7 @@ func BenchmarkCreateAndAssociate(b *testing.B) {
 // DescribeNetworkInterfaces page, over 1,000 branch interfaces.
 func BenchmarkDescribeByTag(b *testing.B) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true; o.CallLogSize = -1 })
+	f := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 	for i := range 1000 {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 // The Add* builders seed state concisely for tests. They apply EC2's rules
@@ -37,7 +39,7 @@ func AllTraffic(peer string) Rule { return portRule("-1", -1, peer) }
 
 func portRule(proto string, port int32, peer string) Rule {
 	r := Rule{Protocol: proto, FromPort: port, ToPort: port}
-	if validID(peer, prefixGroup) {
+	if awsid.Valid(peer, prefixGroup) {
 		r.GroupID = peer
 	} else {
 		r.CIDR = peer

@@ -25,8 +25,8 @@ const (
 type Call struct {
 	// Time is when the call arrived.
 	Time time.Time
-	// Action is the EC2 action, for example "CreateNetworkInterface".
-	Action string
+	// Action is the EC2 action, for example ActionCreateNetworkInterface.
+	Action Action
 	// Params summarizes the request: its IDs, types, VLAN and the like, as
 	// space-separated Name=value pairs in field order.
 	Params string
@@ -55,7 +55,7 @@ type callLog struct {
 	size   int
 	calls  []Call // a ring once it holds size records
 	next   int    // where the next record goes when the ring is full
-	counts map[string]*Counts
+	counts map[Action]*Counts
 }
 
 // ordered returns the records oldest first. The caller holds l.mu.
@@ -66,7 +66,7 @@ func (l *callLog) ordered() []Call {
 }
 
 func newCallLog(size int) *callLog {
-	return &callLog{size: size, counts: make(map[string]*Counts)}
+	return &callLog{size: size, counts: make(map[Action]*Counts)}
 }
 
 func (l *callLog) add(c Call) {
@@ -109,8 +109,10 @@ func (f *EC2) Calls() []Call {
 	return l.ordered()
 }
 
-// CallsOf returns the logged calls of one action, oldest first.
-func (f *EC2) CallsOf(action string) []Call {
+// CallsOf returns the logged calls of one action, oldest first. It panics
+// when the fake does not implement action.
+func (f *EC2) CallsOf(action Action) []Call {
+	mustAction("CallsOf", action, false)
 	l := f.log
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -123,8 +125,10 @@ func (f *EC2) CallsOf(action string) []Call {
 	return out
 }
 
-// Count returns the counters of action (zero when it was never called).
-func (f *EC2) Count(action string) Counts {
+// Count returns the counters of action (zero when it was never called). It
+// panics when the fake does not implement action.
+func (f *EC2) Count(action Action) Counts {
+	mustAction("Count", action, false)
 	l := f.log
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -135,11 +139,11 @@ func (f *EC2) Count(action string) Counts {
 }
 
 // AllCounts returns the counters of every action called so far.
-func (f *EC2) AllCounts() map[string]Counts {
+func (f *EC2) AllCounts() map[Action]Counts {
 	l := f.log
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]Counts, len(l.counts))
+	out := make(map[Action]Counts, len(l.counts))
 	for a, n := range l.counts {
 		out[a] = *n
 	}

@@ -63,7 +63,10 @@
 // derives from Options.Seed.
 //
 // Calls, CallsOf, Count and AllCounts expose a call log and per-action
-// counters for assertions and benchmarks.
+// counters for assertions and benchmarks. The controls name actions with the
+// Action constants (ActionCreateNetworkInterface, …) and panic on an action
+// the fake does not implement, so a misspelt name fails loudly instead of
+// letting a fault test pass without injecting anything.
 //
 // # Seeding
 //

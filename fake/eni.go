@@ -236,8 +236,8 @@ func (e *netIface) status() types.NetworkInterfaceStatus {
 // InsufficientFreeAddressesInSubnet, InvalidIPAddress.InUse,
 // InvalidParameterValue, IdempotentParameterMismatch.
 func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.CreateNetworkInterfaceOutput, error) {
-	return call(ctx, f, "CreateNetworkInterface", in, true, func(in *ec2.CreateNetworkInterfaceInput) (*ec2.CreateNetworkInterfaceOutput, error) {
-		return idempotently(f, "CreateNetworkInterface", in.ClientToken, in, func() (*ec2.CreateNetworkInterfaceOutput, error) {
+	return call(ctx, f, ActionCreateNetworkInterface, in, true, func(in *ec2.CreateNetworkInterfaceInput) (*ec2.CreateNetworkInterfaceOutput, error) {
+		return idempotently(f, ActionCreateNetworkInterface, in.ClientToken, in, func() (*ec2.CreateNetworkInterfaceOutput, error) {
 			t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeNetworkInterface)
 			if err != nil {
 				return nil, err
@@ -269,7 +269,7 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 // a trunk (InvalidNetworkInterface.InUse) and a trunk with branch
 // associations (DependencyViolation) cannot be deleted.
 func (f *EC2) DeleteNetworkInterface(ctx context.Context, in *ec2.DeleteNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.DeleteNetworkInterfaceOutput, error) {
-	return call(ctx, f, "DeleteNetworkInterface", in, true, func(in *ec2.DeleteNetworkInterfaceInput) (*ec2.DeleteNetworkInterfaceOutput, error) {
+	return call(ctx, f, ActionDeleteNetworkInterface, in, true, func(in *ec2.DeleteNetworkInterfaceInput) (*ec2.DeleteNetworkInterfaceOutput, error) {
 		e, err := f.lookupENI(aws.ToString(in.NetworkInterfaceId))
 		if err != nil {
 			return nil, err
@@ -406,7 +406,7 @@ func (f *EC2) detach(e *netIface) {
 // UnsupportedOperation (trunk on a type that is not trunking-compatible),
 // IncorrectInstanceState, InvalidParameterCombination (other zone).
 func (f *EC2) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.AttachNetworkInterfaceOutput, error) {
-	return call(ctx, f, "AttachNetworkInterface", in, true, func(in *ec2.AttachNetworkInterfaceInput) (*ec2.AttachNetworkInterfaceOutput, error) {
+	return call(ctx, f, ActionAttachNetworkInterface, in, true, func(in *ec2.AttachNetworkInterfaceInput) (*ec2.AttachNetworkInterfaceOutput, error) {
 		if in.DeviceIndex == nil {
 			return nil, missing("DeviceIndex")
 		}
@@ -422,7 +422,7 @@ func (f *EC2) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetworkI
 // DetachNetworkInterface detaches an interface by attachment ID. The primary
 // interface (device index 0) cannot be detached (OperationNotPermitted).
 func (f *EC2) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetworkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.DetachNetworkInterfaceOutput, error) {
-	return call(ctx, f, "DetachNetworkInterface", in, true, func(in *ec2.DetachNetworkInterfaceInput) (*ec2.DetachNetworkInterfaceOutput, error) {
+	return call(ctx, f, ActionDetachNetworkInterface, in, true, func(in *ec2.DetachNetworkInterfaceInput) (*ec2.DetachNetworkInterfaceOutput, error) {
 		id := aws.ToString(in.AttachmentId)
 		if id == "" {
 			return nil, missing("AttachmentId")
@@ -448,7 +448,7 @@ func (f *EC2) DetachNetworkInterface(ctx context.Context, in *ec2.DetachNetworkI
 // SourceDestCheck, or Attachment.DeleteOnTermination (the AttachmentId must
 // be the interface's current attachment).
 func (f *EC2) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2.ModifyNetworkInterfaceAttributeInput, _ ...func(*ec2.Options)) (*ec2.ModifyNetworkInterfaceAttributeOutput, error) {
-	return call(ctx, f, "ModifyNetworkInterfaceAttribute", in, true, func(in *ec2.ModifyNetworkInterfaceAttributeInput) (*ec2.ModifyNetworkInterfaceAttributeOutput, error) {
+	return call(ctx, f, ActionModifyNetworkInterfaceAttribute, in, true, func(in *ec2.ModifyNetworkInterfaceAttributeInput) (*ec2.ModifyNetworkInterfaceAttributeOutput, error) {
 		e, err := f.lookupENI(aws.ToString(in.NetworkInterfaceId))
 		if err != nil {
 			return nil, err
@@ -619,7 +619,7 @@ func (f *EC2) eniField(e *netIface) fieldFunc {
 // combined with NetworkInterfaceIds.
 func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, _ ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.NetworkInterfaceIds), in.MaxResults)
-	return call(ctx, f, "DescribeNetworkInterfaces", in, narrowed, func(in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
+	return call(ctx, f, ActionDescribeNetworkInterfaces, in, narrowed, func(in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
 		if err := checkFilters(in.Filters, f.eniField(&netIface{})); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/podsg/podsg/internal/ec2err"
 )
 
 // EC2 error codes the fake answers with. They are EC2's own codes, so code
@@ -76,7 +78,7 @@ var ErrLostResponse = errors.New("fake: response lost after the request was appl
 // LostResponseError is the concrete error behind ErrLostResponse. It names
 // the action whose response was withheld. It is immutable once returned.
 type LostResponseError struct {
-	Action string
+	Action Action
 }
 
 func (e *LostResponseError) Error() string {
@@ -109,14 +111,9 @@ func opError(action string, err error) error {
 }
 
 // ErrorCode returns the EC2 error code of err (a smithy.APIError anywhere in
-// its chain), or "" when there is none.
-func ErrorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
+// its chain), or "" when there is none. It is the same function as
+// trunk.ErrorCode, here so that tests of the fake need not import trunk.
+func ErrorCode(err error) string { return ec2err.Code(err) }
 
 // HTTPStatus returns the HTTP status code EC2 answers err with on the wire:
 // 503 for throttling (RequestLimitExceeded) and Unavailable, 412 for

@@ -83,7 +83,7 @@ func Example() {
 func ExampleEC2_SetActionBucket() {
 	ctx := context.Background()
 	f := fake.New()
-	f.SetActionBucket("DescribeSubnets", fake.Bucket{Size: 2, RefillPerSecond: 0.001})
+	f.SetActionBucket(fake.ActionDescribeSubnets, fake.Bucket{Size: 2, RefillPerSecond: 0.001})
 	for range 3 {
 		_, err := f.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{MaxResults: aws.Int32(5)})
 		fmt.Printf("%q %d\n", fake.ErrorCode(err), fake.HTTPStatus(err))

@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -21,8 +22,8 @@ const (
 	DefaultCallLogSize     = 10000
 )
 
-// Options configure an EC2. The zero value of every field means its default.
-// Options is a plain value; New copies it.
+// Options configure an EC2. The zero value of every field means its default,
+// so Options{} is the default fake. Options is a plain value; New copies it.
 type Options struct {
 	// Region is the region the fake pretends to be (DefaultRegion when
 	// empty). Availability zones default to Region + "a".
@@ -95,11 +96,57 @@ type EC2 struct {
 	log      *callLog
 }
 
-// New returns an empty fake EC2 (no VPCs) configured by opts.
-func New(opts ...func(*Options)) *EC2 {
+// ErrInvalidOptions is matched (errors.Is) by the error New panics with and
+// NewServer returns when an Options or ServerOptions field holds a value
+// that means nothing: the error names the field, the value and what to use
+// instead.
+var ErrInvalidOptions = errors.New("fake: invalid options")
+
+func invalidOptions(field string, value any, advice string) error {
+	return fmt.Errorf("%w: %s is %v; %s", ErrInvalidOptions, field, value, advice)
+}
+
+// validate checks the fields whose zero value is not their only invalid
+// value.
+func (o Options) validate() error {
+	if o.MaxGroupsPerENI < 0 || o.MaxGroupsPerENI > maxGroupsPerENIQuota {
+		return invalidOptions("Options.MaxGroupsPerENI", o.MaxGroupsPerENI,
+			fmt.Sprintf("EC2's quota is 5 by default and can be raised to %d; use 0 for the default", maxGroupsPerENIQuota))
+	}
+	if o.RulesPerGroup < 0 {
+		return invalidOptions("Options.RulesPerGroup", o.RulesPerGroup, "use 0 for the default of 60 or a positive quota")
+	}
+	for c, b := range o.Buckets {
+		if _, ok := DefaultBuckets()[c]; !ok {
+			return invalidOptions(fmt.Sprintf("Options.Buckets[%q]", c), b, "use one of the Category constants")
+		}
+		if b.Size < 1 || b.RefillPerSecond < 0 {
+			return invalidOptions(fmt.Sprintf("Options.Buckets[%q]", c), b, "a bucket holds at least one token and refills at a rate >= 0")
+		}
+	}
+	return nil
+}
+
+// maxGroupsPerENIQuota is the highest value EC2 lets the quota "security
+// groups per network interface" be raised to.
+const maxGroupsPerENIQuota = 16
+
+// New returns an empty fake EC2 (no VPCs). It takes at most one Options; its
+// zero fields mean their defaults, so New() is the fake with every default.
+// New panics when given more than one Options, or with an error matching
+// ErrInvalidOptions when a field holds a value that means nothing (a
+// negative quota, say): options are written by the test author, and a wrong
+// one is a bug in the test.
+func New(opts ...Options) *EC2 {
+	if len(opts) > 1 {
+		panic(fmt.Sprintf("fake.New: got %d Options values; pass at most one (fake.New() or fake.New(fake.Options{...}))", len(opts)))
+	}
 	var o Options
-	for _, fn := range opts {
-		fn(&o)
+	if len(opts) == 1 {
+		o = opts[0]
+	}
+	if err := o.validate(); err != nil {
+		panic(fmt.Errorf("fake.New: %w", err))
 	}
 	if o.Region == "" {
 		o.Region = DefaultRegion
@@ -110,10 +157,10 @@ func New(opts ...func(*Options)) *EC2 {
 	if o.Limits == nil {
 		o.Limits = limits.Default()
 	}
-	if o.MaxGroupsPerENI <= 0 {
+	if o.MaxGroupsPerENI == 0 {
 		o.MaxGroupsPerENI = DefaultMaxGroupsPerENI
 	}
-	if o.RulesPerGroup <= 0 {
+	if o.RulesPerGroup == 0 {
 		o.RulesPerGroup = DefaultRulesPerGroup
 	}
 	if o.Seed == 0 {
@@ -145,7 +192,7 @@ func (f *EC2) AccountID() string { return f.opts.AccountID }
 // call runs one operation through the pipeline described on EC2. op runs with
 // f.mu held. filtered tells the throttler whether the request narrowed its
 // result (filters, IDs or MaxResults); mutating calls pass true.
-func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered bool, op func(*I) (*O, error)) (*O, error) {
+func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered bool, op func(*I) (*O, error)) (*O, error) {
 	if in == nil {
 		in = new(I)
 	}
@@ -158,7 +205,7 @@ func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered 
 			if errors.As(err, &lost) {
 				return nil, err
 			}
-			return nil, opError(action, err)
+			return nil, opError(string(action), err)
 		}
 		return out, nil
 	}
@@ -196,7 +243,7 @@ func call[I, O any](ctx context.Context, f *EC2, action string, in *I, filtered 
 	return finish(out, nil, OutcomeOK)
 }
 
-func (f *EC2) record(action, params string, start time.Time, outcome Outcome, err error) {
+func (f *EC2) record(action Action, params string, start time.Time, outcome Outcome, err error) {
 	rec := Call{
 		Time:    start,
 		Action:  action,
@@ -211,7 +258,7 @@ func (f *EC2) record(action, params string, start time.Time, outcome Outcome, er
 	f.log.add(rec)
 	if f.opts.Logger != nil {
 		f.opts.Logger.LogAttrs(context.Background(), slog.LevelDebug, "fake ec2 call",
-			slog.String("action", action), slog.String("params", params),
+			slog.String("action", string(action)), slog.String("params", params),
 			slog.String("outcome", string(outcome)), slog.String("code", rec.Code))
 	}
 }

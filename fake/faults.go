@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ import (
 // gets an error matching ErrLostResponse (a dropped connection on the wire),
 // otherwise the EC2 error Code.
 type Fault struct {
-	Action      string
+	Action      Action
 	Code        string
 	Message     string
 	Probability float64
@@ -63,16 +64,16 @@ type faultSet struct {
 	rng     *rand.Rand
 	nextID  int
 	faults  []*activeFault
-	latency map[string]Latency // "" is the default of every action
+	latency map[Action]Latency // "" is the default of every action
 }
 
 func newFaultSet(seed uint64) *faultSet {
-	return &faultSet{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), latency: make(map[string]Latency)}
+	return &faultSet{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), latency: make(map[Action]Latency)}
 }
 
 // pick returns the fault that fires for this call of action, if any, and the
 // latency the call should suffer.
-func (s *faultSet) pick(action string) (*Fault, time.Duration) {
+func (s *faultSet) pick(action Action) (*Fault, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lat, ok := s.latency[action]
@@ -118,7 +119,20 @@ func (s *faultSet) pick(action string) (*Fault, time.Duration) {
 // Action matches every action; an empty Code with Lost unset means
 // InternalError. Several faults may match one call; the first to fire, in
 // injection order, wins.
+//
+// InjectFault panics on a fault that cannot do what it says: an Action the
+// fake does not implement, a Probability outside [0, 1], a negative OnCall
+// or Times, or neither OnCall nor Probability set (it would never fire).
 func (f *EC2) InjectFault(ft Fault) (remove func()) {
+	mustAction("InjectFault", ft.Action, true)
+	switch {
+	case ft.Probability < 0 || ft.Probability > 1:
+		panic(fmt.Sprintf("fake: InjectFault: Probability %v is outside [0, 1]", ft.Probability))
+	case ft.OnCall < 0 || ft.Times < 0:
+		panic(fmt.Sprintf("fake: InjectFault: OnCall %d and Times %d must not be negative", ft.OnCall, ft.Times))
+	case ft.OnCall == 0 && ft.Probability == 0:
+		panic("fake: InjectFault: the fault would never fire; set OnCall (fire on the Nth call) or Probability")
+	}
 	if !ft.Lost && ft.Code == "" {
 		ft.Code = CodeInternalError
 	}
@@ -151,8 +165,13 @@ func (f *EC2) ClearFaults() {
 // SetLatency makes every call of action wait l before it is applied. An
 // empty action sets the default of every action without a latency of its
 // own. The wait uses time.Timer and ends early when the call's context is
-// done.
-func (f *EC2) SetLatency(action string, l Latency) {
+// done. SetLatency panics when the fake does not implement action, or on a
+// negative Base or Jitter.
+func (f *EC2) SetLatency(action Action, l Latency) {
+	mustAction("SetLatency", action, true)
+	if l.Base < 0 || l.Jitter < 0 {
+		panic(fmt.Sprintf("fake: SetLatency(%q): negative latency %+v", action, l))
+	}
 	s := f.faults
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 // is either a token the fake issued (a page comes back) or refused with
 // InvalidPaginationToken, never anything else.
 func FuzzNextToken(f *testing.F) {
-	ec := fake.New(func(o *fake.Options) { o.DisableThrottling = true; o.CallLogSize = -1 })
+	ec := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	subnet := ec.AddSubnet(ec.AddVPC("10.0.0.0/16"), "10.0.0.0/24", "")
 	for range 7 {
 		ec.AddENI(subnet, "")
@@ -47,7 +47,7 @@ func FuzzNextToken(f *testing.F) {
 // Describe call never fails on a value, and a value without wildcards
 // matches exactly.
 func FuzzFilterValue(f *testing.F) {
-	ec := fake.New(func(o *fake.Options) { o.DisableThrottling = true; o.CallLogSize = -1 })
+	ec := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	subnet := ec.AddSubnet(ec.AddVPC("10.0.0.0/16"), "10.0.0.0/24", "")
 	ec.AddENI(subnet, "aws-k8s-branch-eni")
 	ec.AddENI(subnet, "a/b[c]*d?")

@@ -13,14 +13,14 @@ const maxClientToken = 64
 // the same token with other parameters fails with
 // IdempotentParameterMismatch. Failed calls are not remembered. The caller
 // holds f.mu.
-func idempotently[I, O any](f *EC2, action string, token *string, in *I, run func() (*O, error)) (*O, error) {
+func idempotently[I, O any](f *EC2, action Action, token *string, in *I, run func() (*O, error)) (*O, error) {
 	if token == nil || *token == "" {
 		return run()
 	}
 	if len(*token) > maxClientToken {
 		return nil, invalidValue("Value (%s) for parameter clientToken is invalid. It must be at most %d characters long.", *token, maxClientToken)
 	}
-	key := action + "\x00" + *token
+	key := string(action) + "\x00" + *token
 	fp := fingerprint(in)
 	if prev, ok := f.tokens[key]; ok {
 		if prev.fingerprint != fp {

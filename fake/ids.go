@@ -3,6 +3,8 @@ package fake
 import (
 	"fmt"
 	"strings"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 // ID prefixes of the resources the fake models. Every ID is a prefix followed
@@ -48,25 +50,10 @@ func (f *EC2) newMAC() string {
 	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4])
 }
 
-// validID reports whether id is prefix followed by 8 or 17 hex digits (EC2
-// still honours the older 8-digit IDs).
-func validID(id, prefix string) bool {
-	rest, ok := strings.CutPrefix(id, prefix)
-	if !ok || (len(rest) != 8 && len(rest) != 17) {
-		return false
-	}
-	for i := 0; i < len(rest); i++ {
-		if !strings.ContainsRune(hexDigits, rune(rest[i])) {
-			return false
-		}
-	}
-	return true
-}
-
 // checkID returns EC2's Malformed error when id does not look like an ID of
 // the given prefix.
 func checkID(id, prefix, code string) error {
-	if validID(id, prefix) {
+	if awsid.Valid(id, prefix) {
 		return nil
 	}
 	return apiError(code, "Invalid id: \"%s\" (expecting \"%s...\")", id, prefix)

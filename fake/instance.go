@@ -179,8 +179,8 @@ func cloneTags(t tags) tags {
 // InsufficientFreeAddressesInSubnet, AttachmentLimitExceeded,
 // VPCIdNotSpecified, IdempotentParameterMismatch.
 func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error) {
-	return call(ctx, f, "RunInstances", in, true, func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
-		return idempotently(f, "RunInstances", in.ClientToken, in, func() (*ec2.RunInstancesOutput, error) {
+	return call(ctx, f, ActionRunInstances, in, true, func(in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
+		return idempotently(f, ActionRunInstances, in.ClientToken, in, func() (*ec2.RunInstancesOutput, error) {
 			minCount, maxCount := aws.ToInt32(in.MinCount), aws.ToInt32(in.MaxCount)
 			if in.MinCount == nil {
 				return nil, missing("MinCount")
@@ -314,7 +314,7 @@ func branchMap(m map[int32]string) map[string]bool {
 // DeleteOnTermination are deleted and the others detached. Terminated
 // instances stay visible to DescribeInstances.
 func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, _ ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {
-	return call(ctx, f, "TerminateInstances", in, true, func(in *ec2.TerminateInstancesInput) (*ec2.TerminateInstancesOutput, error) {
+	return call(ctx, f, ActionTerminateInstances, in, true, func(in *ec2.TerminateInstancesInput) (*ec2.TerminateInstancesOutput, error) {
 		if len(in.InstanceIds) == 0 {
 			return nil, missing("InstanceId")
 		}
@@ -501,7 +501,7 @@ func (f *EC2) instanceField(inst *instance) fieldFunc {
 // InstanceIds.
 func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.InstanceIds), in.MaxResults)
-	return call(ctx, f, "DescribeInstances", in, narrowed, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
+	return call(ctx, f, ActionDescribeInstances, in, narrowed, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
 		if err := checkFilters(in.Filters, f.instanceField(&instance{})); err != nil {
 			return nil, err
 		}

@@ -77,7 +77,7 @@ func instanceTypeField(l limits.Limits) fieldFunc {
 // processor-info.supported-architecture. MaxResults is 5..100.
 func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanceTypesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.InstanceTypes), in.MaxResults)
-	return call(ctx, f, "DescribeInstanceTypes", in, narrowed, func(in *ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error) {
+	return call(ctx, f, ActionDescribeInstanceTypes, in, narrowed, func(in *ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error) {
 		if err := checkFilters(in.Filters, instanceTypeField(limits.Limits{})); err != nil {
 			return nil, err
 		}

@@ -26,9 +26,14 @@ type world struct {
 	small           fake.Node
 }
 
-func newWorld(t testing.TB, opts ...func(*fake.Options)) *world {
+func newWorld(t testing.TB, opts ...fake.Options) *world {
 	t.Helper()
-	f := fake.New(append([]func(*fake.Options){func(o *fake.Options) { o.DisableThrottling = true }}, opts...)...)
+	var o fake.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.DisableThrottling = true
+	f := fake.New(o)
 	w := &world{f: f}
 	w.vpc = f.AddVPC("10.0.0.0/16")
 	w.subnet = f.AddSubnet(w.vpc, "10.0.0.0/19", "us-west-2a")
@@ -61,7 +66,7 @@ func TestRules(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		opts    []func(*fake.Options)
+		opts    fake.Options
 		call    func(t *testing.T, w *world) error
 		code    string
 		message string // exact message, when set
@@ -134,7 +139,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name: "six groups on one ENI with a raised quota",
-			opts: []func(*fake.Options){func(o *fake.Options) { o.MaxGroupsPerENI = 16 }},
+			opts: fake.Options{MaxGroupsPerENI: 16},
 			call: func(t *testing.T, w *world) error {
 				var groups []string
 				for i := range 6 {
@@ -536,7 +541,7 @@ func TestRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, tt.opts...)
+			w := newWorld(t, tt.opts)
 			err := tt.call(t, w)
 			if tt.code == "" {
 				require.NoError(t, err)

@@ -92,56 +92,60 @@ type operation struct {
 	in     reflect.Type // struct type of the Input
 }
 
-// ServerOption configures a Server.
-type ServerOption func(*Server)
-
-// WithServerLogger logs one debug record per request (action, status, error
-// code, duration) and an error record for every 500 answer. The default
-// discards everything.
-func WithServerLogger(l *slog.Logger) ServerOption {
-	return func(s *Server) {
-		if l != nil {
-			s.logger = l
-		}
-	}
-}
-
-// WithServerRegion sets the region Client signs for. By default it is the
-// API value's Region() when it has one (as *EC2 does), else DefaultRegion.
-func WithServerRegion(region string) ServerOption {
-	return func(s *Server) { s.region = region }
+// ServerOptions configure a Server. The zero value of every field means its
+// default, so ServerOptions{} is the default server. It is a plain value;
+// NewServer copies it.
+type ServerOptions struct {
+	// Logger receives one debug record per request (action, status, error
+	// code, duration) and an error record for every 500 answer. Nil
+	// discards everything.
+	Logger *slog.Logger
+	// Region is the region Client signs for. Empty means the API value's
+	// Region() when it has one (as *EC2 does), else DefaultRegion.
+	Region string
 }
 
 var (
-	ctxType     = reflect.TypeFor[context.Context]()
-	optFnsType  = reflect.TypeFor[[]func(*ec2.Options)]()
-	errorType   = reflect.TypeFor[error]()
-	ec2PkgPath  = reflect.TypeFor[ec2.Client]().PkgPath()
-	regionerTyp = reflect.TypeFor[interface{ Region() string }]()
+	ctxType    = reflect.TypeFor[context.Context]()
+	optFnsType = reflect.TypeFor[[]func(*ec2.Options)]()
+	errorType  = reflect.TypeFor[error]()
+	ec2PkgPath = reflect.TypeFor[ec2.Client]().PkgPath()
 )
 
 // NewServer returns a Server for api, typically an *EC2. It does not listen:
-// use Handler with any http.Server or httptest.Server, or Start.
+// use Handler with any http.Server or httptest.Server, or Start. It takes at
+// most one ServerOptions (NewServer(f) serves with every default) and panics
+// when given more than one.
 //
 // NewServer fails when api has no method with an EC2 operation's signature,
 // or when one of them cannot be encoded on the wire (its output is missing
 // from package query's response table: add the operation to
 // fake/internal/query/operations.txt and run go generate).
-func NewServer(api any, opts ...ServerOption) (*Server, error) {
+func NewServer(api any, opts ...ServerOptions) (*Server, error) {
+	if len(opts) > 1 {
+		panic(fmt.Sprintf("fake.NewServer: got %d ServerOptions values; pass at most one", len(opts)))
+	}
+	var o ServerOptions
+	if len(opts) == 1 {
+		o = opts[0]
+	}
 	if api == nil {
 		return nil, errors.New("fake: NewServer: api is nil; pass an *fake.EC2 or another value with ec2.Client-shaped methods")
 	}
 	s := &Server{
 		api:    reflect.ValueOf(api),
 		ops:    map[string]operation{},
-		logger: slog.New(slog.DiscardHandler),
-		region: DefaultRegion,
+		logger: o.Logger,
+		region: o.Region,
 	}
-	if s.api.Type().Implements(regionerTyp) {
-		s.region = api.(interface{ Region() string }).Region()
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
 	}
-	for _, opt := range opts {
-		opt(s)
+	if s.region == "" {
+		s.region = DefaultRegion
+		if r, ok := api.(interface{ Region() string }); ok {
+			s.region = r.Region()
+		}
 	}
 	t := s.api.Type()
 	var errs []error

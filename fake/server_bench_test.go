@@ -19,7 +19,7 @@ import (
 // timing, so the trunk never fills up.
 func BenchmarkHTTPCreateAndAssociate(b *testing.B) {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true; o.CallLogSize = -1 })
+	f := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/19", "")
 	podSG := f.AddSecurityGroup(vpc, "pods")

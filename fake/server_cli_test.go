@@ -21,7 +21,7 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Skip("the AWS CLI (aws) is not on PATH; install awscli to run this test")
 	}
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	tut, err := fake.SeedTutorial(context.Background(), f)
 	require.NoError(t, err)
 	srv, _ := startServer(t, f)

@@ -25,7 +25,7 @@ import (
 
 // startServer serves f on a free local port for the duration of the test
 // and returns a real SDK client for it that does not retry.
-func startServer(t testing.TB, f any, opts ...fake.ServerOption) (*fake.Server, *ec2.Client) {
+func startServer(t testing.TB, f any, opts ...fake.ServerOptions) (*fake.Server, *ec2.Client) {
 	t.Helper()
 	srv, err := fake.NewServer(f, opts...)
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func TestServerServesEveryOperation(t *testing.T) {
 // client over HTTP, touching every operation the server serves, and checks
 // the answers.
 func TestServerEveryOperation(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	srv, c := startServer(t, f)
 	ctx := context.Background()
 
@@ -227,7 +227,7 @@ func TestServerEveryOperation(t *testing.T) {
 	var called []string
 	for action, n := range f.AllCounts() {
 		if n.Calls > 0 {
-			called = append(called, action)
+			called = append(called, string(action))
 		}
 	}
 	slices.Sort(called)
@@ -239,7 +239,7 @@ func TestServerEveryOperation(t *testing.T) {
 // TestServerErrors checks that EC2 errors reach the SDK with their code,
 // message and HTTP status.
 func TestServerErrors(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, c := startServer(t, f)
 	ctx := context.Background()
 	vpcID := f.AddVPC("10.1.0.0/16")
@@ -361,7 +361,7 @@ func TestServerProtocolErrors(t *testing.T) {
 
 // TestServerPagination pages through interfaces with the SDK's paginator.
 func TestServerPagination(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	_, c := startServer(t, f)
 	vpcID := f.AddVPC("10.2.0.0/16")
 	subnetID := f.AddSubnet(vpcID, "10.2.0.0/24", "")
@@ -397,7 +397,7 @@ func TestServerPagination(t *testing.T) {
 // RequestLimitExceeded, which the SDK classifies as throttling.
 func TestServerThrottling(t *testing.T) {
 	f := fake.New()
-	f.SetActionBucket("DescribeVpcs", fake.Bucket{Size: 2, RefillPerSecond: 0.001})
+	f.SetActionBucket(fake.ActionDescribeVpcs, fake.Bucket{Size: 2, RefillPerSecond: 0.001})
 	_, c := startServer(t, f)
 	ctx := context.Background()
 	for range 2 {
@@ -409,13 +409,13 @@ func TestServerThrottling(t *testing.T) {
 	require.Equal(t, fake.CodeRequestLimitExceeded, ae.ErrorCode())
 	require.Equal(t, http.StatusServiceUnavailable, httpStatus(t, err))
 	require.True(t, fake.IsThrottle(err))
-	require.Equal(t, 1, f.Count("DescribeVpcs").Throttled)
+	require.Equal(t, 1, f.Count(fake.ActionDescribeVpcs).Throttled)
 }
 
 // TestServerLostResponse checks that a lost response applies the change and
 // drops the connection: the SDK sees a transport error, not an EC2 error.
 func TestServerLostResponse(t *testing.T) {
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	srv, c := startServer(t, f)
 	ctx := context.Background()
 	vpcID := f.AddVPC("10.3.0.0/16")
@@ -426,7 +426,7 @@ func TestServerLostResponse(t *testing.T) {
 		return out.NetworkInterfaces
 	}
 
-	f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", OnCall: 1, Lost: true})
+	f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, OnCall: 1, Lost: true})
 	_, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetID)})
 	require.Error(t, err)
 	var ae smithy.APIError
@@ -438,11 +438,11 @@ func TestServerLostResponse(t *testing.T) {
 	// With the SDK's standard retryer and a ClientToken, the retry finds the
 	// interface the lost call created instead of making a second one.
 	retrying := srv.Client()
-	f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", OnCall: 1, Lost: true})
+	f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, OnCall: 1, Lost: true})
 	out, err := retrying.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnetID), ClientToken: aws.String("pod-1")})
 	require.NoError(t, err)
 	require.Len(t, describe(c), 2)
-	require.Equal(t, 2, f.Count("CreateNetworkInterface").Calls-1, "the lost attempt and its retry")
+	require.Equal(t, 2, f.Count(fake.ActionCreateNetworkInterface).Calls-1, "the lost attempt and its retry")
 	require.Contains(t, []string{aws.ToString(describe(c)[0].NetworkInterfaceId), aws.ToString(describe(c)[1].NetworkInterfaceId)}, aws.ToString(out.NetworkInterface.NetworkInterfaceId))
 }
 
@@ -491,7 +491,7 @@ func TestServerOtherAPIs(t *testing.T) {
 	_, err = fake.NewServer(notEncodable{})
 	require.ErrorContains(t, err, "operations.txt")
 
-	srv, err = fake.NewServer(apiSubset{}, fake.WithServerRegion("eu-central-1"))
+	srv, err = fake.NewServer(apiSubset{}, fake.ServerOptions{Region: "eu-central-1"})
 	require.NoError(t, err)
 	require.Equal(t, "eu-central-1", srv.Region())
 	require.Equal(t, "", srv.URL(), "not started")

@@ -199,7 +199,7 @@ func (f *EC2) createGroup(vpcID, name, desc string, t tags, dryRun bool) (*secGr
 // VpcId is empty and one exists) with EC2's default outbound rule allowing
 // all traffic. Names are unique per VPC (InvalidGroup.Duplicate).
 func (f *EC2) CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error) {
-	return call(ctx, f, "CreateSecurityGroup", in, true, func(in *ec2.CreateSecurityGroupInput) (*ec2.CreateSecurityGroupOutput, error) {
+	return call(ctx, f, ActionCreateSecurityGroup, in, true, func(in *ec2.CreateSecurityGroupInput) (*ec2.CreateSecurityGroupOutput, error) {
 		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSecurityGroup)
 		if err != nil {
 			return nil, err
@@ -221,7 +221,7 @@ func (f *EC2) groupARN(id string) string {
 // group, cannot be deleted (DependencyViolation); nor can a VPC's default
 // group (CannotDelete).
 func (f *EC2) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
-	return call(ctx, f, "DeleteSecurityGroup", in, true, func(in *ec2.DeleteSecurityGroupInput) (*ec2.DeleteSecurityGroupOutput, error) {
+	return call(ctx, f, ActionDeleteSecurityGroup, in, true, func(in *ec2.DeleteSecurityGroupInput) (*ec2.DeleteSecurityGroupOutput, error) {
 		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
 		if err != nil {
 			return nil, err
@@ -426,7 +426,7 @@ func (f *EC2) authorize(g *secGroup, egress bool, perms []types.IpPermission, sp
 // them with their sgr- IDs. A rule that exists already fails the whole call
 // with InvalidPermission.Duplicate; nothing is added then.
 func (f *EC2) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
-	return call(ctx, f, "AuthorizeSecurityGroupIngress", in, true, func(in *ec2.AuthorizeSecurityGroupIngressInput) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
+	return call(ctx, f, ActionAuthorizeSecurityGroupIngress, in, true, func(in *ec2.AuthorizeSecurityGroupIngressInput) (*ec2.AuthorizeSecurityGroupIngressOutput, error) {
 		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
 		if err != nil {
 			return nil, err
@@ -443,7 +443,7 @@ func (f *EC2) AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.Authori
 // AuthorizeSecurityGroupEgress adds outbound rules to a group; see
 // AuthorizeSecurityGroupIngress.
 func (f *EC2) AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2.AuthorizeSecurityGroupEgressInput, _ ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
-	return call(ctx, f, "AuthorizeSecurityGroupEgress", in, true, func(in *ec2.AuthorizeSecurityGroupEgressInput) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
+	return call(ctx, f, ActionAuthorizeSecurityGroupEgress, in, true, func(in *ec2.AuthorizeSecurityGroupEgressInput) (*ec2.AuthorizeSecurityGroupEgressOutput, error) {
 		g, err := f.lookupGroup(aws.ToString(in.GroupId), "")
 		if err != nil {
 			return nil, err
@@ -532,7 +532,7 @@ func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.I
 // RevokeSecurityGroupIngress removes inbound rules, by SecurityGroupRuleIds
 // or by IP permissions; see the rules on revoke in the package overview.
 func (f *EC2) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeSecurityGroupIngressInput, _ ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupIngressOutput, error) {
-	return call(ctx, f, "RevokeSecurityGroupIngress", in, true, func(in *ec2.RevokeSecurityGroupIngressInput) (*ec2.RevokeSecurityGroupIngressOutput, error) {
+	return call(ctx, f, ActionRevokeSecurityGroupIngress, in, true, func(in *ec2.RevokeSecurityGroupIngressInput) (*ec2.RevokeSecurityGroupIngressOutput, error) {
 		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
 		if err != nil {
 			return nil, err
@@ -552,7 +552,7 @@ func (f *EC2) RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeSecu
 // RevokeSecurityGroupEgress removes outbound rules; see
 // RevokeSecurityGroupIngress.
 func (f *EC2) RevokeSecurityGroupEgress(ctx context.Context, in *ec2.RevokeSecurityGroupEgressInput, _ ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupEgressOutput, error) {
-	return call(ctx, f, "RevokeSecurityGroupEgress", in, true, func(in *ec2.RevokeSecurityGroupEgressInput) (*ec2.RevokeSecurityGroupEgressOutput, error) {
+	return call(ctx, f, ActionRevokeSecurityGroupEgress, in, true, func(in *ec2.RevokeSecurityGroupEgressInput) (*ec2.RevokeSecurityGroupEgressOutput, error) {
 		g, err := f.lookupGroup(aws.ToString(in.GroupId), "")
 		if err != nil {
 			return nil, err
@@ -726,7 +726,7 @@ func (f *EC2) groupField(g *secGroup) fieldFunc {
 // tag-key, tag-value. MaxResults is 5..1000.
 func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.GroupIds)+len(in.GroupNames), in.MaxResults)
-	return call(ctx, f, "DescribeSecurityGroups", in, narrowed, func(in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
+	return call(ctx, f, ActionDescribeSecurityGroups, in, narrowed, func(in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
 		if err := checkFilters(in.Filters, f.groupField(&secGroup{})); err != nil {
 			return nil, err
 		}
@@ -807,7 +807,7 @@ func (f *EC2) ruleField(r *sgRule) fieldFunc {
 // ID order.
 func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupRulesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SecurityGroupRuleIds), in.MaxResults)
-	return call(ctx, f, "DescribeSecurityGroupRules", in, narrowed, func(in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
+	return call(ctx, f, ActionDescribeSecurityGroupRules, in, narrowed, func(in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
 		if err := checkFilters(in.Filters, f.ruleField(&sgRule{})); err != nil {
 			return nil, err
 		}

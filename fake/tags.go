@@ -126,7 +126,7 @@ func (s *state) tagsOf(id string) (*meta, error) {
 // starting with "aws:" are refused, and a resource holds at most 50 tags
 // (TagLimitExceeded).
 func (f *EC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
-	return call(ctx, f, "CreateTags", in, true, func(in *ec2.CreateTagsInput) (*ec2.CreateTagsOutput, error) {
+	return call(ctx, f, ActionCreateTags, in, true, func(in *ec2.CreateTagsInput) (*ec2.CreateTagsOutput, error) {
 		if len(in.Resources) == 0 {
 			return nil, missing("ResourceId")
 		}
@@ -163,7 +163,7 @@ func (f *EC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func
 // removed whatever its value; no tags at all removes every tag that does not
 // start with "aws:".
 func (f *EC2) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ...func(*ec2.Options)) (*ec2.DeleteTagsOutput, error) {
-	return call(ctx, f, "DeleteTags", in, true, func(in *ec2.DeleteTagsInput) (*ec2.DeleteTagsOutput, error) {
+	return call(ctx, f, ActionDeleteTags, in, true, func(in *ec2.DeleteTagsInput) (*ec2.DeleteTagsOutput, error) {
 		if len(in.Resources) == 0 {
 			return nil, missing("ResourceId")
 		}

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -52,14 +53,14 @@ func DefaultBuckets() map[Category]Bucket {
 // CategoryOf returns the throttling category of action. filtered tells
 // whether a non-mutating request narrowed its result with filters, IDs or
 // MaxResults; it is ignored for mutating actions.
-func CategoryOf(action string, filtered bool) Category {
+func CategoryOf(action Action, filtered bool) Category {
 	switch action {
-	case "CreateNetworkInterface", "DeleteNetworkInterface", "ModifyNetworkInterfaceAttribute":
+	case ActionCreateNetworkInterface, ActionDeleteNetworkInterface, ActionModifyNetworkInterfaceAttribute:
 		return CategoryNetworkInterface
-	case "CreateTags":
+	case ActionCreateTags:
 		return CategoryCreateTags
 	}
-	if strings.HasPrefix(action, "Describe") {
+	if strings.HasPrefix(string(action), "Describe") {
 		if filtered {
 			return CategoryNonMutating
 		}
@@ -93,7 +94,7 @@ type throttler struct {
 	mu       sync.Mutex
 	enabled  bool
 	category map[Category]Bucket
-	action   map[string]Bucket // per-action overrides
+	action   map[Action]Bucket // per-action overrides
 	buckets  map[string]*tokenBucket
 }
 
@@ -101,7 +102,7 @@ func newThrottler(enabled bool, overrides map[Category]Bucket) *throttler {
 	t := &throttler{
 		enabled:  enabled,
 		category: DefaultBuckets(),
-		action:   make(map[string]Bucket),
+		action:   make(map[Action]Bucket),
 		buckets:  make(map[string]*tokenBucket),
 	}
 	for c, b := range overrides {
@@ -110,14 +111,14 @@ func newThrottler(enabled bool, overrides map[Category]Bucket) *throttler {
 	return t
 }
 
-func (t *throttler) allow(action string, filtered bool, now time.Time) bool {
+func (t *throttler) allow(action Action, filtered bool, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.enabled {
 		return true
 	}
 	cat := CategoryOf(action, filtered)
-	key := action + "/" + string(cat)
+	key := string(action) + "/" + string(cat)
 	b := t.buckets[key]
 	if b == nil {
 		spec, ok := t.action[action]
@@ -151,8 +152,14 @@ func (f *EC2) SetCategoryBucket(c Category, b Bucket) {
 }
 
 // SetActionBucket gives one action its own bucket size and refill rate,
-// whatever its category. Buckets already in use start again, full.
-func (f *EC2) SetActionBucket(action string, b Bucket) {
+// whatever its category. Buckets already in use start again, full. It panics
+// when the fake does not implement action, or when b holds less than one
+// token or refills at a negative rate.
+func (f *EC2) SetActionBucket(action Action, b Bucket) {
+	mustAction("SetActionBucket", action, false)
+	if b.Size < 1 || b.RefillPerSecond < 0 {
+		panic(fmt.Sprintf("fake: SetActionBucket(%s): bucket %+v holds no token or refills at a negative rate", action, b))
+	}
 	t := f.throttle
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -121,8 +121,8 @@ func (f *EC2) renderAssoc(a *trunkAssoc) types.TrunkInterfaceAssociation {
 // zone), AttachmentLimitExceeded (the instance type's branch limit),
 // IdempotentParameterMismatch.
 func (f *EC2) AssociateTrunkInterface(ctx context.Context, in *ec2.AssociateTrunkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.AssociateTrunkInterfaceOutput, error) {
-	return call(ctx, f, "AssociateTrunkInterface", in, true, func(in *ec2.AssociateTrunkInterfaceInput) (*ec2.AssociateTrunkInterfaceOutput, error) {
-		return idempotently(f, "AssociateTrunkInterface", in.ClientToken, in, func() (*ec2.AssociateTrunkInterfaceOutput, error) {
+	return call(ctx, f, ActionAssociateTrunkInterface, in, true, func(in *ec2.AssociateTrunkInterfaceInput) (*ec2.AssociateTrunkInterfaceOutput, error) {
+		return idempotently(f, ActionAssociateTrunkInterface, in.ClientToken, in, func() (*ec2.AssociateTrunkInterfaceOutput, error) {
 			if in.VlanId == nil {
 				if in.GreKey != nil {
 					return nil, invalidValue("GRE trunk associations are not supported; specify VlanId.")
@@ -145,8 +145,8 @@ func (f *EC2) AssociateTrunkInterface(ctx context.Context, in *ec2.AssociateTrun
 // an available interface again, ready to be deleted. ClientToken makes the
 // call idempotent.
 func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.DisassociateTrunkInterfaceInput, _ ...func(*ec2.Options)) (*ec2.DisassociateTrunkInterfaceOutput, error) {
-	return call(ctx, f, "DisassociateTrunkInterface", in, true, func(in *ec2.DisassociateTrunkInterfaceInput) (*ec2.DisassociateTrunkInterfaceOutput, error) {
-		return idempotently(f, "DisassociateTrunkInterface", in.ClientToken, in, func() (*ec2.DisassociateTrunkInterfaceOutput, error) {
+	return call(ctx, f, ActionDisassociateTrunkInterface, in, true, func(in *ec2.DisassociateTrunkInterfaceInput) (*ec2.DisassociateTrunkInterfaceOutput, error) {
+		return idempotently(f, ActionDisassociateTrunkInterface, in.ClientToken, in, func() (*ec2.DisassociateTrunkInterfaceOutput, error) {
 			id := aws.ToString(in.AssociationId)
 			if id == "" {
 				return nil, missing("AssociationId")
@@ -189,7 +189,7 @@ func assocField(a *trunkAssoc) fieldFunc {
 // tag:<key>, tag-key, tag-value. MaxResults is 5..255.
 func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.DescribeTrunkInterfaceAssociationsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.AssociationIds), in.MaxResults)
-	return call(ctx, f, "DescribeTrunkInterfaceAssociations", in, narrowed, func(in *ec2.DescribeTrunkInterfaceAssociationsInput) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
+	return call(ctx, f, ActionDescribeTrunkInterfaceAssociations, in, narrowed, func(in *ec2.DescribeTrunkInterfaceAssociationsInput) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
 		if err := checkFilters(in.Filters, assocField(&trunkAssoc{})); err != nil {
 			return nil, err
 		}

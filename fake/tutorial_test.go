@@ -110,7 +110,7 @@ func ExampleEC2_InjectFault() {
 	ctx := context.Background()
 	f := fake.New()
 	subnet := f.AddSubnet(f.AddVPC("10.0.0.0/16"), "10.0.0.0/24", "")
-	f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Lost: true, OnCall: 1})
+	f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 1})
 
 	in := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet), ClientToken: aws.String("pod-uid-1")}
 	_, err := f.CreateNetworkInterface(ctx, in)
@@ -120,7 +120,7 @@ func ExampleEC2_InjectFault() {
 		panic(err)
 	}
 	fmt.Println("retry found:", aws.ToString(out.NetworkInterface.PrivateIpAddress))
-	fmt.Println(f.Count("CreateNetworkInterface"))
+	fmt.Println(f.Count(fake.ActionCreateNetworkInterface))
 	// Output:
 	// first try lost: true
 	// retry found: 10.0.0.4

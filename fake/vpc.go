@@ -85,7 +85,7 @@ func (v *vpc) render(owner string) types.Vpc {
 // default security group (named "default", allowing all traffic from itself
 // and all outbound traffic).
 func (f *EC2) CreateVpc(ctx context.Context, in *ec2.CreateVpcInput, _ ...func(*ec2.Options)) (*ec2.CreateVpcOutput, error) {
-	return call(ctx, f, "CreateVpc", in, true, func(in *ec2.CreateVpcInput) (*ec2.CreateVpcOutput, error) {
+	return call(ctx, f, ActionCreateVpc, in, true, func(in *ec2.CreateVpcInput) (*ec2.CreateVpcOutput, error) {
 		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeVpc)
 		if err != nil {
 			return nil, err
@@ -122,7 +122,7 @@ func (f *EC2) lookupVPC(id string) (*vpc, error) {
 // DeleteVpc deletes a VPC that holds no subnets and no security groups other
 // than its default one (DependencyViolation otherwise).
 func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*ec2.Options)) (*ec2.DeleteVpcOutput, error) {
-	return call(ctx, f, "DeleteVpc", in, true, func(in *ec2.DeleteVpcInput) (*ec2.DeleteVpcOutput, error) {
+	return call(ctx, f, ActionDeleteVpc, in, true, func(in *ec2.DeleteVpcInput) (*ec2.DeleteVpcOutput, error) {
 		v, err := f.lookupVPC(aws.ToString(in.VpcId))
 		if err != nil {
 			return nil, err
@@ -150,7 +150,7 @@ func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*
 // state, owner-id, tag:<key>, tag-key, tag-value.
 func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.VpcIds), in.MaxResults)
-	return call(ctx, f, "DescribeVpcs", in, narrowed, func(in *ec2.DescribeVpcsInput) (*ec2.DescribeVpcsOutput, error) {
+	return call(ctx, f, ActionDescribeVpcs, in, narrowed, func(in *ec2.DescribeVpcsInput) (*ec2.DescribeVpcsOutput, error) {
 		if err := checkFilters(in.Filters, (&vpc{}).field); err != nil {
 			return nil, err
 		}
@@ -353,7 +353,7 @@ func (s *subnet) render(owner string) types.Subnet {
 // be between /16 and /28 and overlap no other subnet of the VPC. The first
 // four addresses and the last one are reserved, as in EC2.
 func (f *EC2) CreateSubnet(ctx context.Context, in *ec2.CreateSubnetInput, _ ...func(*ec2.Options)) (*ec2.CreateSubnetOutput, error) {
-	return call(ctx, f, "CreateSubnet", in, true, func(in *ec2.CreateSubnetInput) (*ec2.CreateSubnetOutput, error) {
+	return call(ctx, f, ActionCreateSubnet, in, true, func(in *ec2.CreateSubnetInput) (*ec2.CreateSubnetOutput, error) {
 		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSubnet)
 		if err != nil {
 			return nil, err
@@ -391,7 +391,7 @@ func (f *EC2) lookupSubnet(id string) (*subnet, error) {
 // DeleteSubnet deletes a subnet that holds no network interfaces and no
 // running instances (DependencyViolation otherwise).
 func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...func(*ec2.Options)) (*ec2.DeleteSubnetOutput, error) {
-	return call(ctx, f, "DeleteSubnet", in, true, func(in *ec2.DeleteSubnetInput) (*ec2.DeleteSubnetOutput, error) {
+	return call(ctx, f, ActionDeleteSubnet, in, true, func(in *ec2.DeleteSubnetInput) (*ec2.DeleteSubnetOutput, error) {
 		s, err := f.lookupSubnet(aws.ToString(in.SubnetId))
 		if err != nil {
 			return nil, err
@@ -412,7 +412,7 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 // default-for-az, tag:<key>, tag-key, tag-value. MaxResults is 5..1000.
 func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SubnetIds), in.MaxResults)
-	return call(ctx, f, "DescribeSubnets", in, narrowed, func(in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+	return call(ctx, f, ActionDescribeSubnets, in, narrowed, func(in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
 		if err := checkFilters(in.Filters, (&subnet{}).field); err != nil {
 			return nil, err
 		}

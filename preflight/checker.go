@@ -61,28 +61,28 @@ type LimitsSource interface {
 	Lookup(instanceType string) (limits.Limits, error)
 }
 
-// Option configures a Checker.
-type Option func(*Checker)
-
-// WithLimits sets where instance-type limits come from. The default is
-// limits.Default().
-func WithLimits(src LimitsSource) Option { return func(c *Checker) { c.limits = src } }
-
-// WithGroupsPerENI sets the account's quota of security groups per network
-// interface (EC2 default 5, at most 16). Values outside 1..16 are clamped.
-func WithGroupsPerENI(n int) Option {
-	return func(c *Checker) { c.groupsPerENI = min(max(n, 1), v1beta1.MaxGroupsCeiling) }
+// Options configure a Checker. The zero value runs every check, with
+// limits.Default() and EC2's default quota of security groups per network
+// interface, silently.
+type Options struct {
+	// Checks selects the checks to run, in the order given. Empty means
+	// AllChecks(). Each name must be one of AllChecks(), once.
+	Checks []CheckName
+	// Limits gives the limits of instance types. Nil means
+	// limits.Default(); pass a table with overrides (limits.WithOverrides,
+	// limits/ec2limits.Refresh) for types newer than the built-in table.
+	Limits LimitsSource
+	// GroupsPerENI is the account's quota of security groups per network
+	// interface, 1 to v1beta1.MaxGroupsCeiling (16). Zero means EC2's
+	// default, v1beta1.DefaultMaxGroups (5).
+	GroupsPerENI int
+	// Logger receives progress messages at debug level. Nil discards them.
+	Logger *slog.Logger
 }
 
-// WithChecks selects the checks to run (default: AllChecks). Unknown names
-// make Run fail.
-func WithChecks(names ...CheckName) Option {
-	return func(c *Checker) { c.checks = slices.Clone(names) }
-}
-
-// WithLogger sets a logger for progress messages at debug level. The
-// default discards them.
-func WithLogger(l *slog.Logger) Option { return func(c *Checker) { c.log = l } }
+// ErrInvalidOptions is matched (errors.Is) by the errors New returns for bad
+// options; the message names the field, its value and what to do.
+var ErrInvalidOptions = errors.New("preflight: invalid options")
 
 // Checker runs preflight checks against EC2 and a cluster description. It
 // only reads EC2 (DescribeSecurityGroups). A Checker is immutable after New
@@ -97,19 +97,46 @@ type Checker struct {
 
 // New returns a Checker that reads security groups through client. client
 // may be nil when only checks that need no EC2 call are selected
-// (CheckPolicies, CheckNodes, CheckSupport, CheckMode).
-func New(client EC2, opts ...Option) *Checker {
+// (CheckPolicies, CheckNodes, CheckSupport, CheckMode). Bad options, or a nil
+// client with checks that read EC2, give an error matching
+// ErrInvalidOptions.
+func New(client EC2, opts Options) (*Checker, error) {
 	c := &Checker{
 		ec2:          client,
-		limits:       limits.Default(),
-		groupsPerENI: v1beta1.DefaultMaxGroups,
-		checks:       AllChecks(),
-		log:          slog.New(slog.DiscardHandler),
+		limits:       opts.Limits,
+		groupsPerENI: opts.GroupsPerENI,
+		checks:       slices.Clone(opts.Checks),
+		log:          opts.Logger,
 	}
-	for _, o := range opts {
-		o(c)
+	if c.limits == nil {
+		c.limits = limits.Default()
 	}
-	return c
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case c.groupsPerENI == 0:
+		c.groupsPerENI = v1beta1.DefaultMaxGroups
+	case c.groupsPerENI < 1 || c.groupsPerENI > v1beta1.MaxGroupsCeiling:
+		return nil, fmt.Errorf("%w: Options.GroupsPerENI = %d: want the account's quota of security groups per network interface, 1 to %d, or 0 for EC2's default %d",
+			ErrInvalidOptions, opts.GroupsPerENI, v1beta1.MaxGroupsCeiling, v1beta1.DefaultMaxGroups)
+	}
+	if len(c.checks) == 0 {
+		c.checks = AllChecks()
+	}
+	for i, n := range c.checks {
+		if !slices.Contains(AllChecks(), n) {
+			return nil, fmt.Errorf("%w: Options.Checks[%d] = %q: not a check; known checks: %v", ErrInvalidOptions, i, n, AllChecks())
+		}
+		if j := slices.Index(c.checks, n); j < i {
+			return nil, fmt.Errorf("%w: Options.Checks[%d] = %q: also given as Options.Checks[%d]; give each check once", ErrInvalidOptions, i, n, j)
+		}
+	}
+	if client == nil && slices.ContainsFunc(c.checks, CheckName.needsEC2) {
+		return nil, fmt.Errorf("%w: checks %v read security groups from EC2, and the EC2 client is nil: pass one to New, or select only %s, %s, %s and %s in Options.Checks",
+			ErrInvalidOptions, slices.DeleteFunc(slices.Clone(c.checks), func(n CheckName) bool { return !n.needsEC2() }), CheckPolicies, CheckNodes, CheckSupport, CheckMode)
+	}
+	return c, nil
 }
 
 // ErrInvalidCluster is returned (wrapped) by Run when the cluster description
@@ -119,8 +146,8 @@ var ErrInvalidCluster = errors.New("preflight: invalid cluster description")
 // Run checks policies against cluster and returns every finding.
 //
 // Findings describe the cluster and EC2; an error means the checks could not
-// run: a description that does not validate (ErrInvalidCluster), an unknown
-// check name, or an EC2 call that failed for another reason than a missing
+// run: a description that does not validate (ErrInvalidCluster) or an EC2
+// call that failed for another reason than a missing
 // group (throttling, permissions, network), wrapped with the operation. A
 // group EC2 does not know is a finding, not an error. Run does not modify its
 // arguments.
@@ -128,20 +155,11 @@ func (c *Checker) Run(ctx context.Context, cluster *Cluster, policies []v1beta1.
 	if cluster == nil {
 		cluster = &Cluster{}
 	}
-	for _, n := range c.checks {
-		if !slices.Contains(AllChecks(), n) {
-			return nil, fmt.Errorf("preflight: unknown check %q; known checks: %v", n, AllChecks())
-		}
-	}
 	if err := cluster.Validate(); err != nil {
 		return nil, err
 	}
 	r := newRun(c, cluster, policies)
 	if slices.ContainsFunc(c.checks, CheckName.needsEC2) {
-		if c.ec2 == nil {
-			return nil, fmt.Errorf("preflight: checks %v read security groups from EC2, and the Checker has no EC2 client: pass one to New, or select only %s, %s, %s and %s with WithChecks",
-				slices.DeleteFunc(slices.Clone(c.checks), func(n CheckName) bool { return !n.needsEC2() }), CheckPolicies, CheckNodes, CheckSupport, CheckMode)
-		}
 		ids := r.allGroupIDs()
 		c.log.DebugContext(ctx, "preflight: describing security groups", "count", len(ids))
 		g, missing, err := LoadGroups(ctx, c.ec2, ids)
@@ -188,10 +206,8 @@ func (c *Cluster) Validate() error {
 	default:
 		bad("ipFamily", "%q is not ipv4 or ipv6", c.IPFamily)
 	}
-	switch c.CNI.EnforcingMode {
-	case "", Strict, Standard:
-	default:
-		bad("cni.enforcingMode", "%q is not strict or standard", c.CNI.EnforcingMode)
+	if !c.CNI.EnforcingMode.Valid() {
+		bad("cni.enforcingMode", "%s is not strict or standard", c.CNI.EnforcingMode)
 	}
 	if c.CNI.Version != "" {
 		if _, err := cniVersion(c.CNI.Version); err != nil {

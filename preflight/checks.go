@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/limits"
 )
 
@@ -116,7 +117,7 @@ func (r *run) checkGroups() {
 // checkProbes verifies, in strict mode, that the groups of each node group
 // admit kubelet's probes, and that TCP early demux is off.
 func (r *run) checkProbes() {
-	if r.cluster.CNI.Mode() != Strict {
+	if r.cluster.CNI.EnforcingMode != enforce.Strict {
 		return
 	}
 	probing := false
@@ -255,7 +256,7 @@ var dnsPorts = []Port{{TCP, 53}, {UDP, 53}}
 // checkDNS verifies that pods with groups reach CoreDNS on TCP and UDP 53,
 // egress from their groups and ingress into CoreDNS's.
 func (r *run) checkDNS() {
-	if r.cluster.CNI.Mode() == Standard && r.cluster.NodeLocalDNSCache {
+	if r.cluster.CNI.EnforcingMode == enforce.Standard && r.cluster.NodeLocalDNSCache {
 		// Pods query the cache on their own node over the veth, outside
 		// their groups; the cache reaches CoreDNS with the node's groups.
 		return
@@ -560,7 +561,7 @@ func (r *run) checkMode() {
 		return
 	}
 	const toStandard = "kubectl set env daemonset aws-node -n kube-system POD_SECURITY_GROUP_ENFORCING_MODE=standard (VPC CNI 1.11 or later), then restart the pods with security groups"
-	if c.CNI.Mode() == Standard {
+	if c.CNI.EnforcingMode == enforce.Standard {
 		if v, err := cniVersion(c.CNI.Version); err == nil && c.CNI.Version != "" && versionLess(v, [3]int{1, 11, 0}) {
 			r.add(Finding{
 				Severity: Error, Code: CodeStandardNeedsCNI111, Subject: "aws-node DaemonSet",

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/limits"
 )
 
@@ -80,7 +81,7 @@ func TestChecks(t *testing.T) {
 		groups   func(map[string]types.SecurityGroup)
 		cluster  func(*Cluster)
 		policies []v1beta1.SecurityGroupPolicy
-		opts     []Option
+		opts     Options
 		want     []Code
 	}{
 		{name: "tutorial setup is healthy"},
@@ -128,7 +129,7 @@ func TestChecks(t *testing.T) {
 				p.IpPermissions = p.IpPermissions[:1]
 				g[sgPod] = p
 			},
-			cluster: func(c *Cluster) { c.CNI.EnforcingMode = Standard },
+			cluster: func(c *Cluster) { c.CNI.EnforcingMode = enforce.Standard },
 			want:    []Code{CodeStandardNodeLocal},
 		},
 		{
@@ -218,12 +219,12 @@ func TestChecks(t *testing.T) {
 				c.IpPermissions = c.IpPermissions[:1]
 				g[sgCluster] = c
 			},
-			cluster: func(c *Cluster) { c.NodeLocalDNSCache, c.CNI.EnforcingMode = true, Standard },
+			cluster: func(c *Cluster) { c.NodeLocalDNSCache, c.CNI.EnforcingMode = true, enforce.Standard },
 			want:    []Code{CodeStandardNodeLocal},
 		},
 		{
 			name:    "standard mode on an old plugin",
-			cluster: func(c *Cluster) { c.CNI.EnforcingMode, c.CNI.Version = Standard, "v1.10.4" },
+			cluster: func(c *Cluster) { c.CNI.EnforcingMode, c.CNI.Version = enforce.Standard, "v1.10.4" },
 			want:    []Code{CodeStandardNeedsCNI111, CodeStandardNodeLocal},
 		},
 		{
@@ -291,7 +292,7 @@ func TestChecks(t *testing.T) {
 					return p
 				}(),
 			},
-			opts: []Option{WithGroupsPerENI(2)},
+			opts: Options{GroupsPerENI: 2},
 			want: []Code{CodeTooManyGroups},
 		},
 		{
@@ -366,7 +367,7 @@ func TestChecks(t *testing.T) {
 			if policies == nil {
 				policies = []v1beta1.SecurityGroupPolicy{tutorialPolicy()}
 			}
-			report, err := New(store, tt.opts...).Run(t.Context(), cluster, policies)
+			report, err := mustNew(t, store, tt.opts).Run(t.Context(), cluster, policies)
 			require.NoError(t, err)
 			if diff := cmp.Diff(tt.want, report.Codes(), cmp.Comparer(func(a, b []Code) bool { return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b) })); diff != "" {
 				var text strings.Builder
@@ -388,23 +389,19 @@ func TestRunErrors(t *testing.T) {
 	store.groups = tutorialGroups()
 	t.Run("invalid description", func(t *testing.T) {
 		c := tutorialCluster()
-		c.CNI.EnforcingMode = "strikt"
+		c.CNI.EnforcingMode = 7
 		c.CNI.Version = "one"
 		c.Workloads[0].NodeGroups = []string{"ng-9"}
 		c.Workloads[0].ProbePorts = []Port{{TCP, 70000}}
-		_, err := New(store).Run(t.Context(), c, nil)
+		_, err := mustNew(t, store, Options{}).Run(t.Context(), c, nil)
 		require.ErrorIs(t, err, ErrInvalidCluster)
-		for _, want := range []string{`cni.enforcingMode: "strikt"`, `cni.version: "one"`, `workloads[0].nodeGroups[0]: "ng-9"`, "workloads[0].probePorts[0].port: 70000"} {
+		for _, want := range []string{`cni.enforcingMode: Mode(7) is not strict or standard`, `cni.version: "one"`, `workloads[0].nodeGroups[0]: "ng-9"`, "workloads[0].probePorts[0].port: 70000"} {
 			require.ErrorContains(t, err, want)
 		}
 	})
-	t.Run("unknown check", func(t *testing.T) {
-		_, err := New(store, WithChecks("dnss")).Run(t.Context(), tutorialCluster(), nil)
-		require.ErrorContains(t, err, `"dnss"`)
-	})
 	t.Run("only offline checks make no EC2 call", func(t *testing.T) {
 		store.calls = 0
-		r, err := New(store, WithChecks(CheckNodes, CheckMode)).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
+		r, err := mustNew(t, store, Options{Checks: []CheckName{CheckNodes, CheckMode}}).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
 		require.NoError(t, err)
 		require.Zero(t, store.calls)
 		require.Equal(t, []CheckName{CheckNodes, CheckMode}, r.Checks)
@@ -417,7 +414,7 @@ func TestNodesWithOverrides(t *testing.T) {
 	c.Workloads[0].Replicas = 21
 	policies := []v1beta1.SecurityGroupPolicy{tutorialPolicy()}
 
-	r, err := New(nil, WithChecks(CheckNodes)).Run(t.Context(), c, policies)
+	r, err := mustNew(t, nil, Options{Checks: []CheckName{CheckNodes}}).Run(t.Context(), c, policies)
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodeInstanceTypeUnknown}, r.Codes())
 	require.Contains(t, r.Findings[0].Problem, "limits.WithOverrides", "the limits error says how to add an override")
@@ -427,7 +424,7 @@ func TestNodesWithOverrides(t *testing.T) {
 		NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: "nitro",
 	})
 	require.NoError(t, err)
-	r, err = New(nil, WithLimits(table), WithChecks(CheckNodes)).Run(t.Context(), c, policies)
+	r, err = mustNew(t, nil, Options{Limits: table, Checks: []CheckName{CheckNodes}}).Run(t.Context(), c, policies)
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodeBranchCapacityExceeded}, r.Codes())
 	require.Equal(t, "1 pod will stay Pending until pods with security groups are deleted", r.Findings[0].Impact)
@@ -436,7 +433,7 @@ func TestNodesWithOverrides(t *testing.T) {
 func TestWorkloadNoPolicyExplains(t *testing.T) {
 	c := tutorialCluster()
 	c.Workloads[0].Labels = map[string]string{"app": "my-app", "role": "web"}
-	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
+	r, err := mustNew(t, nil, Options{Checks: []CheckName{CheckPolicies}}).Run(t.Context(), c, []v1beta1.SecurityGroupPolicy{tutorialPolicy()})
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodePolicyMatchesNone, CodeWorkloadNoPolicy}, r.Codes())
 	require.Equal(t,
@@ -444,15 +441,45 @@ func TestWorkloadNoPolicyExplains(t *testing.T) {
 		r.Findings[1].Problem)
 }
 
-func TestNilClientWithEC2Checks(t *testing.T) {
-	_, err := New(nil).Run(t.Context(), tutorialCluster(), nil)
-	require.ErrorContains(t, err, "no EC2 client")
+func TestNewOptionErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		client EC2
+		opts   Options
+		want   string
+	}{
+		{"nil client with EC2 checks", nil, Options{}, "the EC2 client is nil"},
+		{"nil client with one EC2 check", nil, Options{Checks: []CheckName{CheckNodes, CheckDNS}}, "checks [dns] read security groups from EC2"},
+		{"unknown check", newStore(), Options{Checks: []CheckName{CheckDNS, "dnss"}}, `Options.Checks[1] = "dnss": not a check`},
+		{"check twice", newStore(), Options{Checks: []CheckName{CheckDNS, CheckNodes, CheckDNS}}, `Options.Checks[2] = "dns": also given as Options.Checks[0]`},
+		{"quota too high", newStore(), Options{GroupsPerENI: 17}, "Options.GroupsPerENI = 17: want the account's quota of security groups per network interface, 1 to 16"},
+		{"negative quota", newStore(), Options{GroupsPerENI: -1}, "Options.GroupsPerENI = -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.client, tt.opts)
+			require.Nil(t, c)
+			require.ErrorIs(t, err, ErrInvalidOptions)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+	c, err := New(nil, Options{Checks: []CheckName{CheckPolicies, CheckNodes, CheckSupport, CheckMode}})
+	require.NoError(t, err, "offline checks need no client")
+	require.Equal(t, v1beta1.DefaultMaxGroups, c.groupsPerENI)
+}
+
+// mustNew is New for options known to be valid.
+func mustNew(t testing.TB, client EC2, opts Options) *Checker {
+	t.Helper()
+	c, err := New(client, opts)
+	require.NoError(t, err)
+	return c
 }
 
 func TestPolicyWithoutName(t *testing.T) {
 	p := tutorialPolicy()
 	p.Name = ""
-	r, err := New(nil, WithChecks(CheckPolicies)).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{p})
+	r, err := mustNew(t, nil, Options{Checks: []CheckName{CheckPolicies}}).Run(t.Context(), tutorialCluster(), []v1beta1.SecurityGroupPolicy{p})
 	require.NoError(t, err)
 	require.Equal(t, []Code{CodePolicyInvalid, CodeWorkloadNoPolicy}, r.Codes())
 	require.Contains(t, r.Findings[0].Problem, `name "" must both be set`)

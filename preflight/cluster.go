@@ -6,21 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-)
 
-// EnforcingMode is the VPC CNI plugin's POD_SECURITY_GROUP_ENFORCING_MODE.
-type EnforcingMode string
-
-const (
-	// Strict sends all traffic of a pod with security groups through its
-	// branch ENI, even traffic to its own node. It is the plugin's default,
-	// and the zero value of EnforcingMode means Strict.
-	Strict EnforcingMode = "strict"
-	// Standard lets node-local traffic (kubelet, NodeLocal DNSCache) reach
-	// the pod over its veth, outside its security groups, and SNATs
-	// traffic leaving the VPC to the node's address. It needs plugin 1.11
-	// or later.
-	Standard EnforcingMode = "standard"
+	"github.com/podsg/podsg/enforce"
 )
 
 // IPFamily is the IP family of a cluster. The zero value means IPv4.
@@ -86,20 +73,14 @@ type CNI struct {
 	Version string `json:"version,omitempty"`
 	// EnablePodENI is ENABLE_POD_ENI: without it no node gets a trunk ENI.
 	EnablePodENI bool `json:"enablePodENI"`
-	// EnforcingMode is POD_SECURITY_GROUP_ENFORCING_MODE; empty means
-	// Strict.
-	EnforcingMode EnforcingMode `json:"enforcingMode,omitempty"`
+	// EnforcingMode is POD_SECURITY_GROUP_ENFORCING_MODE, "strict" or
+	// "standard" in JSON and YAML; the zero value (or "") is
+	// enforce.Strict, the plugin's default. Standard needs plugin 1.11 or
+	// later.
+	EnforcingMode enforce.Mode `json:"enforcingMode,omitempty"`
 	// DisableTCPEarlyDemux is DISABLE_TCP_EARLY_DEMUX of the init
 	// container: kubelet's TCP probes need it in strict mode.
 	DisableTCPEarlyDemux bool `json:"disableTCPEarlyDemux,omitempty"`
-}
-
-// Mode returns the enforcing mode, Strict when unset.
-func (c CNI) Mode() EnforcingMode {
-	if c.EnforcingMode == "" {
-		return Strict
-	}
-	return c.EnforcingMode
 }
 
 // CoreDNS says which security groups the cluster DNS pods sit behind.

@@ -23,7 +23,8 @@
 //
 // # Checks
 //
-// A Checker runs named checks (see AllChecks) over a set of
+// A Checker, from New(client, Options{…}), runs named checks (all of
+// AllChecks, or those in Options.Checks) over a set of
 // SecurityGroupPolicies and a Cluster: node groups with instance types,
 // security groups and subnets; the cluster security group; the CoreDNS
 // groups; the workloads with their labels, replica counts, probe and peer

@@ -57,7 +57,11 @@ func ExampleChecker_Run() {
 		}},
 	}
 
-	report, err := preflight.New(f).Run(ctx, cluster, []v1beta1.SecurityGroupPolicy{policy})
+	checker, err := preflight.New(f, preflight.Options{})
+	if err != nil {
+		panic(err)
+	}
+	report, err := checker.Run(ctx, cluster, []v1beta1.SecurityGroupPolicy{policy})
 	if err != nil {
 		panic(err)
 	}
@@ -85,7 +89,7 @@ func ExampleChecker_Run() {
 
 // Checks can run alone. The capacity check needs no EC2 call: five m5.large
 // nodes host 45 branch ENIs, so the 46th pod stays Pending.
-func ExampleWithChecks() {
+func ExampleOptions_checks() {
 	cluster := &preflight.Cluster{
 		Name:       "my-cluster",
 		NodeGroups: []preflight.NodeGroup{{Name: "my-nodegroup", InstanceTypes: []string{"m5.large"}, Nodes: 5}},
@@ -101,7 +105,10 @@ func ExampleWithChecks() {
 			SecurityGroups: v1beta1.GroupIDs{Groups: []string{"sg-0123456789abcdef0"}},
 		},
 	}
-	checker := preflight.New(nil, preflight.WithChecks(preflight.CheckNodes))
+	checker, err := preflight.New(nil, preflight.Options{Checks: []preflight.CheckName{preflight.CheckNodes}})
+	if err != nil {
+		panic(err)
+	}
 	report, err := checker.Run(context.Background(), cluster, []v1beta1.SecurityGroupPolicy{policy})
 	if err != nil {
 		panic(err)

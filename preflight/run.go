@@ -113,7 +113,7 @@ func (wi *workloadInfo) whyNoMatch() string {
 	return strings.Join(parts, "; ")
 }
 
-func failed(se selector.SelectorExplanation) string {
+func failed(se selector.LabelMatch) string {
 	var s []string
 	for _, f := range se.Failed {
 		if f.Present {

@@ -28,7 +28,7 @@ type tutorial struct {
 	policies []v1beta1.SecurityGroupPolicy
 }
 
-func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
+func newTutorial(t testing.TB, opts ...fake.Options) *tutorial {
 	t.Helper()
 	ctx := context.Background()
 	f := fake.New(opts...)
@@ -81,7 +81,9 @@ func newTutorial(t testing.TB, opts ...func(*fake.Options)) *tutorial {
 
 func (tt *tutorial) run(t testing.TB) *preflight.Report {
 	t.Helper()
-	r, err := preflight.New(tt.ec2).Run(context.Background(), tt.cluster, tt.policies)
+	c, err := preflight.New(tt.ec2, preflight.Options{})
+	require.NoError(t, err)
+	r, err := c.Run(context.Background(), tt.cluster, tt.policies)
 	require.NoError(t, err)
 	return r
 }
@@ -210,8 +212,9 @@ func TestTutorialCapacityFigures(t *testing.T) {
 
 func BenchmarkTutorialRun(b *testing.B) {
 	// Throttling off: the benchmark measures preflight, not EC2's buckets.
-	tt := newTutorial(b, func(o *fake.Options) { o.DisableThrottling = true })
-	c := preflight.New(tt.ec2)
+	tt := newTutorial(b, fake.Options{DisableThrottling: true})
+	c, err := preflight.New(tt.ec2, preflight.Options{})
+	require.NoError(b, err)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

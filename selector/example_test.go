@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/selector"
 )
@@ -53,7 +54,7 @@ func ExampleIndex_Match() {
 		Labels:         map[string]string{"app": "my-app", "role": "my-role"},
 		FargateProfile: "my-profile",
 	})
-	fmt.Printf("%s: %s=%s\n", r.Treatment, selector.FargateAnnotationKey, r.FargateAnnotation())
+	fmt.Printf("%s: %s=%s\n", r.Treatment, podeni.FargateAnnotationKey, r.FargateAnnotation())
 	// Output:
 	// branch ENI [sg-05b1d815d1e7a3c90] [my-security-group-policy]
 	// Fargate: fargate.amazonaws.com/pod-sg=sg-05b1d815d1e7a3c90

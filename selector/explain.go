@@ -34,13 +34,13 @@ type PolicyExplanation struct {
 	// Invalid lists the problems v1beta1.Validate found, or is "".
 	Invalid string
 	// PodSelector and ServiceAccountSelector explain each selector.
-	PodSelector, ServiceAccountSelector SelectorExplanation
+	PodSelector, ServiceAccountSelector LabelMatch
 }
 
-// SelectorExplanation says how one selector fared against one set of
-// labels: the pod's for podSelector, its ServiceAccount's for
+// LabelMatch says how one label selector of a policy fared against one set
+// of labels: the pod's for podSelector, its ServiceAccount's for
 // serviceAccountSelector.
-type SelectorExplanation struct {
+type LabelMatch struct {
 	// Set is false for a selector that is not set (no constraint).
 	Set bool
 	// Selector is the selector in label-selector syntax ("role=db,tier in
@@ -95,8 +95,8 @@ func (x *Index) Explain(pod Pod) Explanation {
 	return e
 }
 
-func (s *compiledSelector) explain(lbls map[string]string) SelectorExplanation {
-	e := SelectorExplanation{Set: s.state != selectorUnset, Selector: s.text, Matched: s.matches(lbls)}
+func (s *compiledSelector) explain(lbls map[string]string) LabelMatch {
+	e := LabelMatch{Set: s.state != selectorUnset, Selector: s.text, Matched: s.matches(lbls)}
 	if s.state == selectorInvalid {
 		e.Error = s.err.Error()
 	}
@@ -142,7 +142,7 @@ func (e Explanation) String() string {
 	return b.String()
 }
 
-func (s SelectorExplanation) write(b *strings.Builder, field, owner string) {
+func (s LabelMatch) write(b *strings.Builder, field, owner string) {
 	switch {
 	case !s.Set:
 		fmt.Fprintf(b, "    %s: not set\n", field)

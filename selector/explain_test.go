@@ -42,8 +42,8 @@ func TestExplain(t *testing.T) {
 			{
 				Name:        "db-clients",
 				Groups:      []string{sgA},
-				PodSelector: selector.SelectorExplanation{Set: true, Selector: "app=web", Matched: true},
-				ServiceAccountSelector: selector.SelectorExplanation{Set: true, Selector: "db-access=true", Failed: []selector.FailedRequirement{
+				PodSelector: selector.LabelMatch{Set: true, Selector: "app=web", Matched: true},
+				ServiceAccountSelector: selector.LabelMatch{Set: true, Selector: "db-access=true", Failed: []selector.FailedRequirement{
 					{Requirement: "db-access=true", Key: "db-access"},
 				}},
 			},
@@ -51,34 +51,34 @@ func TestExplain(t *testing.T) {
 				Name:                   "everyone",
 				Groups:                 []string{sgB},
 				Matched:                true,
-				PodSelector:            selector.SelectorExplanation{Set: true, Matched: true},
-				ServiceAccountSelector: selector.SelectorExplanation{Matched: true},
+				PodSelector:            selector.LabelMatch{Set: true, Matched: true},
+				ServiceAccountSelector: selector.LabelMatch{Matched: true},
 			},
 			{
 				Name:                   "no-selector",
 				Groups:                 []string{sgC},
 				Ignored:                "neither podSelector nor serviceAccountSelector is set",
 				Invalid:                "spec.podSelector: Required value: set podSelector, serviceAccountSelector or both: a policy without selectors selects no pod",
-				PodSelector:            selector.SelectorExplanation{Matched: true},
-				ServiceAccountSelector: selector.SelectorExplanation{Matched: true},
+				PodSelector:            selector.LabelMatch{Matched: true},
+				ServiceAccountSelector: selector.LabelMatch{Matched: true},
 			},
 			{
 				Name:   "payments",
 				Groups: []string{sgC},
-				PodSelector: selector.SelectorExplanation{Set: true, Selector: "!canary,role in (payments),tier", Failed: []selector.FailedRequirement{
+				PodSelector: selector.LabelMatch{Set: true, Selector: "!canary,role in (payments),tier", Failed: []selector.FailedRequirement{
 					{Requirement: "!canary", Key: "canary", Value: "yes", Present: true},
 					{Requirement: "role in (payments)", Key: "role", Value: "web", Present: true},
 					{Requirement: "tier", Key: "tier"},
 				}},
-				ServiceAccountSelector: selector.SelectorExplanation{Matched: true},
+				ServiceAccountSelector: selector.LabelMatch{Matched: true},
 			},
 			{
 				Name:                   "placeholder",
 				Groups:                 []string{"my_pod_security_group_id"},
 				Matched:                true,
 				Invalid:                `spec.securityGroups.groupIds[0]: Invalid value: "my_pod_security_group_id": want sg- followed by 8 or 17 lowercase hex digits, like sg-0123456789abcdef0: use the ID of an existing security group`,
-				PodSelector:            selector.SelectorExplanation{Set: true, Selector: "app=web", Matched: true},
-				ServiceAccountSelector: selector.SelectorExplanation{Matched: true},
+				PodSelector:            selector.LabelMatch{Set: true, Selector: "app=web", Matched: true},
+				ServiceAccountSelector: selector.LabelMatch{Matched: true},
 			},
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/selector"
 )
@@ -239,7 +240,7 @@ func TestResultSlicesAreSafeToAppend(t *testing.T) {
 func TestResultStrings(t *testing.T) {
 	r := selector.Result{Treatment: selector.Fargate, Groups: []string{sgA, sgB}, Policies: []string{"p", "q"}}
 	require.Equal(t, sgA+","+sgB, r.FargateAnnotation())
-	require.Equal(t, "fargate.amazonaws.com/pod-sg", selector.FargateAnnotationKey)
+	require.Equal(t, "fargate.amazonaws.com/pod-sg", podeni.FargateAnnotationKey)
 	require.Equal(t, "Fargate ["+sgA+" "+sgB+"] from p, q", r.String())
 	r.Treatment = selector.BranchENI
 	require.Empty(t, r.FargateAnnotation())

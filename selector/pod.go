@@ -3,8 +3,6 @@ package selector
 import (
 	"strconv"
 	"strings"
-
-	"github.com/podsg/podsg/eni"
 )
 
 const (
@@ -124,7 +122,7 @@ type Result struct {
 }
 
 // FargateAnnotation returns the value of the fargate.amazonaws.com/pod-sg
-// annotation (eni.FargateAnnotationKey) for a Fargate pod: the groups,
+// annotation (api/podeni.FargateAnnotationKey) for a Fargate pod: the groups,
 // comma-separated. It returns "" for other treatments.
 func (r Result) FargateAnnotation() string {
 	if r.Treatment != Fargate {
@@ -132,10 +130,6 @@ func (r Result) FargateAnnotation() string {
 	}
 	return strings.Join(r.Groups, ",")
 }
-
-// FargateAnnotationKey is eni.FargateAnnotationKey, the annotation that
-// FargateAnnotation's value belongs in.
-const FargateAnnotationKey = eni.FargateAnnotationKey
 
 func (r Result) String() string {
 	if r.Treatment == NotEligible {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -27,11 +28,11 @@ var _ eni.Backend = (*nodeBackend)(nil)
 // derived from the request, so retries after lost responses find the same
 // ENI and association. When the association fails the ENI is deleted; when
 // that cannot be confirmed the error is an *eni.InDoubtError.
-func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (eni.BranchENI, error) {
+func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (podeni.BranchENI, error) {
 	m, info := nb.m, nb.n.info
 	cidr, err := m.subnetCIDR(ctx, req.Key.Subnet)
 	if err != nil {
-		return eni.BranchENI{}, err
+		return podeni.BranchENI{}, err
 	}
 	// ENIs made ahead of demand wait for spare budget; pods never wait
 	// behind them.
@@ -55,13 +56,13 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		ClientToken: token(append([]string{"create"}, parts...)...),
 	}, m.ec2.CreateNetworkInterface)
 	if err != nil {
-		return eni.BranchENI{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
+		return podeni.BranchENI{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
 	}
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
 	if err != nil {
 		// Unusable answer: the ENI is not associated, so it holds no VLAN.
 		_ = m.deleteENI(m.life, b.ID, PriorityPodStart)
-		return eni.BranchENI{}, err
+		return podeni.BranchENI{}, err
 	}
 	m.addInflight(b.ID)
 	defer m.doneInflight(b.ID)
@@ -72,7 +73,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		ClientToken:       token(append([]string{"associate", b.ID}, parts...)...),
 	}, m.ec2.AssociateTrunkInterface)
 	if err != nil {
-		return eni.BranchENI{}, nb.rollback(ctx, b, err)
+		return podeni.BranchENI{}, nb.rollback(ctx, b, err)
 	}
 	if a := aout.InterfaceAssociation; a != nil {
 		b.AssociationID = aws.ToString(a.AssociationId)
@@ -81,7 +82,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 }
 
 // rollback deletes a branch ENI whose association failed with cause.
-func (nb *nodeBackend) rollback(ctx context.Context, b eni.BranchENI, cause error) error {
+func (nb *nodeBackend) rollback(ctx context.Context, b podeni.BranchENI, cause error) error {
 	m := nb.m
 	rctx, cancel := context.WithTimeout(m.life, m.opts.RollbackTimeout)
 	defer cancel()
@@ -172,10 +173,10 @@ func (m *Manager) deleteENI(ctx context.Context, id string, p Priority) error {
 
 // branchFromEC2 builds the annotation value of a branch ENI from EC2's
 // description. b.ID is set even when an error is returned.
-func branchFromEC2(ni types.NetworkInterface, vlan int, cidr netip.Prefix) (eni.BranchENI, error) {
-	b := eni.BranchENI{ID: aws.ToString(ni.NetworkInterfaceId), VLANID: vlan, SubnetCIDR: cidr}
+func branchFromEC2(ni types.NetworkInterface, vlan int, cidr netip.Prefix) (podeni.BranchENI, error) {
+	b := podeni.BranchENI{ID: aws.ToString(ni.NetworkInterfaceId), VLANID: vlan, SubnetCIDR: cidr}
 	var err error
-	if b.MAC, err = eni.ParseMAC(aws.ToString(ni.MacAddress)); err != nil {
+	if b.MAC, err = podeni.ParseMAC(aws.ToString(ni.MacAddress)); err != nil {
 		return b, fmt.Errorf("branch ENI %s: %w", b.ID, err)
 	}
 	if b.PrivateIP, err = netip.ParseAddr(aws.ToString(ni.PrivateIpAddress)); err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
+
+	"github.com/podsg/podsg/internal/ec2err"
 )
 
 // noSDKRetry turns the SDK client's own retries off for a call: trunk
@@ -46,14 +48,11 @@ func retryable(err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) != aws.FalseTernary
 }
 
-// ErrorCode returns the EC2 error code in err's chain, or "".
-func ErrorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
+// ErrorCode returns the EC2 error code of the first smithy.APIError in err's
+// chain ("InvalidNetworkInterfaceID.NotFound", "RequestLimitExceeded", ...),
+// or "" when err carries none. It works on errors of *ec2.Client and of
+// package fake alike.
+func ErrorCode(err error) string { return ec2err.Code(err) }
 
 // call makes one EC2 call through the budget, retrying retryable failures
 // with the SDK's exponential jitter back-off, up to the Manager's attempts.

@@ -77,10 +77,10 @@ type controller struct {
 	stop func()
 }
 
-var chaosActions = []string{
-	"CreateNetworkInterface", "AssociateTrunkInterface", "DisassociateTrunkInterface", "DeleteNetworkInterface",
-	"ModifyNetworkInterfaceAttribute", "DescribeNetworkInterfaces", "DescribeTrunkInterfaceAssociations",
-	"DescribeInstances", "DescribeSubnets",
+var chaosActions = []fake.Action{
+	fake.ActionCreateNetworkInterface, fake.ActionAssociateTrunkInterface, fake.ActionDisassociateTrunkInterface, fake.ActionDeleteNetworkInterface,
+	fake.ActionModifyNetworkInterfaceAttribute, fake.ActionDescribeNetworkInterfaces, fake.ActionDescribeTrunkInterfaceAssociations,
+	fake.ActionDescribeInstances, fake.ActionDescribeSubnets,
 }
 
 // TestChaos runs at least 2,000 pod lifecycles on 10 nodes while EC2
@@ -103,7 +103,7 @@ func TestChaos(t *testing.T) {
 			defer rngMu.Unlock()
 			return lo + time.Duration(rng.Int64N(int64(hi-lo)))
 		}
-		f := fake.New(func(o *fake.Options) { o.Seed = 42 })
+		f := fake.New(fake.Options{Seed: 42})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 		sgNode := f.AddSecurityGroup(vpc, "nodes")
@@ -117,7 +117,7 @@ func TestChaos(t *testing.T) {
 			cl.pods[n.InstanceID] = map[eni.PodRef]*podState{}
 		}
 		f.SetLatency("", fake.Latency{Base: 20 * time.Millisecond, Jitter: 30 * time.Millisecond})
-		f.SetLatency("CreateNetworkInterface", fake.Latency{Base: 200 * time.Millisecond, Jitter: 300 * time.Millisecond})
+		f.SetLatency(fake.ActionCreateNetworkInterface, fake.Latency{Base: 200 * time.Millisecond, Jitter: 300 * time.Millisecond})
 		for _, a := range chaosActions {
 			f.InjectFault(fake.Fault{Action: a, Code: fake.CodeRequestLimitExceeded, Probability: 0.10})
 			f.InjectFault(fake.Fault{Action: a, Code: fake.CodeInternalError, Probability: 0.02})

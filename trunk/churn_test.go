@@ -275,7 +275,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // runChurn runs the scenario for one strategy inside the caller's bubble.
 func runChurn(t *testing.T, st churnStrategy, plan churnPlan) churnResult {
-	f := fake.New(func(o *fake.Options) { o.Seed = plan.seed; o.CallLogSize = -1 })
+	f := fake.New(fake.Options{Seed: plan.seed, CallLogSize: -1})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 	nodeSG := f.AddSecurityGroup(vpc, "nodes")

@@ -49,7 +49,8 @@
 // # Restarts and leaks
 //
 // All state is rebuilt from EC2. ReconcileAll lists the branch ENIs of up to
-// 200 nodes per DescribeNetworkInterfaces call by the instance tag, 1,000 per
+// 199 nodes per DescribeNetworkInterfaces call by the instance tag (EC2 takes
+// 200 filter values per call, the cluster tag's one included), 1,000 per
 // page (never unpaginated), and matches them with the live pods the caller
 // lists: ENIs named by a live pod's annotation stay in use on their VLAN,
 // others cool down, ENIs created but never associated are deleted. A caller

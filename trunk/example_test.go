@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/fake"
 	"github.com/podsg/podsg/trunk"
@@ -12,7 +13,7 @@ import (
 
 func ExampleManager() {
 	ctx := context.Background()
-	f := fake.New(func(o *fake.Options) { o.DisableThrottling = true })
+	f := fake.New(fake.Options{DisableThrottling: true})
 	tut, err := fake.SeedTutorial(ctx, f)
 	if err != nil {
 		fmt.Println(err)
@@ -37,7 +38,7 @@ func ExampleManager() {
 			fmt.Println(err)
 			return
 		}
-		b, _ := eni.ParseAnnotation(res.Annotation)
+		b, _ := podeni.Parse(res.Annotation)
 		fmt.Println(pod, "vlan", b[0].VLANID)
 	}
 	mt := m.Metrics()

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/limits"
 )
@@ -330,13 +331,12 @@ func (m *Manager) initNode(ctx context.Context, n *node, inst instanceView) (Nod
 	if err != nil {
 		return NodeInfo{}, err
 	}
-	pool, err := eni.NewPool(eni.Config{
-		Node:    info.InstanceID,
-		Limit:   info.BranchLimit,
-		Backend: &nodeBackend{m: m, n: n},
-		Policy:  m.opts.Policy,
-		Logger:  m.log,
-		OnDue:   func(t time.Time) { m.schedule(n, t) },
+	pool, err := eni.NewPool(&nodeBackend{m: m, n: n}, eni.Options{
+		Node:   info.InstanceID,
+		Limit:  info.BranchLimit,
+		Policy: m.opts.Policy,
+		Logger: m.log,
+		OnDue:  func(t time.Time) { m.schedule(n, t) },
 	})
 	if err != nil {
 		return NodeInfo{}, err
@@ -393,7 +393,7 @@ func (m *Manager) Acquire(ctx context.Context, instanceID string, pod eni.PodRef
 	if err != nil {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, err)
 	}
-	ann, err := eni.FormatAnnotation(b.ENI)
+	ann, err := podeni.Format(b.ENI)
 	if err != nil {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: branch ENI %s: %w", pod, instanceID, b.ENI.ID, err)
 	}

@@ -117,6 +117,10 @@ func (m *Manager) listENIs(ctx context.Context, p Priority, filters []types.Filt
 	}
 }
 
+// maxFilterValues is how many filter values EC2 accepts in one call, all
+// filters together; more fail with FilterLimitExceeded.
+const maxFilterValues = 200
+
 func filter(name string, values ...string) types.Filter {
 	return types.Filter{Name: aws.String(name), Values: values}
 }

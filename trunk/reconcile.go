@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 )
 
@@ -42,7 +43,7 @@ func (m *Manager) Reconcile(ctx context.Context, instanceID string, pods []eni.L
 
 // ReconcileAll reconciles many nodes at once, as after a restart. It costs
 // about one DescribeInstances call per 200 new nodes, and one
-// DescribeNetworkInterfaces call per 1,000 branch ENIs (nodes are listed 200
+// DescribeNetworkInterfaces call per 1,000 branch ENIs (nodes are listed 199
 // at a time by the instance tag, listings running on Options.Workers
 // goroutines). Errors of single nodes are joined; the other nodes are
 // reconciled.
@@ -125,7 +126,9 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 
 	found := make(map[string][]types.NetworkInterface, len(ts))
 	failed := make(map[string]bool)
-	const perList = 200
+	// EC2 takes at most maxFilterValues filter values per call, the cluster
+	// tag's value included.
+	const perList = maxFilterValues - 1
 	batches := (len(ts) + perList - 1) / perList
 	m.parallel(batches, func(i int) {
 		var ids []string
@@ -207,7 +210,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		}
 		vs, _ := tagValue(ni.TagSet, TagVLANID)
 		vlan, err := strconv.Atoi(vs)
-		if err != nil || vlan < eni.MinVLAN || vlan > eni.MaxBranchVLAN {
+		if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
 			errs = append(errs, fmt.Errorf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
 			continue
 		}

@@ -47,7 +47,7 @@ func TestScale(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		f := fake.New(func(o *fake.Options) { o.CallLogSize = -1 })
+		f := fake.New(fake.Options{CallLogSize: -1})
 		const cluster = "scale"
 		want, pods := seedScale(t, f, cluster, nodes)
 		setLatencies(f)
@@ -95,13 +95,13 @@ func TestScale(t *testing.T) {
 		}
 		require.Less(t, goroutines, 4*16, "goroutines must be bounded by the workers, not by nodes")
 		calls, throttled := totals(f)
-		require.Zero(t, f.Count("DeleteNetworkInterface").Calls, "a rebuild with every pod listed deletes nothing")
+		require.Zero(t, f.Count(fake.ActionDeleteNetworkInterface).Calls, "a rebuild with every pod listed deletes nothing")
 
 		cancel()
 		wg.Wait()
 		runtime.KeepAlive(f)
 		t.Logf("rebuild took %d DescribeNetworkInterfaces, %d DescribeInstances and %d DescribeSubnets calls",
-			f.Count("DescribeNetworkInterfaces").Calls, f.Count("DescribeInstances").Calls, f.Count("DescribeSubnets").Calls)
+			f.Count(fake.ActionDescribeNetworkInterfaces).Calls, f.Count(fake.ActionDescribeInstances).Calls, f.Count(fake.ActionDescribeSubnets).Calls)
 		fmt.Printf("scale nodes=%d enis=%d heap_per_node_bytes=%d goroutines=%d rebuild_virtual_s=%.1f calls=%d throttled=%d\n",
 			nodes, nodes*scaleENIsPerNode, heap/int64(nodes), goroutines, rebuild.Seconds(), calls, throttled)
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/fake"
 	"github.com/podsg/podsg/trunk"
@@ -79,7 +80,7 @@ func TestTutorial(t *testing.T) {
 			node := tut.Nodes[i%5].InstanceID
 			res, err := m.Acquire(ctx, node, pod(i), groups)
 			require.NoError(t, err, "pod %d", i)
-			b, err := eni.ParseAnnotation(res.Annotation)
+			b, err := podeni.Parse(res.Annotation)
 			require.NoError(t, err)
 			require.Equal(t, res.Branch.ENI, b[0])
 			held[i] = node
@@ -122,7 +123,7 @@ func TestTrunkingUnsupported(t *testing.T) {
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, "t3.large", te.InstanceType)
 		require.ErrorContains(t, err, "t3.large")
-		require.Equal(t, 0, f.Count("CreateNetworkInterface").Calls)
+		require.Equal(t, 0, f.Count(fake.ActionCreateNetworkInterface).Calls)
 	})
 }
 
@@ -155,16 +156,16 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(context.Background(), node)
 		require.NoError(t, err)
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Code: fake.CodeUnauthorizedOperation, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
 		_, err = m.Acquire(context.Background(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.Equal(t, fake.CodeUnauthorizedOperation, trunk.ErrorCode(err))
 		require.ErrorContains(t, err, "the ENI was deleted")
 		require.Empty(t, branchENIs(t, f))
-		require.Equal(t, 1, f.Count("DeleteNetworkInterface").OK)
+		require.Equal(t, 1, f.Count(fake.ActionDeleteNetworkInterface).OK)
 
 		// Lost answers: the association happened, the retries find it.
-		f.InjectFault(fake.Fault{Action: "AssociateTrunkInterface", Lost: true, OnCall: 1})
-		f.InjectFault(fake.Fault{Action: "CreateNetworkInterface", Lost: true, OnCall: 2})
+		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
+		f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 2})
 		for i := 2; i < 4; i++ {
 			_, err = m.Acquire(context.Background(), node, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
 			require.NoError(t, err)
@@ -177,7 +178,7 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 // EnsureNode creates.
 func TestTrunkCreation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := fake.New(func(o *fake.Options) { o.AttachDelay = 3 * time.Second })
+		f := fake.New(fake.Options{AttachDelay: 3 * time.Second})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/20", "")
 		sg := f.AddSecurityGroup(vpc, "nodes")

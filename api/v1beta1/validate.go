@@ -8,6 +8,8 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/podsg/podsg/internal/awsid"
 )
 
 const (
@@ -136,19 +138,4 @@ func validateGroups(ids []string, opts ValidateOptions, path *field.Path) field.
 // ValidGroupID reports whether id has the form of an EC2 security group ID:
 // "sg-" followed by 8 (older groups) or 17 lowercase hex digits. It does not
 // allocate.
-func ValidGroupID(id string) bool {
-	const prefix = "sg-"
-	if len(id) != len(prefix)+8 && len(id) != len(prefix)+17 {
-		return false
-	}
-	if id[:len(prefix)] != prefix {
-		return false
-	}
-	for i := len(prefix); i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidGroupID(id string) bool { return awsid.Valid(id, awsid.SecurityGroup) }

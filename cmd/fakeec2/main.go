@@ -118,11 +118,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	f := fake.New(func(o *fake.Options) {
-		o.Region = c.region
-		o.Seed = c.seed
-		o.DisableThrottling = !c.throttle
-		o.Logger = logger
+	f := fake.New(fake.Options{
+		Region:            c.region,
+		Seed:              c.seed,
+		DisableThrottling: !c.throttle,
+		Logger:            logger,
 	})
 	if c.latency > 0 {
 		f.SetLatency("", fake.Latency{Base: c.latency})
@@ -136,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		b.Tutorial = &t
 	}
 
-	srv, err := fake.NewServer(f, fake.WithServerLogger(logger))
+	srv, err := fake.NewServer(f, fake.ServerOptions{Logger: logger})
 	if err != nil {
 		return err
 	}

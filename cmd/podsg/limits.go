@@ -130,10 +130,10 @@ func (c *cli) refreshFromEC2(ctx context.Context, o ec2Options, table *limits.Ta
 	if err != nil {
 		return nil, err
 	}
-	t, err := ec2limits.Refresh(ctx, client, func(ro *ec2limits.Options) {
-		ro.Base = table
-		ro.InstanceTypes = want
-		ro.BranchENIs = counts
+	t, err := ec2limits.Refresh(ctx, client, ec2limits.Options{
+		Base:          table,
+		InstanceTypes: want,
+		BranchENIs:    counts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("describing instance types with EC2: %w", err)

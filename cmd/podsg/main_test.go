@@ -406,6 +406,20 @@ func TestPreflight(t *testing.T) {
 	require.Contains(t, codes, "peer-traffic-blocked")
 }
 
+func TestPreflightBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--check", "dnss"}, `--check[0] = "dnss": not a check`},
+		{[]string{"--max-groups", "17"}, "--max-groups = 17: want the account's quota"},
+	} {
+		code, _, stderr := runPreflight(t, nil, tt.args...)
+		require.Equal(t, exitUsage, code, stderr)
+		require.Contains(t, stderr, tt.want)
+	}
+}
+
 func TestPreflightBadCluster(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "cluster.yaml")
@@ -413,6 +427,11 @@ func TestPreflightBadCluster(t *testing.T) {
 	code, _, stderr := runCLI(t, "", "preflight", "--cluster", file)
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "nodeGroupz")
+
+	require.NoError(t, os.WriteFile(file, []byte("name: x\ncni: {enforcingMode: strikt}\n"), 0o600))
+	code, _, stderr = runCLI(t, "", "preflight", "--cluster", file)
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, stderr, `Mode = "strikt": want "strict" or "standard"`)
 }
 
 func revokeByID(groupID string, ruleIDs ...string) *ec2.RevokeSecurityGroupIngressInput {
@@ -425,7 +444,7 @@ func TestLimitsFromEC2(t *testing.T) {
 		NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: limits.HypervisorNitro}
 	table, err := limits.WithOverrides(m9)
 	require.NoError(t, err)
-	f := fake.New(func(o *fake.Options) { o.Limits = table })
+	f := fake.New(fake.Options{Limits: table})
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
 		c := newCLI(strings.NewReader(""), &out, &errOut)

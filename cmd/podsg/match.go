@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/selector/kube"
@@ -146,7 +147,7 @@ func writeExplanation(w io.Writer, wl workload, e selector.Explanation) {
 	case selector.BranchENI:
 		fmt.Fprintf(w, "  => requests %s: 1 and gets a branch ENI with these groups\n", "vpc.amazonaws.com/pod-eni")
 	case selector.Fargate:
-		fmt.Fprintf(w, "  => annotation %s: %q\n", selector.FargateAnnotationKey, e.Result.FargateAnnotation())
+		fmt.Fprintf(w, "  => annotation %s: %q\n", podeni.FargateAnnotationKey, e.Result.FargateAnnotation())
 	}
 }
 
@@ -190,7 +191,7 @@ func toMatchJSON(wl workload, e selector.Explanation) matchJSON {
 	return r
 }
 
-func toSelectorJSON(s selector.SelectorExplanation) selectorJSON {
+func toSelectorJSON(s selector.LabelMatch) selectorJSON {
 	r := selectorJSON{Set: s.Set, Selector: s.Selector, Error: s.Error, Matched: s.Matched}
 	for _, f := range s.Failed {
 		r.Failed = append(r.Failed, f.Requirement)

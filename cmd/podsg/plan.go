@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
-	"github.com/podsg/podsg/eni"
 )
 
 const planDescription = `
@@ -60,12 +60,12 @@ func (c *cli) plan(_ context.Context, args []string) error {
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("--mode: %v", err)}
 	}
-	cfg := enforce.Config{
+	opts := enforce.Options{
 		Mode: m, TrunkLink: *trunk, PrimaryInterface: *primaryIf,
 		ExternalSNAT: *externalSNAT, MTU: *mtu, VethPrefix: *vethPrefix,
 	}
 	if *nodeIP != "" {
-		if cfg.PrimaryIP, err = netip.ParseAddr(*nodeIP); err != nil {
+		if opts.PrimaryIP, err = netip.ParseAddr(*nodeIP); err != nil {
 			return usagef("--node-ip %q: %v", *nodeIP, err)
 		}
 	}
@@ -73,7 +73,7 @@ func (c *cli) plan(_ context.Context, args []string) error {
 		flag string
 		in   []string
 		out  *[]netip.Prefix
-	}{{"--vpc-cidr", vpcCIDRs, &cfg.VPCCIDRs}, {"--exclude-snat-cidr", excluded, &cfg.SNATExcludedCIDRs}} {
+	}{{"--vpc-cidr", vpcCIDRs, &opts.VPCCIDRs}, {"--exclude-snat-cidr", excluded, &opts.SNATExcludedCIDRs}} {
 		for _, s := range l.in {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
@@ -82,7 +82,7 @@ func (c *cli) plan(_ context.Context, args []string) error {
 			*l.out = append(*l.out, p)
 		}
 	}
-	b, err := enforce.NewBuilder(cfg)
+	b, err := enforce.NewBuilder(opts)
 	if err != nil {
 		return fmt.Errorf("%w\n(set --node-ip and --vpc-cidr from the node and its VPC, or --external-snat)", flagNames(err))
 	}
@@ -101,7 +101,7 @@ func (c *cli) plan(_ context.Context, args []string) error {
 		if !ok || namespace == "" || name == "" {
 			return usagef("--pod %q: give the pod as namespace/name", *podName)
 		}
-		enis, err := eni.ParseAnnotation(*annotation)
+		enis, err := podeni.Parse(*annotation)
 		if err != nil {
 			return fmt.Errorf("--annotation: %w", err)
 		}
@@ -132,13 +132,13 @@ func (c *cli) plan(_ context.Context, args []string) error {
 // that the message says what to change on the command line.
 func flagNames(err error) error {
 	r := strings.NewReplacer(
-		"Config.TrunkLink", "--trunk-link",
-		"Config.PrimaryInterface", "--primary-interface",
-		"Config.PrimaryIP", "--node-ip",
-		"Config.VPCCIDRs", "--vpc-cidr",
-		"Config.SNATExcludedCIDRs", "--exclude-snat-cidr",
-		"Config.MTU", "--mtu",
-		"Config.VethPrefix", "--veth-prefix",
+		"Options.TrunkLink", "--trunk-link",
+		"Options.PrimaryInterface", "--primary-interface",
+		"Options.PrimaryIP", "--node-ip",
+		"Options.VPCCIDRs", "--vpc-cidr",
+		"Options.SNATExcludedCIDRs", "--exclude-snat-cidr",
+		"Options.MTU", "--mtu",
+		"Options.VethPrefix", "--veth-prefix",
 		"Pod.Namespace", "--pod (namespace)",
 		"Pod.Name", "--pod (name)",
 		"Pod.NetNS", "--netns",

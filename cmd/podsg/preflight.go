@@ -133,15 +133,15 @@ func (c *cli) preflight(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := []preflight.Option{preflight.WithGroupsPerENI(*groupsPerENI)}
-	if len(checks) > 0 {
-		names := make([]preflight.CheckName, len(checks))
-		for i, n := range checks {
-			names[i] = preflight.CheckName(n)
-		}
-		opts = append(opts, preflight.WithChecks(names...))
+	opts := preflight.Options{GroupsPerENI: *groupsPerENI}
+	for _, n := range checks {
+		opts.Checks = append(opts.Checks, preflight.CheckName(n))
 	}
-	report, err := preflight.New(client, opts...).Run(ctx, cluster, policies)
+	checker, err := preflight.New(client, opts)
+	if err != nil {
+		return usagef("%s", strings.NewReplacer("Options.Checks", "--check", "Options.GroupsPerENI", "--max-groups").Replace(err.Error()))
+	}
+	report, err := checker.Run(ctx, cluster, policies)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/examples/controller/internal/kubetest"
 	"github.com/podsg/podsg/fake"
@@ -184,7 +185,7 @@ func TestAPIServerWebhooks(t *testing.T) {
 	podFile := func(name, role, annotation string) string {
 		var ann string
 		if annotation != "" {
-			ann = fmt.Sprintf("  annotations:\n    %s: '%s'\n", eni.AnnotationKey, annotation)
+			ann = fmt.Sprintf("  annotations:\n    %s: '%s'\n", podeni.AnnotationKey, annotation)
 		}
 		file := t.TempDir() + "/pod.yaml"
 		require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`apiVersion: v1
@@ -207,7 +208,7 @@ metadata:
 		return p
 	}
 	podENI := func(p *corev1.Pod) (string, bool) {
-		q, ok := p.Spec.Containers[0].Resources.Requests[eni.ResourceName]
+		q, ok := p.Spec.Containers[0].Resources.Requests[podeni.ResourceName]
 		return q.String(), ok
 	}
 
@@ -215,7 +216,7 @@ metadata:
 	_, err := asAlice("apply", "-f", podFile("selected", "my-role", ""))
 	require.NoError(t, err)
 	q, ok := podENI(getPod("selected"))
-	require.True(t, ok, "the mutating webhook added %s", eni.ResourceName)
+	require.True(t, ok, "the mutating webhook added %s", podeni.ResourceName)
 	require.Equal(t, "1", q)
 	// Others pass unchanged.
 	_, err = asAlice("apply", "-f", podFile("other", "other", ""))
@@ -227,20 +228,20 @@ metadata:
 	annotation := `[{"eniId":"eni-0a1b2c3d4e5f60718","ifAddress":"02:42:c0:a8:21:07","privateIp":"192.168.33.7","vlanId":3,"subnetCidr":"192.168.32.0/19"}]`
 	_, err = asAlice("apply", "-f", podFile("forged", "other", annotation))
 	require.ErrorContains(t, err, `admission webhook "vpod.podsg.example.com" denied the request: annotation vpc.amazonaws.com/pod-eni is set by the security-groups-for-pods controller only; user "alice" may not set, change or remove it`)
-	_, err = asAlice("annotate", "pod", "other", "-n", tutorialNS, eni.AnnotationKey+"="+annotation)
+	_, err = asAlice("annotate", "pod", "other", "-n", tutorialNS, podeni.AnnotationKey+"="+annotation)
 	require.ErrorContains(t, err, `denied the request: annotation vpc.amazonaws.com/pod-eni is set by the security-groups-for-pods controller only`)
 
 	// The controller's service account may set it (and only patch pods).
 	cs, err := kubernetes.NewForConfig(w.ctrl.Config)
 	require.NoError(t, err)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, eni.AnnotationKey, annotation)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, podeni.AnnotationKey, annotation)
 	_, err = cs.CoreV1().Pods(tutorialNS).Patch(ctx, "other", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	require.NoError(t, err)
-	require.Equal(t, annotation, getPod("other").Annotations[eni.AnnotationKey])
+	require.Equal(t, annotation, getPod("other").Annotations[podeni.AnnotationKey])
 	_, err = cs.CoreV1().Pods(tutorialNS).Create(ctx, newPod(w.tutorialDeployment(), "by-the-controller"), metav1.CreateOptions{})
 	require.True(t, apierrors.IsForbidden(err), "the controller may not create pods: %v", err)
 	// ... and once set, alice may neither change nor remove it.
-	_, err = asAlice("annotate", "pod", "other", "-n", tutorialNS, eni.AnnotationKey+"-")
+	_, err = asAlice("annotate", "pod", "other", "-n", tutorialNS, podeni.AnnotationKey+"-")
 	require.ErrorContains(t, err, "may not set, change or remove it")
 	// Other changes to the pod are hers to make.
 	_, err = asAlice("label", "pod", "other", "-n", tutorialNS, "tier=web")
@@ -290,11 +291,11 @@ func TestAPIServerPods(t *testing.T) {
 		waitFor(t, 30*time.Second, "node "+n.Name+" advertises its capacity", func() bool {
 			node := new(corev1.Node)
 			require.NoError(t, w.c.Client.Get(ctx, types.NamespacedName{Name: n.Name}, node))
-			q, ok := node.Status.Allocatable[eni.ResourceName]
+			q, ok := node.Status.Allocatable[podeni.ResourceName]
 			return node.Labels[TrunkAttachedLabel] == "true" && ok && q.Value() == int64(lim.MaxBranchENIs)
 		})
 	}
-	require.Equal(t, len(w.nodes), w.ec2.Count("AttachNetworkInterface").OK, "one trunk per node")
+	require.Equal(t, len(w.nodes), w.ec2.Count(fake.ActionAttachNetworkInterface).OK, "one trunk per node")
 
 	dep := w.tutorialDeployment()
 	var pods []*corev1.Pod
@@ -511,8 +512,8 @@ func TestAPIServerRestart(t *testing.T) {
 	var fresh []*corev1.Pod
 	for i := range 2 {
 		p := newPod(dep, fmt.Sprintf("my-deployment-5df6f7687b-new%d", i))
-		p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{eni.ResourceName: resourceOne}
-		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{eni.ResourceName: resourceOne}
+		p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{podeni.ResourceName: resourceOne}
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{podeni.ResourceName: resourceOne}
 		p = w.createPod(p)
 		w.bind(p, w.nodes[i].Name)
 		fresh = append(fresh, p)
@@ -738,7 +739,7 @@ func TestAPIServerShards(t *testing.T) {
 	for s := range shards {
 		require.Equal(t, owned[s], wrote[s], "shard %d wrote to the nodes it owns, and their pods, only", s)
 	}
-	require.Equal(t, len(w.nodes), w.ec2.Count("AttachNetworkInterface").OK, "one trunk per node")
+	require.Equal(t, len(w.nodes), w.ec2.Count(fake.ActionAttachNetworkInterface).OK, "one trunk per node")
 }
 
 // TestAPIServerBadInput sends the controller what clusters send: a policy
@@ -801,13 +802,13 @@ func TestAPIServerBadInput(t *testing.T) {
 	t.Run("pod deleted before its ENI is ready", func(t *testing.T) {
 		w := w.with(t)
 		trunkID := w.trunkOf(w.nodes[3].InstanceID)
-		associated := w.answered("AssociateTrunkInterface", "TrunkInterfaceId="+trunkID)
+		associated := w.answered(fake.ActionAssociateTrunkInterface, "TrunkInterfaceId="+trunkID)
 		p, _ := w.startSlowPod(dep, "my-deployment-5df6f7687b-brief", w.nodes[3], 3*time.Second)
 		w.deletePod(p)
 		// The association completes, the annotation finds no pod, the ENI
 		// goes back to the pool.
 		waitFor(t, 30*time.Second, "the association completes", func() bool {
-			return w.answered("AssociateTrunkInterface", "TrunkInterfaceId="+trunkID) > associated
+			return w.answered(fake.ActionAssociateTrunkInterface, "TrunkInterfaceId="+trunkID) > associated
 		})
 		ctrl.waitMetric(t, `podsg_branch_enis{state="creating"}`, 10*time.Second, func(v float64) bool { return v == 0 })
 		ctrl.waitMetric(t, `podsg_branch_enis{state="in_use"}`, 10*time.Second, func(v float64) bool { return v == float64(annotated) })
@@ -836,7 +837,7 @@ func TestAPIServerBadInput(t *testing.T) {
 
 	t.Run("update conflicts with the controller's", func(t *testing.T) {
 		w := w.with(t)
-		creates := w.ec2.Count("CreateNetworkInterface").OK
+		creates := w.ec2.Count(fake.ActionCreateNetworkInterface).OK
 		p, branch := w.startSlowPod(dep, "my-deployment-5df6f7687b-busy", w.nodes[5], 2*time.Second)
 		// Someone else updates the pod meanwhile: the controller's copy is
 		// now stale.
@@ -856,7 +857,7 @@ func TestAPIServerBadInput(t *testing.T) {
 		}
 		require.Equal(t, []int{409, 200}, codes, "the stale write was refused, then retried on the fresh version")
 		require.Equal(t, branch, b.ID, "the ENI prepared for the pod is the one written")
-		require.LessOrEqual(t, w.ec2.Count("CreateNetworkInterface").OK-creates, 2, "one ENI for the pod (and maybe one pre-warmed)")
+		require.LessOrEqual(t, w.ec2.Count(fake.ActionCreateNetworkInterface).OK-creates, 2, "one ENI for the pod (and maybe one pre-warmed)")
 		annotated++
 		require.EqualValues(t, annotated, inUse())
 	})

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/fake"
@@ -211,10 +212,10 @@ func TestTutorialFlow(t *testing.T) {
 		node := new(corev1.Node)
 		require.NoError(t, e.client.Get(ctx, types.NamespacedName{Name: n}, node))
 		require.Equal(t, "true", node.Labels[TrunkAttachedLabel])
-		capacity := node.Status.Capacity[eni.ResourceName]
+		capacity := node.Status.Capacity[podeni.ResourceName]
 		require.Equal(t, int64(9), capacity.Value(), "m5.large carries 9 branch ENIs")
 	}
-	require.Equal(t, 5, e.ec2.Count("AttachNetworkInterface").OK, "one trunk per node")
+	require.Equal(t, 5, e.ec2.Count(fake.ActionAttachNetworkInterface).OK, "one trunk per node")
 
 	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
 
@@ -222,8 +223,8 @@ func TestTutorialFlow(t *testing.T) {
 	var pods []*corev1.Pod
 	for i, suffix := range []string{"4fbjm", "j9fl4", "rjxcz", "zmb42"} {
 		p := e.createPod(tutorialPod("my-deployment-5df6f7687b-"+suffix, labels), "system:serviceaccount:kube-system:replicaset-controller", e.nodes[i%len(e.nodes)])
-		require.True(t, RequestsPodENI(p), "the mutating webhook adds %s", eni.ResourceName)
-		q := p.Spec.Containers[0].Resources.Limits[eni.ResourceName]
+		require.True(t, RequestsPodENI(p), "the mutating webhook adds %s", podeni.ResourceName)
+		q := p.Spec.Containers[0].Resources.Limits[podeni.ResourceName]
 		require.Equal(t, int64(1), q.Value())
 		pods = append(pods, p)
 	}
@@ -238,7 +239,7 @@ func TestTutorialFlow(t *testing.T) {
 	for _, p := range pods {
 		got := new(corev1.Pod)
 		require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
-		b, err := eni.ParseAnnotation(got.Annotations[eni.AnnotationKey])
+		b, err := podeni.Parse(got.Annotations[podeni.AnnotationKey])
 		require.NoError(t, err, "pod %s", p.Name)
 		ips[b[0].PrivateIP.String()] = true
 	}
@@ -306,7 +307,7 @@ func TestTrunkingUnsupported(t *testing.T) {
 	e.reconcile(e.c.Nodes, "", node.Name)
 	require.NoError(t, e.client.Get(t.Context(), client.ObjectKeyFromObject(node), node))
 	require.Equal(t, "false", node.Labels[TrunkAttachedLabel])
-	_, advertised := node.Status.Capacity[eni.ResourceName]
+	_, advertised := node.Status.Capacity[podeni.ResourceName]
 	require.False(t, advertised)
 	require.Contains(t, <-e.rec.Events, "TrunkingUnsupported")
 }
@@ -343,14 +344,14 @@ func TestValidator(t *testing.T) {
 		wantAllow bool
 	}{
 		{"plain create", admissionv1.Create, "alice", plain, nil, true},
-		{"forged pod-eni at create", admissionv1.Create, "alice", withAnn(plain, eni.AnnotationKey, annotation), nil, false},
-		{"controller writes pod-eni", admissionv1.Update, controllerUser, withAnn(plain, eni.AnnotationKey, annotation), plain, true},
-		{"user writes pod-eni", admissionv1.Update, "alice", withAnn(plain, eni.AnnotationKey, annotation), plain, false},
-		{"user removes pod-eni", admissionv1.Update, "alice", plain, withAnn(plain, eni.AnnotationKey, annotation), false},
-		{"user relabels, annotation kept", admissionv1.Update, "alice", withAnn(plain, eni.AnnotationKey, annotation), withAnn(plain, eni.AnnotationKey, annotation), true},
-		{"fargate annotation from the mutator", admissionv1.Create, "alice", withAnn(fg, eni.FargateAnnotationKey, "sg-0123456789abcdef0"), nil, true},
-		{"forged fargate annotation", admissionv1.Create, "alice", withAnn(fg, eni.FargateAnnotationKey, "sg-0fedcba9876543210"), nil, false},
-		{"fargate annotation on a pod no policy selects", admissionv1.Create, "alice", withAnn(plain, eni.FargateAnnotationKey, "sg-0123456789abcdef0"), nil, false},
+		{"forged pod-eni at create", admissionv1.Create, "alice", withAnn(plain, podeni.AnnotationKey, annotation), nil, false},
+		{"controller writes pod-eni", admissionv1.Update, controllerUser, withAnn(plain, podeni.AnnotationKey, annotation), plain, true},
+		{"user writes pod-eni", admissionv1.Update, "alice", withAnn(plain, podeni.AnnotationKey, annotation), plain, false},
+		{"user removes pod-eni", admissionv1.Update, "alice", plain, withAnn(plain, podeni.AnnotationKey, annotation), false},
+		{"user relabels, annotation kept", admissionv1.Update, "alice", withAnn(plain, podeni.AnnotationKey, annotation), withAnn(plain, podeni.AnnotationKey, annotation), true},
+		{"fargate annotation from the mutator", admissionv1.Create, "alice", withAnn(fg, podeni.FargateAnnotationKey, "sg-0123456789abcdef0"), nil, true},
+		{"forged fargate annotation", admissionv1.Create, "alice", withAnn(fg, podeni.FargateAnnotationKey, "sg-0fedcba9876543210"), nil, false},
+		{"fargate annotation on a pod no policy selects", admissionv1.Create, "alice", withAnn(plain, podeni.FargateAnnotationKey, "sg-0123456789abcdef0"), nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,7 +369,7 @@ func TestValidator(t *testing.T) {
 	ops, err := json.Marshal(resp.Patches)
 	require.NoError(t, err)
 	require.Contains(t, string(ops), `"sg-0123456789abcdef0"`)
-	require.NotContains(t, string(ops), eni.ResourceName)
+	require.NotContains(t, string(ops), podeni.ResourceName)
 }
 
 func TestShard(t *testing.T) {
@@ -416,7 +417,7 @@ func TestPredicates(t *testing.T) {
 	relabelled := node.DeepCopy()
 	relabelled.Labels[TrunkAttachedLabel] = "false"
 	withCapacity := node.DeepCopy()
-	withCapacity.Status.Capacity = corev1.ResourceList{eni.ResourceName: resource.MustParse("9")}
+	withCapacity.Status.Capacity = corev1.ResourceList{podeni.ResourceName: resource.MustParse("9")}
 	require.False(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: node, ObjectNew: heartbeat}), "heartbeat")
 	require.True(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: node, ObjectNew: relabelled}), "label")
 	require.True(t, nodeChanged.Update(event.UpdateEvent{ObjectOld: withCapacity, ObjectNew: node}), "capacity dropped")
@@ -424,7 +425,7 @@ func TestPredicates(t *testing.T) {
 
 	plain := tutorialPod("plain", nil)
 	requesting := plain.DeepCopy()
-	requesting.Spec.Containers[0].Resources.Limits = corev1.ResourceList{eni.ResourceName: resource.MustParse("1")}
+	requesting.Spec.Containers[0].Resources.Limits = corev1.ResourceList{podeni.ResourceName: resource.MustParse("1")}
 	require.False(t, podENIRequested.Create(event.CreateEvent{Object: plain}))
 	require.True(t, podENIRequested.Create(event.CreateEvent{Object: requesting}))
 	require.True(t, podENIRequested.Delete(event.DeleteEvent{Object: requesting}))
@@ -490,14 +491,14 @@ func TestReplacedPod(t *testing.T) {
 	got := new(corev1.Pod)
 	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
 	require.Equal(t, types.UID("uid-successor"), got.UID)
-	require.Empty(t, got.Annotations[eni.AnnotationKey], "the first pod's ENI is not written on its successor")
+	require.Empty(t, got.Annotations[podeni.AnnotationKey], "the first pod's ENI is not written on its successor")
 	st := e.tm.Metrics().Pools
 	require.Equal(t, 0, st.InUse)
 	require.Equal(t, 1, st.Cooling, "the first pod's ENI went back")
 
 	e.reconcile(e.c.Pods, p.Namespace, p.Name)
 	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
-	require.NotEmpty(t, got.Annotations[eni.AnnotationKey])
+	require.NotEmpty(t, got.Annotations[podeni.AnnotationKey])
 	require.Equal(t, 1, e.tm.Metrics().Pools.InUse)
 	// Deleting the successor releases the ENI it names.
 	require.NoError(t, e.client.Delete(ctx, got))

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/selector"
@@ -217,7 +218,7 @@ func (r *NodeReconciler) advertise(ctx context.Context, node *corev1.Node, label
 		}
 	}
 	want := resource.NewQuantity(int64(capacity), resource.DecimalSI)
-	if got, ok := node.Status.Capacity[eni.ResourceName]; ok && got.Cmp(*want) == 0 || !ok && capacity == 0 {
+	if got, ok := node.Status.Capacity[podeni.ResourceName]; ok && got.Cmp(*want) == 0 || !ok && capacity == 0 {
 		return nil
 	}
 	patch := client.MergeFrom(node.DeepCopy())
@@ -227,10 +228,10 @@ func (r *NodeReconciler) advertise(ctx context.Context, node *corev1.Node, label
 	if node.Status.Allocatable == nil {
 		node.Status.Allocatable = corev1.ResourceList{}
 	}
-	node.Status.Capacity[eni.ResourceName] = *want
-	node.Status.Allocatable[eni.ResourceName] = *want
+	node.Status.Capacity[podeni.ResourceName] = *want
+	node.Status.Allocatable[podeni.ResourceName] = *want
 	if err := r.Client.Status().Patch(ctx, node, patch); err != nil {
-		return fmt.Errorf("advertising %s on node %s: %w", eni.ResourceName, node.Name, err)
+		return fmt.Errorf("advertising %s on node %s: %w", podeni.ResourceName, node.Name, err)
 	}
 	return nil
 }
@@ -308,7 +309,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		// The node is gone, and its branch ENIs with it (NodeReconciler):
 		// the pod cannot run; the pod garbage collector deletes it.
 		r.release(req.NamespacedName, pod.UID)
-		if pod.Annotations[eni.AnnotationKey] == "" && pod.DeletionTimestamp.IsZero() {
+		if pod.Annotations[podeni.AnnotationKey] == "" && pod.DeletionTimestamp.IsZero() {
 			r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NodeGone", "AcquireBranchENI",
 				"node %s no longer exists; no branch ENI is given to the pod", pod.Spec.NodeName)
 		}
@@ -321,7 +322,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	ref := eni.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)}
-	if pod.Annotations[eni.AnnotationKey] != "" {
+	if pod.Annotations[podeni.AnnotationKey] != "" {
 		r.hold(req.NamespacedName, holder{instanceID, ref})
 		return reconcile.Result{}, nil
 	}
@@ -336,7 +337,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	res := r.Index.Match(kube.Pod(pod, sa))
 	if res.Treatment != selector.BranchENI {
 		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoSecurityGroups", "AcquireBranchENI",
-			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", eni.ResourceName, res)
+			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", podeni.ResourceName, res)
 		return reconcile.Result{}, nil
 	}
 	groups, err := eni.ParseGroupSet(res.Groups...)
@@ -370,7 +371,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{Requeue: true}, nil
 	case err != nil:
 		// The ENI stays the pod's: the next attempt's Acquire returns it.
-		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, eni.AnnotationKey, err)
+		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, podeni.AnnotationKey, err)
 	}
 	r.Events.Eventf(pod, nil, corev1.EventTypeNormal, "BranchENIAssigned", "AcquireBranchENI",
 		"branch ENI %s (VLAN %d, %s) with groups %s", got.Branch.ENI.ID, got.Branch.ENI.VLANID, got.Branch.ENI.PrivateIP, groups)
@@ -409,7 +410,7 @@ func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, value str
 		if cur.UID != pod.UID {
 			return errReplaced
 		}
-		switch v := cur.Annotations[eni.AnnotationKey]; v {
+		switch v := cur.Annotations[podeni.AnnotationKey]; v {
 		case value:
 			return nil
 		case "":
@@ -421,7 +422,7 @@ func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, value str
 		if cur.Annotations == nil {
 			cur.Annotations = map[string]string{}
 		}
-		cur.Annotations[eni.AnnotationKey] = value
+		cur.Annotations[podeni.AnnotationKey] = value
 		err := r.Client.Patch(ctx, cur, patch)
 		if apierrors.IsConflict(err) {
 			cur = nil
@@ -466,10 +467,10 @@ func (r *PodReconciler) release(key types.NamespacedName, uid types.UID) {
 // vpc.amazonaws.com/pod-eni resource the mutating webhook adds.
 func RequestsPodENI(pod *corev1.Pod) bool {
 	for _, c := range pod.Spec.Containers {
-		if _, ok := c.Resources.Requests[eni.ResourceName]; ok {
+		if _, ok := c.Resources.Requests[podeni.ResourceName]; ok {
 			return true
 		}
-		if _, ok := c.Resources.Limits[eni.ResourceName]; ok {
+		if _, ok := c.Resources.Limits[podeni.ResourceName]; ok {
 			return true
 		}
 	}
@@ -494,8 +495,8 @@ var nodeChanged = predicate.Funcs{
 		if !ok1 || !ok2 {
 			return true
 		}
-		oldCap, cur1 := old.Status.Capacity[eni.ResourceName]
-		newCap, cur2 := cur.Status.Capacity[eni.ResourceName]
+		oldCap, cur1 := old.Status.Capacity[podeni.ResourceName]
+		newCap, cur2 := cur.Status.Capacity[podeni.ResourceName]
 		return old.Spec.ProviderID != cur.Spec.ProviderID ||
 			old.Labels[TrunkAttachedLabel] != cur.Labels[TrunkAttachedLabel] ||
 			cur1 != cur2 || oldCap.Cmp(newCap) != 0 ||
@@ -548,8 +549,8 @@ func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodRe
 		}
 		ref := eni.PodRef{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)}
 		live := eni.LivePod{Pod: ref}
-		if v := p.Annotations[eni.AnnotationKey]; v != "" {
-			if b, err := eni.ParseAnnotation(v); err == nil {
+		if v := p.Annotations[podeni.AnnotationKey]; v != "" {
+			if b, err := podeni.Parse(v); err == nil {
 				live.ENIID = b[0].ID
 				pods.hold(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, holder{np.InstanceID, ref})
 			}

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/selector/kube"
 )
@@ -69,13 +69,13 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 		if c.Resources.Limits == nil {
 			c.Resources.Limits = corev1.ResourceList{}
 		}
-		c.Resources.Requests[eni.ResourceName] = one
-		c.Resources.Limits[eni.ResourceName] = one
+		c.Resources.Requests[podeni.ResourceName] = one
+		c.Resources.Limits[podeni.ResourceName] = one
 	case selector.Fargate:
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		pod.Annotations[eni.FargateAnnotationKey] = res.FargateAnnotation()
+		pod.Annotations[podeni.FargateAnnotationKey] = res.FargateAnnotation()
 	default:
 		return admission.Allowed(res.String())
 	}
@@ -154,10 +154,10 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 			return admission.Errored(http.StatusServiceUnavailable, err)
 		}
 		if res := v.Mutator.match(ctx, pod); res.Treatment == selector.Fargate {
-			oldAnn = map[string]string{eni.FargateAnnotationKey: res.FargateAnnotation()}
+			oldAnn = map[string]string{podeni.FargateAnnotationKey: res.FargateAnnotation()}
 		}
 	}
-	for _, key := range []string{eni.AnnotationKey, eni.FargateAnnotationKey} {
+	for _, key := range []string{podeni.AnnotationKey, podeni.FargateAnnotationKey} {
 		oldV, hadOld := oldAnn[key]
 		newV, hasNew := pod.Annotations[key]
 		changed := hadOld != hasNew || oldV != newV

@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/examples/controller/internal/kubetest"
 	"github.com/podsg/podsg/fake"
@@ -87,8 +88,6 @@ type worldOptions struct {
 	ExtraNodes int
 	// Webhooks registers config/webhook.yaml (default true; see noWebhooks).
 	noWebhooks bool
-	// fake EC2 options.
-	ec2 []func(*fake.Options)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -107,7 +106,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	// service account.
 	w.create(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: tutorialNS, Name: "default"}})
 
-	w.ec2 = fake.New(o.ec2...)
+	w.ec2 = fake.New()
 	tut, err := fake.SeedTutorial(ctx, w.ec2)
 	require.NoError(t, err)
 	w.tut = tut
@@ -353,7 +352,7 @@ func (w *world) deletePod(pod *corev1.Pod) {
 func (w *world) annotation(pod *corev1.Pod, timeout time.Duration) podeniBranch {
 	w.t.Helper()
 	seen := w.pods.waitAnnotated(w.t, pod.UID, timeout)
-	b, err := eni.ParseAnnotation(seen.value)
+	b, err := podeni.Parse(seen.value)
 	require.NoError(w.t, err, "pod %s", pod.Name)
 	require.Len(w.t, b, 1)
 	return podeniBranch{ID: b[0].ID, VLAN: b[0].VLANID, IP: b[0].PrivateIP.String()}
@@ -387,7 +386,7 @@ func (w *world) branchENIs() map[string]ec2types.NetworkInterface {
 // that succeeded, or whose response was lost).
 func (w *world) deletedENIs() map[string]bool {
 	out := map[string]bool{}
-	for _, c := range w.ec2.CallsOf("DeleteNetworkInterface") {
+	for _, c := range w.ec2.CallsOf(fake.ActionDeleteNetworkInterface) {
 		if c.Outcome != fake.OutcomeOK && c.Outcome != fake.OutcomeLost {
 			continue
 		}
@@ -402,7 +401,7 @@ func (w *world) deletedENIs() map[string]bool {
 
 // answered returns how many calls of action EC2 answered successfully with
 // a parameter (Name=value, as the call log summarises requests).
-func (w *world) answered(action, param string) int {
+func (w *world) answered(action fake.Action, param string) int {
 	n := 0
 	for _, c := range w.ec2.CallsOf(action) {
 		if c.Outcome == fake.OutcomeOK && slices.Contains(strings.Fields(c.Params), param) {
@@ -523,13 +522,13 @@ func (w *world) trunkOf(instanceID string) string {
 func (w *world) startSlowPod(dep *appsv1.Deployment, name string, node testNode, delay time.Duration) (*corev1.Pod, string) {
 	w.t.Helper()
 	trunkID := w.trunkOf(node.InstanceID)
-	before := len(w.calls.find("AssociateTrunkInterface", "TrunkInterfaceId", trunkID))
-	w.ec2.SetLatency("AssociateTrunkInterface", fake.Latency{Base: delay})
+	before := len(w.calls.find(string(fake.ActionAssociateTrunkInterface), "TrunkInterfaceId", trunkID))
+	w.ec2.SetLatency(fake.ActionAssociateTrunkInterface, fake.Latency{Base: delay})
 	p := w.startPod(dep, name, node.Name)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if calls := w.calls.find("AssociateTrunkInterface", "TrunkInterfaceId", trunkID); len(calls) > before {
-			w.ec2.SetLatency("AssociateTrunkInterface", fake.Latency{})
+		if calls := w.calls.find(string(fake.ActionAssociateTrunkInterface), "TrunkInterfaceId", trunkID); len(calls) > before {
+			w.ec2.SetLatency(fake.ActionAssociateTrunkInterface, fake.Latency{})
 			return p, calls[before].Get("BranchInterfaceId")
 		}
 		if time.Now().After(deadline) {
@@ -574,7 +573,7 @@ func watchPods(t *testing.T, cs kubernetes.Interface, namespace string) *podWatc
 				seen[k+"="+v] = now
 			}
 		}
-		v := pod.Annotations[eni.AnnotationKey]
+		v := pod.Annotations[podeni.AnnotationKey]
 		if _, ok := pw.annotated[pod.UID]; !ok && v != "" {
 			pw.annotated[pod.UID] = seenAnnotation{at: now, value: v}
 		}
@@ -613,7 +612,7 @@ func (pw *podWatch) waitAnnotated(t *testing.T, uid types.UID, timeout time.Dura
 			return s
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pod %s: no %s annotation within %v", uid, eni.AnnotationKey, timeout)
+			t.Fatalf("pod %s: no %s annotation within %v", uid, podeni.AnnotationKey, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -118,7 +118,7 @@ func newClient(ctx context.Context, o options) (ec2API, string, error) {
 		if region == "" {
 			region = fake.DefaultRegion
 		}
-		return fake.New(func(fo *fake.Options) { fo.Region = region }), region, nil
+		return fake.New(fake.Options{Region: region}), region, nil
 	}
 	u, err := url.Parse(o.Endpoint)
 	if err != nil || u.Scheme == "" || u.Host == "" {

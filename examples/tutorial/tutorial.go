@@ -22,6 +22,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/preflight"
@@ -215,7 +216,7 @@ func (t *tutorial) step3(ctx context.Context) error {
 	first := t.pods[0]
 	t.p.cmd(`kubectl get pod %s -n my-namespace -o jsonpath='{.metadata.annotations.vpc\.amazonaws\.com/pod-eni}'`, first.ref.Name)
 	t.p.f("%s\n", first.result.Annotation)
-	if _, err := eni.ParseAnnotation(first.result.Annotation); err != nil {
+	if _, err := podeni.Parse(first.result.Annotation); err != nil {
 		return fmt.Errorf("step 3: the annotation the CNI would read: %w", err)
 	}
 	enis, err := t.countENIs(ctx, trunk.BranchDescription)
@@ -644,7 +645,11 @@ func (t *tutorial) troubleMissingGroup(ctx context.Context) error {
 	}
 	// preflight finds it before any pod is created.
 	t.p.cmd("podsg preflight --cluster cluster.yaml -f typo-policy.yaml --check security-groups")
-	rep, err := preflight.New(t.client, preflight.WithChecks(preflight.CheckGroups)).Run(ctx,
+	checker, err := preflight.New(t.client, preflight.Options{Checks: []preflight.CheckName{preflight.CheckGroups}})
+	if err != nil {
+		return err
+	}
+	rep, err := checker.Run(ctx,
 		&preflight.Cluster{Name: clusterName, VPCID: t.w.VPCID, ClusterSecurityGroup: t.w.ClusterSG,
 			CNI: preflight.CNI{EnablePodENI: true}}, []v1beta1.SecurityGroupPolicy{*p})
 	if err != nil {

@@ -91,7 +91,7 @@ func TestTutorial(t *testing.T) {
 		require.NoError(t, run(context.Background(), &out, client, options{Region: fake.DefaultRegion}))
 		checkKeyLines(t, out.String(), true)
 		require.Contains(t, out.String(), "drain the nodes' pools")
-		require.Equal(t, 0, client.Count("AssociateTrunkInterface").Errors)
+		require.Equal(t, 0, client.Count(fake.ActionAssociateTrunkInterface).Errors)
 	})
 }
 
@@ -108,8 +108,8 @@ func TestTutorialWaitsCoolDown(t *testing.T) {
 		require.Contains(t, out.String(), "$ sleep 30s  # the cool-down")
 		require.NotContains(t, out.String(), "drain")
 		// Every branch ENI was disassociated and deleted after its cool-down.
-		require.Equal(t, 45+1, client.Count("CreateNetworkInterface").Calls-5, "one per pod started, plus the typo pod's refused call")
-		require.Equal(t, 45, client.Count("DeleteNetworkInterface").OK)
+		require.Equal(t, 45+1, client.Count(fake.ActionCreateNetworkInterface).Calls-5, "one per pod started, plus the typo pod's refused call")
+		require.Equal(t, 45, client.Count(fake.ActionDeleteNetworkInterface).OK)
 	})
 }
 

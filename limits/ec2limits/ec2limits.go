@@ -26,6 +26,10 @@ var _ DescribeInstanceTypesAPI = (*ec2.Client)(nil)
 // returns when DescribeInstanceTypes left out a figure Limits needs.
 var ErrIncompleteInfo = errors.New("instance type info lacks networking figures")
 
+// ErrInvalidOptions is matched (errors.Is) by the errors Refresh returns for
+// bad Options; the message names the field, its value and what to do.
+var ErrInvalidOptions = errors.New("ec2limits: invalid options")
+
 // FromInstanceTypeInfo converts one entry of DescribeInstanceTypes output into
 // Limits:
 //
@@ -100,7 +104,8 @@ func deref[T any](p *T) T {
 }
 
 // Options tune Refresh. The zero Options extends limits.Default with every
-// type EC2 describes in the client's region, silently.
+// type EC2 describes in the client's region, silently. Bad options make
+// Refresh fail with an error matching ErrInvalidOptions.
 type Options struct {
 	// Base is the table to extend. Nil means limits.Default(). Pass a table
 	// that already holds file overrides to keep them.
@@ -124,10 +129,10 @@ type Options struct {
 	// flag and branch count. False (the default) keeps base rows as they are.
 	UpdateKnown bool
 
-	// Strict makes Refresh fail when any described type cannot be converted
-	// (see FromInstanceTypeInfo). By default such types are left out of the
-	// table and logged at warning level.
-	Strict bool
+	// FailOnSkipped makes Refresh fail when any described type cannot be
+	// converted (see FromInstanceTypeInfo). By default such types are left
+	// out of the table and logged at warning level.
+	FailOnSkipped bool
 
 	// PageSize is the MaxResults of each request, 5 to 100. Zero means 100,
 	// the most EC2 allows.
@@ -146,13 +151,12 @@ type Options struct {
 //
 // Refresh fails, returning a nil table, when a request fails (the error
 // wraps the SDK's, so errors.As finds a smithy.APIError), when ctx ends, when
-// the options are invalid, and, with Options.Strict, when a described type
-// cannot be converted. It is safe to call concurrently if client is.
-func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, optFns ...func(*Options)) (*limits.Table, error) {
-	var o Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
+// the options are invalid (ErrInvalidOptions: a PageSize or branch count
+// out of range, a BranchENIs type that is neither described nor in the base,
+// a branch count the type cannot host), and, with Options.FailOnSkipped,
+// when a described type cannot be converted (ErrIncompleteInfo). It is safe
+// to call concurrently if client is.
+func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, o Options) (*limits.Table, error) {
 	base := o.Base
 	if base == nil {
 		base = limits.Default()
@@ -166,13 +170,13 @@ func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, optFns ...fun
 		pageSize = 100
 	}
 	if pageSize < 5 || pageSize > 100 {
-		return nil, fmt.Errorf("ec2limits: PageSize %d is out of range: EC2 accepts 5 to 100 (0 means 100)", o.PageSize)
+		return nil, fmt.Errorf("%w: Options.PageSize = %d: EC2 accepts 5 to 100 (0 means 100)", ErrInvalidOptions, o.PageSize)
 	}
 	var optErrs []error
 	for _, name := range sortedKeys(o.BranchENIs) {
 		if n := o.BranchENIs[name]; n < 0 || n > limits.MaxBranchENIsPerTrunk {
-			optErrs = append(optErrs, fmt.Errorf("ec2limits: BranchENIs[%q] = %d is out of range: use 0 (not trunking-compatible) to %d",
-				name, n, limits.MaxBranchENIsPerTrunk))
+			optErrs = append(optErrs, fmt.Errorf("%w: Options.BranchENIs[%q] = %d: use 0 (not trunking-compatible) to %d",
+				ErrInvalidOptions, name, n, limits.MaxBranchENIsPerTrunk))
 		}
 	}
 	if len(optErrs) > 0 {
@@ -241,8 +245,8 @@ func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, optFns ...fun
 			rows = append(rows, l)
 		}
 	}
-	if o.Strict && len(skipped) > 0 {
-		return nil, fmt.Errorf("ec2limits: %d described instance types could not be converted (Strict is set):\n%w",
+	if o.FailOnSkipped && len(skipped) > 0 {
+		return nil, fmt.Errorf("ec2limits: %d described instance types could not be converted (FailOnSkipped is set):\n%w",
 			len(skipped), errors.Join(skipped...))
 	}
 
@@ -258,7 +262,7 @@ func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, optFns ...fun
 		}
 		l, err := base.Lookup(name)
 		if err != nil {
-			optErrs = append(optErrs, fmt.Errorf("ec2limits: BranchENIs names %q, which EC2 did not describe and the base table lacks; check the name", name))
+			optErrs = append(optErrs, fmt.Errorf("%w: Options.BranchENIs names %q, which EC2 did not describe and the base table lacks; check the name", ErrInvalidOptions, name))
 			continue
 		}
 		l = l.Clone()
@@ -273,7 +277,7 @@ func Refresh(ctx context.Context, client DescribeInstanceTypesAPI, optFns ...fun
 	if err != nil {
 		// Only the BranchENIs option can make a row invalid here (for
 		// example, branch ENIs on a Xen type).
-		return nil, fmt.Errorf("ec2limits: BranchENIs: %w", err)
+		return nil, fmt.Errorf("%w: Options.BranchENIs: %w", ErrInvalidOptions, err)
 	}
 	log.InfoContext(ctx, "refreshed instance-type limits", "pages", page, "described", len(seen),
 		"added", added, "updated", updated, "skipped", len(skipped), "types", table.Len())

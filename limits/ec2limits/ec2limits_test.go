@@ -184,9 +184,9 @@ func lookup(t *testing.T, table *limits.Table, name string) limits.Limits {
 func TestRefreshPaginates(t *testing.T) {
 	d := &describer{infos: region(), maxPage: 100}
 	var logs bytes.Buffer
-	table, err := ec2limits.Refresh(t.Context(), d, func(o *ec2limits.Options) {
-		o.PageSize = 5
-		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{
+		PageSize: 5,
+		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, err)
 
@@ -223,7 +223,7 @@ func TestRefreshPaginates(t *testing.T) {
 func TestRefreshServerPageSize(t *testing.T) {
 	// A server that returns fewer types than asked is followed to the end.
 	d := &describer{infos: region(), maxPage: 2}
-	table, err := ec2limits.Refresh(t.Context(), d)
+	table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{})
 	require.NoError(t, err)
 	require.Len(t, d.calls, 3)
 	require.Equal(t, int32(100), *d.calls[0].MaxResults)
@@ -233,8 +233,8 @@ func TestRefreshServerPageSize(t *testing.T) {
 func TestRefreshOptions(t *testing.T) {
 	t.Run("branch counts for new and known types", func(t *testing.T) {
 		d := &describer{infos: region(), maxPage: 100}
-		table, err := ec2limits.Refresh(t.Context(), d, func(o *ec2limits.Options) {
-			o.BranchENIs = map[string]int{"m9.large": 9, "m5.large": 4, "m5.xlarge": 0}
+		table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{
+			BranchENIs: map[string]int{"m9.large": 9, "m5.large": 4, "m5.xlarge": 0},
 		})
 		require.NoError(t, err)
 		m9 := lookup(t, table, "m9.large")
@@ -248,7 +248,7 @@ func TestRefreshOptions(t *testing.T) {
 	})
 	t.Run("update known types", func(t *testing.T) {
 		d := &describer{infos: region(), maxPage: 100}
-		table, err := ec2limits.Refresh(t.Context(), d, func(o *ec2limits.Options) { o.UpdateKnown = true })
+		table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{UpdateKnown: true})
 		require.NoError(t, err)
 		c4 := lookup(t, table, "c4.large")
 		require.Equal(t, 4, c4.MaxENIs, "EC2's figure")
@@ -260,9 +260,9 @@ func TestRefreshOptions(t *testing.T) {
 	t.Run("update known types keeps the base row when EC2's figures cannot host its trunk", func(t *testing.T) {
 		infos := []types.InstanceTypeInfo{info("m5.large", 1, 10, types.InstanceTypeHypervisorNitro, false, [2]int32{0, 1})}
 		var logs bytes.Buffer
-		table, err := ec2limits.Refresh(t.Context(), &describer{infos: infos, maxPage: 100}, func(o *ec2limits.Options) {
-			o.UpdateKnown = true
-			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		table, err := ec2limits.Refresh(t.Context(), &describer{infos: infos, maxPage: 100}, ec2limits.Options{
+			UpdateKnown: true,
+			Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
 		})
 		require.NoError(t, err)
 		require.Equal(t, 3, lookup(t, table, "m5.large").MaxENIs)
@@ -274,25 +274,25 @@ func TestRefreshOptions(t *testing.T) {
 			NetworkCards: []limits.NetworkCard{{Index: 0, MaxENIs: 3}}, Hypervisor: "nitro",
 		})
 		require.NoError(t, err)
-		table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, func(o *ec2limits.Options) { o.Base = base })
+		table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, ec2limits.Options{Base: base})
 		require.NoError(t, err)
 		require.Equal(t, 9, lookup(t, table, "m9.large").MaxBranchENIs, "the base's override wins over EC2")
 		require.Equal(t, base.Len()+2, table.Len())
 	})
 	t.Run("instance types filter", func(t *testing.T) {
 		d := &describer{infos: region(), maxPage: 100}
-		table, err := ec2limits.Refresh(t.Context(), d, func(o *ec2limits.Options) { o.InstanceTypes = []string{"m9.large", "m5.large"} })
+		table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{InstanceTypes: []string{"m9.large", "m5.large"}})
 		require.NoError(t, err)
 		require.Equal(t, []types.InstanceType{"m9.large", "m5.large"}, d.calls[0].InstanceTypes)
 		require.Equal(t, limits.Default().Len()+1, table.Len())
 
-		_, err = ec2limits.Refresh(t.Context(), d, func(o *ec2limits.Options) { o.InstanceTypes = []string{"nope.large"} })
+		_, err = ec2limits.Refresh(t.Context(), d, ec2limits.Options{InstanceTypes: []string{"nope.large"}})
 		var apiErr smithy.APIError
 		require.ErrorAs(t, err, &apiErr)
 		require.Equal(t, "InvalidInstanceType", apiErr.ErrorCode())
 	})
-	t.Run("strict", func(t *testing.T) {
-		table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, func(o *ec2limits.Options) { o.Strict = true })
+	t.Run("fail on skipped", func(t *testing.T) {
+		table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, ec2limits.Options{FailOnSkipped: true})
 		require.Nil(t, table)
 		require.ErrorIs(t, err, ec2limits.ErrIncompleteInfo)
 		require.ErrorContains(t, err, `1 described instance types could not be converted`)
@@ -303,22 +303,23 @@ func TestRefreshOptions(t *testing.T) {
 func TestRefreshOptionErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		opt  func(*ec2limits.Options)
+		opts ec2limits.Options
 		want []string
 	}{
-		{"page size too small", func(o *ec2limits.Options) { o.PageSize = 4 }, []string{"PageSize 4 is out of range"}},
-		{"page size too large", func(o *ec2limits.Options) { o.PageSize = 101 }, []string{"PageSize 101 is out of range"}},
-		{"negative branch count", func(o *ec2limits.Options) { o.BranchENIs = map[string]int{"m9.large": -1, "m9.xlarge": 121} },
-			[]string{`BranchENIs["m9.large"] = -1 is out of range`, `BranchENIs["m9.xlarge"] = 121 is out of range`}},
-		{"branch count for an unknown type", func(o *ec2limits.Options) { o.BranchENIs = map[string]int{"m9.lrage": 9} },
-			[]string{`BranchENIs names "m9.lrage"`}},
-		{"branch count on a xen type", func(o *ec2limits.Options) { o.BranchENIs = map[string]int{"x9.large": 4} },
-			[]string{"x9.large", "trunkingCompatible = true: Xen types cannot host a trunk ENI"}},
+		{"page size too small", ec2limits.Options{PageSize: 4}, []string{"Options.PageSize = 4: EC2 accepts 5 to 100"}},
+		{"page size too large", ec2limits.Options{PageSize: 101}, []string{"Options.PageSize = 101"}},
+		{"negative branch count", ec2limits.Options{BranchENIs: map[string]int{"m9.large": -1, "m9.xlarge": 121}},
+			[]string{`Options.BranchENIs["m9.large"] = -1: use 0`, `Options.BranchENIs["m9.xlarge"] = 121`}},
+		{"branch count for an unknown type", ec2limits.Options{BranchENIs: map[string]int{"m9.lrage": 9}},
+			[]string{`Options.BranchENIs names "m9.lrage"`}},
+		{"branch count on a xen type", ec2limits.Options{BranchENIs: map[string]int{"x9.large": 4}},
+			[]string{"Options.BranchENIs", "x9.large", "trunkingCompatible = true: Xen types cannot host a trunk ENI"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, tt.opt)
+			table, err := ec2limits.Refresh(t.Context(), &describer{infos: region(), maxPage: 100}, tt.opts)
 			require.Nil(t, table)
+			require.ErrorIs(t, err, ec2limits.ErrInvalidOptions)
 			for _, want := range tt.want {
 				require.ErrorContains(t, err, want)
 			}
@@ -329,7 +330,7 @@ func TestRefreshOptionErrors(t *testing.T) {
 func TestRefreshFailures(t *testing.T) {
 	throttled := &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Request limit exceeded."}
 	d := &describer{infos: region(), maxPage: 2, failCall: 2, failErr: throttled}
-	table, err := ec2limits.Refresh(t.Context(), d)
+	table, err := ec2limits.Refresh(t.Context(), d, ec2limits.Options{})
 	require.Nil(t, table)
 	require.ErrorIs(t, err, throttled)
 	require.ErrorContains(t, err, "DescribeInstanceTypes, page 2")
@@ -340,7 +341,7 @@ func TestRefreshFailures(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	d = &describer{infos: region(), maxPage: 2}
-	_, err = ec2limits.Refresh(ctx, d)
+	_, err = ec2limits.Refresh(ctx, d, ec2limits.Options{})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Empty(t, d.calls)
 }
@@ -348,7 +349,7 @@ func TestRefreshFailures(t *testing.T) {
 func TestRefreshRepeatedTypes(t *testing.T) {
 	infos := region()
 	infos = append(infos, infos[1]) // m9.large again on a later page
-	table, err := ec2limits.Refresh(t.Context(), &describer{infos: infos, maxPage: 2})
+	table, err := ec2limits.Refresh(t.Context(), &describer{infos: infos, maxPage: 2}, ec2limits.Options{})
 	require.NoError(t, err)
 	require.Equal(t, limits.Default().Len()+3, table.Len())
 }
@@ -359,7 +360,7 @@ func TestRefreshConcurrent(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			_, errs[i] = ec2limits.Refresh(t.Context(), d)
+			_, errs[i] = ec2limits.Refresh(t.Context(), d, ec2limits.Options{})
 		})
 	}
 	wg.Wait()

@@ -33,7 +33,7 @@ func (newTypes) DescribeInstanceTypes(context.Context, *ec2.DescribeInstanceType
 
 func ExampleRefresh() {
 	ctx := context.Background()
-	table, err := ec2limits.Refresh(ctx, newTypes{})
+	table, err := ec2limits.Refresh(ctx, newTypes{}, ec2limits.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -44,8 +44,8 @@ func ExampleRefresh() {
 	}
 
 	// The operator knows m9.large's branch-ENI limit.
-	table, err = ec2limits.Refresh(ctx, newTypes{}, func(o *ec2limits.Options) {
-		o.BranchENIs = map[string]int{"m9.large": 9}
+	table, err = ec2limits.Refresh(ctx, newTypes{}, ec2limits.Options{
+		BranchENIs: map[string]int{"m9.large": 9},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package enforce
+package kernel
 
 import (
 	"bufio"
@@ -20,7 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
+	"github.com/podsg/podsg/enforce"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -225,7 +226,7 @@ func newTopo(t testing.TB) *topo {
 
 // standIn creates the veth pair that replaces the VLAN link and wires its
 // VPC end.
-func (tp *topo) standIn(ctx context.Context, l VLANLink) error {
+func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 	tp.mu.Lock()
 	podIP, ok := tp.podIPs[l.VLANID]
 	tp.mu.Unlock()
@@ -253,16 +254,25 @@ func (tp *topo) standIn(ctx context.Context, l VLANLink) error {
 	return v.nl.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, 32)), Scope: netlink.SCOPE_LINK})
 }
 
-func (tp *topo) applier(t testing.TB) Applier {
+func (tp *topo) applier(t testing.TB) enforce.Applier {
 	t.Helper()
 	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
 	require.NoError(t, err)
-	return Join(NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn}), ipt)
+	return enforce.Join(tp.netlink(t), ipt)
 }
 
-func (tp *topo) builder(t testing.TB, mode Mode, externalSNAT bool) *Builder {
+// netlink returns a Netlink applier for the topology's node, with the
+// VLAN stand-in.
+func (tp *topo) netlink(t testing.TB) *Netlink {
 	t.Helper()
-	b, err := NewBuilder(Config{
+	nl, err := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+	require.NoError(t, err)
+	return nl
+}
+
+func (tp *topo) builder(t testing.TB, mode enforce.Mode, externalSNAT bool) *enforce.Builder {
+	t.Helper()
+	b, err := enforce.NewBuilder(enforce.Options{
 		Mode: mode, TrunkLink: "eth1", PrimaryInterface: "eth0", PrimaryIP: nodeIP,
 		VPCCIDRs: []netip.Prefix{vpcCIDR}, ExternalSNAT: externalSNAT,
 	})
@@ -271,16 +281,16 @@ func (tp *topo) builder(t testing.TB, mode Mode, externalSNAT bool) *Builder {
 }
 
 // pod creates a pod namespace and the Pod input for it.
-func (tp *topo) pod(t testing.TB, name string, vlan int, ip netip.Addr) (Pod, *testNS) {
+func (tp *topo) pod(t testing.TB, name string, vlan int, ip netip.Addr) (enforce.Pod, *testNS) {
 	t.Helper()
 	ns := newNS(t)
 	tp.mu.Lock()
 	tp.podIPs[vlan] = ip
 	tp.mu.Unlock()
-	return Pod{
+	return enforce.Pod{
 		Namespace: "default", Name: name, NetNS: ns.path, IfName: "eth0",
-		Branch: eni.BranchENI{
-			ID: fmt.Sprintf("eni-%08x", vlan), MAC: eni.MAC{0x02, 0xaa, 0xbb, 0xcc, byte(vlan >> 8), byte(vlan)},
+		Branch: podeni.BranchENI{
+			ID: fmt.Sprintf("eni-%08x", vlan), MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, byte(vlan >> 8), byte(vlan)},
 			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet,
 		},
 	}, ns
@@ -367,7 +377,7 @@ func path(t testing.TB, from *testNS, to netip.Addr, hits <-chan hit) hit {
 	}
 }
 
-func apply(t testing.TB, a Applier, p Plan) {
+func mustApply(t testing.TB, a enforce.Applier, p enforce.Plan) {
 	t.Helper()
 	require.NoError(t, a.Apply(context.Background(), &p))
 }
@@ -375,9 +385,9 @@ func apply(t testing.TB, a Applier, p Plan) {
 func TestKernelStrict(t *testing.T) {
 	requireRoot(t)
 	tp := newTopo(t)
-	b := tp.builder(t, Strict, false)
+	b := tp.builder(t, enforce.Strict, false)
 	a := tp.applier(t)
-	apply(t, a, b.Node())
+	mustApply(t, a, b.Node())
 	nodeBefore, vpcBefore := tp.node.snapshot(t, true), tp.vpc.snapshot(t, true)
 
 	podIP := netip.MustParseAddr("10.0.0.7")
@@ -385,7 +395,7 @@ func TestKernelStrict(t *testing.T) {
 	podBefore := podNS.snapshot(t, true)
 	setup, err := b.Setup(pod)
 	require.NoError(t, err)
-	apply(t, a, setup)
+	mustApply(t, a, setup)
 	veth := setup.Want.Veths[0].HostName
 
 	vpcHits := serve(t, tp.vpc, vpcPeer, "br3", "tonode")
@@ -419,7 +429,7 @@ func TestKernelStrict(t *testing.T) {
 
 	td, err := b.Teardown(pod)
 	require.NoError(t, err)
-	apply(t, a, td)
+	mustApply(t, a, td)
 	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
 	require.Equal(t, vpcBefore, tp.vpc.snapshot(t, true))
 	require.Equal(t, podBefore, podNS.snapshot(t, true))
@@ -430,16 +440,16 @@ func TestKernelStandard(t *testing.T) {
 	for _, externalSNAT := range []bool{false, true} {
 		t.Run(fmt.Sprintf("externalSNAT=%v", externalSNAT), func(t *testing.T) {
 			tp := newTopo(t)
-			b := tp.builder(t, Standard, externalSNAT)
+			b := tp.builder(t, enforce.Standard, externalSNAT)
 			a := tp.applier(t)
-			apply(t, a, b.Node())
+			mustApply(t, a, b.Node())
 			nodeBefore := tp.node.snapshot(t, true)
 
 			podIP := netip.MustParseAddr("10.0.0.8")
 			pod, podNS := tp.pod(t, "api", 5, podIP)
 			setup, err := b.Setup(pod)
 			require.NoError(t, err)
-			apply(t, a, setup)
+			mustApply(t, a, setup)
 			veth := setup.Want.Veths[0].HostName
 			require.True(t, strings.HasPrefix(veth, "eni"))
 
@@ -463,7 +473,7 @@ func TestKernelStandard(t *testing.T) {
 
 			td, err := b.Teardown(pod)
 			require.NoError(t, err)
-			apply(t, a, td)
+			mustApply(t, a, td)
 			require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
 		})
 	}
@@ -471,17 +481,17 @@ func TestKernelStandard(t *testing.T) {
 
 func TestKernelFiftyPods(t *testing.T) {
 	requireRoot(t)
-	for _, mode := range []Mode{Strict, Standard} {
+	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		t.Run(mode.String(), func(t *testing.T) {
 			tp := newTopo(t)
 			b := tp.builder(t, mode, false)
 			a := tp.applier(t)
 			start := map[*testNS]string{tp.node: tp.node.snapshot(t, true), tp.vpc: tp.vpc.snapshot(t, true)}
-			apply(t, a, b.Node())
+			mustApply(t, a, b.Node())
 			afterNode := tp.node.snapshot(t, true)
 
 			hits := serve(t, tp.vpc, vpcPeer, "")
-			var pods []Pod
+			var pods []enforce.Pod
 			for i := range 50 {
 				vlan := i + 1
 				ip := netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)})
@@ -489,14 +499,14 @@ func TestKernelFiftyPods(t *testing.T) {
 				start[ns] = ns.snapshot(t, false)
 				p, err := b.Setup(pod)
 				require.NoError(t, err)
-				apply(t, a, p)
+				mustApply(t, a, p)
 				pods = append(pods, pod)
 				require.Equal(t, hit{"", ip}, path(t, ns, vpcPeer, hits), "pod %d reaches the VPC peer with its own IP", i)
 			}
 			for _, pod := range pods {
 				p, err := b.Teardown(pod)
 				require.NoError(t, err)
-				apply(t, a, p)
+				mustApply(t, a, p)
 			}
 			require.Equal(t, afterNode, tp.node.snapshot(t, true), "tearing down every pod leaves the node as after node setup")
 			for ns, snap := range start {
@@ -512,23 +522,23 @@ func TestKernelFiftyPods(t *testing.T) {
 func TestKernelIdempotentAndStale(t *testing.T) {
 	requireRoot(t)
 	tp := newTopo(t)
-	b := tp.builder(t, Strict, false)
-	nl := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+	b := tp.builder(t, enforce.Strict, false)
+	nl := tp.netlink(t)
 	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
 	require.NoError(t, err)
-	a := Join(nl, ipt)
-	apply(t, a, b.Node())
+	a := enforce.Join(nl, ipt)
+	mustApply(t, a, b.Node())
 
 	pod, _ := tp.pod(t, "web", 3, netip.MustParseAddr("10.0.0.7"))
 	p, err := b.Setup(pod)
 	require.NoError(t, err)
-	apply(t, a, p)
+	mustApply(t, a, p)
 	snap := tp.node.snapshot(t, true)
 
-	var changes []Change
-	nl.beforeChange = func(c Change) error { changes = append(changes, c); return nil }
-	apply(t, a, p)
-	apply(t, a, b.Node())
+	var changes []enforce.Change
+	nl.beforeChange = func(c enforce.Change) error { changes = append(changes, c); return nil }
+	mustApply(t, a, p)
+	mustApply(t, a, b.Node())
 	require.Empty(t, changes, "applying the same plans again changes nothing")
 	require.Equal(t, snap, tp.node.snapshot(t, true))
 	nl.beforeChange = nil
@@ -538,13 +548,13 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	pod2, podNS2 := tp.pod(t, "web", 5, netip.MustParseAddr("10.0.0.9"))
 	p2, err := b.Setup(pod2)
 	require.NoError(t, err)
-	apply(t, a, p2)
+	mustApply(t, a, p2)
 	rules, err := tp.node.nl.RuleList(netlink.FAMILY_V4)
 	require.NoError(t, err)
 	veth := p2.Want.Veths[0].HostName
 	var iif []string
 	for _, r := range rules {
-		if r.Priority == PriorityIIF {
+		if r.Priority == enforce.PriorityIIF {
 			iif = append(iif, fmt.Sprintf("%s->%d", r.IifName, r.Table))
 		}
 	}
@@ -558,40 +568,40 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	// tear down by VLAN link and rules here.
 	td, err := b.Teardown(pod)
 	require.NoError(t, err)
-	apply(t, a, td)
+	mustApply(t, a, td)
 	_, err = tp.node.nl.LinkByName("vlan.eth.3")
 	require.Error(t, err, "the old VLAN link is gone")
 }
 
 func TestKernelRollbackAtEveryStep(t *testing.T) {
 	requireRoot(t)
-	for _, mode := range []Mode{Strict, Standard} {
+	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		t.Run(mode.String(), func(t *testing.T) {
 			tp := newTopo(t)
 			b := tp.builder(t, mode, false)
-			nl := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+			nl := tp.netlink(t)
 			ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
 			require.NoError(t, err)
-			apply(t, Join(nl, ipt), b.Node())
+			mustApply(t, enforce.Join(nl, ipt), b.Node())
 
 			pod, podNS := tp.pod(t, "web", 3, netip.MustParseAddr("10.0.0.7"))
 			p, err := b.Setup(pod)
 			require.NoError(t, err)
 			before := map[*testNS]string{tp.node: tp.node.snapshot(t, true), tp.vpc: tp.vpc.snapshot(t, true), podNS: podNS.snapshot(t, false)}
 
-			var steps []Change
-			nl.beforeChange = func(c Change) error { steps = append(steps, c); return nil }
-			apply(t, nl, p)
+			var steps []enforce.Change
+			nl.beforeChange = func(c enforce.Change) error { steps = append(steps, c); return nil }
+			mustApply(t, nl, p)
 			td, err := b.Teardown(pod)
 			require.NoError(t, err)
 			nl.beforeChange = nil
-			apply(t, nl, td)
+			mustApply(t, nl, td)
 			require.NotEmpty(t, steps)
 
 			injected := errors.New("injected failure")
 			for k := range steps {
 				n := 0
-				nl.beforeChange = func(Change) error {
+				nl.beforeChange = func(enforce.Change) error {
 					if n == k {
 						return injected
 					}
@@ -599,7 +609,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 					return nil
 				}
 				err := nl.Apply(context.Background(), &p)
-				var se *StepError
+				var se *enforce.StepError
 				require.ErrorAs(t, err, &se, "step %d", k)
 				require.ErrorIs(t, err, injected)
 				require.Equal(t, steps[k], se.Change)
@@ -629,10 +639,10 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 // stand-in hook, the commands with "ip link add ... type veth".
 func BenchmarkApplyTeardown(b *testing.B) {
 	requireRoot(b)
-	for _, mode := range []Mode{Strict, Standard} {
+	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		tp := newTopo(b)
 		bl := tp.builder(b, mode, false)
-		apply(b, tp.applier(b), bl.Node())
+		mustApply(b, tp.applier(b), bl.Node())
 		pod, _ := tp.pod(b, "bench", 3, netip.MustParseAddr("10.0.0.7"))
 		setup, err := bl.Setup(pod)
 		require.NoError(b, err)
@@ -640,27 +650,27 @@ func BenchmarkApplyTeardown(b *testing.B) {
 		require.NoError(b, err)
 
 		b.Run(mode.String()+"/netlink", func(b *testing.B) {
-			nl := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+			nl := tp.netlink(b)
 			b.ReportAllocs()
 			for b.Loop() {
-				apply(b, nl, setup)
-				apply(b, nl, td)
+				mustApply(b, nl, setup)
+				mustApply(b, nl, td)
 			}
 		})
 		b.Run(mode.String()+"/commands", func(b *testing.B) {
 			// The VPC end of the stand-in is wired by the test in both
 			// variants; here by extra commands after the pair is created.
 			vpcPath := tp.vpc.path
-			var cmds []Command
+			var cmds []enforce.Command
 			for _, c := range setup.Commands() {
 				if len(c.Args) > 6 && c.Args[2] == "add" && c.Args[3] == "link" {
 					l := setup.Want.VLANs[0]
 					cmds = append(cmds,
-						Command{Args: []string{"ip", "link", "add", l.Name, "mtu", strconv.Itoa(l.MTU), "address", l.MAC.String(), "type", "veth", "peer", "name", "br3", "netns", vpcPath}},
-						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "addr", "add", "10.0.0.1/32", "dev", "br3"}},
-						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "link", "set", "br3", "up"}},
-						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "neigh", "replace", "10.0.0.7", "lladdr", l.MAC.String(), "dev", "br3", "nud", "permanent"}},
-						Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "route", "add", "10.0.0.7/32", "dev", "br3", "scope", "link"}},
+						enforce.Command{Args: []string{"ip", "link", "add", l.Name, "mtu", strconv.Itoa(l.MTU), "address", l.MAC.String(), "type", "veth", "peer", "name", "br3", "netns", vpcPath}},
+						enforce.Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "addr", "add", "10.0.0.1/32", "dev", "br3"}},
+						enforce.Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "link", "set", "br3", "up"}},
+						enforce.Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "neigh", "replace", "10.0.0.7", "lladdr", l.MAC.String(), "dev", "br3", "nud", "permanent"}},
+						enforce.Command{Args: []string{"nsenter", "--net=" + vpcPath, "ip", "route", "add", "10.0.0.7/32", "dev", "br3", "scope", "link"}},
 					)
 					continue
 				}
@@ -677,7 +687,7 @@ func BenchmarkApplyTeardown(b *testing.B) {
 
 // runCommands runs rendered commands with the semantics Command.String
 // describes.
-func runCommands(cmds []Command) error {
+func runCommands(cmds []enforce.Command) error {
 	run := func(args []string) error { return exec.Command(args[0], args[1:]...).Run() }
 	for _, c := range cmds {
 		switch {

@@ -1,17 +1,46 @@
-package enforce_test
+package enforcetest_test
 
 import (
-	"context"
 	"errors"
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/podsg/podsg/enforce"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
+
+	"github.com/podsg/podsg/api/podeni"
+	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/enforce/enforcetest"
 )
 
-func newFakeNode(t *testing.T) *enforce.Fake {
-	f := enforce.NewFake()
+// netipOpt lets go-cmp compare netip values.
+var netipOpt = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+
+var podIP = netip.MustParseAddr("10.0.0.7")
+
+func options(mode enforce.Mode) enforce.Options {
+	return enforce.Options{
+		Mode:             mode,
+		TrunkLink:        "eth1",
+		PrimaryInterface: "eth0",
+		PrimaryIP:        netip.MustParseAddr("10.0.0.10"),
+		VPCCIDRs:         []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+	}
+}
+
+func testPod() enforce.Pod {
+	return enforce.Pod{
+		Namespace: "default", Name: "web-1", NetNS: "/var/run/netns/cni-1", IfName: "eth0",
+		Branch: podeni.BranchENI{
+			ID: "eni-0123456789abcdef0", MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x03},
+			PrivateIP: podIP, VLANID: 3, SubnetCIDR: netip.MustParsePrefix("10.0.0.0/19"),
+		},
+	}
+}
+
+func newFakeNode(t *testing.T) *enforcetest.Fake {
+	f := enforcetest.NewFake()
 	f.AddLink("eth0")
 	f.AddLink("eth1")
 	f.AddNetNS("/var/run/netns/cni-1")
@@ -21,9 +50,9 @@ func newFakeNode(t *testing.T) *enforce.Fake {
 func TestFakeSetupTeardown(t *testing.T) {
 	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		t.Run(mode.String(), func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			f := newFakeNode(t)
-			b, err := enforce.NewBuilder(config(mode))
+			b, err := enforce.NewBuilder(options(mode))
 			require.NoError(t, err)
 			node := b.Node()
 			require.NoError(t, f.Apply(ctx, &node))
@@ -61,8 +90,8 @@ func TestFakeSetupTeardown(t *testing.T) {
 }
 
 func TestFakeRollback(t *testing.T) {
-	ctx := context.Background()
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	ctx := t.Context()
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
 	require.NoError(t, err)
@@ -97,16 +126,16 @@ func TestFakeRollback(t *testing.T) {
 }
 
 func TestFakeRefusesWhatTheKernelRefuses(t *testing.T) {
-	ctx := context.Background()
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	ctx := t.Context()
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	setup, err := b.Setup(testPod())
 	require.NoError(t, err)
 
-	f := enforce.NewFake()
+	f := enforcetest.NewFake()
 	f.AddNetNS("/var/run/netns/cni-1")
 	err = f.Apply(ctx, &setup)
-	require.ErrorIs(t, err, enforce.ErrFakeState)
+	require.ErrorIs(t, err, enforcetest.ErrRefused)
 	require.ErrorContains(t, err, `trunk link "eth1" does not exist`)
 
 	f = newFakeNode(t)
@@ -115,10 +144,10 @@ func TestFakeRefusesWhatTheKernelRefuses(t *testing.T) {
 }
 
 func TestFakeReplacesStaleState(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFakeNode(t)
 	f.AddNetNS("/var/run/netns/cni-2")
-	b, err := enforce.NewBuilder(config(enforce.Strict))
+	b, err := enforce.NewBuilder(options(enforce.Strict))
 	require.NoError(t, err)
 	old, err := b.Setup(testPod())
 	require.NoError(t, err)
@@ -132,26 +161,11 @@ func TestFakeReplacesStaleState(t *testing.T) {
 	setup, err := b.Setup(p)
 	require.NoError(t, err)
 	require.NoError(t, f.Apply(ctx, &setup))
-	var tableRules []enforce.Rule
+	var tableRules []enforce.IPRule
 	for _, r := range f.Host().Rules {
 		if r.Table == 103 {
 			tableRules = append(tableRules, r)
 		}
 	}
 	require.Equal(t, setup.Want.Rules, tableRules, "only the new pod's rules use table 103")
-}
-
-func TestScriptStandardNode(t *testing.T) {
-	b, err := enforce.NewBuilder(config(enforce.Standard))
-	require.NoError(t, err)
-	p := b.Node()
-	cmds := p.Commands()
-	var lines []string
-	for _, c := range cmds {
-		lines = append(lines, c.String())
-	}
-	require.Contains(t, lines, "ip rule del pref 0 lookup local 2>/dev/null || true")
-	require.Contains(t, lines, "iptables -w -t nat -A AWS-SNAT-CHAIN-0 '!' -o vlan+ -m comment --comment 'AWS, SNAT' -m addrtype '!' --dst-type LOCAL -j SNAT --to-source 10.0.0.10 --random-fully")
-	require.Contains(t, lines, "iptables -w -t nat -C POSTROUTING -m comment --comment 'AWS SNAT CHAIN' -j AWS-SNAT-CHAIN-0 2>/dev/null || iptables -w -t nat -A POSTROUTING -m comment --comment 'AWS SNAT CHAIN' -j AWS-SNAT-CHAIN-0")
-	require.Contains(t, lines, "while ip rule del pref 20 lookup local 2>/dev/null; do :; done")
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package enforce
+package kernel
 
 import (
 	"context"
@@ -12,7 +12,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
+	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/enforce/internal/apply"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -29,43 +31,50 @@ type NetlinkOptions struct {
 	// must leave a link named l.Name in the node namespace (for example one
 	// end of a veth pair); the applier then gives it l's MAC and MTU and
 	// brings it up. An existing non-VLAN link of that name is adopted as is.
-	VLANStandIn func(ctx context.Context, l VLANLink) error
+	VLANStandIn func(ctx context.Context, l enforce.VLANLink) error
 	// Logger receives one debug record per change; nil logs nothing.
 	Logger *slog.Logger
 }
 
 // Netlink applies the routing part of plans (links, addresses, neighbours,
 // routes, rules and sysctls) to the kernel through netlink; it ignores the
-// iptables part (see IPTables and Join). It is safe for concurrent use;
+// iptables part (see IPTables and enforce.Join). It is safe for concurrent use;
 // plans for the same pod must not be applied concurrently.
 type Netlink struct {
 	opts NetlinkOptions
 	// beforeChange, when set (by tests), runs before every change.
-	beforeChange func(Change) error
+	beforeChange func(enforce.Change) error
 }
 
-// NewNetlink returns a Netlink applier.
-func NewNetlink(opts NetlinkOptions) *Netlink { return &Netlink{opts: opts} }
+// NewNetlink returns a Netlink applier. A HostNetNS that is not an absolute
+// path to an existing file gives an error matching ErrInvalidOptions.
+func NewNetlink(opts NetlinkOptions) (*Netlink, error) {
+	if err := checkNetNS("NetlinkOptions.HostNetNS", opts.HostNetNS); err != nil {
+		return nil, err
+	}
+	return &Netlink{opts: opts}, nil
+}
 
-// Apply applies the routing part of p. See Applier for the semantics.
-func (n *Netlink) Apply(ctx context.Context, p *Plan) error {
+// Apply applies the routing part of p. See enforce.Applier for the
+// semantics.
+func (n *Netlink) Apply(ctx context.Context, p *enforce.Plan) error {
 	be := &nlBackend{ctx: ctx, opts: &n.opts, hostPath: n.opts.HostNetNS, podPath: p.PodNetNS, podNS: netns.None()}
 	defer be.close()
 	var err error
 	if be.host, err = handleAt(n.opts.HostNetNS); err != nil {
-		return &StepError{Plan: planName(p), Err: fmt.Errorf("node namespace: %w", err)}
+		return &enforce.StepError{Plan: p.String(), Err: fmt.Errorf("node namespace: %w", err)}
 	}
-	if p.Kind == PodSetup {
+	if p.Kind == enforce.PodSetup {
 		if be.podNS, err = netns.GetFromPath(p.PodNetNS); err != nil {
-			return &StepError{Plan: planName(p), Err: fmt.Errorf("open pod network namespace %s: %w", p.PodNetNS, err)}
+			return &enforce.StepError{Plan: p.String(), Err: fmt.Errorf("open pod network namespace %s: %w", p.PodNetNS, err)}
 		}
 		if be.pod, err = netlink.NewHandleAt(be.podNS); err != nil {
-			return &StepError{Plan: planName(p), Err: fmt.Errorf("netlink in pod network namespace %s: %w", p.PodNetNS, err)}
+			return &enforce.StepError{Plan: p.String(), Err: fmt.Errorf("netlink in pod network namespace %s: %w", p.PodNetNS, err)}
 		}
 	}
-	return applyNet(ctx, be, p, func(c Change) error {
+	return apply.Net(ctx, be, p, func(c enforce.Change) error {
 		if n.opts.Logger != nil {
-			n.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "enforce: "+c.String(), slog.String("plan", planName(p)))
+			n.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "enforce: "+c.String(), slog.String("plan", p.String()))
 		}
 		if n.beforeChange != nil {
 			return n.beforeChange(c)
@@ -108,8 +117,8 @@ func (b *nlBackend) close() {
 	}
 }
 
-func (b *nlBackend) h(ns Namespace) (*netlink.Handle, error) {
-	if ns == HostNS {
+func (b *nlBackend) h(ns enforce.Namespace) (*netlink.Handle, error) {
+	if ns == enforce.HostNS {
 		return b.host, nil
 	}
 	if b.pod == nil {
@@ -124,7 +133,7 @@ func notFound(err error) bool {
 }
 
 // link returns the named link, or nil when it does not exist.
-func (b *nlBackend) link(ns Namespace, name string) (netlink.Link, error) {
+func (b *nlBackend) link(ns enforce.Namespace, name string) (netlink.Link, error) {
 	h, err := b.h(ns)
 	if err != nil {
 		return nil, err
@@ -139,11 +148,11 @@ func (b *nlBackend) link(ns Namespace, name string) (netlink.Link, error) {
 	return l, nil
 }
 
-func hw(m eni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
+func hw(m podeni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
 
 // fit gives an existing link the MAC (unless zero) and MTU wanted and
 // brings it up, recording how to restore MAC and MTU.
-func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac eni.MAC, mtu int, c Change, step func(Change) error, u *undoLog) error {
+func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac podeni.MAC, mtu int, c enforce.Change, step func(enforce.Change) error, u *apply.Undo) error {
 	a := l.Attrs()
 	macWrong := !mac.IsZero() && a.HardwareAddr.String() != mac.String()
 	if macWrong || a.MTU != mtu {
@@ -155,13 +164,13 @@ func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac eni.MAC, mtu int,
 			if err := h.LinkSetHardwareAddr(l, hw(mac)); err != nil {
 				return fmt.Errorf("set MAC of %s: %w", a.Name, err)
 			}
-			u.push(func() error { return h.LinkSetHardwareAddr(l, oldMAC) })
+			u.Push(func() error { return h.LinkSetHardwareAddr(l, oldMAC) })
 		}
 		if a.MTU != mtu {
 			if err := h.LinkSetMTU(l, mtu); err != nil {
 				return fmt.Errorf("set MTU of %s: %w", a.Name, err)
 			}
-			u.push(func() error { return h.LinkSetMTU(l, oldMTU) })
+			u.Push(func() error { return h.LinkSetMTU(l, oldMTU) })
 		}
 	}
 	if a.Flags&net.FlagUp == 0 {
@@ -172,16 +181,16 @@ func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac eni.MAC, mtu int,
 	return nil
 }
 
-func (b *nlBackend) ensureVLAN(l VLANLink, step func(Change) error, u *undoLog) error {
+func (b *nlBackend) EnsureVLAN(l enforce.VLANLink, step func(enforce.Change) error, u *apply.Undo) error {
 	h := b.host
-	trunk, err := b.link(HostNS, l.Parent)
+	trunk, err := b.link(enforce.HostNS, l.Parent)
 	if err != nil {
 		return err
 	}
 	if trunk == nil {
-		return fmt.Errorf("trunk link %s does not exist in the node namespace; check Config.TrunkLink", l.Parent)
+		return fmt.Errorf("trunk link %s does not exist in the node namespace; check Options.TrunkLink", l.Parent)
 	}
-	cur, err := b.link(HostNS, l.Name)
+	cur, err := b.link(enforce.HostNS, l.Name)
 	if err != nil {
 		return err
 	}
@@ -189,16 +198,16 @@ func (b *nlBackend) ensureVLAN(l VLANLink, step func(Change) error, u *undoLog) 
 		vl, isVLAN := cur.(*netlink.Vlan)
 		if isVLAN && vl.VlanId == l.VLANID && cur.Attrs().ParentIndex == trunk.Attrs().Index ||
 			!isVLAN && b.opts.VLANStandIn != nil {
-			return b.fit(h, cur, l.MAC, l.MTU, Change{OpSet, l}, step, u)
+			return b.fit(h, cur, l.MAC, l.MTU, enforce.Change{Op: enforce.OpSet, Object: l}, step, u)
 		}
-		if err := step(Change{OpDelete, LinkRef{Name: l.Name}}); err != nil {
+		if err := step(enforce.Change{Op: enforce.OpDelete, Object: enforce.LinkRef{Name: l.Name}}); err != nil {
 			return err
 		}
 		if err := h.LinkDel(cur); err != nil {
 			return fmt.Errorf("delete stale link %s: %w", l.Name, err)
 		}
 	}
-	if err := step(Change{OpAdd, l}); err != nil {
+	if err := step(enforce.Change{Op: enforce.OpAdd, Object: l}); err != nil {
 		return err
 	}
 	if b.opts.VLANStandIn != nil {
@@ -217,15 +226,15 @@ func (b *nlBackend) ensureVLAN(l VLANLink, step func(Change) error, u *undoLog) 
 			return fmt.Errorf("create %s: %w", l.Name, err)
 		}
 	}
-	u.push(func() error { return b.delLink(HostNS, l.Name) })
-	made, err := b.link(HostNS, l.Name)
+	u.Push(func() error { return b.DelLink(enforce.HostNS, l.Name) })
+	made, err := b.link(enforce.HostNS, l.Name)
 	if err != nil {
 		return err
 	}
 	if made == nil {
 		return fmt.Errorf("link %s was not created (by the VLAN stand-in)", l.Name)
 	}
-	return b.fit(h, made, l.MAC, l.MTU, Change{OpSet, l}, func(Change) error { return nil }, u)
+	return b.fit(h, made, l.MAC, l.MTU, enforce.Change{Op: enforce.OpSet, Object: l}, func(enforce.Change) error { return nil }, u)
 }
 
 func isPeer(a, b netlink.Link) bool {
@@ -234,39 +243,39 @@ func isPeer(a, b netlink.Link) bool {
 	return ok1 && ok2 && a.Attrs().ParentIndex == b.Attrs().Index && b.Attrs().ParentIndex == a.Attrs().Index
 }
 
-func (b *nlBackend) ensureVeth(v VethPair, step func(Change) error, u *undoLog) error {
+func (b *nlBackend) EnsureVeth(v enforce.VethPair, step func(enforce.Change) error, u *apply.Undo) error {
 	if b.pod == nil {
 		return errors.New("the plan has a veth but no PodNetNS")
 	}
-	hostL, err := b.link(HostNS, v.HostName)
+	hostL, err := b.link(enforce.HostNS, v.HostName)
 	if err != nil {
 		return err
 	}
-	podL, err := b.link(PodNS, v.PodName)
+	podL, err := b.link(enforce.PodNS, v.PodName)
 	if err != nil {
 		return err
 	}
 	if hostL != nil && podL != nil && isPeer(hostL, podL) {
-		if err := b.fit(b.host, hostL, v.HostMAC, v.MTU, Change{OpSet, v}, step, u); err != nil {
+		if err := b.fit(b.host, hostL, v.HostMAC, v.MTU, enforce.Change{Op: enforce.OpSet, Object: v}, step, u); err != nil {
 			return err
 		}
-		return b.fit(b.pod, podL, eni.MAC{}, v.MTU, Change{OpSet, v}, step, u)
+		return b.fit(b.pod, podL, podeni.MAC{}, v.MTU, enforce.Change{Op: enforce.OpSet, Object: v}, step, u)
 	}
 	if hostL != nil {
-		if err := step(Change{OpDelete, LinkRef{Name: v.HostName}}); err != nil {
+		if err := step(enforce.Change{Op: enforce.OpDelete, Object: enforce.LinkRef{Name: v.HostName}}); err != nil {
 			return err
 		}
 		if err := b.host.LinkDel(hostL); err != nil {
 			return fmt.Errorf("delete stale veth %s: %w", v.HostName, err)
 		}
-		if podL, err = b.link(PodNS, v.PodName); err != nil {
+		if podL, err = b.link(enforce.PodNS, v.PodName); err != nil {
 			return err
 		}
 	}
 	if podL != nil {
 		return fmt.Errorf("the pod network namespace %s already has a link %s that is not the peer of %s; delete it or pick another CNI_IFNAME", b.podPath, v.PodName, v.HostName)
 	}
-	if err := step(Change{OpAdd, v}); err != nil {
+	if err := step(enforce.Change{Op: enforce.OpAdd, Object: v}); err != nil {
 		return err
 	}
 	err = b.host.LinkAdd(&netlink.Veth{
@@ -278,7 +287,7 @@ func (b *nlBackend) ensureVeth(v VethPair, step func(Change) error, u *undoLog) 
 	if err != nil {
 		return fmt.Errorf("create veth %s: %w", v.HostName, err)
 	}
-	u.push(func() error { return b.delLink(HostNS, v.HostName) })
+	u.Push(func() error { return b.DelLink(enforce.HostNS, v.HostName) })
 	if err := b.host.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.HostName}}); err != nil {
 		return fmt.Errorf("bring up %s: %w", v.HostName, err)
 	}
@@ -288,12 +297,12 @@ func (b *nlBackend) ensureVeth(v VethPair, step func(Change) error, u *undoLog) 
 	return nil
 }
 
-func (b *nlBackend) linkExists(ns Namespace, name string) (bool, error) {
+func (b *nlBackend) LinkExists(ns enforce.Namespace, name string) (bool, error) {
 	l, err := b.link(ns, name)
 	return l != nil, err
 }
 
-func (b *nlBackend) delLink(ns Namespace, name string) error {
+func (b *nlBackend) DelLink(ns enforce.Namespace, name string) error {
 	l, err := b.link(ns, name)
 	if err != nil || l == nil {
 		return err
@@ -324,7 +333,7 @@ func prefixOf(n *net.IPNet) netip.Prefix {
 	return netip.PrefixFrom(a.Unmap(), bits)
 }
 
-func (b *nlBackend) devIndex(ns Namespace, dev string) (netlink.Link, error) {
+func (b *nlBackend) devIndex(ns enforce.Namespace, dev string) (netlink.Link, error) {
 	l, err := b.link(ns, dev)
 	if err != nil {
 		return nil, err
@@ -335,7 +344,7 @@ func (b *nlBackend) devIndex(ns Namespace, dev string) (netlink.Link, error) {
 	return l, nil
 }
 
-func (b *nlBackend) hasAddr(a Addr) (bool, error) {
+func (b *nlBackend) HasAddr(a enforce.Addr) (bool, error) {
 	l, err := b.link(a.NS, a.Dev)
 	if err != nil || l == nil {
 		return false, err
@@ -353,7 +362,7 @@ func (b *nlBackend) hasAddr(a Addr) (bool, error) {
 	return false, nil
 }
 
-func (b *nlBackend) addAddr(a Addr) error {
+func (b *nlBackend) AddAddr(a enforce.Addr) error {
 	l, err := b.devIndex(a.NS, a.Dev)
 	if err != nil {
 		return err
@@ -362,7 +371,7 @@ func (b *nlBackend) addAddr(a Addr) error {
 	return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
 }
 
-func (b *nlBackend) delAddr(a Addr) error {
+func (b *nlBackend) DelAddr(a enforce.Addr) error {
 	l, err := b.link(a.NS, a.Dev)
 	if err != nil || l == nil {
 		return err
@@ -371,15 +380,15 @@ func (b *nlBackend) delAddr(a Addr) error {
 	return h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
 }
 
-func (b *nlBackend) neighbor(n Neighbor) (Neighbor, bool, error) {
+func (b *nlBackend) LookupNeighbor(n enforce.Neighbor) (enforce.Neighbor, bool, error) {
 	l, err := b.link(n.NS, n.Dev)
 	if err != nil || l == nil {
-		return Neighbor{}, false, err
+		return enforce.Neighbor{}, false, err
 	}
 	h, _ := b.h(n.NS)
 	ns, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
 	if err != nil {
-		return Neighbor{}, false, fmt.Errorf("list neighbours of %s: %w", n.Dev, err)
+		return enforce.Neighbor{}, false, fmt.Errorf("list neighbours of %s: %w", n.Dev, err)
 	}
 	for _, x := range ns {
 		ip, _ := netip.AddrFromSlice(x.IP)
@@ -390,10 +399,10 @@ func (b *nlBackend) neighbor(n Neighbor) (Neighbor, bool, error) {
 		copy(cur.MAC[:], x.HardwareAddr)
 		return cur, true, nil
 	}
-	return Neighbor{}, false, nil
+	return enforce.Neighbor{}, false, nil
 }
 
-func (b *nlBackend) neigh(n Neighbor) (*netlink.Handle, *netlink.Neigh, error) {
+func (b *nlBackend) neigh(n enforce.Neighbor) (*netlink.Handle, *netlink.Neigh, error) {
 	l, err := b.devIndex(n.NS, n.Dev)
 	if err != nil {
 		return nil, nil, err
@@ -402,7 +411,7 @@ func (b *nlBackend) neigh(n Neighbor) (*netlink.Handle, *netlink.Neigh, error) {
 	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
 }
 
-func (b *nlBackend) setNeighbor(n Neighbor) error {
+func (b *nlBackend) SetNeighbor(n enforce.Neighbor) error {
 	h, x, err := b.neigh(n)
 	if err != nil {
 		return err
@@ -410,7 +419,7 @@ func (b *nlBackend) setNeighbor(n Neighbor) error {
 	return h.NeighSet(x)
 }
 
-func (b *nlBackend) delNeighbor(n Neighbor) error {
+func (b *nlBackend) DelNeighbor(n enforce.Neighbor) error {
 	h, x, err := b.neigh(n)
 	if err != nil {
 		return err
@@ -418,7 +427,7 @@ func (b *nlBackend) delNeighbor(n Neighbor) error {
 	return h.NeighDel(x)
 }
 
-func (b *nlBackend) routes(ns Namespace, table int) ([]Route, error) {
+func (b *nlBackend) Routes(ns enforce.Namespace, table int) ([]enforce.Route, error) {
 	h, err := b.h(ns)
 	if err != nil {
 		return nil, err
@@ -428,7 +437,7 @@ func (b *nlBackend) routes(ns Namespace, table int) ([]Route, error) {
 		return nil, fmt.Errorf("list routes of table %d: %w", table, err)
 	}
 	names := map[int]string{}
-	out := make([]Route, 0, len(rs))
+	out := make([]enforce.Route, 0, len(rs))
 	for _, r := range rs {
 		if r.Type != unix.RTN_UNICAST {
 			continue
@@ -444,19 +453,19 @@ func (b *nlBackend) routes(ns Namespace, table int) ([]Route, error) {
 		if !dst.IsValid() {
 			dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 		}
-		x := Route{NS: ns, Table: r.Table, Dst: dst, Dev: dev}
+		x := enforce.Route{NS: ns, Table: r.Table, Dst: dst, Dev: dev}
 		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
 			x.Gw = gw.Unmap()
 		}
 		if r.Scope == netlink.SCOPE_LINK {
-			x.Scope = ScopeLink
+			x.Scope = enforce.ScopeLink
 		}
 		out = append(out, x)
 	}
 	return out, nil
 }
 
-func (b *nlBackend) nlRoute(r Route) (*netlink.Handle, *netlink.Route, error) {
+func (b *nlBackend) nlRoute(r enforce.Route) (*netlink.Handle, *netlink.Route, error) {
 	l, err := b.devIndex(r.NS, r.Dev)
 	if err != nil {
 		return nil, nil, err
@@ -469,13 +478,13 @@ func (b *nlBackend) nlRoute(r Route) (*netlink.Handle, *netlink.Route, error) {
 	if r.Gw.IsValid() {
 		x.Gw = r.Gw.AsSlice()
 	}
-	if r.Scope == ScopeLink {
+	if r.Scope == enforce.ScopeLink {
 		x.Scope = netlink.SCOPE_LINK
 	}
 	return h, x, nil
 }
 
-func (b *nlBackend) addRoute(r Route) error {
+func (b *nlBackend) AddRoute(r enforce.Route) error {
 	h, x, err := b.nlRoute(r)
 	if err != nil {
 		return err
@@ -483,7 +492,7 @@ func (b *nlBackend) addRoute(r Route) error {
 	return h.RouteAdd(x)
 }
 
-func (b *nlBackend) replaceRoute(r Route) error {
+func (b *nlBackend) ReplaceRoute(r enforce.Route) error {
 	h, x, err := b.nlRoute(r)
 	if err != nil {
 		return err
@@ -491,7 +500,7 @@ func (b *nlBackend) replaceRoute(r Route) error {
 	return h.RouteReplace(x)
 }
 
-func (b *nlBackend) delRoute(r Route) error {
+func (b *nlBackend) DelRoute(r enforce.Route) error {
 	h, err := b.h(r.NS)
 	if err != nil {
 		return err
@@ -510,14 +519,14 @@ func (b *nlBackend) delRoute(r Route) error {
 	return err
 }
 
-func (b *nlBackend) rules() ([]Rule, error) {
+func (b *nlBackend) Rules() ([]enforce.IPRule, error) {
 	rs, err := b.host.RuleList(netlink.FAMILY_V4)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	out := make([]Rule, 0, len(rs))
+	out := make([]enforce.IPRule, 0, len(rs))
 	for _, r := range rs {
-		x := Rule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
+		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
 		if r.Mask != nil {
 			x.Mask = *r.Mask
 		}
@@ -526,7 +535,7 @@ func (b *nlBackend) rules() ([]Rule, error) {
 	return out, nil
 }
 
-func nlRule(r Rule) *netlink.Rule {
+func nlRule(r enforce.IPRule) *netlink.Rule {
 	x := netlink.NewRule()
 	x.Family = netlink.FAMILY_V4
 	x.Priority = r.Priority
@@ -541,9 +550,9 @@ func nlRule(r Rule) *netlink.Rule {
 	return x
 }
 
-func (b *nlBackend) addRule(r Rule) error { return b.host.RuleAdd(nlRule(r)) }
+func (b *nlBackend) AddRule(r enforce.IPRule) error { return b.host.RuleAdd(nlRule(r)) }
 
-func (b *nlBackend) delRule(r Rule) error {
+func (b *nlBackend) DelRule(r enforce.IPRule) error {
 	err := b.host.RuleDel(nlRule(r))
 	if errors.Is(err, unix.ENOENT) {
 		return nil
@@ -563,14 +572,14 @@ func sysctlPath(key string) string {
 	}, key)
 }
 
-func (b *nlBackend) nsPath(ns Namespace) string {
-	if ns == PodNS {
+func (b *nlBackend) nsPath(ns enforce.Namespace) string {
+	if ns == enforce.PodNS {
 		return b.podPath
 	}
 	return b.hostPath
 }
 
-func (b *nlBackend) sysctl(s Sysctl) (string, error) {
+func (b *nlBackend) GetSysctl(s enforce.Sysctl) (string, error) {
 	var v string
 	err := inNetNS(b.nsPath(s.NS), func() error {
 		data, err := os.ReadFile(sysctlPath(s.Key))
@@ -580,7 +589,7 @@ func (b *nlBackend) sysctl(s Sysctl) (string, error) {
 	return v, err
 }
 
-func (b *nlBackend) setSysctl(s Sysctl) error {
+func (b *nlBackend) SetSysctl(s enforce.Sysctl) error {
 	return inNetNS(b.nsPath(s.NS), func() error {
 		return os.WriteFile(sysctlPath(s.Key), []byte(s.Value), 0o644)
 	})

@@ -1,38 +1,39 @@
-package eni_test
+package podeni_test
 
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/podsg/podsg/eni"
+	"github.com/podsg/podsg/api/podeni"
 )
 
 const goodAnnotation = `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23","privateIp":"10.0.1.7","ipv6Addr":"","vlanId":3,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":"","associationID":"trunk-assoc-0123456789abcdef0"}]`
 
-var goodBranch = eni.BranchENI{
+var goodBranch = podeni.BranchENI{
 	ID:            "eni-0123456789abcdef0",
-	MAC:           eni.MAC{0x02, 0xab, 0xcd, 0xef, 0x01, 0x23},
+	MAC:           podeni.MAC{0x02, 0xab, 0xcd, 0xef, 0x01, 0x23},
 	PrivateIP:     netip.MustParseAddr("10.0.1.7"),
 	VLANID:        3,
 	SubnetCIDR:    netip.MustParsePrefix("10.0.0.0/19"),
 	AssociationID: "trunk-assoc-0123456789abcdef0",
 }
 
-func TestParseAnnotation(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        string
-		want      []eni.BranchENI
+		want      []podeni.BranchENI
 		wantField string // "" means success
 	}{
-		{name: "production shape", in: goodAnnotation, want: []eni.BranchENI{goodBranch}},
-		{name: "CNI spelling vlanID", in: `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23","privateIp":"10.0.1.7","vlanID":3,"subnetCidr":"10.0.0.0/19","associationID":"trunk-assoc-0123456789abcdef0"}]`, want: []eni.BranchENI{goodBranch}},
+		{name: "production shape", in: goodAnnotation, want: []podeni.BranchENI{goodBranch}},
+		{name: "CNI spelling vlanID", in: `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23","privateIp":"10.0.1.7","vlanID":3,"subnetCidr":"10.0.0.0/19","associationID":"trunk-assoc-0123456789abcdef0"}]`, want: []podeni.BranchENI{goodBranch}},
 		{name: "uppercase MAC, short ENI ID, IPv6", in: `[{"eniId":"eni-0a1b2c3d","ifAddress":"02:AB:CD:EF:01:23","privateIp":"10.0.1.7","ipv6Addr":"2600:1f14::7","vlanId":120,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":"2600:1f14::/64"}]`,
-			want: []eni.BranchENI{{ID: "eni-0a1b2c3d", MAC: goodBranch.MAC, PrivateIP: goodBranch.PrivateIP, IPv6: netip.MustParseAddr("2600:1f14::7"), VLANID: 120, SubnetCIDR: goodBranch.SubnetCIDR, SubnetV6CIDR: netip.MustParsePrefix("2600:1f14::/64")}}},
+			want: []podeni.BranchENI{{ID: "eni-0a1b2c3d", MAC: goodBranch.MAC, PrivateIP: goodBranch.PrivateIP, IPv6: netip.MustParseAddr("2600:1f14::7"), VLANID: 120, SubnetCIDR: goodBranch.SubnetCIDR, SubnetV6CIDR: netip.MustParsePrefix("2600:1f14::/64")}}},
 		{name: "not JSON", in: `eni-1`, wantField: "(value)"},
 		{name: "object not array", in: `{"eniId":"eni-0123456789abcdef0"}`, wantField: "(value)"},
 		{name: "empty array", in: `[]`, wantField: "(value)"},
@@ -50,10 +51,10 @@ func TestParseAnnotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := eni.ParseAnnotation(tt.in)
+			got, err := podeni.Parse(tt.in)
 			if tt.wantField != "" {
-				require.ErrorIs(t, err, eni.ErrInvalidAnnotation)
-				var ae *eni.AnnotationError
+				require.ErrorIs(t, err, podeni.ErrInvalid)
+				var ae *podeni.Error
 				require.ErrorAs(t, err, &ae)
 				require.Equal(t, tt.wantField, ae.Field, err.Error())
 				return
@@ -64,52 +65,78 @@ func TestParseAnnotation(t *testing.T) {
 	}
 }
 
-func TestFormatAnnotationRoundTrip(t *testing.T) {
-	out, err := eni.FormatAnnotation(goodBranch)
+func TestFormatRoundTrip(t *testing.T) {
+	out, err := podeni.Format(goodBranch)
 	require.NoError(t, err)
 	require.JSONEq(t, goodAnnotation, out)
 
-	_, err = eni.FormatAnnotation()
-	require.ErrorIs(t, err, eni.ErrInvalidAnnotation)
+	_, err = podeni.Format()
+	require.ErrorIs(t, err, podeni.ErrInvalid)
 	bad := goodBranch
 	bad.VLANID = 0
-	_, err = eni.FormatAnnotation(bad)
+	_, err = podeni.Format(bad)
 	require.ErrorContains(t, err, "[0].vlanId")
 
-	var b eni.BranchENI
+	var b podeni.BranchENI
 	require.NoError(t, json.Unmarshal([]byte(goodAnnotation[1:len(goodAnnotation)-1]), &b))
 	require.Equal(t, goodBranch, b)
 	require.Equal(t, netip.MustParseAddr("10.0.0.1"), b.Gateway())
 }
 
 func TestMAC(t *testing.T) {
-	m, err := eni.ParseMAC("02:AB:cd:ef:01:23")
+	m, err := podeni.ParseMAC("02:AB:cd:ef:01:23")
 	require.NoError(t, err)
 	require.Equal(t, "02:ab:cd:ef:01:23", m.String())
 	for _, bad := range []string{"", "02:ab:cd:ef:01", "02:ab:cd:ef:01:2g", "02:ab:cd:ef:01:23:45", "02.ab.cd.ef.01.23"} {
-		_, err := eni.ParseMAC(bad)
+		_, err := podeni.ParseMAC(bad)
 		require.Error(t, err, bad)
 	}
 }
 
-// FuzzParseAnnotation checks that the parser never panics, and that whatever
+// FuzzParse checks that the parser never panics, and that whatever
 // it accepts formats back to a value that parses to the same ENIs.
-func FuzzParseAnnotation(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add(goodAnnotation)
 	f.Add(`[{"eniId":"eni-0a1b2c3d","ifAddress":"02:AB:CD:EF:01:23","privateIp":"10.0.1.7","ipv6Addr":"2600:1f14::7","vlanID":120,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":"2600:1f14::/64"}]`)
 	f.Add(`[]`)
 	f.Add(`[{}]`)
 	f.Add(`null`)
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := eni.ParseAnnotation(s)
+		got, err := podeni.Parse(s)
 		if err != nil {
-			require.ErrorIs(t, err, eni.ErrInvalidAnnotation)
+			require.ErrorIs(t, err, podeni.ErrInvalid)
 			return
 		}
-		out, err := eni.FormatAnnotation(got...)
+		out, err := podeni.Format(got...)
 		require.NoError(t, err)
-		again, err := eni.ParseAnnotation(out)
+		again, err := podeni.Parse(out)
 		require.NoError(t, err)
 		require.Equal(t, got, again)
 	})
+}
+
+func TestValidENIID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"eni-0123456789abcdef0": true,
+		"eni-0a1b2c3d":          true,
+		"eni-0123456789ABCDEF0": false,
+		"eni-0123456":           false,
+		"sg-0123456789abcdef0":  false,
+		"":                      false,
+	} {
+		require.Equal(t, want, podeni.ValidENIID(id), id)
+	}
+}
+
+func TestErrorNamesFieldValueAndFix(t *testing.T) {
+	_, err := podeni.Parse(`[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23","privateIp":"10.9.1.7","vlanId":3,"subnetCidr":"10.0.0.0/19"}]`)
+	require.ErrorIs(t, err, podeni.ErrInvalid)
+	require.EqualError(t, err, `pod-eni annotation: [0].privateIp "10.9.1.7": the address is outside subnetCidr 10.0.0.0/19`)
+
+	long := `[` + strings.Repeat(" ", 200) + `x`
+	_, err = podeni.Parse(long)
+	var pe *podeni.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "(value)", pe.Field)
+	require.LessOrEqual(t, len(pe.Value), 82, "the value is truncated in the message")
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package enforce
+package kernel
 
 import (
 	"fmt"

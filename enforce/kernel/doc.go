@@ -1,0 +1,26 @@
+// Package kernel applies the plans of package enforce to a Linux node:
+//
+//   - Netlink makes the routing part true (links, addresses, neighbours,
+//     routes, rules and sysctls) through github.com/vishvananda/netlink;
+//   - IPTables makes the iptables part true (the SNAT and connmark chains
+//     and the rules that jump to them) through github.com/coreos/go-iptables;
+//   - enforce.Join combines them: Join(netlink, iptables) for node plans.
+//
+// Both share one algorithm with the in-memory enforcetest.Fake: applying a
+// plan twice changes nothing the second time, a setup plan purges what a
+// force-deleted pod left behind and is transactional (on failure, what the
+// call added is removed again), and a teardown plan removes everything it
+// can. Errors are *enforce.StepError naming the plan and the step.
+//
+// The package holds only Linux code; on other systems it is empty. Package
+// enforce, which builds the plans, links neither library, so a program that
+// only plans or renders scripts builds anywhere.
+//
+// # Kernels without 802.1Q
+//
+// NetlinkOptions.VLANStandIn lets a test or simulator provide another link
+// (a veth pair, say) in place of the VLAN link; this package's own tests do
+// so and prove the modes with real TCP connections across network
+// namespaces. They need root; with PODSG_REQUIRE_ROOT_TESTS=1 they fail
+// rather than skip without it.
+package kernel

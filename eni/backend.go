@@ -1,0 +1,67 @@
+package eni
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/podsg/podsg/api/podeni"
+)
+
+// Branch is a branch ENI as a pool holds it: its annotation value and the key
+// it serves.
+type Branch struct {
+	// ENI is the annotation value; ENI.VLANID is its VLAN on the trunk.
+	ENI podeni.BranchENI
+	// Groups is the ENI's security-group set.
+	Groups GroupSet
+	// Subnet is the ENI's subnet ID.
+	Subnet string
+}
+
+// Key returns the key b serves.
+func (b Branch) Key() Key { return Key{Groups: b.Groups, Subnet: b.Subnet} }
+
+// CreateRequest asks a Backend for a branch ENI on the pool's trunk.
+type CreateRequest struct {
+	// Pod is the pod the ENI is for; zero for an ENI created for a warm
+	// target.
+	Pod PodRef
+	// Key is the security-group set and subnet of the ENI.
+	Key Key
+	// VLAN is the VLAN ID the pool allocated for it, 1..MaxBranchVLAN.
+	VLAN int
+}
+
+// Backend creates, deletes and retargets the branch ENIs of one node's trunk.
+// Package trunk implements it on EC2. Methods are called without the pool's
+// lock held and may run concurrently; they must honour ctx.
+type Backend interface {
+	// CreateBranch creates a branch ENI for req and associates it with the
+	// trunk on req.VLAN. On failure nothing may remain associated on
+	// req.VLAN, unless the error matches *InDoubtError (errors.As), in which
+	// case the pool keeps the VLAN and deletes the named ENI later.
+	CreateBranch(ctx context.Context, req CreateRequest) (podeni.BranchENI, error)
+	// DeleteBranch disassociates b from the trunk and deletes it. An ENI
+	// that no longer exists counts as deleted (nil error).
+	DeleteBranch(ctx context.Context, b Branch) error
+	// RetargetBranch replaces b's security groups with groups. On failure
+	// the pool deletes b, since its groups are then unknown.
+	RetargetBranch(ctx context.Context, b Branch, groups GroupSet) error
+}
+
+// InDoubtError is returned by a Backend's CreateBranch when it could not
+// establish whether the ENI it created is still associated with the trunk
+// (for instance its clean-up was interrupted). The pool then keeps the VLAN
+// held and deletes the ENI in the background.
+type InDoubtError struct {
+	// ENI is the branch ENI in doubt; ENI.ID must be set.
+	ENI podeni.BranchENI
+	// Err is the failure that left it in doubt.
+	Err error
+}
+
+func (e *InDoubtError) Error() string {
+	return fmt.Sprintf("branch ENI %s on VLAN %d left in doubt: %v", e.ENI.ID, e.ENI.VLANID, e.Err)
+}
+
+func (e *InDoubtError) Unwrap() error { return e.Err }
