@@ -272,7 +272,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	return time.Since(start)
 }
 
-
 // TestAPIServerPods runs the tutorial's flow for real: nodes get trunks and
 // advertise their branch-ENI capacity; the deployment's pods, bound to the
 // nodes through the binding subresource as the scheduler binds them, each
