@@ -108,3 +108,41 @@ func TestStampCoversPins(t *testing.T) {
 		t.Error("the stamp does not change when go.mod does")
 	}
 }
+
+// TestReuse runs the builder on the directory `make test` built
+// (KUBEBUILDER_ASSETS): with the pins unchanged it must reuse it, within a
+// second or two, without building anything.
+func TestReuse(t *testing.T) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		t.Skip("KUBEBUILDER_ASSETS is not set: run `make kube-assets` and point it at .kube-assets (`make test` does both)")
+	}
+	const bound = 5 * time.Second
+	stamp, err := stampOf(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !current(dir, stamp) {
+		t.Fatalf("%s was not built from this module's pins: run `make kube-assets`", dir)
+	}
+	before, err := os.Stat(filepath.Join(dir, "kube-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := run(dir); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	after, err := os.Stat(filepath.Join(dir, "kube-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-assets warm_ms=%d bound_ms=%d", took.Milliseconds(), bound.Milliseconds())
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Error("the binaries were rebuilt although the pins did not change")
+	}
+	if took > bound {
+		t.Errorf("reusing the binaries took %v, want at most %v", took, bound)
+	}
+}
