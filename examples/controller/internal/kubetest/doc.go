@@ -12,6 +12,12 @@
 // missing binary fails the test.
 //
 // A control plane has no kubelet, scheduler or controller manager: tests play
-// those parts through the API (Impersonate gives them the identities the real
-// components have, so RBAC applies as in a cluster).
+// those parts through the API (As and AsServiceAccount give them the
+// identities the real components have, so RBAC applies as in a cluster).
+//
+// Any test of this module can use it: Start for the control plane, Build and
+// StartProcess for commands (the controller, or a CNI plugin of the root
+// module), Front for webhook replicas, Audit to see who did what. The
+// controller's own tests add, in its package, a world with the fake EC2 over
+// HTTP and Node objects for its instances (world_test.go).
 package kubetest

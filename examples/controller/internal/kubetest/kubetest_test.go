@@ -147,3 +147,16 @@ func TestFront(t *testing.T) {
 	}
 	require.Equal(t, map[string]bool{"a:y": true, "b:y": true}, seen, "both backends serve")
 }
+
+func TestMain(m *testing.M) { os.Exit(Main(m)) }
+
+// TestBuild builds the example controller once and runs it: a command
+// without -cluster-name refuses to start, saying so.
+func TestBuild(t *testing.T) {
+	path := BuildController(t)
+	require.Equal(t, path, BuildController(t), "built once")
+	p := StartProcess(t, "podsg-controller", path, nil, nil)
+	<-p.Done()
+	require.Error(t, p.Err())
+	require.Contains(t, p.Log(), "-cluster-name is required")
+}

@@ -21,60 +21,90 @@ import (
 // ControllerPackage is the import path of the example controller.
 const ControllerPackage = "github.com/podsg/podsg/examples/controller"
 
-var build struct {
-	once sync.Once
+var builds struct {
+	mu   sync.Mutex
 	dir  string
+	bins map[string]*built
+}
+
+type built struct {
+	once sync.Once
 	path string
 	err  error
 }
 
-// Main runs the tests of m and removes what BuildController built. Call it
-// from TestMain: os.Exit(kubetest.Main(m)). It silences controller-runtime's
+// Main runs the tests of m and removes what Build built. Call it from
+// TestMain: os.Exit(kubetest.Main(m)). It silences controller-runtime's
 // logger in the test process.
 func Main(m *testing.M) int {
 	// envtest logs through controller-runtime's logger; nothing of it is
 	// wanted in test output (the control plane's own output is, on failure).
 	ctrllog.SetLogger(logr.Discard())
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
+	builds.mu.Lock()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
 	}
+	builds.mu.Unlock()
 	return code
 }
 
-// BuildController builds the example controller's command once per test
-// process and returns the binary's path. It is built with the race detector
-// when the test binary is, so that the controller's races fail the tests too
-// (and the packages the test build compiled are reused from Go's cache).
-// The test process must have been started through Main.
-func BuildController(t testing.TB) string {
+// BuildController builds the example controller's command; see Build.
+func BuildController(t testing.TB) string { return Build(t, ControllerPackage) }
+
+// Build builds the command of a main package (an import path this module
+// resolves, such as ControllerPackage or github.com/podsg/podsg/cmd/...)
+// once per test process and returns the binary's path. It is built with the
+// race detector when the test binary is, so that the command's races fail
+// the tests too (and the packages the test build compiled are reused from
+// Go's cache). The test process must have been started through Main.
+func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	build.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			build.err = fmt.Errorf("building %s needs the go command on PATH: %w", ControllerPackage, err)
-			return
-		}
-		if build.dir, err = os.MkdirTemp("", "podsg-kubetest-"); err != nil {
-			build.err = err
-			return
-		}
-		path := filepath.Join(build.dir, "podsg-controller")
-		args := []string{"build", "-o", path}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command(goTool, append(args, ControllerPackage)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go %v: %w\n%s", cmd.Args[1:], err, out)
-			return
-		}
-		build.path = path
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
+	builds.mu.Lock()
+	if builds.bins == nil {
+		builds.bins = map[string]*built{}
 	}
-	return build.path
+	b := builds.bins[pkg]
+	if b == nil {
+		b = new(built)
+		builds.bins[pkg] = b
+	}
+	builds.mu.Unlock()
+	b.once.Do(func() { b.path, b.err = goBuild(pkg) })
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+func goBuild(pkg string) (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("building %s needs the go command on PATH: %w", pkg, err)
+	}
+	builds.mu.Lock()
+	if builds.dir == "" {
+		builds.dir, err = os.MkdirTemp("", "podsg-kubetest-")
+	}
+	dir := builds.dir
+	builds.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	out, err := os.MkdirTemp(dir, "")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(out, filepath.Base(pkg))
+	args := []string{"build", "-o", path}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command(goTool, append(args, pkg)...)
+	if log, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go %v: %w\n%s", cmd.Args[1:], err, log)
+	}
+	return path, nil
 }
 
 // Process is a command started for a test. Its output goes to a file, shown
