@@ -86,17 +86,11 @@ type testNode struct {
 type worldOptions struct {
 	// ExtraNodes adds m5.large instances (and nodes) to the tutorial's five.
 	ExtraNodes int
-	// Webhooks registers config/webhook.yaml (default true; see noWebhooks).
-	noWebhooks bool
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	opts := kubetest.Options{CRDs: []string{crdDir}, Scheme: newScheme(t)}
-	if !o.noWebhooks {
-		opts.Webhooks = []string{webhookYAML}
-	}
-	c := kubetest.Start(t, opts)
+	c := kubetest.Start(t, kubetest.Options{CRDs: []string{crdDir}, Webhooks: []string{webhookYAML}, Scheme: newScheme(t)})
 	t.Logf("apiserver start_ms=%d version=%s", c.StartTime.Milliseconds(), c.Version)
 	w := &world{t: t, c: c}
 	ctx := t.Context()
