@@ -55,8 +55,9 @@ const (
 // controller's webhook configurations (config/webhook.yaml) and RBAC
 // (config/rbac.yaml, applied with kubectl); the fake EC2 seeded with the EKS
 // tutorial and served over HTTP; a Node object for each of its instances;
-// and the tutorial's namespace and policy. The controller runs as a process
-// with a kubeconfig of its service account.
+// and the tutorial's namespace (applyTutorialPolicy adds its policy). The
+// controller runs as a process with a kubeconfig of its service account
+// (startController).
 type world struct {
 	t     *testing.T
 	c     *kubetest.Cluster
