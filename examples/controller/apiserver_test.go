@@ -859,7 +859,15 @@ func TestAPIServerBadInput(t *testing.T) {
 				codes = append(codes, e.Code())
 			}
 		}
-		require.Equal(t, []int{409, 200}, codes, "the stale write was refused, then retried on the fresh version")
+		// The stale write is refused, then retried on the fresh version.
+		// A reconcile that started from a cache not yet showing the
+		// annotation may try again: refused too, the annotation is written
+		// once.
+		require.GreaterOrEqual(t, len(codes), 2, "%v", codes)
+		require.Equal(t, []int{409, 200}, codes[:2], "the stale write was refused, then retried on the fresh version")
+		for _, c := range codes[2:] {
+			require.Equal(t, 409, c, "the annotation is written once: %v", codes)
+		}
 		require.Equal(t, branch, b.ID, "the ENI prepared for the pod is the one written")
 		require.LessOrEqual(t, w.ec2.Count(fake.ActionCreateNetworkInterface).OK-creates, 2, "one ENI for the pod (and maybe one pre-warmed)")
 		annotated++

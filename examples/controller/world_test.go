@@ -452,10 +452,18 @@ func describeRef(e kubetest.AuditEvent) string {
 }
 
 // arrivals records the EC2 requests reaching the fake as they arrive (the
-// fake's call log has them once answered). It is safe for concurrent use.
+// fake's call log has them once answered), and can hold one back before the
+// fake sees it. It is safe for concurrent use.
 type arrivals struct {
 	mu    sync.Mutex
 	calls []url.Values
+	holds []hold
+}
+
+// hold delays the next request of action whose parameter name has value.
+type hold struct {
+	action, name, value string
+	delay               time.Duration
 }
 
 func (a *arrivals) wrap(next http.Handler) http.Handler {
@@ -465,14 +473,36 @@ func (a *arrivals) wrap(next http.Handler) http.Handler {
 			http.Error(rw, err.Error(), http.StatusBadRequest)
 			return
 		}
+		var delay time.Duration
 		if form, err := url.ParseQuery(string(body)); err == nil {
 			a.mu.Lock()
 			a.calls = append(a.calls, form)
+			for i, h := range a.holds {
+				if form.Get("Action") == h.action && form.Get(h.name) == h.value {
+					delay = h.delay
+					a.holds = slices.Delete(a.holds, i, i+1)
+					break
+				}
+			}
 			a.mu.Unlock()
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return // the client is gone: EC2 never sees the request
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// holdNext delays the next request of action with parameter name=value.
+func (a *arrivals) holdNext(action fake.Action, name, value string, delay time.Duration) {
+	a.mu.Lock()
+	a.holds = append(a.holds, hold{string(action), name, value, delay})
+	a.mu.Unlock()
 }
 
 // find returns the requests of action that arrived with the given
@@ -511,19 +541,19 @@ func (w *world) trunkOf(instanceID string) string {
 }
 
 // startSlowPod starts a pod on node while its ENI's association with the
-// node's trunk takes delay, and returns once the association request
-// reached EC2 — the controller is then between reading the pod and writing
-// its annotation — with the ID of the ENI being associated.
+// node's trunk is held back for delay before EC2 sees it, and returns once
+// the association request arrived — the controller is then between reading
+// the pod and writing its annotation — with the ID of the ENI being
+// associated.
 func (w *world) startSlowPod(dep *appsv1.Deployment, name string, node testNode, delay time.Duration) (*corev1.Pod, string) {
 	w.t.Helper()
 	trunkID := w.trunkOf(node.InstanceID)
 	before := len(w.calls.find(string(fake.ActionAssociateTrunkInterface), "TrunkInterfaceId", trunkID))
-	w.ec2.SetLatency(fake.ActionAssociateTrunkInterface, fake.Latency{Base: delay})
+	w.calls.holdNext(fake.ActionAssociateTrunkInterface, "TrunkInterfaceId", trunkID, delay)
 	p := w.startPod(dep, name, node.Name)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if calls := w.calls.find(string(fake.ActionAssociateTrunkInterface), "TrunkInterfaceId", trunkID); len(calls) > before {
-			w.ec2.SetLatency(fake.ActionAssociateTrunkInterface, fake.Latency{})
 			return p, calls[before].Get("BranchInterfaceId")
 		}
 		if time.Now().After(deadline) {
