@@ -6,9 +6,11 @@
 #   make kube-assets
 #                build kube-apiserver, etcd and kubectl from source into
 #                .kube-assets/ for the API-server tests (make test does it)
+#   make soak    run trunk's simulation over 2,000 seeds (make test runs 64)
 #
-# As root, `make test` installs iptables, iproute2 and the AWS CLI (for the
-# fake EC2 server's CLI test) when missing, and exports
+# As root, `make test` installs iptables (both variants), nftables (nft lists
+# the connmark table in tests), iproute2 and the AWS CLI (for the fake EC2
+# server's CLI test) when missing, and exports
 # PODSG_REQUIRE_ROOT_TESTS=1, so tests that need root fail instead of skipping.
 
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ ifeq ($(shell id -u),0)
 export PODSG_REQUIRE_ROOT_TESTS := 1
 endif
 
-.PHONY: test setup vet fmt-check unit bench generate
+.PHONY: test setup vet fmt-check unit bench generate soak
 
 test: setup vet fmt-check unit
 
@@ -28,6 +30,7 @@ setup:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
 	  command -v iptables >/dev/null 2>&1 || missing="$$missing iptables"; \
+	  command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	  command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	  command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
 	  if [ -n "$$missing" ]; then \
@@ -73,3 +76,12 @@ kube-assets:
 
 unit: kube-assets
 unit: export KUBEBUILDER_ASSETS := $(KUBE_ASSETS)
+
+# SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector. It
+# prints the summary line, or each failure (seed, step, steps before it; a
+# failing seed is replayed with PODSG_SIM_SEED=N), race report or panic.
+SOAK_SEEDS ?= 2000
+soak:
+	@log=$$(mktemp); \
+	PODSG_SIM_SEEDS=$(SOAK_SEEDS) $(GO) test -race -run '^TestSimulation$$' -count=1 -v -timeout 3h ./trunk/ >$$log 2>&1; rc=$$?; \
+	grep -E '^simulation' $$log; grep -E -A40 'failed at|WARNING: DATA RACE|^panic' $$log; tail -n 1 $$log; rm -f $$log; exit $$rc

@@ -22,6 +22,8 @@ const (
 	netlink   = "github.com/vishvananda/netlink"
 	netns     = "github.com/vishvananda/netns"
 	goIPTable = "github.com/coreos/go-iptables"
+	nftables  = "github.com/google/nftables"
+	mdNetlink = "github.com/mdlayher/netlink"
 )
 
 // depRule is a promise about what some packages of this module link.
@@ -41,8 +43,8 @@ type depRule struct {
 
 // depRules are the promises this module makes to its users: node-side
 // packages do not compile the EC2 SDK, the pool and the selector do not
-// link netlink or iptables, planning (enforce) links neither, and the wire
-// format (api/podeni) is standard library only.
+// link netlink, iptables or nftables, planning (enforce) links none of them,
+// and the wire format (api/podeni) is standard library only.
 var depRules = []depRule{
 	{
 		name:   "node-side packages do not import the EC2 SDK",
@@ -50,9 +52,9 @@ var depRules = []depRule{
 		forbid: []string{ec2SDK},
 	},
 	{
-		name:   "the selector, the pool and planning do not link netlink or go-iptables",
+		name:   "the selector, the pool and planning do not link netlink, go-iptables or nftables",
 		pkgs:   []string{"selector", "eni", "enforce", "enforce/enforcetest"},
-		forbid: []string{netlink, netns, goIPTable},
+		forbid: []string{netlink, netns, goIPTable, nftables, mdNetlink},
 	},
 	{
 		name:   "selector and enforce do not import the pool",
@@ -220,6 +222,9 @@ func TestDependencyCheckerCatchesViolations(t *testing.T) {
 		{"the kernel appliers link netlink",
 			depRule{pkgs: []string{"enforce", "enforce/kernel"}, forbid: []string{netlink, netns, goIPTable}},
 			module + "/enforce/kernel → "},
+		{"the kernel appliers link nftables",
+			depRule{pkgs: []string{"enforce/enforcetest", "enforce/kernel"}, forbid: []string{nftables}},
+			module + "/enforce/kernel → " + nftables},
 		{"trunk imports the pool",
 			depRule{pkgs: []string{"trunk"}, forbid: []string{module + "/eni"}},
 			module + "/trunk → " + module + "/eni"},

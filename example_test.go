@@ -120,9 +120,15 @@ func Example() {
 	// ip route flush table 101 2>/dev/null || true
 	// ip link del vlan.eth.1 2>/dev/null || true
 	// ip link add link eth1 name vlan.eth.1 mtu 9001 address 02:42:c0:a8:21:07 type vlan id 1
-	// ip link set vlan.eth.1 up
 	// ip link del vlan683f65e0f60 2>/dev/null || true
 	// ip link add vlan683f65e0f60 mtu 9001 address 02:cd:6d:99:84:bc type veth peer name eth0 mtu 9001 netns /var/run/netns/cni-1
+	// sysctl -q -w net.ipv6.conf.vlan/eth/1.accept_ra=0 2>/dev/null || true
+	// sysctl -q -w net.ipv6.conf.vlan/eth/1.accept_redirects=1 2>/dev/null || true
+	// sysctl -q -w net.ipv6.conf.vlan/eth/1.forwarding=0 2>/dev/null || true
+	// sysctl -q -w net.ipv6.conf.vlan683f65e0f60.accept_ra=0 2>/dev/null || true
+	// sysctl -q -w net.ipv6.conf.vlan683f65e0f60.accept_redirects=1 2>/dev/null || true
+	// sysctl -q -w net.ipv6.conf.vlan683f65e0f60.forwarding=0 2>/dev/null || true
+	// ip link set vlan.eth.1 up
 	// ip link set vlan683f65e0f60 up
 	// nsenter --net=/var/run/netns/cni-1 ip link set eth0 up
 	// nsenter --net=/var/run/netns/cni-1 ip addr replace 192.168.33.7/32 dev eth0

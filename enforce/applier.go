@@ -46,7 +46,7 @@ func (o Op) String() string {
 
 // Change is one step an applier takes. Object is one of VLANLink,
 // VethPair, Addr, Neighbor, Route, IPRule, Sysctl, Chain, ChainRef,
-// IPTablesRule or LinkRef.
+// IPTablesRule, ConnmarkTable, NFTableRef or LinkRef.
 type Change struct {
 	Op     Op
 	Object any
@@ -73,6 +73,9 @@ func describe(o any) string {
 		}
 		return s + " dev " + v.Dev + " table " + tableName(v.Table)
 	case IPRule:
+		if v.Family == IPv6 {
+			return "ipv6 rule " + v.String()
+		}
 		return "rule " + v.String()
 	case Sysctl:
 		return fmt.Sprintf("%s sysctl %s=%s", v.NS, v.Key, v.Value)
@@ -84,6 +87,10 @@ func describe(o any) string {
 		return fmt.Sprintf("iptables -t %s %s %s", v.Table, v.Chain, shellJoin(v.Spec))
 	case LinkRef:
 		return fmt.Sprintf("%s link %s", v.NS, v.Name)
+	case ConnmarkTable:
+		return fmt.Sprintf("nftables table ip %s (connmark %#x of %s* but %d CIDRs)", v.Name, v.Mark, v.VethPrefix, len(v.Exempt))
+	case NFTableRef:
+		return fmt.Sprintf("nftables table %s %s", v.Family, v.Name)
 	}
 	return fmt.Sprintf("%v", o)
 }
@@ -116,16 +123,31 @@ func (p *Plan) String() string {
 	return p.Kind.String()
 }
 
+// Checker is implemented by an Applier that can tell, without changing
+// anything, that it would refuse a plan (kernel.IPTables refuses a node plan
+// built for the other iptables variant).
+type Checker interface {
+	Check(p *Plan) error
+}
+
 // Join returns an Applier that applies a plan with each applier in turn,
 // for example a netlink applier for links, routes and rules and an iptables
-// applier for NAT. It stops at the first error. Pod plans have no iptables
-// parts, so each stays transactional; a node plan that fails half-way is
-// made whole by applying it again.
+// applier for NAT. It first asks every applier that is a Checker, so that a
+// plan one of them refuses changes nothing; then it stops at the first
+// error. Pod plans have no iptables parts, so each stays transactional; a
+// node plan that fails half-way is made whole by applying it again.
 func Join(appliers ...Applier) Applier { return joined(appliers) }
 
 type joined []Applier
 
 func (j joined) Apply(ctx context.Context, p *Plan) error {
+	for _, a := range j {
+		if c, ok := a.(Checker); ok {
+			if err := c.Check(p); err != nil {
+				return err
+			}
+		}
+	}
 	var errs []error
 	for _, a := range j {
 		if err := a.Apply(ctx, p); err != nil {

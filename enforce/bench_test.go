@@ -24,6 +24,20 @@ func BenchmarkSetupPlan(b *testing.B) {
 	}
 }
 
+func BenchmarkSetupPlanIPv6(b *testing.B) {
+	bl, err := enforce.NewBuilder(enforce.Options{Family: enforce.IPv6, TrunkLink: "eth1", PrimaryInterface: "eth0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pod := testPodV6()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := bl.Setup(pod); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkTeardownPlan(b *testing.B) {
 	bl, err := enforce.NewBuilder(options(enforce.Strict))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,13 @@ func (e *FieldError) Is(target error) bool {
 type Options struct {
 	// Mode is the enforcing mode; the zero value is Strict.
 	Mode Mode
+	// Family is the IP family of the cluster's pods: IPv4 (the zero value)
+	// or IPv6 (the VPC CNI plugin's ENABLE_IPv6=true). A pod gets the
+	// address of its branch ENI in this family: privateIp and subnetCidr
+	// on an IPv4 node, ipv6Addr and subnetV6Cidr on an IPv6 node, whatever
+	// else the annotation carries (the plugin gives a pod one address). An
+	// IPv6 node has no SNAT or connmark rules, as the plugin's has none.
+	Family Family
 	// TrunkLink is the name of the trunk ENI's link on the node, the parent
 	// of every VLAN link. Required.
 	TrunkLink string
@@ -58,18 +66,45 @@ type Options struct {
 	// Required.
 	PrimaryInterface string
 	// PrimaryIP is the node's primary private IPv4 address, the SNAT source.
-	// Required unless ExternalSNAT is set.
+	// Required on an IPv4 node unless ExternalSNAT is set.
 	PrimaryIP netip.Addr
 	// VPCCIDRs are the IPv4 CIDRs of the VPC: traffic to them is never
-	// SNATed. Required unless ExternalSNAT is set.
+	// SNATed. Required on an IPv4 node unless ExternalSNAT is set.
 	VPCCIDRs []netip.Prefix
 	// SNATExcludedCIDRs are further destinations that are never SNATed
 	// (AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS).
 	SNATExcludedCIDRs []netip.Prefix
-	// ExternalSNAT, when set, leaves SNAT to a NAT gateway: no SNAT or
-	// connmark rules on the node, and pods' traffic to outside the VPC
-	// leaves through their branch ENI in both modes.
+	// ExternalSNAT, when set, leaves SNAT to a NAT gateway: no SNAT and no
+	// marking of pods' connections to outside the VPC on the node, which
+	// then leave through their branch ENI in both modes
+	// (AWS_VPC_K8S_CNI_EXTERNALSNAT=true). NodePort support keeps its own
+	// marks and the fwmark rule.
 	ExternalSNAT bool
+	// DisableNodePortSupport turns off what makes NodePort services answer
+	// through the node's primary interface (AWS_VPC_CNI_NODE_PORT_SUPPORT=
+	// false). By default, as in the VPC CNI plugin, connections that come
+	// in on PrimaryInterface to a local address are marked (mangle
+	// PREROUTING, CONNMARK 0x80), the mark is restored on their replies from
+	// pods (from veths and vlan+ links), and the priority-1024 fwmark rule
+	// sends those replies out of the primary interface, even with
+	// ExternalSNAT. Without it, the reply of a pod whose traffic otherwise
+	// leaves through its branch ENI leaves through the branch, with the
+	// node's address as source, and is dropped by the VPC.
+	DisableNodePortSupport bool
+	// NFTables says that the node's iptables is the nf_tables variant
+	// ("iptables --version" prints "(nf_tables)", as on Amazon Linux 2023):
+	// the connection marking then lives in the nftables table aws-cni
+	// (ConnmarkTable) and AWS-CONNMARK-CHAIN-0 is removed, as the VPC CNI
+	// plugin does since v1.23, so that the two never undo each other's
+	// rules. kernel.IPTables reports the variant of its iptables and refuses
+	// a node plan built for the other one.
+	NFTables bool
+	// DisableTCPEarlyDemux sets net.ipv4.tcp_early_demux to 0, as the VPC
+	// CNI plugin's DISABLE_TCP_EARLY_DEMUX=true does; by default it is 1.
+	// The plugin's documentation asks for it on strict-mode nodes whose
+	// kubelet probes pods with security groups over TCP, at a small cost in
+	// local TCP latency.
+	DisableTCPEarlyDemux bool
 	// MTU of VLAN links and veths; 0 means DefaultMTU. Valid: 576 to 9001.
 	MTU int
 	// VethPrefix is the host veth prefix of standard-mode pods; "" means
@@ -99,10 +134,15 @@ type Pod struct {
 // immutable and safe for concurrent use.
 type Builder struct {
 	mode         Mode
+	family       Family
+	nodePort     bool
+	earlyDemux   bool
+	nft          bool
 	trunk        string
 	primaryIf    string
 	primaryIP    netip.Addr
 	noSNAT       []netip.Prefix // VPC CIDRs then excluded CIDRs, masked
+	vpcCIDRs     int            // how many of noSNAT are VPC CIDRs
 	externalSNAT bool
 	mtu          int
 	vethPrefix   string // of this node's mode
@@ -121,13 +161,16 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if !opts.Mode.Valid() {
 		bad("Mode", opts.Mode.String(), "want Strict or Standard")
 	}
+	if !opts.Family.Valid() {
+		bad("Family", opts.Family.String(), "want IPv4 or IPv6")
+	}
 	if r := ifNameProblem(opts.TrunkLink); r != "" {
 		bad("TrunkLink", strconv.Quote(opts.TrunkLink), r)
 	}
 	if r := ifNameProblem(opts.PrimaryInterface); r != "" {
 		bad("PrimaryInterface", strconv.Quote(opts.PrimaryInterface), r)
 	}
-	if !opts.ExternalSNAT {
+	if !opts.ExternalSNAT && opts.Family != IPv6 {
 		if !opts.PrimaryIP.Is4() {
 			bad("PrimaryIP", strconv.Quote(addrString(opts.PrimaryIP)), "want the node's primary private IPv4 address (the SNAT source), or set ExternalSNAT")
 		}
@@ -139,6 +182,10 @@ func NewBuilder(opts Options) (*Builder, error) {
 	}
 	b := &Builder{
 		mode:         opts.Mode,
+		family:       opts.Family,
+		nodePort:     !opts.DisableNodePortSupport,
+		earlyDemux:   !opts.DisableTCPEarlyDemux,
+		nft:          opts.NFTables,
 		trunk:        opts.TrunkLink,
 		primaryIf:    opts.PrimaryInterface,
 		primaryIP:    opts.PrimaryIP,
@@ -160,6 +207,9 @@ func NewBuilder(opts Options) (*Builder, error) {
 				continue
 			}
 			b.noSNAT = append(b.noSNAT, p)
+		}
+		if l.name == "VPCCIDRs" {
+			b.vpcCIDRs = len(b.noSNAT)
 		}
 	}
 	if b.mtu == 0 {
@@ -190,6 +240,9 @@ func NewBuilder(opts Options) (*Builder, error) {
 
 // Mode returns the node's enforcing mode.
 func (b *Builder) Mode() Mode { return b.mode }
+
+// Family returns the IP family of the node's pods.
+func (b *Builder) Family() Family { return b.family }
 
 // VethPrefix returns the host veth prefix of this node's mode.
 func (b *Builder) VethPrefix() string { return b.vethPrefix }
@@ -241,67 +294,203 @@ func hostVethMAC(sum *[sha1.Size]byte) podeni.MAC {
 // fwmark rule and the SNAT and connmark chains. Apply it once per node
 // before pods (again after a mode or SNAT change: it purges the other
 // settings).
+//
+// Its content follows the VPC CNI plugin (and its init container): IP
+// forwarding on, loose reverse-path filtering on the primary interface,
+// tcp_early_demux as Options.DisableTCPEarlyDemux says; in strict mode the
+// local-table rule moves to priority 20; the priority-1024 rule "fwmark
+// 0x80/0x80 lookup main" unless both NodePort support and SNAT are off;
+// the NodePort mangle rules (see Options.DisableNodePortSupport); without
+// ExternalSNAT, chain AWS-SNAT-CHAIN-0 (SNAT to the node's IP for
+// everything but the VPC's and the excluded CIDRs, never out of vlan+
+// links) and the connection marking of pod traffic that leaves the VPC.
+// Rule texts and comments are the plugin's, so that neither it nor this
+// package sees the other's rules as stale.
+//
+// On an IPv6 node the rules are IPv6 rules, strict mode adds the rule that
+// lets the VPC router's ICMPv6 (neighbour discovery) reach the local table
+// ("pref 0 from fe80:ec2::1 ipproto ipv6-icmp lookup local"), and the
+// sysctls are those the plugin's init container sets for IPv6 (IPv6 on,
+// forwarding on, router advertisements still accepted on the primary
+// interface); there is no SNAT or connmark, as in the plugin.
 func (b *Builder) Node() Plan {
 	p := Plan{Kind: NodeSetup, Mode: b.mode}
 	w, pg := &p.Want, &p.Purge
-	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.ip_forward", Value: "1"})
-	local := IPRule{Priority: 0, Table: TableLocal}
-	stale := IPRuleMatch{Priority: PriorityLocal, Table: TableLocal}
+	fam := b.family
+	demux := "1"
+	if !b.earlyDemux {
+		demux = "0"
+	}
+	w.Sysctls = append(w.Sysctls,
+		Sysctl{Key: "net.ipv4.ip_forward", Value: "1"},
+		Sysctl{Key: "net.ipv4.conf." + sysctlName(b.primaryIf) + ".rp_filter", Value: "2"},
+		Sysctl{Key: "net.ipv4.tcp_early_demux", Value: demux})
+	if fam == IPv6 {
+		w.Sysctls = append(w.Sysctls,
+			Sysctl{Key: "net.ipv6.conf." + sysctlName(b.primaryIf) + ".accept_ra", Value: "2"},
+			Sysctl{Key: "net.ipv6.conf.all.disable_ipv6", Value: "0"},
+			Sysctl{Key: "net.ipv6.conf.all.forwarding", Value: "1"})
+	}
+	local := IPRule{Family: fam, Priority: 0, Table: TableLocal}
+	stale := IPRuleMatch{Family: fam, Priority: PriorityLocal, Table: TableLocal}
 	if b.mode == Strict {
 		local.Priority, stale.Priority = PriorityLocal, 0
-		w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.tcp_early_demux", Value: "0"})
 	}
 	w.Rules = append(w.Rules, local)
 	pg.Rules = append(pg.Rules, stale)
-
-	fwmark := IPRule{Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark}
-	otherVeths := b.vethPrefix + "+"
-	if b.mode == Strict {
-		otherVeths = b.otherPrefix + "+"
+	if fam == IPv6 {
+		gwRule := IPRule{Family: IPv6, Priority: 0, Table: TableLocal, Src: netip.PrefixFrom(VPCGatewayV6, 128), IPProto: ProtoICMPv6}
+		if b.mode == Strict {
+			w.Rules = append(w.Rules, gwRule)
+		} else {
+			pg.Rules = append(pg.Rules, IPRuleMatch{Family: IPv6, Priority: 0, Table: TableLocal, Src: gwRule.Src})
+		}
 	}
-	jumpSNAT := IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: []string{"-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNATChain}}
-	jumpMark := IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-i", otherVeths, "-m", "comment", "--comment", "AWS, outbound connections", "-j", ConnmarkChain}}
-	restoreNat := IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", "0x80"}}
-	restoreMangle := IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", otherVeths, "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", "0x80"}}
-	builtins := []IPTablesRule{jumpSNAT, jumpMark, restoreNat, restoreMangle}
-	chains := []ChainRef{{Table: "nat", Name: SNATChain}, {Table: "nat", Name: ConnmarkChain}}
-
-	if b.externalSNAT {
-		pg.Rules = append(pg.Rules, IPRuleMatch{Priority: PriorityFwmark, Table: TableMain})
-		pg.IPTables = builtins
-		pg.Chains = chains
+	if b.nodePort || !b.externalSNAT {
+		w.Rules = append(w.Rules, IPRule{Family: fam, Priority: PriorityFwmark, Table: TableMain, Mark: ConnMark, Mask: ConnMark})
+	} else {
+		pg.Rules = append(pg.Rules, IPRuleMatch{Family: fam, Priority: PriorityFwmark, Table: TableMain})
+	}
+	if fam == IPv6 {
 		return p
 	}
-	w.Sysctls = append(w.Sysctls, Sysctl{Key: "net.ipv4.conf." + sysctlName(b.primaryIf) + ".rp_filter", Value: "2"})
-	w.Rules = append(w.Rules, fwmark)
-	snat := Chain{Table: "nat", Name: SNATChain}
-	mark := Chain{Table: "nat", Name: ConnmarkChain}
-	for _, c := range b.noSNAT {
-		snat.Rules = append(snat.Rules, []string{"-d", c.String(), "-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", "RETURN"})
-		mark.Rules = append(mark.Rules, []string{"-d", c.String(), "-m", "comment", "--comment", "AWS CONNMARK CHAIN, VPC CIDR", "-j", "RETURN"})
+
+	// The standard-mode veths (the plugin's AWS_VPC_K8S_CNI_VETHPREFIX),
+	// whatever this node's mode.
+	veths := b.vethPrefix + "+"
+	if b.mode == Strict {
+		veths = b.otherPrefix + "+"
 	}
-	snat.Rules = append(snat.Rules, []string{"!", "-o", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", b.primaryIP.String(), "--random-fully"})
-	mark.Rules = append(mark.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", "0x80/0x80"})
-	w.Chains = []Chain{snat, mark}
-	w.IPTables = builtins
+	mark := fmt.Sprintf("%#x", ConnMark)
+	keep := func(ok bool, rs ...IPTablesRule) {
+		if ok {
+			w.IPTables = append(w.IPTables, rs...)
+		} else {
+			pg.IPTables = append(pg.IPTables, rs...)
+		}
+	}
+	// nat: the jump to the SNAT chain, then the connection marking, in
+	// iptables or (nf_tables nodes) in nftables.
+	keep(!b.externalSNAT, IPTablesRule{Table: "nat", Chain: "POSTROUTING", Spec: []string{"-m", "comment", "--comment", "AWS SNAT CHAIN", "-j", SNATChain}})
+	iptConnmark := !b.externalSNAT && !b.nft
+	keep(iptConnmark,
+		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-i", veths, "-m", "comment", "--comment", "AWS, outbound connections", "-j", ConnmarkChain}},
+		IPTablesRule{Table: "nat", Chain: "PREROUTING", Spec: []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+	if !b.externalSNAT && b.nft {
+		// One return rule per CIDR, as the plugin's (it keys them by CIDR).
+		var exempt []netip.Prefix
+		for _, c := range b.noSNAT {
+			if !slices.Contains(exempt, c) {
+				exempt = append(exempt, c)
+			}
+		}
+		w.ConnmarkTables = []ConnmarkTable{{Name: ConnmarkTableName, VethPrefix: strings.TrimSuffix(veths, "+"), Mark: ConnMark, Exempt: exempt}}
+	} else {
+		pg.NFTables = []NFTableRef{{Family: "ip", Name: ConnmarkTableName}}
+	}
+	// mangle, in the plugin's order: mark what comes in on the primary
+	// interface for this node (NodePort), restore the mark on what pods
+	// send back.
+	keep(b.nodePort, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", b.primaryIf, "-m", "comment", "--comment", "AWS, primary ENI", "-m", "addrtype", "--dst-type", "LOCAL", "--limit-iface-in", "-j", "CONNMARK", "--set-mark", mark + "/" + mark}})
+	keep(b.nodePort || !b.externalSNAT, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", veths, "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+	keep(b.nodePort, IPTablesRule{Table: "mangle", Chain: "PREROUTING", Spec: []string{"-i", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, primary ENI", "-j", "CONNMARK", "--restore-mark", "--mask", mark}})
+
+	// The plugin keeps AWS-SNAT-CHAIN-0, empty, with external SNAT.
+	snat := Chain{Table: "nat", Name: SNATChain, Rules: [][]string{}}
+	marks := Chain{Table: "nat", Name: ConnmarkChain}
+	if !b.externalSNAT {
+		for i, c := range b.noSNAT {
+			comment := "AWS SNAT CHAIN"
+			if i >= b.vpcCIDRs {
+				comment = "AWS SNAT CHAIN EXCLUSION"
+			}
+			snat.Rules = append(snat.Rules, cidrReturn(c, comment))
+			marks.Rules = append(marks.Rules, cidrReturn(c, "AWS CONNMARK CHAIN"))
+		}
+		snat.Rules = append(snat.Rules, []string{"!", "-o", StrictVethPrefix + "+", "-m", "comment", "--comment", "AWS, SNAT", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-j", "SNAT", "--to-source", b.primaryIP.String(), "--random-fully"})
+		marks.Rules = append(marks.Rules, []string{"-m", "comment", "--comment", "AWS, CONNMARK", "-j", "CONNMARK", "--set-xmark", mark + "/" + mark})
+	}
+	w.Chains = []Chain{snat}
+	if iptConnmark {
+		w.Chains = append(w.Chains, marks)
+	} else {
+		pg.Chains = []ChainRef{{Table: "nat", Name: ConnmarkChain}}
+	}
 	return p
+}
+
+// cidrReturn is the rule that returns from a SNAT or connmark chain for a
+// destination; for 0.0.0.0/0 it has no "-d", as iptables prints it.
+func cidrReturn(c netip.Prefix, comment string) []string {
+	if c.Bits() == 0 {
+		return []string{"-m", "comment", "--comment", comment, "-j", "RETURN"}
+	}
+	return []string{"-d", c.String(), "-m", "comment", "--comment", comment, "-j", "RETURN"}
 }
 
 // sysctlName writes an interface name the way sysctl(8) expects inside a
 // dotted key: dots become slashes.
 func sysctlName(ifname string) string { return strings.ReplaceAll(ifname, ".", "/") }
 
+// linkSysctls are the IPv6 settings the VPC CNI plugin gives the VLAN link
+// and the host veth of every branch pod, before the link comes up: no
+// router advertisements (a pod must not become the node's router), ICMPv6
+// redirects accepted, and host (not router) behaviour. On an IPv4 node
+// they are optional, as the plugin ignores them where IPv6 is missing.
+var linkSysctls = [3][2]string{{"accept_ra", "0"}, {"accept_redirects", "1"}, {"forwarding", "0"}}
+
+// ipv6Keys returns the keys of the IPv6 parameters a pod plan sets: the
+// three linkSysctls of the VLAN link, the same of the host veth, and
+// disable_ipv6 of the pod's interface, cut from one allocation.
+func ipv6Keys(vlan, veth, podIf string) (keys [7]string) {
+	const prefix = "net.ipv6.conf."
+	type key struct{ dev, param string }
+	var ks [7]key
+	for i, dev := range [2]string{vlan, veth} {
+		for j, kv := range linkSysctls {
+			ks[3*i+j] = key{dev, kv[0]}
+		}
+	}
+	ks[6] = key{podIf, "disable_ipv6"}
+	size := 0
+	for _, k := range ks {
+		size += len(prefix) + len(k.dev) + 1 + len(k.param)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var ends [7]int
+	for i, k := range ks {
+		b.WriteString(prefix)
+		for j := 0; j < len(k.dev); j++ {
+			c := k.dev[j]
+			if c == '.' {
+				c = '/' // sysctlName
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('.')
+		b.WriteString(k.param)
+		ends[i] = b.Len()
+	}
+	all, start := b.String(), 0
+	for i, end := range ends {
+		keys[i], start = all[start:end], end
+	}
+	return keys
+}
+
 // podPlan holds every slice of a pod plan in one allocation.
 type podPlan struct {
-	vlan   [1]VLANLink
-	veth   [1]VethPair
-	addr   [1]Addr
-	neigh  [1]Neighbor
-	routes [5]Route
-	rules  [2]IPRule
-	links  [1]LinkRef
-	prules [4]IPRuleMatch
-	proute [2]RouteMatch
+	vlan    [1]VLANLink
+	veth    [1]VethPair
+	addr    [1]Addr
+	neigh   [1]Neighbor
+	routes  [5]Route
+	rules   [2]IPRule
+	sysctls [8]Sysctl
+	links   [1]LinkRef
+	prules  [4]IPRuleMatch
+	proute  [2]RouteMatch
 }
 
 // Setup returns the plan that wires pod p: the VLAN link with the branch
@@ -311,6 +500,12 @@ type podPlan struct {
 // the branch's table, rules of the pod's IP and veth, and the pod's veth of
 // the other mode.
 //
+// On an IPv6 node the pod gets the branch's IPv6 address (/128, without
+// duplicate address detection: its veth has no other host), fe80::1 as its
+// gateway (PodGatewayV6), IPv6 enabled on its interface and loopback, and
+// the branch table routes through the VPC's router fe80:ec2::1
+// (VPCGatewayV6); the rules are IPv6 rules.
+//
 // Every bad or missing field of p is reported (errors.Join of *FieldError,
 // matching ErrInvalidPod); no plan is returned then.
 func (b *Builder) Setup(p Pod) (Plan, error) {
@@ -318,37 +513,63 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 		return Plan{}, err
 	}
 	br := &p.Branch
+	fam := b.family
 	sum := podHash(p.Namespace, p.Name)
 	veth := vethName(b.vethPrefix, &sum)
 	vlan := VLANLinkName(br.VLANID)
 	table := RouteTable(br.VLANID)
-	gw := br.Gateway()
-	podIP := netip.PrefixFrom(br.PrivateIP, 32)
 	mac := hostVethMAC(&sum)
+	var podIP netip.Prefix
+	var gw, podGW netip.Addr
+	var anyDst netip.Prefix
+	linkScope := ScopeLink
+	if fam == IPv6 {
+		podIP = netip.PrefixFrom(br.IPv6, 128)
+		gw, podGW = VPCGatewayV6, PodGatewayV6
+		anyDst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		linkScope = ScopeUniverse
+	} else {
+		podIP = netip.PrefixFrom(br.PrivateIP, 32)
+		gw, podGW = br.Gateway(), PodGateway
+		anyDst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
 
 	a := new(podPlan)
 	a.vlan[0] = VLANLink{Name: vlan, Parent: b.trunk, VLANID: br.VLANID, MAC: br.MAC, MTU: b.mtu}
 	a.veth[0] = VethPair{HostName: veth, HostMAC: mac, PodName: p.IfName, MTU: b.mtu}
-	a.addr[0] = Addr{NS: PodNS, Dev: p.IfName, Prefix: podIP}
-	a.neigh[0] = Neighbor{NS: PodNS, Dev: p.IfName, IP: PodGateway, MAC: mac}
-	a.routes[0] = Route{NS: PodNS, Table: TableMain, Dst: netip.PrefixFrom(PodGateway, 32), Dev: p.IfName, Scope: ScopeLink}
-	a.routes[1] = Route{NS: PodNS, Table: TableMain, Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: PodGateway, Dev: p.IfName}
-	a.routes[2] = Route{Table: table, Dst: netip.PrefixFrom(gw, 32), Dev: vlan, Scope: ScopeLink}
-	a.routes[3] = Route{Table: table, Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: gw, Dev: vlan}
+	a.addr[0] = Addr{NS: PodNS, Dev: p.IfName, Prefix: podIP, NoDAD: fam == IPv6}
+	a.neigh[0] = Neighbor{NS: PodNS, Dev: p.IfName, IP: podGW, MAC: mac}
+	a.routes[0] = Route{NS: PodNS, Table: TableMain, Dst: netip.PrefixFrom(podGW, podGW.BitLen()), Dev: p.IfName, Scope: linkScope}
+	a.routes[1] = Route{NS: PodNS, Table: TableMain, Dst: anyDst, Gw: podGW, Dev: p.IfName}
+	a.routes[2] = Route{Table: table, Dst: netip.PrefixFrom(gw, gw.BitLen()), Dev: vlan, Scope: linkScope}
+	a.routes[3] = Route{Table: table, Dst: anyDst, Gw: gw, Dev: vlan}
+	keys := ipv6Keys(vlan, veth, p.IfName)
+	n := 0
+	for range 2 {
+		for _, kv := range linkSysctls {
+			a.sysctls[n] = Sysctl{Key: keys[n], Value: kv[1], Optional: fam == IPv4}
+			n++
+		}
+	}
+	if fam == IPv6 {
+		a.sysctls[n] = Sysctl{NS: PodNS, Key: keys[n], Value: "0"}
+		a.sysctls[n+1] = Sysctl{NS: PodNS, Key: "net.ipv6.conf.lo.disable_ipv6", Value: "0"}
+		n += 2
+	}
 	a.links[0] = LinkRef{Name: vethName(b.otherPrefix, &sum)}
 	a.prules = [4]IPRuleMatch{
-		{Priority: PriorityIIF, Table: table},
-		{Priority: PriorityIIF, IIF: veth},
-		{Priority: PriorityToPod, Dst: podIP},
-		{Priority: PriorityFromPod, Src: podIP},
+		{Family: fam, Priority: PriorityIIF, Table: table},
+		{Family: fam, Priority: PriorityIIF, IIF: veth},
+		{Family: fam, Priority: PriorityToPod, Dst: podIP},
+		{Family: fam, Priority: PriorityFromPod, Src: podIP},
 	}
-	a.proute = [2]RouteMatch{{Table: table}, {Table: TableMain, Dst: podIP}}
+	a.proute = [2]RouteMatch{{Family: fam, Table: table}, {Family: fam, Table: TableMain, Dst: podIP}}
 	if b.mode == Strict {
-		a.routes[4] = Route{Table: table, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]IPRule{{Priority: PriorityIIF, Table: table, IIF: vlan}, {Priority: PriorityIIF, Table: table, IIF: veth}}
+		a.routes[4] = Route{Table: table, Dst: podIP, Dev: veth, Scope: linkScope}
+		a.rules = [2]IPRule{{Family: fam, Priority: PriorityIIF, Table: table, IIF: vlan}, {Family: fam, Priority: PriorityIIF, Table: table, IIF: veth}}
 	} else {
-		a.routes[4] = Route{Table: TableMain, Dst: podIP, Dev: veth, Scope: ScopeLink}
-		a.rules = [2]IPRule{{Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Priority: PriorityFromPod, Table: table, Src: podIP}}
+		a.routes[4] = Route{Table: TableMain, Dst: podIP, Dev: veth, Scope: linkScope}
+		a.rules = [2]IPRule{{Family: fam, Priority: PriorityToPod, Table: TableMain, Dst: podIP}, {Family: fam, Priority: PriorityFromPod, Table: table, Src: podIP}}
 	}
 	return Plan{
 		Kind:     PodSetup,
@@ -362,6 +583,7 @@ func (b *Builder) Setup(p Pod) (Plan, error) {
 			Neighbors: a.neigh[:],
 			Routes:    a.routes[:],
 			Rules:     a.rules[:],
+			Sysctls:   a.sysctls[:n],
 		},
 		Purge: Purge{Links: a.links[:], Rules: a.prules[:], Routes: a.proute[:]},
 	}, nil
@@ -378,11 +600,13 @@ type teardownPlan struct {
 // of either host veth, the pod IP's priority-512 and 1536 rules, the branch
 // table's routes, the pod's main-table route, the VLAN link and both
 // possible host veths (deleting a veth also removes its pod end). It needs
-// p.Namespace, p.Name, p.Branch.VLANID and p.Branch.PrivateIP.
+// p.Namespace, p.Name, p.Branch.VLANID and the pod's address in the node's
+// family: p.Branch.PrivateIP (IPv4) or p.Branch.IPv6.
 func (b *Builder) Teardown(p Pod) (Plan, error) {
 	if err := b.validatePod(p, false); err != nil {
 		return Plan{}, err
 	}
+	fam := b.family
 	sum := podHash(p.Namespace, p.Name)
 	strictVeth := vethName(StrictVethPrefix, &sum)
 	stdVeth := vethName(b.otherPrefix, &sum)
@@ -391,15 +615,18 @@ func (b *Builder) Teardown(p Pod) (Plan, error) {
 	}
 	table := RouteTable(p.Branch.VLANID)
 	podIP := netip.PrefixFrom(p.Branch.PrivateIP, 32)
+	if fam == IPv6 {
+		podIP = netip.PrefixFrom(p.Branch.IPv6, 128)
+	}
 	a := new(teardownPlan)
 	a.rules = [5]IPRuleMatch{
-		{Priority: PriorityIIF, Table: table},
-		{Priority: PriorityIIF, IIF: strictVeth},
-		{Priority: PriorityIIF, IIF: stdVeth},
-		{Priority: PriorityToPod, Dst: podIP},
-		{Priority: PriorityFromPod, Src: podIP},
+		{Family: fam, Priority: PriorityIIF, Table: table},
+		{Family: fam, Priority: PriorityIIF, IIF: strictVeth},
+		{Family: fam, Priority: PriorityIIF, IIF: stdVeth},
+		{Family: fam, Priority: PriorityToPod, Dst: podIP},
+		{Family: fam, Priority: PriorityFromPod, Src: podIP},
 	}
-	a.routes = [2]RouteMatch{{Table: table}, {Table: TableMain, Dst: podIP}}
+	a.routes = [2]RouteMatch{{Family: fam, Table: table}, {Family: fam, Table: TableMain, Dst: podIP}}
 	a.links = [3]LinkRef{{Name: VLANLinkName(p.Branch.VLANID)}, {Name: strictVeth}, {Name: stdVeth}}
 	return Plan{
 		Kind:  PodTeardown,
@@ -434,12 +661,26 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			} else {
 				bad("Branch", "", err.Error())
 			}
+		} else if b.family == IPv6 {
+			// As the CNI plugin of an IPv6 cluster: the pod's address is
+			// ipv6Addr, and subnetV6Cidr must parse.
+			if !p.Branch.IPv6.IsValid() {
+				bad("Branch.ipv6Addr", `""`, "this node is IPv6 (Options.Family); the branch ENI has no IPv6 address (create it in a subnet with an IPv6 CIDR)")
+			} else if !p.Branch.SubnetV6CIDR.IsValid() {
+				bad("Branch.subnetV6Cidr", `""`, "this node is IPv6 (Options.Family); want the subnet's IPv6 CIDR")
+			}
+		} else if !p.Branch.PrivateIP.IsValid() {
+			bad("Branch.privateIp", `""`, "this node is IPv4 (Options.Family); the branch ENI has no IPv4 address (an IPv6 cluster's node needs Options.Family = IPv6)")
 		}
 	} else {
 		if p.Branch.VLANID < podeni.MinVLAN || p.Branch.VLANID > podeni.MaxVLAN {
 			bad("Branch.vlanId", strconv.Itoa(p.Branch.VLANID), "want the pod's VLAN ID, 1 to 4094")
 		}
-		if !p.Branch.PrivateIP.Is4() {
+		if b.family == IPv6 {
+			if a := p.Branch.IPv6; !a.Is6() || a.Is4In6() {
+				bad("Branch.ipv6Addr", strconv.Quote(addrString(a)), "want the pod's IPv6 address")
+			}
+		} else if !p.Branch.PrivateIP.Is4() {
 			bad("Branch.privateIp", strconv.Quote(addrString(p.Branch.PrivateIP)), "want the pod's IPv4 address")
 		}
 	}

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -41,9 +42,21 @@ const (
 	// coming from standard-mode veths, that marks connections leaving the
 	// VPC with ConnMark.
 	ConnmarkChain = "AWS-CONNMARK-CHAIN-0"
+	// ProtoICMPv6 is the IP protocol number of ICMPv6, for IPRule.IPProto.
+	ProtoICMPv6 = 58
+
 	// ConnMark is the connection mark (and mask) of pod connections that
 	// leave the VPC through the primary interface.
 	ConnMark uint32 = 0x80
+
+	// ConnmarkTableName is the nftables table (family ip) that holds the
+	// connection marking on nodes whose iptables is the nf_tables variant,
+	// as the VPC CNI plugin names it.
+	ConnmarkTableName = "aws-cni"
+	// ConnmarkPriority is the priority of the table's nat prerouting chain:
+	// just after DNAT (-100), so that it sees the addresses kube-proxy
+	// rewrote.
+	ConnmarkPriority = -90
 
 	// StrictVethPrefix is the host veth prefix of strict-mode pods.
 	StrictVethPrefix = "vlan"
@@ -58,6 +71,51 @@ const (
 // PodGateway is the link-local address that a pod uses as its default
 // gateway; a permanent neighbour entry maps it to the host veth's MAC.
 var PodGateway = netip.AddrFrom4([4]byte{169, 254, 1, 1})
+
+// PodGatewayV6 is the IPv6 counterpart of PodGateway: the link-local
+// address (fe80::1) an IPv6 pod routes through, mapped to the host veth's
+// MAC by a permanent neighbour entry.
+var PodGatewayV6 = netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 15: 1})
+
+// VPCGatewayV6 is the IPv6 router of every VPC subnet, fe80:ec2::1: the
+// link-local address from which the VPC's router advertisements come and
+// at which the subnet's gateway always answers. An IPv6 branch routes
+// through it, as the VPC CNI plugin does, instead of through the first
+// address of the subnet (the IPv4 rule).
+var VPCGatewayV6 = netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 2: 0x0e, 3: 0xc2, 15: 1})
+
+// Family is an IP address family: the zero value IPv4, or IPv6.
+type Family uint8
+
+const (
+	// IPv4 is the zero Family.
+	IPv4 Family = iota
+	// IPv6 is the family of IPv6 clusters (the VPC CNI plugin's
+	// ENABLE_IPv6=true).
+	IPv6
+)
+
+// String returns "ipv4" or "ipv6" (or "Family(N)").
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return fmt.Sprintf("Family(%d)", uint8(f))
+}
+
+// Valid reports whether f is IPv4 or IPv6.
+func (f Family) Valid() bool { return f == IPv4 || f == IPv6 }
+
+// familyOf returns the family of an address.
+func familyOf(a netip.Addr) Family {
+	if a.Is6() && !a.Is4In6() {
+		return IPv6
+	}
+	return IPv4
+}
 
 // Namespace says in which network namespace a plan item lives.
 type Namespace uint8
@@ -149,6 +207,9 @@ type State struct {
 	// chains such as nat POSTROUTING); each must be present, in this
 	// relative order.
 	IPTables []IPTablesRule
+	// ConnmarkTables are nftables tables this package owns, each with
+	// exactly the chains and rules ConnmarkTable describes.
+	ConnmarkTables []ConnmarkTable
 }
 
 // Purge selects objects to delete. A selector matches whatever it does not
@@ -161,6 +222,8 @@ type Purge struct {
 	IPTables []IPTablesRule
 	// Chains are flushed and deleted (after IPTables, which may jump to them).
 	Chains []ChainRef
+	// NFTables are nftables tables deleted with all they hold.
+	NFTables []NFTableRef
 }
 
 // VLANLink is the 802.1Q link of a branch ENI on the trunk link, in the host
@@ -188,6 +251,9 @@ type Addr struct {
 	NS     Namespace
 	Dev    string
 	Prefix netip.Prefix
+	// NoDAD adds an IPv6 address without duplicate address detection, so
+	// that it is usable at once rather than tentative for a second or more.
+	NoDAD bool
 }
 
 // Neighbor is a permanent neighbour (ARP) entry.
@@ -199,7 +265,8 @@ type Neighbor struct {
 }
 
 // Route is a route in one routing table. A zero Gw means a route straight
-// out of Dev.
+// out of Dev. Its family is that of Dst. IPv6 routes have no scope (the
+// kernel ignores it), so theirs is ScopeUniverse.
 type Route struct {
 	NS    Namespace
 	Table int
@@ -209,17 +276,24 @@ type Route struct {
 	Scope Scope
 }
 
-// IPRule is an IPv4 policy-routing rule ("ip rule") in the host namespace,
-// as opposed to an IPTablesRule or a security-group rule. Unset fields
-// (invalid prefixes, empty IIF, zero Mask) select everything.
+// Family returns the family of r's destination.
+func (r Route) Family() Family { return familyOf(r.Dst.Addr()) }
+
+// IPRule is a policy-routing rule ("ip rule") in the host namespace, as
+// opposed to an IPTablesRule or a security-group rule. Unset fields
+// (invalid prefixes, empty IIF, zero Mask, zero IPProto) select everything
+// of the rule's Family.
 type IPRule struct {
+	Family   Family
 	Priority int
 	Table    int
 	Src      netip.Prefix
 	Dst      netip.Prefix
 	IIF      string
-	Mark     uint32
-	Mask     uint32
+	// IPProto selects one IP protocol (58 for ICMPv6), 0 every protocol.
+	IPProto uint8
+	Mark    uint32
+	Mask    uint32
 }
 
 // Sysctl is a kernel parameter, Key in sysctl(8) spelling
@@ -229,6 +303,10 @@ type Sysctl struct {
 	NS    Namespace
 	Key   string
 	Value string
+	// Optional sysctls are skipped where the kernel lacks them (IPv6
+	// parameters on a kernel booted with IPv6 disabled), as the VPC CNI
+	// plugin skips them.
+	Optional bool
 }
 
 // Chain is a chain owned by this package, with its exact content.
@@ -252,15 +330,57 @@ type IPTablesRule struct {
 	Spec  []string
 }
 
+// ConnmarkTable is the nftables form of the connection marking that
+// AWS-CONNMARK-CHAIN-0 does in iptables: the VPC CNI plugin (v1.23) writes
+// it on nodes whose iptables is the nf_tables variant, in table ip
+// Name, as:
+//
+//	table ip aws-cni {
+//		chain nat-prerouting {
+//			type nat hook prerouting priority -90; policy accept;
+//			fib daddr type local return
+//			iifname "eni*" counter jump snat-mark
+//			counter meta mark set ct mark & 0x00000080
+//		}
+//		chain snat-mark {
+//			counter ip daddr 10.0.0.0/16 return
+//			counter ct mark set ct mark | 0x00000080
+//		}
+//	}
+//
+// with one return rule per Exempt CIDR (in any order), VethPrefix in
+// place of "eni" and Mark in place of 0x80. Appliers write the plugin's
+// exact expressions, so that each recognises the other's rules.
+type ConnmarkTable struct {
+	Name string
+	// VethPrefix selects the pods' host veths by name prefix.
+	VethPrefix string
+	// Mark is the connection mark and mask.
+	Mark uint32
+	// Exempt are the destinations never marked: the VPC's and the
+	// excluded CIDRs.
+	Exempt []netip.Prefix
+}
+
+// Ref names the table.
+func (t ConnmarkTable) Ref() NFTableRef { return NFTableRef{Family: "ip", Name: t.Name} }
+
+// NFTableRef names an nftables table: family ("ip") and name.
+type NFTableRef struct {
+	Family string
+	Name   string
+}
+
 // LinkRef names a link.
 type LinkRef struct {
 	NS   Namespace
 	Name string
 }
 
-// IPRuleMatch selects ip rules by priority and, where set, by table (non-zero),
-// IIF, Src and Dst.
+// IPRuleMatch selects ip rules of one family by priority and, where set,
+// by table (non-zero), IIF, Src and Dst.
 type IPRuleMatch struct {
+	Family   Family
 	Priority int
 	Table    int
 	IIF      string
@@ -270,23 +390,25 @@ type IPRuleMatch struct {
 
 // Matches reports whether r is selected by m.
 func (m IPRuleMatch) Matches(r IPRule) bool {
-	return r.Priority == m.Priority &&
+	return r.Family == m.Family && r.Priority == m.Priority &&
 		(m.Table == 0 || r.Table == m.Table) &&
 		(m.IIF == "" || r.IIF == m.IIF) &&
 		(!m.Src.IsValid() || r.Src == m.Src) &&
 		(!m.Dst.IsValid() || r.Dst == m.Dst)
 }
 
-// RouteMatch selects the routes of one table, all of them or those to Dst.
+// RouteMatch selects the routes of one family in one table, all of them or
+// those to Dst.
 type RouteMatch struct {
-	NS    Namespace
-	Table int
-	Dst   netip.Prefix
+	NS     Namespace
+	Family Family
+	Table  int
+	Dst    netip.Prefix
 }
 
 // Matches reports whether r is selected by m.
 func (m RouteMatch) Matches(r Route) bool {
-	return r.NS == m.NS && r.Table == m.Table && (!m.Dst.IsValid() || r.Dst == m.Dst)
+	return r.NS == m.NS && r.Family() == m.Family && r.Table == m.Table && (!m.Dst.IsValid() || r.Dst == m.Dst)
 }
 
 // Equal reports whether two iptables rules are the same.
@@ -304,6 +426,7 @@ func (p *Plan) Clone() Plan {
 		Routes:   slices.Clone(p.Purge.Routes),
 		IPTables: cloneIPT(p.Purge.IPTables),
 		Chains:   slices.Clone(p.Purge.Chains),
+		NFTables: slices.Clone(p.Purge.NFTables),
 	}
 	return c
 }
@@ -318,6 +441,13 @@ func (s State) clone() State {
 		Rules:     slices.Clone(s.Rules),
 		Sysctls:   slices.Clone(s.Sysctls),
 		IPTables:  cloneIPT(s.IPTables),
+	}
+	if s.ConnmarkTables != nil {
+		c.ConnmarkTables = make([]ConnmarkTable, len(s.ConnmarkTables))
+		for i, t := range s.ConnmarkTables {
+			t.Exempt = slices.Clone(t.Exempt)
+			c.ConnmarkTables[i] = t
+		}
 	}
 	if s.Chains != nil {
 		c.Chains = make([]Chain, len(s.Chains))

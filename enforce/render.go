@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// Command is one process of a rendered plan: an ip, iptables, sysctl or
-// nsenter command line.
+// Command is one process of a rendered plan: an ip, iptables, nft, sysctl
+// or nsenter command line.
 type Command struct {
 	// Args is the command line, Args[0] the program.
 	Args []string
@@ -36,8 +36,8 @@ func (c Command) String() string {
 	return cmd
 }
 
-// Script renders p as a readable shell script of ip, iptables and sysctl
-// commands (pod-namespace commands through nsenter). Running it as root
+// Script renders p as a readable shell script of ip, iptables, nft and
+// sysctl commands (pod-namespace commands through nsenter). Running it as root
 // leads to the same state as applying p; it is meant for debugging,
 // documentation and comparison, and this package never runs it.
 func (p *Plan) Script() string {
@@ -67,7 +67,7 @@ func (p *Plan) Commands() []Command {
 	// Purges that overlap Want run first, so that Want is added afterwards.
 	var late []Command
 	for _, m := range p.Purge.Rules {
-		c := Command{Args: append([]string{"ip", "rule", "del"}, ruleMatchArgs(m)...), Repeat: true}
+		c := Command{Args: append(ipCmd(m.Family, "rule", "del"), ruleMatchArgs(m)...), Repeat: true}
 		if overlapsRules(m, w.Rules) {
 			r.out = append(r.out, c)
 		} else {
@@ -85,23 +85,36 @@ func (p *Plan) Commands() []Command {
 	for _, l := range w.VLANs {
 		r.host(Command{Args: []string{"ip", "link", "del", l.Name}, Tolerate: true})
 		r.host(Command{Args: []string{"ip", "link", "add", "link", l.Parent, "name", l.Name, "mtu", strconv.Itoa(l.MTU), "address", l.MAC.String(), "type", "vlan", "id", strconv.Itoa(l.VLANID)}})
-		r.host(Command{Args: []string{"ip", "link", "set", l.Name, "up"}})
 	}
 	for _, v := range w.Veths {
 		mtu := strconv.Itoa(v.MTU)
 		r.host(Command{Args: []string{"ip", "link", "del", v.HostName}, Tolerate: true})
 		r.host(Command{Args: []string{"ip", "link", "add", v.HostName, "mtu", mtu, "address", v.HostMAC.String(), "type", "veth", "peer", "name", v.PodName, "mtu", mtu, "netns", p.PodNetNS}})
+	}
+	// Sysctls come before links go up: a link's IPv6 settings must hold
+	// from its first packet.
+	for _, s := range w.Sysctls {
+		r.in(s.NS, Command{Args: []string{"sysctl", "-q", "-w", s.Key + "=" + s.Value}, Tolerate: s.Optional})
+	}
+	for _, l := range w.VLANs {
+		r.host(Command{Args: []string{"ip", "link", "set", l.Name, "up"}})
+	}
+	for _, v := range w.Veths {
 		r.host(Command{Args: []string{"ip", "link", "set", v.HostName, "up"}})
 		r.in(PodNS, Command{Args: []string{"ip", "link", "set", v.PodName, "up"}})
 	}
 	for _, a := range w.Addrs {
-		r.in(a.NS, Command{Args: []string{"ip", "addr", "replace", a.Prefix.String(), "dev", a.Dev}})
+		args := append(ipCmd(familyOf(a.Prefix.Addr()), "addr"), "replace", a.Prefix.String(), "dev", a.Dev)
+		if a.NoDAD {
+			args = append(args, "nodad")
+		}
+		r.in(a.NS, Command{Args: args})
 	}
 	for _, n := range w.Neighbors {
-		r.in(n.NS, Command{Args: []string{"ip", "neigh", "replace", n.IP.String(), "lladdr", n.MAC.String(), "dev", n.Dev, "nud", "permanent"}})
+		r.in(n.NS, Command{Args: append(ipCmd(familyOf(n.IP), "neigh"), "replace", n.IP.String(), "lladdr", n.MAC.String(), "dev", n.Dev, "nud", "permanent")})
 	}
 	for _, rt := range w.Routes {
-		args := []string{"ip", "route", "replace", routeDst(rt.Dst)}
+		args := append(ipCmd(rt.Family(), "route"), "replace", routeDst(rt.Dst))
 		if rt.Gw.IsValid() {
 			args = append(args, "via", rt.Gw.String())
 		}
@@ -115,12 +128,9 @@ func (p *Plan) Commands() []Command {
 	for _, rl := range w.Rules {
 		args := ruleArgs(rl)
 		if !purgedFirst(rl, p.Purge.Rules) {
-			r.host(Command{Args: append([]string{"ip", "rule", "del"}, args...), Tolerate: true})
+			r.host(Command{Args: append(ipCmd(rl.Family, "rule", "del"), args...), Tolerate: true})
 		}
-		r.host(Command{Args: append([]string{"ip", "rule", "add"}, args...)})
-	}
-	for _, s := range w.Sysctls {
-		r.in(s.NS, Command{Args: []string{"sysctl", "-q", "-w", s.Key + "=" + s.Value}})
+		r.host(Command{Args: append(ipCmd(rl.Family, "rule", "add"), args...)})
 	}
 	for _, c := range w.Chains {
 		r.host(Command{Args: []string{"iptables", "-t", c.Table, "-N", c.Name}, Tolerate: true})
@@ -132,6 +142,9 @@ func (p *Plan) Commands() []Command {
 	for _, rule := range w.IPTables {
 		r.host(Command{Args: iptArgs(rule.Table, "-A", rule.Chain, rule.Spec), Unless: iptArgs(rule.Table, "-C", rule.Chain, rule.Spec)})
 	}
+	for _, t := range w.ConnmarkTables {
+		r.out = append(r.out, t.commands()...)
+	}
 	r.out = append(r.out, late...)
 	for _, rule := range p.Purge.IPTables {
 		r.host(Command{Args: iptArgs(rule.Table, "-D", rule.Chain, rule.Spec), Repeat: true})
@@ -140,10 +153,47 @@ func (p *Plan) Commands() []Command {
 		r.host(Command{Args: []string{"iptables", "-t", c.Table, "-F", c.Name}, Tolerate: true})
 		r.host(Command{Args: []string{"iptables", "-t", c.Table, "-X", c.Name}, Tolerate: true})
 	}
+	for _, t := range p.Purge.NFTables {
+		r.host(Command{Args: []string{"nft", "delete", "table", t.Family, t.Name}, Tolerate: true})
+	}
 	for _, l := range p.Purge.Links {
 		r.in(l.NS, Command{Args: []string{"ip", "link", "del", l.Name}, Tolerate: true})
 	}
 	return r.out
+}
+
+// The chains of a ConnmarkTable.
+const (
+	connmarkBaseChain = "nat-prerouting"
+	connmarkMarkChain = "snat-mark"
+)
+
+// commands renders the table as nft(8) commands that (re)create it with
+// exactly its chains and rules. nft may encode a byte-aligned prefix
+// ("ip daddr 10.0.0.0/16") with a shorter comparison than the VPC CNI
+// plugin's netlink code, with the same effect; the kernel appliers write
+// the plugin's exact expressions.
+func (t ConnmarkTable) commands() []Command {
+	tbl := []string{"ip", t.Name}
+	mark := fmt.Sprintf("%#x", t.Mark)
+	nft := func(args ...string) Command { return Command{Args: append([]string{"nft"}, args...)} }
+	rule := func(chain string, args ...string) Command {
+		return nft(append(append([]string{"add", "rule"}, tbl...), append([]string{chain}, args...)...)...)
+	}
+	out := []Command{
+		nft(append([]string{"add", "table"}, tbl...)...),
+		nft(fmt.Sprintf("add chain ip %s %s { type nat hook prerouting priority %d; policy accept; }", t.Name, connmarkBaseChain, ConnmarkPriority)),
+		nft(append(append([]string{"add", "chain"}, tbl...), connmarkMarkChain)...),
+		nft(append(append([]string{"flush", "chain"}, tbl...), connmarkBaseChain)...),
+		nft(append(append([]string{"flush", "chain"}, tbl...), connmarkMarkChain)...),
+		rule(connmarkBaseChain, "fib", "daddr", "type", "local", "return"),
+		rule(connmarkBaseChain, "iifname", t.VethPrefix+"*", "counter", "jump", connmarkMarkChain),
+		rule(connmarkBaseChain, "counter", "meta", "mark", "set", "ct", "mark", "and", mark),
+	}
+	for _, c := range t.Exempt {
+		out = append(out, rule(connmarkMarkChain, "counter", "ip", "daddr", c.String(), "return"))
+	}
+	return append(out, rule(connmarkMarkChain, "counter", "ct", "mark", "set", "ct", "mark", "or", mark))
 }
 
 type renderer struct {
@@ -163,9 +213,9 @@ func (r *renderer) in(ns Namespace, c Command) {
 func (r *renderer) routePurge(m RouteMatch) Command {
 	var c Command
 	if m.Dst.IsValid() {
-		c = Command{Args: []string{"ip", "route", "del", routeDst(m.Dst), "table", tableName(m.Table)}, Tolerate: true}
+		c = Command{Args: append(ipCmd(m.Family, "route", "del"), routeDst(m.Dst), "table", tableName(m.Table)), Tolerate: true}
 	} else {
-		c = Command{Args: []string{"ip", "route", "flush", "table", tableName(m.Table)}, Tolerate: true}
+		c = Command{Args: append(ipCmd(m.Family, "route", "flush"), "table", tableName(m.Table)), Tolerate: true}
 	}
 	if m.NS == PodNS {
 		c.Args = append([]string{"nsenter", "--net=" + r.netns}, c.Args...)
@@ -200,9 +250,19 @@ func overlapsRoutes(m RouteMatch, routes []Route) bool {
 	return false
 }
 
-// String renders r as the arguments of "ip rule add": "pref 10 iif
-// vlan.eth.3 lookup 103".
+// String renders r as the arguments of "ip rule add" ("pref 10 iif
+// vlan.eth.3 lookup 103"), which are the same for both families: an IPv6
+// rule is added with "ip -6 rule add".
 func (r IPRule) String() string { return strings.Join(ruleArgs(r), " ") }
+
+// ipCmd starts an ip(8) command line of the family: "ip" for IPv4 (the
+// default of most of its objects), "ip -6" for IPv6.
+func ipCmd(f Family, args ...string) []string {
+	if f == IPv6 {
+		return append([]string{"ip", "-6"}, args...)
+	}
+	return append([]string{"ip"}, args...)
+}
 
 func ruleArgs(r IPRule) []string {
 	args := []string{"pref", strconv.Itoa(r.Priority)}
@@ -214,6 +274,9 @@ func ruleArgs(r IPRule) []string {
 	}
 	if r.Dst.IsValid() {
 		args = append(args, "to", r.Dst.String())
+	}
+	if r.IPProto != 0 {
+		args = append(args, "ipproto", strconv.Itoa(int(r.IPProto)))
 	}
 	if r.Mask != 0 {
 		args = append(args, "fwmark", fmt.Sprintf("%#x/%#x", r.Mark, r.Mask))

@@ -59,15 +59,18 @@ func (p *Pool) acquire(ctx context.Context, pod PodRef, want Key, count bool) (B
 	}
 	now := p.now()
 	p.promote(now)
+	// The pool keys ENIs by the canonical key; want keeps the order the
+	// groups go to EC2 in when an ENI is created or retargeted for pod.
+	id := want.Canonical()
 	if count {
 		p.noteDemand(want, now)
 	}
-	if e := p.takeWarm(want); e != nil {
+	if e := p.takeWarm(id); e != nil {
 		p.setState(e, StateInUse)
 		e.pod, e.since = pod, now
 		p.pods[pod] = e
 		p.stats.WarmHits++
-		if len(p.warm[want]) == 0 {
+		if len(p.warm[id]) == 0 {
 			p.wantPrewarm(now)
 		}
 		b := e.b
@@ -83,7 +86,7 @@ func (p *Pool) acquire(ctx context.Context, pod PodRef, want Key, count bool) (B
 		p.unlock()
 		return p.create(ctx, e)
 	}
-	if w := p.prewarmFor(want); w != nil {
+	if w := p.prewarmFor(id); w != nil {
 		// An ENI is being pre-warmed for this key in the slot the pod
 		// would need: wait for it rather than evict or refuse.
 		ready := w.ready
@@ -95,7 +98,7 @@ func (p *Pool) acquire(ctx context.Context, pod PodRef, want Key, count bool) (B
 		}
 		return p.acquire(ctx, pod, want, false)
 	}
-	if v := p.pickEvict(want); v != nil {
+	if v := p.pickEvict(id); v != nil {
 		return p.evict(ctx, v, pod, want, now)
 	}
 	err := p.capacityError()
@@ -145,6 +148,7 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 		return Branch{}, err
 	}
 	e.b.ENI = got
+	e.made = now
 	p.byENI[got.ID] = e
 	p.stats.Creates++
 	if !e.target {
@@ -176,10 +180,13 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 	return b, nil
 }
 
+// pickRetarget picks the longest-idle warm ENI of another key that the
+// Retarget policy lets serve want. p.mu must be held.
 func (p *Pool) pickRetarget(want Key) *entry {
+	id := want.Canonical()
 	var best *entry
 	for k, s := range p.warm {
-		if k == want || len(s) == 0 {
+		if k == id || len(s) == 0 {
 			continue
 		}
 		for _, e := range s {

@@ -12,21 +12,28 @@ import (
 type Branch struct {
 	// ENI is the annotation value; ENI.VLANID is its VLAN on the trunk.
 	ENI podeni.BranchENI
-	// Groups is the ENI's security-group set.
+	// Groups are the ENI's security groups, in the order they were given
+	// to EC2 when it was created or last retargeted (for an ENI found in
+	// EC2, the order EC2 lists them in).
 	Groups GroupSet
 	// Subnet is the ENI's subnet ID.
 	Subnet string
 }
 
-// Key returns the key b serves.
+// Key returns the key b serves: its groups, in their order, and its subnet.
+// b serves every pod whose key has the same Canonical form.
 func (b Branch) Key() Key { return Key{Groups: b.Groups, Subnet: b.Subnet} }
+
+// id is the key the pool files b under: its Canonical key.
+func (b Branch) id() Key { return Key{Groups: b.Groups.Canonical(), Subnet: b.Subnet} }
 
 // CreateRequest asks a Backend for a branch ENI on the pool's trunk.
 type CreateRequest struct {
 	// Pod is the pod the ENI is for; zero for an ENI created for a warm
 	// target.
 	Pod PodRef
-	// Key is the security-group set and subnet of the ENI.
+	// Key is the security groups and subnet of the ENI; Key.Groups.IDs()
+	// is the order to give EC2 (the pod's policy order).
 	Key Key
 	// VLAN is the VLAN ID the pool allocated for it, 1..MaxBranchVLAN.
 	VLAN int

@@ -83,10 +83,13 @@ func (w PrewarmPolicy) on() bool { return w.Window > 0 }
 const demandSlots = 10
 
 // demand counts the pod starts of one key over a sliding window, in
-// demandSlots buckets: a fixed 48 bytes per key however many pods start.
+// demandSlots buckets: a fixed 80 bytes per key however many pods start.
 type demand struct {
 	last   int64 // bucket number of the newest bucket
 	counts [demandSlots]uint32
+	// groups are the key's groups in the order the newest pod start
+	// asked for them: pre-warmed ENIs are created in that order.
+	groups GroupSet
 }
 
 // advance moves the window so that bucket b is the newest.
@@ -116,16 +119,18 @@ func (p *Pool) bucket(now time.Time) int64 {
 	return now.UnixNano() / int64(p.policy.Prewarm.Window/demandSlots)
 }
 
-// noteDemand counts a pod start of k. p.mu must be held.
-func (p *Pool) noteDemand(k Key, now time.Time) {
+// noteDemand counts a pod start of want. p.mu must be held.
+func (p *Pool) noteDemand(want Key, now time.Time) {
 	if !p.policy.Prewarm.on() || p.policy.MaxWarm == NoWarm {
 		return
 	}
+	k := want.Canonical()
 	d := p.demand[k]
 	if d == nil {
 		d = &demand{}
 		p.demand[k] = d
 	}
+	d.groups = want.Groups
 	d.advance(p.bucket(now))
 	d.counts[d.last%demandSlots]++
 }
@@ -165,9 +170,9 @@ func (p *Pool) shares(now time.Time) []keyDemand {
 	for e := range p.all {
 		switch {
 		case e.state == StateWarm || e.state == StateCooling:
-			have[e.b.Key()]++
+			have[e.b.id()]++
 		case e.state == StateCreating && e.target:
-			have[e.b.Key()]++
+			have[e.b.id()]++
 		case e.state == StateCreating:
 			creatingForPods++
 		}
@@ -218,6 +223,15 @@ func shareOf(sh []keyDemand, k Key) int {
 	return 0
 }
 
+// demandOrder returns k with its groups in the order the newest pod start of
+// k asked for them. p.mu must be held.
+func (p *Pool) demandOrder(k Key) Key {
+	if d := p.demand[k]; d != nil && !d.groups.IsEmpty() {
+		k.Groups = d.groups
+	}
+	return k
+}
+
 // planPrewarm takes slots for ENIs to create for keys short of their share,
 // and sends to deletion warm ENIs of keys above their share when a busier
 // key needs the slot. p.mu must be held.
@@ -236,7 +250,7 @@ func (p *Pool) planPrewarm(now time.Time, sh []keyDemand) []*entry {
 				return out
 			}
 			if p.total() < p.limit {
-				out = append(out, p.newCreating(PodRef{}, s.key, now))
+				out = append(out, p.newCreating(PodRef{}, p.demandOrder(s.key), now))
 				s.have++
 				continue
 			}
@@ -347,7 +361,7 @@ func (p *Pool) wantPrewarm(now time.Time) {
 // p.mu must be held.
 func (p *Pool) prewarmFor(k Key) *entry {
 	for e := range p.all {
-		if e.target && e.state == StateCreating && e.b.Key() == k {
+		if e.target && e.state == StateCreating && e.b.id() == k {
 			return e
 		}
 	}

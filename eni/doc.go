@@ -9,9 +9,10 @@
 //
 // # Security-group sets and VLANs
 //
-// GroupSet is a sorted, de-duplicated set of security-group IDs that compares
-// with ==: two pods with the same groups in any order have equal sets, and a
-// set keys a map. VLANs allocates the VLAN IDs of one trunk (1..120, at most
+// GroupSet is a de-duplicated set of security-group IDs that keeps the order
+// it was given in, the order EC2 receives (a pod's policy order); its
+// Canonical form (ascending) compares with == for any order and keys the
+// pool's ENIs, so an ENI serves every pod that wants its groups in any order. VLANs allocates the VLAN IDs of one trunk (1..120, at most
 // the node's branch-ENI limit at a time, never one ID twice).
 //
 // # The pool

@@ -13,6 +13,7 @@ type entry struct {
 	tries int       // failed deletion attempts
 	busy  bool      // a backend call for this entry is in flight
 	slot  bool      // counts toward capacity (false while an eviction frees one)
+	made  time.Time // when the backend created the ENI; zero when adopted
 	// creating only:
 	ready    chan struct{} // closed when the creation ends
 	err      error         // outcome, for Acquire calls waiting on ready

@@ -59,3 +59,15 @@ func ExamplePool() {
 	// default/web-2 stays pending: node full
 	// {Limit:2 Creating:0 InUse:1 Cooling:1 Warm:0 Deleting:0 WarmHits:0 Creates:2 Retargets:0 Evictions:0 Deletes:0 Failures:0}
 }
+
+// A GroupSet keeps the order it was given in, which is the order EC2
+// receives; Canonical and Equal compare the members only.
+func ExampleGroupSet() {
+	policyOrder := eni.MustGroupSet("sg-0ccccccccccccccc3", "sg-0aaaaaaaaaaaaaaa1", "sg-0ccccccccccccccc3")
+	sorted := eni.MustGroupSet("sg-0aaaaaaaaaaaaaaa1", "sg-0ccccccccccccccc3")
+	fmt.Println(policyOrder.IDs(), policyOrder.Len())
+	fmt.Println(policyOrder == sorted, policyOrder.Equal(sorted), policyOrder.Canonical() == sorted)
+	// Output:
+	// [sg-0ccccccccccccccc3 sg-0aaaaaaaaaaaaaaa1] 2
+	// false true true
+}

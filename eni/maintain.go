@@ -61,7 +61,7 @@ func (p *Pool) Maintain(ctx context.Context) (next time.Time, err error) {
 		p.mu.Unlock()
 	}
 	for _, e := range targets {
-		k := e.b.Key()
+		k := e.b.id()
 		_, err := p.create(ctx, e)
 		p.mu.Lock()
 		if err != nil {
@@ -137,7 +137,7 @@ func (p *Pool) planTargets(now time.Time) []*entry {
 func (p *Pool) creatingTargets(k Key) int {
 	n := 0
 	for e := range p.all {
-		if e.target && e.state == StateCreating && e.b.Key() == k {
+		if e.target && e.state == StateCreating && e.b.id() == k {
 			n++
 		}
 	}

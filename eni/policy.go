@@ -2,6 +2,7 @@ package eni
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -10,8 +11,10 @@ const (
 	// reused or deleted, as the VPC resource controller does: long enough
 	// for ARP caches that still map the pod's address to the old MAC.
 	DefaultCoolDown = 60 * time.Second
-	// MinCoolDown is the shortest cool-down a Policy may set (30 s proved too
-	// short for ARP caches).
+	// MinCoolDown is the shortest cool-down: a shorter one is raised to it,
+	// as the VPC resource controller raises a branch-eni-cooldown under 30 s
+	// (GetCoolDownPeriod in pkg/provider/branch/cooldown/cooldown.go of
+	// aws/amazon-vpc-resource-controller-k8s).
 	MinCoolDown = 30 * time.Second
 	// DefaultIdleTimeout is how long a warm branch ENI waits for a pod of its
 	// security-group set before it is deleted.
@@ -21,15 +24,37 @@ const (
 	NoWarm = -1
 )
 
+// EffectiveCoolDown returns the cool-down a pool applies for d:
+// DefaultCoolDown for 0, MinCoolDown for anything else under it (shorter
+// cool-downs let ARP caches on the node still map a departed pod's address
+// to the old ENI), d otherwise. The VPC resource controller treats its
+// branch-eni-cooldown setting the same way.
+func EffectiveCoolDown(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultCoolDown
+	case d < MinCoolDown:
+		return MinCoolDown
+	}
+	return d
+}
+
 // Key says which branch ENIs are interchangeable: those with the same
-// security-group set in the same subnet. Key is comparable.
+// security groups, in any order, in the same subnet. Key is comparable; two
+// keys name the same ENIs when their Canonical forms are ==.
 type Key struct {
+	// Groups are the ENI's security groups; their order is the order
+	// given to EC2 when an ENI is created for the key.
 	Groups GroupSet
 	// Subnet is the subnet ID ("subnet-…") the ENI lives in.
 	Subnet string
 }
 
-// String returns "subnet-…/sg-…,sg-…".
+// Canonical returns k with its groups in ascending order: == for any two
+// keys that name the same ENIs.
+func (k Key) Canonical() Key { return Key{Groups: k.Groups.Canonical(), Subnet: k.Subnet} }
+
+// String returns "subnet-…/sg-…,sg-…", the groups in the order given.
 func (k Key) String() string { return k.Subnet + "/" + k.Groups.String() }
 
 // RetargetPolicy decides whether a warm ENI of another key may be given to a
@@ -81,7 +106,9 @@ func DefaultBackoff(attempt int) time.Duration {
 
 // WarmTarget asks a pool to keep Count warm ENIs of Key ready before any pod
 // asks, as long as the node has free capacity. Warm ENIs kept for a target
-// do not expire while the target holds.
+// do not expire while the target holds. Key is taken as its Canonical form:
+// the ENIs are created with the groups in ascending order, and serve pods
+// that want the same groups in any order.
 type WarmTarget struct {
 	Key   Key
 	Count int
@@ -97,7 +124,10 @@ type WarmTarget struct {
 // A Policy is a plain value; a Pool copies it.
 type Policy struct {
 	// CoolDown is how long a released ENI waits before reuse or deletion.
-	// Zero means DefaultCoolDown; less than MinCoolDown is refused.
+	// Zero means DefaultCoolDown; any other value under MinCoolDown
+	// (negative ones too) is raised to MinCoolDown, as the VPC resource
+	// controller does (see EffectiveCoolDown). Pool.Policy reports the
+	// value in effect.
 	CoolDown time.Duration
 	// IdleTimeout is how long a warm ENI may wait unused before it is
 	// deleted. Zero means DefaultIdleTimeout; negative keeps warm ENIs until
@@ -139,12 +169,7 @@ func (p Policy) Validate() error {
 // normalize fills defaults and checks bounds; path is the Go path of p in
 // errors ("Policy", "Options.Policy").
 func (p Policy) normalize(path string) (Policy, error) {
-	if p.CoolDown == 0 {
-		p.CoolDown = DefaultCoolDown
-	}
-	if p.CoolDown < MinCoolDown {
-		return p, invalidOption(path+".CoolDown", p.CoolDown, "want at least %v (shorter cool-downs break ARP caches on the node), or 0 for %v", MinCoolDown, DefaultCoolDown)
-	}
+	p.CoolDown = EffectiveCoolDown(p.CoolDown)
 	if p.IdleTimeout == 0 {
 		p.IdleTimeout = DefaultIdleTimeout
 	}
@@ -168,6 +193,13 @@ func (p Policy) normalize(path string) (Policy, error) {
 		if t.Key.Subnet == "" {
 			return p, invalidOption(field+".Key.Subnet", `""`, "want the subnet ID the warm ENIs are created in")
 		}
+	}
+	if len(p.WarmTargets) > 0 {
+		targets := slices.Clone(p.WarmTargets)
+		for i := range targets {
+			targets[i].Key = targets[i].Key.Canonical()
+		}
+		p.WarmTargets = targets
 	}
 	pw, err := p.Prewarm.normalize(path+".Prewarm", p.IdleTimeout)
 	if err != nil {

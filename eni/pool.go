@@ -109,8 +109,34 @@ func (p *Pool) Node() string { return p.node }
 // Limit returns the node's branch-ENI limit.
 func (p *Pool) Limit() int { return p.limit }
 
-// Policy returns the pool's policy with defaults filled in.
-func (p *Pool) Policy() Policy { return p.policy }
+// Policy returns the pool's policy with defaults filled in, and the
+// cool-down in effect.
+func (p *Pool) Policy() Policy {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.policy
+}
+
+// SetCoolDown changes the pool's cool-down to EffectiveCoolDown(d) and
+// returns it. ENIs cooling down now end their cool-down at their release
+// time plus the new value (at once if that has passed), as the VPC resource
+// controller applies a changed branch-eni-cooldown to the ENIs in its delete
+// queue (DeleteCooledDownENIs in pkg/provider/branch/trunk/trunk.go).
+func (p *Pool) SetCoolDown(d time.Duration) time.Duration {
+	d = EffectiveCoolDown(d)
+	p.mu.Lock()
+	p.policy.CoolDown = d
+	// The queue is in release order and every due is release + cool-down,
+	// so re-timing keeps it in order.
+	for _, e := range p.cooling.items[p.cooling.head:] {
+		e.due = e.since.Add(d)
+	}
+	if p.cooling.len() > 0 {
+		p.notify(p.cooling.peek().due)
+	}
+	p.unlock()
+	return d
+}
 
 // total returns the slots taken. p.mu must be held.
 func (p *Pool) total() int {
@@ -186,7 +212,9 @@ func (p *Pool) dropEntry(e *entry) {
 	if e.slot {
 		p.counts[e.state]--
 		if err := p.vlans.Release(e.b.ENI.VLANID); err != nil {
-			p.log.Error("pool bookkeeping", "err", err)
+			// Every slot holds its VLAN: carrying on would hand one
+			// VLAN to two ENIs of the trunk.
+			panic(fmt.Sprintf("eni: pool of node %s: branch ENI %s holds a slot but %v", p.node, e.b.ENI.ID, err))
 		}
 		e.slot = false
 	}
@@ -219,7 +247,7 @@ func (p *Pool) toCooling(e *entry, now time.Time) {
 func (p *Pool) toWarm(e *entry, now time.Time) {
 	p.setState(e, StateWarm)
 	e.since = now
-	k := e.b.Key()
+	k := e.b.id()
 	p.warm[k] = append(p.warm[k], e)
 	p.warmN++
 	if p.policy.IdleTimeout > 0 {
@@ -244,7 +272,7 @@ func (p *Pool) toDeleting(e *entry, now time.Time) {
 
 // unwarm removes a warm e from its stack. p.mu must be held.
 func (p *Pool) unwarm(e *entry) {
-	k := e.b.Key()
+	k := e.b.id()
 	s := p.warm[k]
 	if i := slices.Index(s, e); i >= 0 {
 		s = slices.Delete(s, i, i+1)

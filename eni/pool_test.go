@@ -472,7 +472,6 @@ func TestNewPoolOptionErrors(t *testing.T) {
 		{"no node", newMemBackend(), eni.Options{Limit: 3}, `Options.Node = ""`},
 		{"limit 0", newMemBackend(), eni.Options{Node: "n"}, "Options.Limit = 0: want the node's branch-ENI limit, 1 to 120"},
 		{"limit 121", newMemBackend(), eni.Options{Node: "n", Limit: 121}, "Options.Limit = 121"},
-		{"short cool-down", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{CoolDown: 10 * time.Second}}, "Options.Policy.CoolDown = 10s: want at least 30s"},
 		{"max warm", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{MaxWarm: -2}}, "Options.Policy.MaxWarm = -2"},
 		{"target without groups", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Subnet: "subnet-1"}, Count: 1}}}}, "Options.Policy.WarmTargets[0].Key.Groups"},
 		{"target without subnet", newMemBackend(), eni.Options{Node: "n", Limit: 3, Policy: eni.Policy{WarmTargets: []eni.WarmTarget{{Key: eni.Key{Groups: web.Groups}, Count: 1}}}}, "Options.Policy.WarmTargets[0].Key.Subnet"},
@@ -488,9 +487,9 @@ func TestNewPoolOptionErrors(t *testing.T) {
 		})
 	}
 	// Policy.Validate names the field from the Policy.
-	err := eni.Policy{CoolDown: time.Second}.Validate()
+	err := eni.Policy{MaxWarm: -2}.Validate()
 	require.ErrorIs(t, err, eni.ErrInvalidOptions)
-	require.ErrorContains(t, err, "Policy.CoolDown = 1s")
+	require.ErrorContains(t, err, "Policy.MaxWarm = -2")
 	require.NotContains(t, err.Error(), "Options.")
 }
 

@@ -26,6 +26,16 @@ type ReconcileInput struct {
 	// it no ENI is sent towards deletion: ENIs no listed pod claims are held
 	// (Entry.Unverified) until a reconcile with a complete list.
 	Complete bool
+	// ListedAt is when Pods was listed. The pool's changes since win over
+	// the list: an ENI the pool gave to a pod at or after it stays in use
+	// even when Pods does not name its pod, and an ENI whose state changed
+	// at or after it (released, given to another pod) is not moved to the
+	// pod the list names. Zero: the list wins.
+	ListedAt time.Time
+	// MadeAfter: an ENI the pool created at or after it is kept even when
+	// Found does not list it, since EC2 lists a new ENI only after a while
+	// (eventual consistency). Zero forgets every ENI Found does not list.
+	MadeAfter time.Time
 }
 
 // ReconcileResult says what a reconcile changed.
@@ -59,7 +69,8 @@ type ReconcileResult struct {
 //     cool-down, as does an adopted ENI that no pod names (so a pod deleted
 //     during a restart still gets its cool-down);
 //   - with an incomplete list, such ENIs are held, never deleted;
-//   - ENIs the pool knew but EC2 no longer reports are forgotten.
+//   - ENIs the pool knew but EC2 no longer reports are forgotten, unless
+//     made after ReconcileInput.MadeAfter (too new to be listed).
 //
 // ENIs being created, retargeted or deleted at the time are left alone.
 func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
@@ -82,14 +93,19 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 		}
 		claims[lp.ENIID] = lp.Pod
 	}
+	// newer reports whether the pool changed e's state after the pods were
+	// listed, so that the list cannot override it.
+	newer := func(e *entry) bool {
+		return e != nil && !in.ListedAt.IsZero() && !e.since.Before(in.ListedAt)
+	}
 	found := make(map[string]bool, len(in.Found))
 	for _, b := range in.Found {
 		found[b.ENI.ID] = true
 	}
 
-	// ENIs EC2 no longer has.
+	// ENIs EC2 no longer has (unless too new to be listed).
 	for id, e := range p.byENI {
-		if found[id] || e.busy || e.state == StateCreating {
+		if found[id] || e.busy || e.state == StateCreating || !in.MadeAfter.IsZero() && !e.made.Before(in.MadeAfter) {
 			continue
 		}
 		if e.state != StateDeleting {
@@ -129,6 +145,10 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 			p.byENI[id] = e
 			res.Adopted++
 			switch {
+			case claimed && newer(p.pods[pod]):
+				e.unverified = true
+				res.Held++
+				res.Conflicts = append(res.Conflicts, fmt.Sprintf("branch ENI %s is named by pod %s, which the pool gave another ENI after the pods were listed; held", id, pod))
 			case claimed:
 				p.claim(e, pod)
 				res.Claimed++
@@ -149,6 +169,14 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 				e.unverified = false
 				continue
 			}
+			held := e.state == StateInUse && e.pod.IsZero() // adopted, no pod known: nothing newer about pods
+			if newer(e) && !held || newer(p.pods[pod]) {
+				// The pool's state changed after the pods were listed (the
+				// pod ended and the ENI went on, or the pod got another
+				// one): the list is the older truth.
+				res.Conflicts = append(res.Conflicts, fmt.Sprintf("branch ENI %s is named by pod %s, but the pool's state of it (%s) is newer than the pod list; kept", id, pod, e.state))
+				continue
+			}
 			p.leaveState(e)
 			p.claim(e, pod)
 			res.Claimed++
@@ -160,6 +188,8 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 		switch {
 		case !e.pod.IsZero() && live[e.pod]:
 			// Acquired for a live pod whose annotation is not written yet.
+		case !e.pod.IsZero() && !in.ListedAt.IsZero() && !e.since.Before(in.ListedAt):
+			// Acquired after the pods were listed.
 		case in.Complete:
 			p.forgetPod(e)
 			p.toCooling(e, now)
@@ -201,7 +231,7 @@ func (p *Pool) claim(e *entry, pod PodRef) {
 	}
 	p.forgetPod(e)
 	p.setState(e, StateInUse)
-	e.pod = pod
+	e.pod, e.since = pod, p.now()
 	p.pods[pod] = e
 }
 

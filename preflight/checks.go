@@ -17,20 +17,7 @@ import (
 // checkPolicies validates each policy and relates policies and workloads.
 func (r *run) checkPolicies() {
 	for i, p := range r.policies {
-		var problems []string
-		if p.Namespace == "" || p.Name == "" {
-			problems = append(problems, fmt.Sprintf("metadata: namespace %q and name %q must both be set", p.Namespace, p.Name))
-		}
-		if errs := v1beta1.Validate(p, v1beta1.ValidateOptions{MaxGroups: r.c.groupsPerENI}); len(errs) > 0 {
-			problems = append(problems, joinFieldErrors(errs))
-		}
-		if len(problems) > 0 {
-			r.add(Finding{
-				Severity: Error, Code: CodePolicyInvalid, Subject: policyName(p),
-				Problem: strings.Join(problems, "; "),
-				Impact:  "the API server refuses the policy, or the controller ignores it: the pods it is meant for start without its security groups",
-				Fix:     "correct the fields named above and apply the policy again",
-			})
+		if r.checkPolicy(p) {
 			continue
 		}
 		if len(r.cluster.Workloads) == 0 || r.compiled[i].Ignored() != "" {
@@ -66,6 +53,90 @@ func (r *run) checkPolicies() {
 			})
 		}
 	}
+}
+
+// policyProblem is what kind of problem one v1beta1.Validate error is.
+func policyProblem(e *field.Error) Code {
+	groups := field.NewPath("spec", "securityGroups", "groupIds").String()
+	switch {
+	case e.Type == field.ErrorTypeRequired && e.Field == field.NewPath("spec", "podSelector").String():
+		return CodePolicyNoSelector
+	case e.Type == field.ErrorTypeInvalid && strings.HasPrefix(e.Field, groups+"["):
+		return CodePolicyGroupIDMalformed
+	case e.Type == field.ErrorTypeTooMany && e.Field == groups:
+		return CodePolicyTooManyGroups
+	case e.Type == field.ErrorTypeDuplicate && strings.HasPrefix(e.Field, groups+"["):
+		return CodePolicyDuplicateGroup
+	}
+	return CodePolicyInvalid
+}
+
+// checkPolicy reports the problems v1beta1.Validate finds in p, one finding
+// per kind, and reports whether p is too broken to relate to workloads.
+func (r *run) checkPolicy(p *v1beta1.SecurityGroupPolicy) (broken bool) {
+	byCode := map[Code]field.ErrorList{}
+	var invalid []string
+	if p.Namespace == "" || p.Name == "" {
+		invalid = append(invalid, fmt.Sprintf("metadata: namespace %q and name %q must both be set", p.Namespace, p.Name))
+	}
+	for _, e := range v1beta1.Validate(p, v1beta1.ValidateOptions{MaxGroups: r.c.groupsPerENI}) {
+		code := policyProblem(e)
+		byCode[code] = append(byCode[code], e)
+	}
+	if errs := byCode[CodePolicyInvalid]; len(errs) > 0 {
+		invalid = append(invalid, joinFieldErrors(errs))
+	}
+	subject := policyName(p)
+	if len(invalid) > 0 {
+		r.add(Finding{
+			Severity: Error, Code: CodePolicyInvalid, Subject: subject,
+			Problem: strings.Join(invalid, "; "),
+			Impact:  "the API server refuses the policy, or the controller ignores it: the pods it is meant for start without its security groups",
+			Fix:     "correct the fields named above and apply the policy again",
+		})
+	}
+	if errs := byCode[CodePolicyNoSelector]; len(errs) > 0 {
+		r.add(Finding{
+			Severity: Warning, Code: CodePolicyNoSelector, Subject: subject,
+			Problem: "neither spec.podSelector nor spec.serviceAccountSelector is set",
+			Impact:  "the API server stores the policy (as EKS does), but the controller ignores it: its groups go to no pod",
+			Fix:     "set podSelector ({} selects every pod of the namespace), serviceAccountSelector, or both",
+		})
+	}
+	if errs := byCode[CodePolicyGroupIDMalformed]; len(errs) > 0 {
+		var ids []string
+		for _, e := range errs {
+			ids = append(ids, fmt.Sprintf("%s %q", e.Field, e.BadValue))
+		}
+		r.add(Finding{
+			Severity: Error, Code: CodePolicyGroupIDMalformed, Subject: subject,
+			Problem: "not a security group ID (sg- followed by 8 or 17 lowercase hex digits): " + strings.Join(ids, ", "),
+			Impact:  "the controller passes the ID to EC2, which refuses it: the pods the policy selects stay in ContainerCreating (on Fargate, they do not start)",
+			Fix:     "replace it with the ID of an existing security group of the cluster's VPC (the tutorial's my_pod_security_group_id is a placeholder)",
+		})
+	}
+	if errs := byCode[CodePolicyTooManyGroups]; len(errs) > 0 {
+		r.add(Finding{
+			Severity: Error, Code: CodePolicyTooManyGroups, Subject: subject,
+			Problem: fmt.Sprintf("it lists %d security groups; an ENI carries at most %d under the account's quota",
+				len(p.Spec.SecurityGroups.Groups), r.c.groupsPerENI),
+			Impact: "every pod it selects gets at least that many groups: creating their branch ENIs fails, and the pods stay in ContainerCreating",
+			Fix:    fmt.Sprintf("merge rules into fewer groups, or raise the \"security groups per network interface\" quota (up to %d) and pass the new quota to preflight", v1beta1.MaxGroupsCeiling),
+		})
+	}
+	if errs := byCode[CodePolicyDuplicateGroup]; len(errs) > 0 {
+		var ids []string
+		for _, e := range errs {
+			ids = append(ids, fmt.Sprintf("%s %q", e.Field, e.BadValue))
+		}
+		r.add(Finding{
+			Severity: Info, Code: CodePolicyDuplicateGroup, Subject: subject,
+			Problem: "listed more than once: " + strings.Join(ids, ", "),
+			Impact:  "none: the controller uses each group once",
+			Fix:     "remove the repeated IDs",
+		})
+	}
+	return len(invalid) > 0
 }
 
 // checkGroups reports missing groups, groups of another VPC, and pods

@@ -296,7 +296,7 @@ func TestChecks(t *testing.T) {
 			want: []Code{CodeTooManyGroups},
 		},
 		{
-			name: "invalid policy",
+			name: "policy without selector and with a malformed ID (both accepted by EKS's CRD)",
 			policies: []v1beta1.SecurityGroupPolicy{
 				tutorialPolicy(),
 				func() v1beta1.SecurityGroupPolicy {
@@ -306,7 +306,38 @@ func TestChecks(t *testing.T) {
 					return p
 				}(),
 			},
+			want: []Code{CodePolicyGroupIDMalformed, CodePolicyNoSelector},
+		},
+		{
+			name:     "the tutorial's placeholder group ID",
+			policies: []v1beta1.SecurityGroupPolicy{tutorialPolicy("my_pod_security_group_id")},
+			want:     []Code{CodePolicyGroupIDMalformed},
+		},
+		{
+			name: "selector that does not convert",
+			policies: []v1beta1.SecurityGroupPolicy{
+				tutorialPolicy(),
+				func() v1beta1.SecurityGroupPolicy {
+					p := tutorialPolicy()
+					p.Name = "bad-selector"
+					p.Spec.PodSelector.MatchLabels = map[string]string{"-role": "my-role"}
+					return p
+				}(),
+			},
 			want: []Code{CodePolicyInvalid},
+		},
+		{
+			name: "one policy lists more groups than an ENI takes",
+			policies: []v1beta1.SecurityGroupPolicy{
+				tutorialPolicy(sgPod, sgCluster, sgOther),
+			},
+			opts: Options{GroupsPerENI: 2},
+			want: []Code{CodePolicyTooManyGroups, CodeTooManyGroups},
+		},
+		{
+			name:     "a group listed twice",
+			policies: []v1beta1.SecurityGroupPolicy{tutorialPolicy(sgPod, sgPod)},
+			want:     []Code{CodePolicyDuplicateGroup},
 		},
 		{
 			name: "policy matching nothing, workload matching nothing",

@@ -32,8 +32,12 @@
 // Fargate profiles; and whether NodeLocal DNSCache or Calico are in use.
 // Each check adds Findings to a Report:
 //
-//   - policies: each policy validates (api/v1beta1.Validate); policies that
-//     match no workload and workloads that match no policy are noted;
+//   - policies: each policy validates (api/v1beta1.Validate), with a code per
+//     kind of problem, since the API server stores what EKS's CRD accepts: no
+//     selector (the policy is ignored), a malformed group ID or more groups
+//     than an ENI takes (EC2 refuses the pods' ENIs), a repeated ID, anything
+//     else; policies that match no workload and workloads that match no
+//     policy are noted;
 //   - security-groups: every group exists (EC2's own error is quoted), is in
 //     the cluster's VPC, and no pod gets more groups than an ENI carries;
 //   - probes: in strict mode, the node groups' security groups reach each

@@ -98,11 +98,17 @@ const (
 	CodeStandardNeedsCNI111 Code = "standard-mode-needs-cni-1.11"
 	CodeStandardNodeLocal   Code = "standard-mode-node-local-traffic"
 
-	// Policies (CheckPolicies).
-	CodePolicyInvalid      Code = "policy-invalid"
-	CodePolicyMatchesNone  Code = "policy-matches-no-workload"
-	CodeWorkloadNoPolicy   Code = "workload-matches-no-policy"
-	CodeHostNetworkIgnored Code = "host-network-workload-ignored"
+	// Policies (CheckPolicies). The API server stores every policy the
+	// VPC resource controller's CRD accepts, so these are podsg's own
+	// checks (v1beta1.Validate), each with its own code.
+	CodePolicyInvalid          Code = "policy-invalid"
+	CodePolicyNoSelector       Code = "policy-without-selector"
+	CodePolicyGroupIDMalformed Code = "policy-group-id-malformed"
+	CodePolicyTooManyGroups    Code = "policy-too-many-security-groups"
+	CodePolicyDuplicateGroup   Code = "policy-duplicate-security-group"
+	CodePolicyMatchesNone      Code = "policy-matches-no-workload"
+	CodeWorkloadNoPolicy       Code = "workload-matches-no-policy"
+	CodeHostNetworkIgnored     Code = "host-network-workload-ignored"
 )
 
 // Finding is one problem preflight found, phrased for a person and coded

@@ -68,7 +68,10 @@ func newRun(c *Checker, cluster *Cluster, policies []v1beta1.SecurityGroupPolicy
 		wi := &workloadInfo{w: w, fargate: cluster.fargateProfile(w)}
 		pod := selector.Pod{
 			Namespace: w.Namespace, Name: w.Name, Labels: w.Labels,
-			ServiceAccountLabels: w.ServiceAccountLabels, HostNetwork: w.HostNetwork, OS: string(w.OS),
+			ServiceAccountLabels: w.ServiceAccountLabels, HostNetwork: w.HostNetwork,
+		}
+		if w.OS == Windows {
+			pod.NodeSelector = map[string]string{selector.OSLabel: selector.OSWindows}
 		}
 		if wi.fargate == nil {
 			wi.nodeGroups = cluster.nodeGroupsFor(w)

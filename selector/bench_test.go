@@ -65,7 +65,9 @@ func (c *corpus) index(tb testing.TB) *selector.Index {
 
 // naiveMatch is what the VPC resource controller's webhook does for each
 // pod: convert every selector of every policy of the namespace with
-// metav1.LabelSelectorAsSelector, match, and de-duplicate the groups.
+// metav1.LabelSelectorAsSelector, match, and de-duplicate the groups keeping
+// the first occurrence (RemoveDuplicatedSg). policies must be in name order,
+// the order a LIST from the API server returns.
 func naiveMatch(policies []*v1beta1.SecurityGroupPolicy, pod *selector.Pod) []string {
 	var groups []string
 	for _, p := range policies {
@@ -84,10 +86,13 @@ func naiveMatch(policies []*v1beta1.SecurityGroupPolicy, pod *selector.Pod) []st
 		if (hasPod && !podMatched) || (hasSA && !saMatched) {
 			continue
 		}
-		groups = append(groups, p.Spec.SecurityGroups.Groups...)
+		for _, g := range p.Spec.SecurityGroups.Groups {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
 	}
-	slices.Sort(groups)
-	return slices.Compact(groups)
+	return groups
 }
 
 // Pods of namespace ns-0500 of the corpus.

@@ -76,7 +76,7 @@ func TestConcurrentUpdates(t *testing.T) {
 					return
 				}
 				r = x.Match(selector.Pod{Namespace: "pair"})
-				if r.Treatment == selector.BranchENI {
+				if r.Treatment == selector.TreatBranchENI {
 					if len(r.Groups) != 2 || r.Groups[0][4:] != r.Groups[1][4:] {
 						t.Errorf("torn policy seen: %v", r)
 						return

@@ -17,15 +17,27 @@
 //   - a selector that does not convert to a label selector (a bad key,
 //     operator or value) matches nothing, so its policy is ignored.
 //
-// The pod gets the union of the groups of every matching policy,
-// de-duplicated and sorted by ID, so that the same set always has the same
-// order whatever the policies' names or creation order. Result.Policies lists
-// the matching policies sorted by name.
+// The pod gets the union of the groups of every matching policy in policy
+// order, as the VPC resource controller collects them: the policies by name
+// (the order in which the API server lists a namespace's objects), each
+// policy's groups in the order it lists them, every ID kept at its first
+// occurrence. This order reaches EC2 (the groups of a new branch ENI) and
+// the Fargate annotation. Result.Policies lists the matching policies sorted
+// by name. (The controller lists the policies from its informer cache, whose
+// order across policies is unspecified: client-go's indexer returns a
+// namespace's objects in map order. Name order is one of the orders it can
+// produce, the one a LIST from the API server gives, and is reproducible;
+// with one matching policy, the common case, the result is the same.)
 //
-// A pod with hostNetwork gets no branch ENI, nor does a Windows pod; a Fargate
-// pod (label eks.amazonaws.com/fargate-profile) gets its groups through the
-// fargate.amazonaws.com/pod-sg annotation instead of a branch ENI. Result
-// says which treatment applies and why.
+// Before any policy is read, a pod is classified as the controller's pod
+// webhook does (Pod.Class): a pod with hostNetwork gets no branch ENI; a
+// Fargate pod (label eks.amazonaws.com/fargate-profile) gets its groups
+// through the fargate.amazonaws.com/pod-sg annotation instead of a branch
+// ENI, even with a Windows node selector; a pod whose kubernetes.io/os (or
+// beta.kubernetes.io/os) node selector is exactly "windows" gets nothing.
+// spec.os.name is not consulted. A Linux or Fargate pod whose ServiceAccount
+// does not exist is refused (TreatRefused), even when no policy exists.
+// Result says which treatment applies and why.
 //
 // Policies apply when a pod is matched, which a controller does once, when
 // the pod is created: changing, adding or deleting a policy affects only pods

@@ -102,3 +102,67 @@ func ExampleIndex_Explain() {
 	//     podSelector app=my-app: matches
 	//     serviceAccountSelector pci=true: fails pci=true (service account has no label pci)
 }
+
+// A webhook classifies the pod first, as the VPC resource controller does,
+// and reads its ServiceAccount only when the class needs it; a pod whose
+// ServiceAccount does not exist is refused.
+func ExamplePod_Class() {
+	idx := selector.NewIndex(selector.Options{})
+	p, err := v1beta1.Decode([]byte(tutorialPolicy))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := idx.Upsert(p); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, pod := range []selector.Pod{
+		{Namespace: "my-namespace", Labels: map[string]string{"role": "my-role"}},
+		{Namespace: "my-namespace", Labels: map[string]string{"role": "my-role"}, NodeSelector: map[string]string{selector.OSLabel: "windows"}},
+		{Namespace: "my-namespace", Labels: map[string]string{"role": "my-role"}, NodeSelector: map[string]string{selector.OSLabel: "Windows"}},
+		{Namespace: "my-namespace", Labels: map[string]string{"role": "my-role", selector.FargateProfileLabel: "fp"}, NodeSelector: map[string]string{selector.OSLabel: "windows"}},
+		{Namespace: "my-namespace", Labels: map[string]string{"role": "my-role"}, ServiceAccountMissing: true},
+	} {
+		c := pod.Class()
+		fmt.Printf("%s (reads the ServiceAccount: %t): %s\n", c, c.NeedsServiceAccount(), idx.Match(pod))
+	}
+	// Output:
+	// Linux (reads the ServiceAccount: true): branch ENI [sg-05b1d815d1e7a3c90] from my-security-group-policy
+	// Windows (reads the ServiceAccount: false): not eligible: Windows pod
+	// Linux (reads the ServiceAccount: true): branch ENI [sg-05b1d815d1e7a3c90] from my-security-group-policy
+	// Fargate (reads the ServiceAccount: true): Fargate [sg-05b1d815d1e7a3c90] from my-security-group-policy
+	// Linux (reads the ServiceAccount: true): refused: the pod's ServiceAccount does not exist
+}
+
+// Groups come in policy order: the policies by name, each policy's groups in
+// the order it lists them, each ID once. That order goes to EC2 and into the
+// Fargate annotation.
+func ExampleResult_FargateAnnotation() {
+	idx := selector.NewIndex(selector.Options{})
+	for _, p := range []struct {
+		name   string
+		groups []string
+	}{
+		{"web", []string{"sg-0bbbbbbbbbbbbbbb2", "sg-0aaaaaaaaaaaaaaa1"}},
+		{"db-clients", []string{"sg-0ccccccccccccccc3", "sg-0bbbbbbbbbbbbbbb2"}},
+	} {
+		err := idx.Upsert(&v1beta1.SecurityGroupPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: p.name},
+			Spec: v1beta1.SecurityGroupPolicySpec{
+				PodSelector:    &metav1.LabelSelector{},
+				SecurityGroups: v1beta1.GroupIDs{Groups: p.groups},
+			},
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	r := idx.Match(selector.Pod{Namespace: "shop", FargateProfile: "fp"})
+	fmt.Println(r.Policies)
+	fmt.Println(r.FargateAnnotation())
+	// Output:
+	// [db-clients web]
+	// sg-0ccccccccccccccc3,sg-0bbbbbbbbbbbbbbb2,sg-0aaaaaaaaaaaaaaa1
+}

@@ -25,7 +25,7 @@ type Explanation struct {
 // PolicyExplanation says whether one policy selects the pod, and why.
 type PolicyExplanation struct {
 	Name string
-	// Groups are the policy's group IDs, sorted and de-duplicated.
+	// Groups are the policy's group IDs in list order, de-duplicated.
 	Groups []string
 	// Matched reports whether the policy selects the pod.
 	Matched bool

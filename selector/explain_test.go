@@ -34,8 +34,8 @@ func TestExplain(t *testing.T) {
 		Namespace: "shop",
 		Pod:       "web-1",
 		Result: selector.Result{
-			Treatment: selector.BranchENI,
-			Groups:    []string{"my_pod_security_group_id", sgB},
+			Treatment: selector.TreatBranchENI,
+			Groups:    []string{sgB, "my_pod_security_group_id"},
 			Policies:  []string{"everyone", "placeholder"},
 		},
 		Policies: []selector.PolicyExplanation{
@@ -86,7 +86,7 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("Explain (-want +got):\n%s", diff)
 	}
 
-	wantText := `pod shop/web-1: branch ENI [my_pod_security_group_id sg-0bbbbbbbbbbbbbbb2] from everyone, placeholder
+	wantText := `pod shop/web-1: branch ENI [sg-0bbbbbbbbbbbbbbb2 my_pod_security_group_id] from everyone, placeholder
   policy db-clients: does not select the pod
     podSelector app=web: matches
     serviceAccountSelector db-access=true: fails db-access=true (service account has no label db-access)

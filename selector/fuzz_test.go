@@ -72,7 +72,7 @@ func FuzzMatch(f *testing.F) {
 		x := selector.NewIndex(selector.Options{})
 		_ = x.Upsert(sgp("ns", "p", podSel, saSel, sgA))
 		got := x.Match(pod)
-		require.Equal(t, want, got.Treatment == selector.BranchENI, "selector %+v, labels %v", sel, target)
+		require.Equal(t, want, got.Treatment == selector.TreatBranchENI, "selector %+v, labels %v", sel, target)
 
 		e := x.Explain(pod)
 		require.Equal(t, got, e.Result)

@@ -10,12 +10,17 @@ const (
 	// one bucket per anchor the pod hits) Match merges; beyond it, it
 	// scans every policy of the namespace.
 	maxLists = 16
+	// maxLinearDedup is how many groups and names union de-duplicates by
+	// scanning what it kept; beyond it, it uses a map.
+	maxLinearDedup = 64
 )
 
 // Match decides which security groups pod gets, from the policies of its
 // namespace as they are when Match is called; see the package
-// documentation for the semantics. A pod with hostNetwork or a Windows pod
-// is NotEligible whatever the policies say.
+// documentation for the semantics. The pod's Class comes first, as in the
+// VPC resource controller's pod webhook: a host-network pod is
+// TreatNotEligible and a Windows pod too, whatever the policies say; a Linux
+// or Fargate pod whose ServiceAccount is missing is TreatRefused.
 //
 // Match does not allocate when no policy matches, nor when exactly one does
 // (the result shares the policy's slices); when several do it makes one
@@ -27,20 +32,28 @@ func (x *Index) Match(pod Pod) Result {
 }
 
 func match(pod *Pod, s *snapshot) Result {
-	switch {
-	case pod.HostNetwork:
+	treat := TreatBranchENI
+	switch pod.Class() {
+	case ClassHostNetwork:
 		return Result{Reason: ReasonHostNetwork}
-	case pod.windows():
+	case ClassWindows:
 		return Result{Reason: ReasonWindows}
-	case s == nil:
+	case ClassFargate:
+		treat = TreatFargate
+	}
+	// The controller lists the namespace's policies, then reads the
+	// ServiceAccount and refuses the pod when that fails, before matching
+	// (GetMatchingSecurityGroupForPods in pkg/utils/helper.go): even with
+	// no policy in the namespace.
+	if pod.ServiceAccountMissing {
+		return Result{Treatment: TreatRefused, Reason: ReasonNoServiceAccount}
+	}
+	if s == nil {
 		return Result{Reason: ReasonNoPolicy}
 	}
 	var stack [maxStackMatches]*Policy
 	matched := s.candidates(pod, stack[:0])
-	r := Result{Treatment: BranchENI}
-	if pod.fargate() {
-		r.Treatment = Fargate
-	}
+	r := Result{Treatment: treat}
 	switch len(matched) {
 	case 0:
 		return Result{Reason: ReasonNoPolicy}
@@ -109,19 +122,34 @@ func (s *snapshot) scan(pod *Pod, matched []*Policy) []*Policy {
 	return matched
 }
 
-// union returns the sorted, de-duplicated union of the groups of ps and the
-// names of ps (which are sorted by name), both in one allocation.
+// union returns the union of the groups of ps in policy order (ps are
+// sorted by name; each policy's groups in its list order; an ID kept at its
+// first occurrence) and the names of ps, both in one allocation.
 func union(ps []*Policy) (groups, names []string) {
 	n := len(ps)
 	for _, p := range ps {
 		n += len(p.groups)
 	}
 	buf := make([]string, 0, n)
-	for _, p := range ps {
-		buf = append(buf, p.groups...)
+	if n <= maxLinearDedup {
+		for _, p := range ps {
+			for _, g := range p.groups {
+				if !slices.Contains(buf, g) {
+					buf = append(buf, g)
+				}
+			}
+		}
+	} else {
+		seen := make(map[string]struct{}, n)
+		for _, p := range ps {
+			for _, g := range p.groups {
+				if _, dup := seen[g]; !dup {
+					seen[g] = struct{}{}
+					buf = append(buf, g)
+				}
+			}
+		}
 	}
-	slices.Sort(buf)
-	buf = slices.Compact(buf)
 	g := len(buf)
 	for _, p := range ps {
 		buf = append(buf, p.name)

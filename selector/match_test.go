@@ -2,6 +2,7 @@ package selector_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,7 +40,7 @@ func TestMatch(t *testing.T) {
 			name:     "pod selector matches",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", labelsSel("app", "web"), nil, sgB, sgA)},
 			pod:      selector.Pod{Namespace: ns, Labels: lbls("app", "web", "x", "y")},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA, sgB}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgB, sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "pod selector does not match",
@@ -51,7 +52,7 @@ func TestMatch(t *testing.T) {
 			name:     "empty pod selector selects every pod, even without labels",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", everything, nil, sgA)},
 			pod:      selector.Pod{Namespace: ns},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "no selector set selects nothing",
@@ -69,7 +70,7 @@ func TestMatch(t *testing.T) {
 			name:     "service-account selector matches the service account's labels",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", nil, labelsSel("team", "pay"), sgA)},
 			pod:      selector.Pod{Namespace: ns, Labels: lbls("team", "other"), ServiceAccountLabels: lbls("team", "pay")},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "service-account selector ignores pod labels",
@@ -81,13 +82,13 @@ func TestMatch(t *testing.T) {
 			name:     "empty service-account selector matches a service account without labels",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", nil, everything, sgA)},
 			pod:      selector.Pod{Namespace: ns},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "both selectors: AND, both match",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", labelsSel("app", "web"), labelsSel("team", "pay"), sgA)},
 			pod:      selector.Pod{Namespace: ns, Labels: lbls("app", "web"), ServiceAccountLabels: lbls("team", "pay")},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "both selectors: AND, pod side fails",
@@ -110,7 +111,7 @@ func TestMatch(t *testing.T) {
 				req("owner", metav1.LabelSelectorOpExists),
 			), nil, sgA)},
 			pod:  selector.Pod{Namespace: ns, Labels: lbls("app", "api", "owner", "")},
-			want: selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			want: selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name: "selector that does not convert matches nothing",
@@ -127,10 +128,10 @@ func TestMatch(t *testing.T) {
 				sgp(ns, "p", everything, nil, "my_pod_security_group_id"),
 			},
 			pod:  selector.Pod{Namespace: ns},
-			want: selector.Result{Treatment: selector.BranchENI, Groups: []string{"my_pod_security_group_id"}, Policies: []string{"p"}},
+			want: selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{"my_pod_security_group_id"}, Policies: []string{"p"}},
 		},
 		{
-			name: "union: de-duplicated and sorted; policies sorted by name",
+			name: "union in policy order: policies by name, groups in list order, first occurrence kept",
 			policies: []*v1beta1.SecurityGroupPolicy{
 				sgp(ns, "zeta", labelsSel("app", "web"), nil, sgC, sgA, sgC),
 				sgp(ns, "alpha", everything, nil, sgB, sgA),
@@ -139,8 +140,8 @@ func TestMatch(t *testing.T) {
 			},
 			pod: selector.Pod{Namespace: ns, Labels: lbls("app", "web")},
 			want: selector.Result{
-				Treatment: selector.BranchENI,
-				Groups:    []string{sgA, sgB, sgC, sgD},
+				Treatment: selector.TreatBranchENI,
+				Groups:    []string{sgB, sgA, sgD, sgC},
 				Policies:  []string{"alpha", "mid", "zeta"},
 			},
 		},
@@ -151,28 +152,28 @@ func TestMatch(t *testing.T) {
 			want:     selector.Result{Reason: selector.ReasonHostNetwork},
 		},
 		{
-			name:     "Windows is not eligible",
+			name:     "Windows node selector is not eligible",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", everything, nil, sgA)},
-			pod:      selector.Pod{Namespace: ns, OS: "Windows"},
+			pod:      selector.Pod{Namespace: ns, NodeSelector: lbls(selector.OSLabel, "windows")},
 			want:     selector.Result{Reason: selector.ReasonWindows},
 		},
 		{
-			name:     "Linux is eligible",
+			name:     "Linux node selector is eligible",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", everything, nil, sgA)},
-			pod:      selector.Pod{Namespace: ns, OS: "linux"},
-			want:     selector.Result{Treatment: selector.BranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
+			pod:      selector.Pod{Namespace: ns, NodeSelector: lbls(selector.OSLabel, "linux")},
+			want:     selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "Fargate profile",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", everything, nil, sgB, sgA)},
 			pod:      selector.Pod{Namespace: ns, FargateProfile: "fp-default"},
-			want:     selector.Result{Treatment: selector.Fargate, Groups: []string{sgA, sgB}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatFargate, Groups: []string{sgB, sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "Fargate label",
 			policies: []*v1beta1.SecurityGroupPolicy{sgp(ns, "p", everything, nil, sgA)},
 			pod:      selector.Pod{Namespace: ns, Labels: lbls(selector.FargateProfileLabel, "fp-default")},
-			want:     selector.Result{Treatment: selector.Fargate, Groups: []string{sgA}, Policies: []string{"p"}},
+			want:     selector.Result{Treatment: selector.TreatFargate, Groups: []string{sgA}, Policies: []string{"p"}},
 		},
 		{
 			name:     "Fargate pod without policy",
@@ -206,18 +207,57 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-func TestMatchUnionOrderIndependent(t *testing.T) {
-	// The same set of groups has the same order, whatever the policy
-	// names, their creation order and the order within each policy.
-	a := selector.NewIndex(selector.Options{})
-	require.NoError(t, a.Upsert(sgp("ns", "a", everything, nil, sgC, sgB)))
-	require.NoError(t, a.Upsert(sgp("ns", "b", everything, nil, sgA)))
-	b := selector.NewIndex(selector.Options{})
-	require.NoError(t, b.Upsert(sgp("ns", "b", everything, nil, sgB, sgA)))
-	require.NoError(t, b.Upsert(sgp("ns", "a", everything, nil, sgC)))
-	pod := selector.Pod{Namespace: "ns"}
-	require.Equal(t, []string{sgA, sgB, sgC}, a.Match(pod).Groups)
-	require.Equal(t, a.Match(pod).Groups, b.Match(pod).Groups)
+// TestMatchPolicyOrder: the groups come in policy order (policies by name,
+// each policy's groups in list order, the first occurrence of an ID kept),
+// as the VPC resource controller's filterPodSecurityGroups and
+// RemoveDuplicatedSg (pkg/utils/helper.go) collect them, whatever order the
+// policies were stored in; the Fargate annotation keeps that order.
+func TestMatchPolicyOrder(t *testing.T) {
+	policies := []*v1beta1.SecurityGroupPolicy{
+		sgp("ns", "b", everything, nil, sgA, sgC),
+		sgp("ns", "a", everything, nil, sgC, sgB),
+		sgp("ns", "c", everything, nil, sgD, sgA),
+	}
+	want := []string{sgC, sgB, sgA, sgD}
+	forward, backward := selector.NewIndex(selector.Options{}), selector.NewIndex(selector.Options{})
+	for i := range policies {
+		require.NoError(t, forward.Upsert(policies[i]))
+		require.NoError(t, backward.Upsert(policies[len(policies)-1-i]))
+	}
+	replaced := selector.NewIndex(selector.Options{})
+	require.NoError(t, replaced.ReplaceAll(policies))
+	for _, x := range []*selector.Index{forward, backward, replaced} {
+		pod := selector.Pod{Namespace: "ns"}
+		require.Equal(t, want, x.Match(pod).Groups)
+		pod.FargateProfile = "fp"
+		r := x.Match(pod)
+		require.Equal(t, sgC+","+sgB+","+sgA+","+sgD, r.FargateAnnotation())
+		require.Equal(t, []string{"a", "b", "c"}, r.Policies)
+	}
+	// One policy: its list order, duplicates dropped.
+	one := selector.NewIndex(selector.Options{})
+	_ = one.Upsert(sgp("ns", "p", everything, nil, sgD, sgB, sgD, sgA))
+	require.Equal(t, []string{sgD, sgB, sgA}, one.Match(selector.Pod{Namespace: "ns"}).Groups)
+}
+
+// TestMatchPolicyOrderMany: past the linear de-duplication (many groups),
+// the order and the de-duplication are the same.
+func TestMatchPolicyOrderMany(t *testing.T) {
+	x := selector.NewIndex(selector.Options{})
+	var want []string
+	for i := range 20 {
+		// Each policy repeats the previous one's last two groups.
+		groups := []string{groupID(3*i + 2), groupID(3*i + 1), groupID(3*i + 3), groupID(3*i + 2)}
+		if i > 0 {
+			groups = append(groups, groupID(3*i-1), groupID(3*i))
+		}
+		_ = x.Upsert(sgp("ns", fmt.Sprintf("p%02d", i), everything, nil, groups...))
+		want = append(want, groupID(3*i+2), groupID(3*i+1), groupID(3*i+3))
+	}
+	got := x.Match(selector.Pod{Namespace: "ns"}).Groups
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("groups (-want +got):\n%s", diff)
+	}
 }
 
 func TestResultSlicesAreSafeToAppend(t *testing.T) {
@@ -238,16 +278,19 @@ func TestResultSlicesAreSafeToAppend(t *testing.T) {
 }
 
 func TestResultStrings(t *testing.T) {
-	r := selector.Result{Treatment: selector.Fargate, Groups: []string{sgA, sgB}, Policies: []string{"p", "q"}}
+	r := selector.Result{Treatment: selector.TreatFargate, Groups: []string{sgA, sgB}, Policies: []string{"p", "q"}}
 	require.Equal(t, sgA+","+sgB, r.FargateAnnotation())
 	require.Equal(t, "fargate.amazonaws.com/pod-sg", podeni.FargateAnnotationKey)
 	require.Equal(t, "Fargate ["+sgA+" "+sgB+"] from p, q", r.String())
-	r.Treatment = selector.BranchENI
+	r.Treatment = selector.TreatBranchENI
 	require.Empty(t, r.FargateAnnotation())
 	require.Equal(t, "not eligible: host network", selector.Result{Reason: selector.ReasonHostNetwork}.String())
 	require.Equal(t, "not eligible: Windows pod", selector.Result{Reason: selector.ReasonWindows}.String())
 	require.Equal(t, "not eligible: no policy selects the pod", selector.Result{Reason: selector.ReasonNoPolicy}.String())
+	require.Equal(t, "refused: the pod's ServiceAccount does not exist",
+		selector.Result{Treatment: selector.TreatRefused, Reason: selector.ReasonNoServiceAccount}.String())
 	require.Equal(t, "Treatment(9)", selector.Treatment(9).String())
+	require.Equal(t, "Class(9)", selector.Class(9).String())
 	require.Equal(t, "Reason(9)", selector.Reason(9).String())
 }
 

@@ -35,12 +35,12 @@ func (e *PolicyError) Error() string {
 func (e *PolicyError) Is(target error) bool { return target == ErrInvalidPolicy }
 
 // Policy is a compiled SecurityGroupPolicy: its selectors converted once into
-// a form that matches labels without allocating, and its group IDs sorted
-// and de-duplicated. A Policy is immutable and safe for concurrent use; the
+// a form that matches labels without allocating, and its group IDs
+// de-duplicated in list order. A Policy is immutable and safe for concurrent use; the
 // slices its methods return are shared and must not be modified.
 type Policy struct {
 	namespace, name string
-	groups          []string // sorted, de-duplicated, cap == len
+	groups          []string // list order, de-duplicated, cap == len
 	names           []string // []string{name}, for single-match results
 	pod, sa         compiledSelector
 	// ignored says why the policy can match no pod; "" if it can.
@@ -52,17 +52,14 @@ type Policy struct {
 // nor modifies. It always returns a Policy: one with problems reports them
 // through Err and matches exactly as the VPC resource controller would match
 // it (a selector that does not convert matches nothing; group IDs are used
-// as given, de-duplicated).
+// as given, in list order, de-duplicated).
 func Compile(p *v1beta1.SecurityGroupPolicy, opts v1beta1.ValidateOptions) *Policy {
 	c := &Policy{namespace: p.Namespace, name: p.Name}
 	c.names = []string{p.Name}
 	c.pod = compileSelector(p.Spec.PodSelector)
 	c.sa = compileSelector(p.Spec.ServiceAccountSelector)
 
-	groups := slices.Clone(p.Spec.SecurityGroups.Groups)
-	slices.Sort(groups)
-	groups = slices.Clip(slices.Compact(groups))
-	c.groups = groups
+	c.groups = dedup(p.Spec.SecurityGroups.Groups)
 
 	switch {
 	case c.pod.state == selectorUnset && c.sa.state == selectorUnset:
@@ -80,14 +77,37 @@ func Compile(p *v1beta1.SecurityGroupPolicy, opts v1beta1.ValidateOptions) *Poli
 	return c
 }
 
+// dedup returns the IDs in order, each at its first occurrence, as the
+// VPC resource controller's RemoveDuplicatedSg does, in a new slice with
+// cap == len.
+func dedup(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	if len(ids) <= maxLinearDedup {
+		for _, id := range ids {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+		return slices.Clip(out)
+	}
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return slices.Clip(out)
+}
+
 // Namespace returns the namespace of the policy.
 func (p *Policy) Namespace() string { return p.namespace }
 
 // Name returns the name of the policy.
 func (p *Policy) Name() string { return p.name }
 
-// Groups returns the policy's group IDs, sorted and de-duplicated. The
-// slice is shared: do not modify it.
+// Groups returns the policy's group IDs in the order the policy lists them,
+// each kept at its first occurrence. The slice is shared: do not modify it.
 func (p *Policy) Groups() []string { return p.groups }
 
 // Err returns the problems v1beta1.Validate found, as a *PolicyError, or nil.

@@ -16,8 +16,8 @@ import (
 
 // nodeBackend implements eni.Backend on EC2 for one node's trunk.
 type nodeBackend struct {
-	m *Manager
-	n *node
+	m    *Manager
+	info NodeInfo
 }
 
 var _ eni.Backend = (*nodeBackend)(nil)
@@ -29,7 +29,7 @@ var _ eni.Backend = (*nodeBackend)(nil)
 // ENI and association. When the association fails the ENI is deleted; when
 // that cannot be confirmed the error is an *eni.InDoubtError.
 func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (podeni.BranchENI, error) {
-	m, info := nb.m, nb.n.info
+	m, info := nb.m, nb.info
 	cidr, err := m.subnetCIDR(ctx, req.Key.Subnet)
 	if err != nil {
 		return podeni.BranchENI{}, err
@@ -60,8 +60,14 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	}
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
 	if err != nil {
-		// Unusable answer: the ENI is not associated, so it holds no VLAN.
-		_ = m.deleteENI(m.life, b.ID, PriorityPodStart)
+		// An answer that cannot be used: the ENI is not associated, so it
+		// holds no VLAN, but it must not stay behind either.
+		dctx, cancel := context.WithTimeout(m.life, m.opts.RollbackTimeout)
+		defer cancel()
+		if derr := m.deleteENI(dctx, b.ID, PriorityPodStart); derr != nil {
+			// The pool deletes it later, holding its VLAN until then.
+			return podeni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
+		}
 		return podeni.BranchENI{}, err
 	}
 	m.addInflight(b.ID)
@@ -90,23 +96,23 @@ func (nb *nodeBackend) rollback(ctx context.Context, b podeni.BranchENI, cause e
 	// is not associated, so whatever happens to it, it holds no VLAN.
 	code := ErrorCode(cause)
 	refused := ctx.Err() == nil && code != "" && code != "InvalidNetworkInterface.InUse" && !retryable(cause)
-	err := m.deleteBranch(rctx, b.ID, "", PriorityPodStart)
+	err := m.deleteBranch(rctx, b.ID, "", nb.info.TrunkENIID, PriorityPodStart)
 	switch {
 	case err == nil:
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause)
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause)
 	case refused:
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (deleting the ENI failed too: %v; garbage collection will delete it)",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)
 	default:
 		return &eni.InDoubtError{ENI: b, Err: fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (clean-up failed: %v)",
-			b.ID, nb.n.info.TrunkENIID, b.VLANID, cause, err)}
+			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)}
 	}
 }
 
 // DeleteBranch disassociates b from the trunk and deletes it.
 func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
-	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, PriorityBackground)
+	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, nb.info.TrunkENIID, PriorityBackground)
 }
 
 // RetargetBranch replaces b's security groups with one
@@ -122,21 +128,19 @@ func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups 
 	return nil
 }
 
-// deleteBranch disassociates the branch ENI id (looking its association up
-// when assocID is empty) and deletes it. An ENI or association already gone
-// counts as done.
-func (m *Manager) deleteBranch(ctx context.Context, id, assocID string, p Priority) error {
+// deleteBranch disassociates the branch ENI id from trunkID (looking its
+// association up on the trunk when assocID is empty) and deletes it. An ENI
+// or association already gone counts as done.
+func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string, p Priority) error {
 	for attempt := 0; attempt < 2; attempt++ {
-		if assocID == "" {
-			out, err := call(ctx, m, "DescribeTrunkInterfaceAssociations", p, &ec2.DescribeTrunkInterfaceAssociationsInput{
-				Filters:    []types.Filter{filter("trunk-interface-association.branch-interface-id", id)},
-				MaxResults: aws.Int32(255),
-			}, m.ec2.DescribeTrunkInterfaceAssociations)
+		if assocID == "" && trunkID != "" {
+			err := m.trunkAssociations(ctx, p, []string{trunkID}, func(a types.TrunkInterfaceAssociation) {
+				if aws.ToString(a.BranchInterfaceId) == id {
+					assocID = aws.ToString(a.AssociationId)
+				}
+			})
 			if err != nil {
-				return fmt.Errorf("looking up the trunk association of branch ENI %s: %w", id, err)
-			}
-			for _, a := range out.InterfaceAssociations {
-				assocID = aws.ToString(a.AssociationId)
+				return fmt.Errorf("looking up the association of branch ENI %s on trunk %s: %w", id, trunkID, err)
 			}
 		}
 		if assocID != "" {
@@ -154,6 +158,37 @@ func (m *Manager) deleteBranch(ctx context.Context, id, assocID string, p Priori
 			continue
 		}
 		return err
+	}
+	return nil
+}
+
+// trunkAssociations passes fn every trunk association of the trunks, listed
+// with DescribeTrunkInterfaceAssociations filtered by
+// trunk-interface-association.trunk-interface-id, 255 per page. That filter
+// name is not in the SDK's documentation of the operation, but it is the one
+// the VPC resource controller lists a trunk's branches with against real EC2;
+// the documented names (gre-key, interface-protocol) cannot select a trunk.
+func (m *Manager) trunkAssociations(ctx context.Context, p Priority, trunkIDs []string, fn func(types.TrunkInterfaceAssociation)) error {
+	for len(trunkIDs) > 0 {
+		batch := trunkIDs[:min(len(trunkIDs), maxFilterValues)]
+		trunkIDs = trunkIDs[len(batch):]
+		in := &ec2.DescribeTrunkInterfaceAssociationsInput{
+			Filters:    []types.Filter{filter("trunk-interface-association.trunk-interface-id", batch...)},
+			MaxResults: aws.Int32(255),
+		}
+		for {
+			out, err := call(ctx, m, "DescribeTrunkInterfaceAssociations", p, in, m.ec2.DescribeTrunkInterfaceAssociations)
+			if err != nil {
+				return err
+			}
+			for _, a := range out.InterfaceAssociations {
+				fn(a)
+			}
+			if aws.ToString(out.NextToken) == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
 	}
 	return nil
 }

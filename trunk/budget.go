@@ -2,7 +2,6 @@ package trunk
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -32,12 +31,13 @@ var (
 	RateNetworkInterface = Rate{Burst: 100, PerSecond: 5}
 )
 
-// BudgetConfig shapes the EC2 budget of a Manager: one token bucket per
+// BudgetOptions shapes the EC2 budget of a Manager: one token bucket per
 // action, kept below EC2's own so that the account is not throttled, plus an
 // optional client-wide limiter.
 //
-// The zero BudgetConfig is DefaultBudget.
-type BudgetConfig struct {
+// The zero BudgetOptions is DefaultBudget. NewBudget's errors match
+// ErrInvalidOptions.
+type BudgetOptions struct {
 	// Actions gives EC2's bucket of an action. Actions not listed use
 	// RateDescribe for Describe* calls and RateMutating otherwise.
 	// Nil means EC2's documented buckets.
@@ -61,12 +61,12 @@ type BudgetConfig struct {
 
 // DefaultBudget returns EC2's buckets with 20 % headroom and a 25 % reserve
 // for pod starts.
-func DefaultBudget() BudgetConfig { return BudgetConfig{PerAction: true} }
+func DefaultBudget() BudgetOptions { return BudgetOptions{PerAction: true} }
 
 // ClientLimiterBudget returns a budget with only one client-wide bucket, the
 // way the VPC resource controller limits itself (12 requests/s, burst 18).
-func ClientLimiterBudget(perSecond, burst float64) BudgetConfig {
-	return BudgetConfig{Client: Rate{Burst: burst, PerSecond: perSecond}, Headroom: -1, Reserve: -1}
+func ClientLimiterBudget(perSecond, burst float64) BudgetOptions {
+	return BudgetOptions{Client: Rate{Burst: burst, PerSecond: perSecond}, Headroom: -1, Reserve: -1}
 }
 
 func defaultActionRate(action string) Rate {
@@ -85,7 +85,7 @@ func defaultActionRate(action string) Rate {
 // only take a token while the bucket holds more than its reserve, so they
 // yield to pod starts. A Budget is safe for concurrent use.
 type Budget struct {
-	cfg BudgetConfig
+	cfg BudgetOptions
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -99,8 +99,8 @@ type bucket struct {
 	last    time.Time
 }
 
-// NewBudget returns a budget shaped by cfg.
-func NewBudget(cfg BudgetConfig) (*Budget, error) {
+// NewBudget returns a budget shaped by cfg. Errors match ErrInvalidOptions.
+func NewBudget(cfg BudgetOptions) (*Budget, error) {
 	if cfg.Actions != nil || cfg.Client.Burst == 0 {
 		cfg.PerAction = true
 	}
@@ -111,7 +111,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		cfg.Headroom = 0
 	}
 	if cfg.Headroom >= 1 {
-		return nil, fmt.Errorf("trunk: BudgetConfig.Headroom %v: want a fraction below 1", cfg.Headroom)
+		return nil, invalidOptions("BudgetOptions.Headroom is %v: want a fraction below 1 (zero for the default 0.2, negative for none)", cfg.Headroom)
 	}
 	if cfg.Reserve == 0 {
 		cfg.Reserve = 0.25
@@ -120,17 +120,17 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		cfg.Reserve = 0
 	}
 	if cfg.Reserve >= 1 {
-		return nil, fmt.Errorf("trunk: BudgetConfig.Reserve %v: want a fraction below 1", cfg.Reserve)
+		return nil, invalidOptions("BudgetOptions.Reserve is %v: want a fraction below 1 (zero for the default 0.25, negative for none)", cfg.Reserve)
 	}
 	for a, r := range cfg.Actions {
 		if r.Burst < 1 || r.PerSecond <= 0 {
-			return nil, fmt.Errorf("trunk: BudgetConfig.Actions[%q] %+v: want Burst ≥ 1 and PerSecond > 0", a, r)
+			return nil, invalidOptions("BudgetOptions.Actions[%q] is %+v: want Burst ≥ 1 and PerSecond > 0", a, r)
 		}
 	}
 	b := &Budget{cfg: cfg, buckets: make(map[string]*bucket)}
 	if cfg.Client.Burst > 0 {
 		if cfg.Client.PerSecond <= 0 {
-			return nil, fmt.Errorf("trunk: BudgetConfig.Client.PerSecond %v: want > 0", cfg.Client.PerSecond)
+			return nil, invalidOptions("BudgetOptions.Client.PerSecond is %v while Client.Burst is %v: want a positive rate", cfg.Client.PerSecond, cfg.Client.Burst)
 		}
 		b.client = b.newBucket(cfg.Client, false)
 	}
@@ -183,9 +183,21 @@ func (b *Budget) Wait(ctx context.Context, action string, p Priority) error {
 		}
 	}
 	if b.client != nil {
-		return b.take(ctx, b.client, p)
+		if err := b.take(ctx, b.client, p); err != nil {
+			if bk != nil {
+				b.refund(bk) // no call is made: the action's token goes back
+			}
+			return err
+		}
 	}
 	return nil
+}
+
+// refund gives back a token taken from bk for a call that is not made.
+func (b *Budget) refund(bk *bucket) {
+	b.mu.Lock()
+	bk.tokens = min(bk.rate.Burst, bk.tokens+1)
+	b.mu.Unlock()
 }
 
 func (b *Budget) take(ctx context.Context, bk *bucket, p Priority) error {
@@ -206,9 +218,7 @@ func (b *Budget) take(ctx context.Context, bk *bucket, p Priority) error {
 			wait = time.Duration(-bk.tokens / bk.rate.PerSecond * float64(time.Second))
 			b.mu.Unlock()
 			if err := sleep(ctx, wait); err != nil {
-				b.mu.Lock()
-				bk.tokens++ // give the reservation back
-				b.mu.Unlock()
+				b.refund(bk) // give the reservation back
 				return err
 			}
 			return nil

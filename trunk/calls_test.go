@@ -1,7 +1,6 @@
 package trunk_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -47,7 +46,7 @@ func TestCallsPerPodStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				f, tut := seedTutorial(t)
 				extra := f.AddSecurityGroup(tut.VPCID, "extra")
 				opts := tt.opts

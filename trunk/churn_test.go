@@ -293,10 +293,13 @@ func runChurn(t *testing.T, st churnStrategy, plan churnPlan) churnResult {
 
 	m, err := trunk.New(f, st.opts)
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	_, err = m.ReconcileAll(ctx, empty)
+	rebuilt, err := m.ReconcileAll(ctx, empty)
 	require.NoError(t, err)
+	for id, r := range rebuilt {
+		require.NoError(t, r.Err, "node %s", id)
+	}
 	info := m.Nodes()
 	require.Len(t, info, churnNodes)
 	var runWG sync.WaitGroup

@@ -7,7 +7,7 @@
 //
 //	m, err := trunk.New(ec2.NewFromConfig(cfg), trunk.Options{ClusterName: "prod"})
 //	go m.Run(ctx)                               // cool-downs, deletions, GC
-//	m.ReconcileAll(ctx, nodesWithTheirLivePods) // after every start
+//	res, err := m.ReconcileAll(ctx, nodesWithTheirLivePods) // after every start; res[id].Err per node
 //	res, err := m.Acquire(ctx, instanceID, pod, groups)
 //	// write res.Annotation to the pod's vpc.amazonaws.com/pod-eni annotation
 //	m.Release(instanceID, pod)                  // when the pod ends
@@ -54,10 +54,36 @@
 // page (never unpaginated), and matches them with the live pods the caller
 // lists: ENIs named by a live pod's annotation stay in use on their VLAN,
 // others cool down, ENIs created but never associated are deleted. A caller
-// that cannot vouch its pod list is complete gets no deletions.
+// that cannot vouch its pod list is complete gets no deletions. Each node
+// succeeds or fails on its own: an instance EC2 no longer knows, a type that
+// cannot trunk or an EC2 error is reported in that node's NodeResult, and
+// every other node is served. A node served before its rebuild first loads
+// the branch ENIs its trunk already has, so their VLANs are never reused.
 // CollectGarbage deletes available ENIs with the cluster and owner tags that
 // no pool holds, on their second sighting. RemoveNode releases everything of
 // a terminated node.
+//
+// EC2 is eventually consistent, and the Manager behaves as EC2 asks of its
+// clients: a trunk created moments before and not described yet is polled
+// again, a rebuild does not forget an ENI the Manager created in the last
+// two minutes because a listing lacks it, and the pod list of a rebuild
+// never overrides what the Manager did after the list was taken.
+//
+// Filter names are those the SDK documents for each operation, plus
+// trunk-interface-association.trunk-interface-id, which the VPC resource
+// controller uses to list a trunk's associations against real EC2.
+//
+// # Concurrency
+//
+// Every method may be called from many goroutines, and calls may overlap:
+// ReconcileAll calls over the same nodes, RemoveNode against Acquire on the
+// node, Run stopped and started again. No lock is held across an EC2 call
+// that Nodes, Metrics, Pool, Release or garbage collection would wait for;
+// the locks that do span EC2 calls (a node's set-up, a node held while it is
+// reconciled) are taken in one global order, and every wait for them ends
+// with the caller's context. TestSimulation runs seeded schedules of all of
+// this, with crashes and EC2 faults, and checks the invariants after every
+// step.
 //
 // # Observability and scale
 //

@@ -55,20 +55,20 @@ var ErrTrunkingUnsupported = errors.New("instance type does not support ENI trun
 var ErrNoFreeSlot = errors.New("no free ENI slot for the trunk ENI")
 
 // ErrUnknownNode is matched by errors for an instance that EC2 does not know
-// or that is not running.
+// or that is not running, and for a node being removed (RemoveNode).
 var ErrUnknownNode = errors.New("unknown node")
 
-// TrunkingUnsupportedError names the instance type that cannot host a trunk.
-// It matches ErrTrunkingUnsupported.
-type TrunkingUnsupportedError struct {
+// UnsupportedTypeError names the node and instance type that cannot host a
+// trunk ENI. It matches ErrTrunkingUnsupported.
+type UnsupportedTypeError struct {
 	InstanceID   string
 	InstanceType string
 }
 
-func (e *TrunkingUnsupportedError) Error() string {
+func (e *UnsupportedTypeError) Error() string {
 	return fmt.Sprintf("trunk: node %s: instance type %s does not support ENI trunking, so it cannot host pods with security groups; "+
 		"use a trunking-compatible Nitro type (for example m5.large) for these pods", e.InstanceID, e.InstanceType)
 }
 
-// Is makes TrunkingUnsupportedError match ErrTrunkingUnsupported.
-func (e *TrunkingUnsupportedError) Is(target error) bool { return target == ErrTrunkingUnsupported }
+// Is makes UnsupportedTypeError match ErrTrunkingUnsupported.
+func (e *UnsupportedTypeError) Is(target error) bool { return target == ErrTrunkingUnsupported }

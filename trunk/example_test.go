@@ -56,3 +56,60 @@ func ExampleManager() {
 	// default/web-9 pending: the node's 9 branch ENIs are taken
 	// in use: 9 CreateNetworkInterface calls (trunk + 9 branches): 10
 }
+
+// ExampleManager_ReconcileAll rebuilds the state of three nodes after a
+// restart: a healthy node whose pod still runs, a t3 node (which cannot
+// trunk) and an instance EC2 no longer knows. The healthy node is served;
+// the others are reported.
+func ExampleManager_ReconcileAll() {
+	ctx := context.Background()
+	f := fake.New(fake.Options{DisableThrottling: true})
+	tut, err := fake.SeedTutorial(ctx, f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+	healthy := tut.Nodes[0].InstanceID
+	web := eni.PodRef{Namespace: "default", Name: "web", UID: "1"}
+
+	// The previous controller gave the pod its ENI, then crashed.
+	before, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := before.Acquire(ctx, healthy, web, groups)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	before.Close()
+
+	small := f.AddNode("t3.large", tut.SubnetIDs[0], tut.ClusterSecurityGroupID)
+	m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	results, err := m.ReconcileAll(ctx, []trunk.NodePods{
+		{InstanceID: healthy, Complete: true, Pods: []eni.LivePod{{Pod: web, ENIID: res.Branch.ENI.ID}}},
+		{InstanceID: small.InstanceID, Complete: true},
+		{InstanceID: "i-0123456789abcdef0", Complete: true},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := results[healthy]
+	fmt.Println("healthy node: err", r.Err, "claimed", r.Claimed)
+	fmt.Println("t3 node cannot trunk:", errors.Is(results[small.InstanceID].Err, trunk.ErrTrunkingUnsupported))
+	fmt.Println("unknown instance:", errors.Is(results["i-0123456789abcdef0"].Err, trunk.ErrUnknownNode))
+	fmt.Println("nodes served:", len(m.Nodes()))
+	// Output:
+	// healthy node: err <nil> claimed 1
+	// t3 node cannot trunk: true
+	// unknown instance: true
+	// nodes served: 1
+}

@@ -54,6 +54,7 @@ func TestReconcileAllFilterValueLimit(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, res, len(nodes))
 		for id, r := range res {
+			require.NoError(t, r.Err, "node %s", id)
 			require.Equal(t, 1, r.Claimed, "node %s", id)
 		}
 	})

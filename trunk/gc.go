@@ -24,7 +24,9 @@ type GCResult struct {
 // ENI is deleted only when two consecutive passes have seen it, so one being
 // created in between is never taken. Calls run at background priority.
 func (m *Manager) CollectGarbage(ctx context.Context) (GCResult, error) {
-	m.gcMu.Lock()
+	if err := m.gcMu.Lock(ctx); err != nil {
+		return GCResult{}, fmt.Errorf("trunk: garbage collection: %w", err)
+	}
 	defer m.gcMu.Unlock()
 	known := m.knownENIs()
 	seen := make(map[string]bool)
@@ -73,21 +75,14 @@ func (m *Manager) CollectGarbage(ctx context.Context) (GCResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// knownENIs returns the IDs of every ENI a pool holds and every trunk.
+// knownENIs returns the IDs of every ENI a pool holds and every trunk. It
+// never waits for EC2.
 func (m *Manager) knownENIs() map[string]bool {
-	m.mu.Lock()
-	ns := make([]*node, 0, len(m.nodes))
-	for _, n := range m.nodes {
-		ns = append(ns, n)
-	}
-	m.mu.Unlock()
 	known := make(map[string]bool)
-	for _, n := range ns {
-		n.initMu.Lock()
-		p, trunkID := n.pool, n.info.TrunkENIID
-		n.initMu.Unlock()
-		if trunkID != "" {
-			known[trunkID] = true
+	for _, n := range m.allNodes() {
+		info, p, _, _ := n.state()
+		if info.TrunkENIID != "" {
+			known[info.TrunkENIID] = true
 		}
 		if p == nil {
 			continue

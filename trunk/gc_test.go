@@ -14,7 +14,7 @@ import (
 
 func TestCollectGarbageTwoPasses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
@@ -44,12 +44,12 @@ func TestCollectGarbageTwoPasses(t *testing.T) {
 
 func TestBudgetPriorities(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, err := trunk.NewBudget(trunk.BudgetConfig{
+		b, err := trunk.NewBudget(trunk.BudgetOptions{
 			Actions:  map[string]trunk.Rate{"DeleteNetworkInterface": {Burst: 4, PerSecond: 1}, "CreateNetworkInterface": {Burst: 4, PerSecond: 1}},
 			Headroom: -1, Reserve: 0.5,
 		})
 		require.NoError(t, err)
-		ctx := context.Background()
+		ctx := t.Context()
 		// Background calls stop at the reserve (2 of 4 tokens).
 		for range 2 {
 			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
@@ -58,7 +58,9 @@ func TestBudgetPriorities(t *testing.T) {
 		var order []string
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground))
+			if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityBackground); err != nil {
+				t.Error(err)
+			}
 			mu.Lock()
 			order = append(order, "background")
 			mu.Unlock()
@@ -66,7 +68,9 @@ func TestBudgetPriorities(t *testing.T) {
 		synctest.Wait()
 		for range 4 {
 			wg.Go(func() {
-				require.NoError(t, b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart))
+				if err := b.Wait(ctx, "DeleteNetworkInterface", trunk.PriorityPodStart); err != nil {
+					t.Error(err)
+				}
 				mu.Lock()
 				order = append(order, "pod-start")
 				mu.Unlock()
@@ -86,7 +90,7 @@ func TestBudgetPriorities(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
 
-		_, err = trunk.NewBudget(trunk.BudgetConfig{Headroom: 1.5})
+		_, err = trunk.NewBudget(trunk.BudgetOptions{Headroom: 1.5})
 		require.ErrorContains(t, err, "Headroom")
 	})
 }
@@ -96,12 +100,12 @@ func TestContextCancelled(t *testing.T) {
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err = m.Acquire(ctx, tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, context.Canceled)
 		m.Close()
-		_, err = m.Acquire(context.Background(), tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		_, err = m.Acquire(t.Context(), tut.Nodes[0].InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, trunk.ErrClosed)
 		_, err = trunk.New(f, trunk.Options{})
 		require.ErrorContains(t, err, "ClusterName")
@@ -110,7 +114,7 @@ func TestContextCancelled(t *testing.T) {
 
 func TestRemoveNodeReleasesEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)

@@ -1,7 +1,6 @@
 package trunk
 
 import (
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,111 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/eni"
-	"github.com/podsg/podsg/limits"
 )
-
-// Options configure a Manager. Zero fields take the documented defaults.
-type Options struct {
-	// ClusterName names the cluster in the kubernetes.io/cluster/<name> tag
-	// of every ENI the Manager creates, and scopes garbage collection.
-	// Required.
-	ClusterName string
-	// Owner is the value of the eks:eni:owner tag (DefaultOwner when empty).
-	Owner string
-	// Policy governs reuse and deletion in every node's pool (eni.Policy's
-	// defaults when zero).
-	Policy eni.Policy
-	// Budget shapes the EC2 request rate (DefaultBudget when zero).
-	Budget BudgetConfig
-	// Workers bounds the goroutines that run background maintenance and
-	// rebuild listings, for all nodes together (default 16).
-	Workers int
-	// MaxInFlightStarts, when positive, bounds how many Acquire calls may
-	// call EC2 at once, as a controller with a fixed number of pod workers
-	// does. Zero means no bound (the budget alone paces EC2 calls).
-	MaxInFlightStarts int
-	// MaxAttempts bounds the attempts of one EC2 call when it fails with a
-	// retryable error: throttling, a server fault or a lost response
-	// (default 8).
-	MaxAttempts int
-	// MaxBackoff caps the SDK's exponential jitter back-off between
-	// attempts (default 20 s, the SDK's own).
-	MaxBackoff time.Duration
-	// Limits gives the instance types' ENI and branch limits
-	// (limits.Default() when nil).
-	Limits *limits.Table
-	// TrunkPollInterval and TrunkAttachTimeout govern the wait for a new
-	// trunk's attachment (defaults 1 s and 2 min).
-	TrunkPollInterval  time.Duration
-	TrunkAttachTimeout time.Duration
-	// RollbackTimeout bounds the clean-up after a failed branch creation,
-	// which goes on even when the caller's context is cancelled
-	// (default 2 min).
-	RollbackTimeout time.Duration
-	// GCInterval is how often Run collects garbage (default 10 min;
-	// negative: never). An ENI is deleted on its second sighting, so
-	// leaked ENIs go within two intervals.
-	GCInterval time.Duration
-	// Logger receives records of what the Manager does; nil logs nothing.
-	Logger *slog.Logger
-}
-
-// OnDemandOptions returns the production controller's strategy: no reuse
-// and no warm ENIs (a new ENI per pod, deleted 60 s after its pod), a
-// client-wide limiter of 12 requests/s with burst 18, and 30 pod workers.
-// It exists to compare strategies on equal terms.
-func OnDemandOptions(clusterName string) Options {
-	return Options{
-		ClusterName:       clusterName,
-		Policy:            eni.OnDemandPolicy(),
-		Budget:            ClientLimiterBudget(12, 18),
-		MaxInFlightStarts: 30,
-		Workers:           30,
-	}
-}
-
-func (o Options) normalize() (Options, error) {
-	if o.ClusterName == "" {
-		return o, errors.New("trunk: Options.ClusterName is empty: want the cluster's name, used in the kubernetes.io/cluster/<name> tag")
-	}
-	if o.Owner == "" {
-		o.Owner = DefaultOwner
-	}
-	if o.Workers <= 0 {
-		o.Workers = 16
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 8
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 20 * time.Second
-	}
-	if o.Limits == nil {
-		o.Limits = limits.Default()
-	}
-	if o.TrunkPollInterval <= 0 {
-		o.TrunkPollInterval = time.Second
-	}
-	if o.TrunkAttachTimeout <= 0 {
-		o.TrunkAttachTimeout = 2 * time.Minute
-	}
-	if o.RollbackTimeout <= 0 {
-		o.RollbackTimeout = 2 * time.Minute
-	}
-	if o.GCInterval == 0 {
-		o.GCInterval = 10 * time.Minute
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if err := o.Policy.Validate(); err != nil {
-		return o, err
-	}
-	return o, nil
-}
 
 // NodeInfo describes a node the Manager serves.
 type NodeInfo struct {
@@ -137,16 +36,30 @@ type NodeInfo struct {
 	BranchLimit int
 }
 
+// node is the Manager's state of one node.
+//
+// Locks, in the only order in which any two are held together: setup, then
+// the op gates of several nodes in ascending instance ID, then mu. Manager.mu
+// and node.mu are held only briefly and never across a wait or an EC2 call,
+// so readers (Nodes, Metrics, Pool, Release, garbage collection) never wait
+// for EC2. Every wait on setup or op ends with the waiter's context.
 type node struct {
 	id string
 
-	initMu gate
-	info   NodeInfo
-	pool   *eni.Pool // nil until the trunk is ensured
+	// setup is held (one token) by the goroutine setting the node up: its
+	// trunk, its pool and the adoption of the ENIs it already has.
+	setup chan struct{}
 
-	// opMu is held shared by calls that use the pool's ENIs, and exclusively
-	// by Reconcile.
-	opMu gate
+	// op is held shared by calls that use the pool's ENIs, and exclusively
+	// while the pool is reconciled with EC2's listing or the node marked
+	// removed.
+	op gate
+
+	mu      sync.Mutex
+	info    NodeInfo
+	pool    *eni.Pool // nil until the trunk is ensured
+	adopted bool      // the ENIs the node had when the pool was built are in it
+	gone    bool      // removed: the Manager no longer serves the node
 
 	// scheduler state, guarded by Manager.smu
 	due     time.Time
@@ -155,10 +68,17 @@ type node struct {
 	removed bool
 }
 
+// state returns the node's pool and info; pool is nil until it is set up.
+func (n *node) state() (NodeInfo, *eni.Pool, bool, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.info, n.pool, n.adopted, n.gone
+}
+
 // Manager gives pods branch ENIs on the trunks of many nodes, over one EC2
 // budget. It keeps one eni.Pool per node, backed by EC2, and a bounded set of
 // workers for time-driven work. All its state is rebuilt from EC2 with
-// Reconcile or ReconcileAll after a restart.
+// ReconcileAll after a restart.
 //
 // A Manager is safe for concurrent use. Call Run to do background work
 // (deleting cooled or idle ENIs, warm targets, garbage collection).
@@ -172,6 +92,11 @@ type Manager struct {
 	epoch   string
 	seq     atomic.Uint64
 	starts  chan struct{} // semaphore for MaxInFlightStarts, nil when unbounded
+
+	// coolDown is the cool-down SetCoolDown set (0: Options.Policy's);
+	// coolMu serialises SetCoolDown calls.
+	coolDown atomic.Int64
+	coolMu   sync.Mutex
 
 	mu      sync.Mutex
 	nodes   map[string]*node
@@ -203,10 +128,10 @@ var ErrClosed = errors.New("trunk: manager closed")
 func (m *Manager) Close() { m.kill() }
 
 // New returns a Manager that calls EC2 through client (an *ec2.Client, or a
-// fake).
+// fake). Errors match ErrInvalidOptions.
 func New(client EC2, opts Options) (*Manager, error) {
 	if client == nil {
-		return nil, errors.New("trunk: EC2 client is nil")
+		return nil, invalidOptions("the EC2 client is nil: want an *ec2.Client (or a fake)")
 	}
 	o, err := opts.normalize()
 	if err != nil {
@@ -255,6 +180,13 @@ func token(parts ...string) *string {
 	return &s
 }
 
+// unique returns a string no other request of this Manager, nor of any
+// other, uses: for ClientTokens of requests that must not be answered with
+// the result of an earlier one.
+func (m *Manager) unique() string {
+	return m.epoch + "-" + fmt.Sprint(m.seq.Add(1))
+}
+
 func (m *Manager) clusterTag() string { return ClusterTagPrefix + m.opts.ClusterName }
 
 func (m *Manager) nodeFor(id string) *node {
@@ -262,7 +194,7 @@ func (m *Manager) nodeFor(id string) *node {
 	defer m.mu.Unlock()
 	n := m.nodes[id]
 	if n == nil {
-		n = &node{id: id}
+		n = &node{id: id, setup: make(chan struct{}, 1)}
 		m.nodes[id] = n
 	}
 	return n
@@ -274,64 +206,104 @@ func (m *Manager) lookup(id string) *node {
 	return m.nodes[id]
 }
 
-// Nodes returns the nodes the Manager serves.
-func (m *Manager) Nodes() []NodeInfo {
+func (m *Manager) allNodes() []*node {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	ns := make([]*node, 0, len(m.nodes))
 	for _, n := range m.nodes {
 		ns = append(ns, n)
 	}
-	m.mu.Unlock()
+	return ns
+}
+
+// Nodes returns the nodes the Manager serves. It never waits for EC2.
+func (m *Manager) Nodes() []NodeInfo {
 	var out []NodeInfo
-	for _, n := range ns {
-		n.initMu.Lock()
-		if n.pool != nil {
-			out = append(out, n.info)
+	for _, n := range m.allNodes() {
+		if info, p, _, gone := n.state(); p != nil && !gone {
+			out = append(out, info)
 		}
-		n.initMu.Unlock()
 	}
 	return out
 }
 
 // Pool returns the branch ENI pool of a node the Manager serves, for
-// inspection.
+// inspection. It never waits for EC2.
 func (m *Manager) Pool(instanceID string) (*eni.Pool, bool) {
 	n := m.lookup(instanceID)
 	if n == nil {
 		return nil, false
 	}
-	n.initMu.Lock()
-	defer n.initMu.Unlock()
-	return n.pool, n.pool != nil
+	_, p, _, gone := n.state()
+	return p, p != nil && !gone
 }
 
 // EnsureNode makes sure the instance has an attached trunk ENI (finding it,
 // or creating and attaching one) and that the Manager serves it, and returns
-// what it knows of the node. It is cheap once done. Errors match
-// ErrTrunkingUnsupported, ErrNoFreeSlot or ErrUnknownNode where they apply,
-// or carry EC2's error.
+// what it knows of the node. The first time it finds a trunk that already
+// exists, it also loads the branch ENIs on it (without a pod list, so none
+// is released), so that a node served before its rebuild never reuses their
+// VLANs. It is cheap once done. Errors match ErrTrunkingUnsupported,
+// ErrNoFreeSlot or ErrUnknownNode where they apply, or carry EC2's error.
 func (m *Manager) EnsureNode(ctx context.Context, instanceID string) (NodeInfo, error) {
-	n := m.nodeFor(instanceID)
-	n.initMu.Lock()
-	defer n.initMu.Unlock()
-	if n.pool != nil {
-		return n.info, nil
-	}
-	inst, err := m.describeInstance(ctx, instanceID)
-	if err != nil {
-		return NodeInfo{}, err
-	}
-	return m.initNode(ctx, n, inst)
+	_, info, _, err := m.ensure(ctx, instanceID)
+	return info, err
 }
 
-// initNode ensures the trunk of inst and builds the node's pool. n.initMu
-// must be held.
-func (m *Manager) initNode(ctx context.Context, n *node, inst instanceView) (NodeInfo, error) {
-	info, err := m.ensureTrunk(ctx, inst)
-	if err != nil {
-		return NodeInfo{}, err
+// ensure is EnsureNode; it also returns the node and its pool.
+func (m *Manager) ensure(ctx context.Context, instanceID string) (*node, NodeInfo, *eni.Pool, error) {
+	if m.life.Err() != nil {
+		return nil, NodeInfo{}, nil, ErrClosed
 	}
-	pool, err := eni.NewPool(&nodeBackend{m: m, n: n}, eni.Options{
+	n := m.nodeFor(instanceID)
+	if info, p, adopted, gone := n.state(); gone {
+		return nil, NodeInfo{}, nil, removedError(instanceID)
+	} else if p != nil && adopted {
+		return n, info, p, nil
+	}
+	select {
+	case n.setup <- struct{}{}:
+		defer func() { <-n.setup }()
+	case <-ctx.Done():
+		return nil, NodeInfo{}, nil, ctx.Err()
+	}
+	if err := m.setUp(ctx, n, nil); err != nil {
+		return nil, NodeInfo{}, nil, err
+	}
+	if err := m.adopt(ctx, n); err != nil {
+		return nil, NodeInfo{}, nil, err
+	}
+	info, p, _, gone := n.state()
+	if gone {
+		return nil, NodeInfo{}, nil, removedError(instanceID)
+	}
+	return n, info, p, nil
+}
+
+func removedError(id string) error {
+	return fmt.Errorf("%w: node %s was removed", ErrUnknownNode, id)
+}
+
+// setUp ensures the trunk of n and builds its pool, unless that is done.
+// inst, when set, is the instance as EC2 described it. n.setup must be held.
+func (m *Manager) setUp(ctx context.Context, n *node, inst *instanceView) error {
+	if _, p, _, gone := n.state(); gone {
+		return removedError(n.id)
+	} else if p != nil {
+		return nil
+	}
+	if inst == nil {
+		v, err := m.describeInstance(ctx, n.id)
+		if err != nil {
+			return err
+		}
+		inst = &v
+	}
+	info, fresh, err := m.ensureTrunk(ctx, *inst)
+	if err != nil {
+		return err
+	}
+	pool, err := eni.NewPool(&nodeBackend{m: m, info: info}, eni.Options{
 		Node:   info.InstanceID,
 		Limit:  info.BranchLimit,
 		Policy: m.opts.Policy,
@@ -339,11 +311,56 @@ func (m *Manager) initNode(ctx context.Context, n *node, inst instanceView) (Nod
 		OnDue:  func(t time.Time) { m.schedule(n, t) },
 	})
 	if err != nil {
-		return NodeInfo{}, err
+		return err
 	}
-	n.info, n.pool = info, pool
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gone {
+		return removedError(n.id) // the trunk stays with the instance (DeleteOnTermination)
+	}
+	// A trunk attached now has no branches; one found attached may have.
+	n.info, n.pool, n.adopted = info, pool, fresh
+	if d := m.coolDown.Load(); d != 0 {
+		pool.SetCoolDown(time.Duration(d))
+	}
 	m.log.Info("serving node", "node", info.InstanceID, "type", info.InstanceType, "trunk", info.TrunkENIID, "branchLimit", info.BranchLimit)
-	return info, nil
+	return nil
+}
+
+// adopt loads into n's pool the branch ENIs its trunk already has, unless a
+// rebuild did. It knows no pods, so it releases none of them: they stay held
+// until ReconcileAll gets a complete pod list. n.setup must be held.
+func (m *Manager) adopt(ctx context.Context, n *node) error {
+	if _, p, adopted, _ := n.state(); p == nil || adopted {
+		return nil
+	}
+	if err := n.op.Lock(ctx); err != nil {
+		return err
+	}
+	defer n.op.Unlock()
+	if _, _, adopted, gone := n.state(); adopted || gone {
+		return nil
+	}
+	var nis []types.NetworkInterface
+	err := m.listENIs(ctx, PriorityPodStart, m.nodeFilters(n.id), func(page []types.NetworkInterface) { nis = append(nis, page...) })
+	if err != nil {
+		return fmt.Errorf("node %s: listing the branch ENIs on its trunk: %w", n.id, err)
+	}
+	if err := m.loadSubnets(ctx, subnetsOf(nis)); err != nil {
+		return fmt.Errorf("node %s: %w", n.id, err)
+	}
+	res := m.reconcileNode(ctx, n, nis, nil, nil, false, time.Time{})
+	m.markAdopted(n)
+	if res.Adopted > 0 {
+		m.log.Info("adopted the branch ENIs of a node before its rebuild", "node", n.id, "enis", res.Adopted)
+	}
+	return nil
+}
+
+func (m *Manager) markAdopted(n *node) {
+	n.mu.Lock()
+	n.adopted = true
+	n.mu.Unlock()
 }
 
 // Result is what Acquire gives a pod.
@@ -357,124 +374,104 @@ type Result struct {
 
 // Acquire gives pod, on the node instanceID, a branch ENI with groups in the
 // node's subnet, and returns the annotation to write on the pod. It ensures
-// the node's trunk first. A pod that already holds an ENI gets it back.
+// the node's trunk first. A pod that already holds an ENI gets it back. A
+// new ENI gets the groups in the order of groups (give selector's policy
+// order, as the VPC resource controller does); a warm ENI with the same
+// groups in any order serves the pod without an EC2 call.
 //
 // Errors wrap the pod and node; EC2's errors keep their code (errors.As to
 // smithy.APIError, or ErrorCode). A full node gives an error matching
 // eni.ErrNoCapacity: the pod can start once a pod on the node ends and its
-// ENI cools down.
+// ENI cools down. A node removed meanwhile gives one matching
+// ErrUnknownNode. Every wait ends with ctx.
 func (m *Manager) Acquire(ctx context.Context, instanceID string, pod eni.PodRef, groups eni.GroupSet) (Result, error) {
 	start := time.Now()
-	if m.life.Err() != nil {
-		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, ErrClosed)
-	}
-	if groups.IsEmpty() {
-		return Result{}, fmt.Errorf("trunk: pod %s on node %s: no security groups: want at least one", pod, instanceID)
-	}
-	info, err := m.EnsureNode(ctx, instanceID)
-	if err != nil {
+	fail := func(err error) (Result, error) {
 		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, err)
 	}
-	n := m.lookup(instanceID)
-	if n == nil {
-		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w: the node was removed", pod, instanceID, ErrUnknownNode)
+	if m.life.Err() != nil {
+		return fail(ErrClosed)
+	}
+	if groups.IsEmpty() {
+		return fail(errors.New("no security groups: want at least one"))
+	}
+	n, info, pool, err := m.ensure(ctx, instanceID)
+	if err != nil {
+		return fail(err)
 	}
 	if m.starts != nil {
 		select {
 		case m.starts <- struct{}{}:
 			defer func() { <-m.starts }()
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, ctx.Err())
+			return fail(ctx.Err())
 		}
 	}
-	n.opMu.RLock()
-	b, err := n.pool.Acquire(ctx, pod, eni.Key{Groups: groups, Subnet: info.SubnetID})
-	n.opMu.RUnlock()
+	if err := n.op.RLock(ctx); err != nil {
+		return fail(err)
+	}
+	b, err := pool.Acquire(ctx, pod, eni.Key{Groups: groups, Subnet: info.SubnetID})
+	n.op.RUnlock()
+	if errors.Is(err, eni.ErrPoolClosed) {
+		return fail(fmt.Errorf("%w: node %s was removed (%w)", ErrUnknownNode, instanceID, err))
+	}
 	if err != nil {
-		return Result{}, fmt.Errorf("trunk: pod %s on node %s: %w", pod, instanceID, err)
+		return fail(err)
 	}
 	ann, err := podeni.Format(b.ENI)
 	if err != nil {
-		return Result{}, fmt.Errorf("trunk: pod %s on node %s: branch ENI %s: %w", pod, instanceID, b.ENI.ID, err)
+		return fail(fmt.Errorf("branch ENI %s: %w", b.ENI.ID, err))
 	}
 	m.metrics.readyAfter(time.Since(start))
 	return Result{Annotation: ann, Branch: b}, nil
 }
 
 // Release gives pod's ENI back to its node's pool, where it cools down
-// before reuse or deletion. It makes no EC2 call, and reports whether the pod
-// held an ENI.
+// before reuse or deletion. It makes no EC2 call and never waits, and reports
+// whether the pod held an ENI.
 func (m *Manager) Release(instanceID string, pod eni.PodRef) bool {
 	n := m.lookup(instanceID)
 	if n == nil {
 		return false
 	}
-	n.initMu.Lock()
-	p := n.pool
-	n.initMu.Unlock()
+	_, p, _, _ := n.state()
 	return p != nil && p.Release(pod)
 }
 
 // RemoveNode handles the termination of a node: every branch ENI on it is
 // disassociated and deleted at once (no cool-down), and the Manager stops
-// serving it. It retries until done or ctx ends.
+// serving it; calls for it fail with ErrUnknownNode meanwhile. It retries
+// until done or ctx ends; calling it again goes on where it stopped. A later
+// call for the same instance sets the node up anew.
 func (m *Manager) RemoveNode(ctx context.Context, instanceID string) error {
 	n := m.lookup(instanceID)
 	if n == nil {
 		return nil
 	}
-	n.initMu.Lock()
+	// Exclusively, so that no reconcile loads ENIs into the pool after the
+	// drain has listed what to delete.
+	if err := n.op.Lock(ctx); err != nil {
+		return fmt.Errorf("trunk: removing node %s: %w", instanceID, err)
+	}
+	n.mu.Lock()
+	n.gone = true
 	p := n.pool
-	n.initMu.Unlock()
+	n.mu.Unlock()
+	n.op.Unlock()
+	m.smu.Lock()
+	n.removed = true
+	m.smu.Unlock()
 	if p != nil {
 		if err := p.Drain(ctx); err != nil {
 			return fmt.Errorf("trunk: removing node %s: %w", instanceID, err)
 		}
 	}
-	m.smu.Lock()
-	n.removed = true
-	m.smu.Unlock()
 	m.mu.Lock()
 	if m.nodes[instanceID] == n {
 		delete(m.nodes, instanceID)
 	}
 	m.mu.Unlock()
 	return nil
-}
-
-// Metrics returns a snapshot of the Manager's counters and its pools'
-// states.
-func (m *Manager) Metrics() Metrics {
-	s := m.metrics.snapshot()
-	m.mu.Lock()
-	ns := make([]*node, 0, len(m.nodes))
-	for _, n := range m.nodes {
-		ns = append(ns, n)
-	}
-	m.mu.Unlock()
-	for _, n := range ns {
-		n.initMu.Lock()
-		p := n.pool
-		n.initMu.Unlock()
-		if p == nil {
-			continue
-		}
-		s.Nodes++
-		st := p.Stats()
-		s.Pools.Limit += st.Limit
-		s.Pools.Creating += st.Creating
-		s.Pools.InUse += st.InUse
-		s.Pools.Cooling += st.Cooling
-		s.Pools.Warm += st.Warm
-		s.Pools.Deleting += st.Deleting
-		s.Pools.WarmHits += st.WarmHits
-		s.Pools.Creates += st.Creates
-		s.Pools.Retargets += st.Retargets
-		s.Pools.Evictions += st.Evictions
-		s.Pools.Deletes += st.Deletes
-		s.Pools.Failures += st.Failures
-	}
-	return s
 }
 
 func (m *Manager) addInflight(id string) {
@@ -489,6 +486,12 @@ func (m *Manager) doneInflight(id string) {
 		delete(m.inflight, id)
 	}
 	m.inflightMu.Unlock()
+}
+
+func (m *Manager) isInflight(id string) bool {
+	m.inflightMu.Lock()
+	defer m.inflightMu.Unlock()
+	return m.inflight[id] > 0
 }
 
 // subnetCIDR returns the IPv4 CIDR of a subnet, asking EC2 once.
@@ -539,161 +542,4 @@ func (m *Manager) loadSubnets(ctx context.Context, ids []string) error {
 		m.mu.Unlock()
 	}
 	return nil
-}
-
-// Run does the Manager's background work until ctx is done: it runs each
-// pool's Maintain when due, on at most Options.Workers goroutines, and
-// collects garbage every Options.GCInterval. It returns ctx's error once its
-// workers have stopped.
-func (m *Manager) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(m.life, cancel)
-	defer stop()
-	work := make(chan *node)
-	var wg sync.WaitGroup
-	for range m.opts.Workers {
-		wg.Go(func() {
-			for n := range work {
-				m.maintain(ctx, n)
-			}
-		})
-	}
-	var gc <-chan time.Time
-	if m.opts.GCInterval > 0 {
-		t := time.NewTicker(m.opts.GCInterval)
-		defer t.Stop()
-		gc = t.C
-	}
-	defer func() {
-		close(work)
-		wg.Wait()
-	}()
-	for {
-		m.smu.Lock()
-		now := time.Now()
-		var ready []*node
-		for m.queue.Len() > 0 && !m.queue[0].at.After(now) {
-			it := heap.Pop(&m.queue).(dueItem)
-			n := it.n
-			if n.removed || !n.due.Equal(it.at) {
-				continue
-			}
-			n.due = time.Time{}
-			n.running = true
-			ready = append(ready, n)
-		}
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if m.queue.Len() > 0 {
-			timer = time.NewTimer(m.queue[0].at.Sub(now))
-			fire = timer.C
-		}
-		m.smu.Unlock()
-		for _, n := range ready {
-			select {
-			case work <- n:
-			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
-				return ctx.Err()
-			}
-		}
-		if len(ready) > 0 {
-			if timer != nil {
-				timer.Stop()
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
-			return ctx.Err()
-		case <-m.kick:
-		case <-fire:
-		case <-gc:
-			go func() {
-				if _, err := m.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
-					m.log.Warn("garbage collection", "err", err)
-				}
-			}()
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-	}
-}
-
-func (m *Manager) maintain(ctx context.Context, n *node) {
-	n.initMu.Lock()
-	p := n.pool
-	n.initMu.Unlock()
-	var next time.Time
-	if p != nil {
-		n.opMu.RLock()
-		var err error
-		next, err = p.Maintain(ctx)
-		n.opMu.RUnlock()
-		if err != nil && ctx.Err() == nil {
-			m.log.Warn("pool maintenance", "node", n.id, "err", err)
-		}
-	}
-	m.smu.Lock()
-	n.running = false
-	if r := n.rerun; !r.IsZero() {
-		n.rerun = time.Time{}
-		if next.IsZero() || r.Before(next) {
-			next = r
-		}
-	}
-	m.smu.Unlock()
-	if !next.IsZero() {
-		m.schedule(n, next)
-	}
-}
-
-// schedule asks for n's pool to be maintained at t.
-func (m *Manager) schedule(n *node, t time.Time) {
-	m.smu.Lock()
-	defer m.smu.Unlock()
-	if n.removed {
-		return
-	}
-	if n.running {
-		if n.rerun.IsZero() || t.Before(n.rerun) {
-			n.rerun = t
-		}
-		return
-	}
-	if !n.due.IsZero() && !t.Before(n.due) {
-		return
-	}
-	n.due = t
-	heap.Push(&m.queue, dueItem{at: t, n: n})
-	select {
-	case m.kick <- struct{}{}:
-	default:
-	}
-}
-
-type dueItem struct {
-	at time.Time
-	n  *node
-}
-
-type dueHeap []dueItem
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueItem)) }
-func (h *dueHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = dueItem{}
-	*h = old[:len(old)-1]
-	return it
 }

@@ -146,3 +146,30 @@ func (m *metrics) snapshot() Metrics {
 	}
 	return out
 }
+
+// Metrics returns a snapshot of the Manager's counters and its pools'
+// states. It never waits for EC2.
+func (m *Manager) Metrics() Metrics {
+	s := m.metrics.snapshot()
+	for _, n := range m.allNodes() {
+		_, p, _, gone := n.state()
+		if p == nil || gone {
+			continue
+		}
+		s.Nodes++
+		st := p.Stats()
+		s.Pools.Limit += st.Limit
+		s.Pools.Creating += st.Creating
+		s.Pools.InUse += st.InUse
+		s.Pools.Cooling += st.Cooling
+		s.Pools.Warm += st.Warm
+		s.Pools.Deleting += st.Deleting
+		s.Pools.WarmHits += st.WarmHits
+		s.Pools.Creates += st.Creates
+		s.Pools.Retargets += st.Retargets
+		s.Pools.Evictions += st.Evictions
+		s.Pools.Deletes += st.Deletes
+		s.Pools.Failures += st.Failures
+	}
+	return s
+}

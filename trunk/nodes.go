@@ -3,6 +3,7 @@ package trunk
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,36 +59,35 @@ func live(in types.Instance) bool {
 }
 
 func (m *Manager) describeInstance(ctx context.Context, id string) (instanceView, error) {
-	got, err := m.describeInstances(ctx, []string{id})
-	if err != nil {
+	got, failed := m.describeInstances(ctx, []string{id})
+	if err := failed[id]; err != nil {
 		return instanceView{}, err
 	}
-	v, ok := got[id]
-	if !ok {
-		return instanceView{}, fmt.Errorf("%w: instance %s is not running according to DescribeInstances", ErrUnknownNode, id)
-	}
-	return v, nil
+	return got[id], nil
 }
 
-// describeInstances describes live instances in batches of 200.
-func (m *Manager) describeInstances(ctx context.Context, ids []string) (map[string]instanceView, error) {
+// describeInstances describes instances in batches of 200, and returns the
+// live ones and, for every other ID, why not: an error matching
+// ErrUnknownNode for an instance EC2 does not know or that is not running,
+// or the error of the call. When EC2 refuses a batch because of some IDs
+// (InvalidInstanceID.NotFound or .Malformed), the batch's instances are
+// described one by one, so the others are not held up.
+func (m *Manager) describeInstances(ctx context.Context, ids []string) (map[string]instanceView, map[string]error) {
 	out := make(map[string]instanceView, len(ids))
-	for len(ids) > 0 {
-		batch := ids[:min(len(ids), 200)]
-		ids = ids[len(batch):]
+	failed := make(map[string]error)
+	var mu sync.Mutex
+	describe := func(batch []string) error {
 		in := &ec2.DescribeInstancesInput{InstanceIds: batch}
+		seen := make(map[string]instanceView, len(batch))
 		for {
 			res, err := call(ctx, m, "DescribeInstances", PriorityPodStart, in, m.ec2.DescribeInstances)
 			if err != nil {
-				if ErrorCode(err) == "InvalidInstanceID.NotFound" {
-					return nil, fmt.Errorf("%w: %w", ErrUnknownNode, err)
-				}
-				return nil, fmt.Errorf("describing instances: %w", err)
+				return err
 			}
 			for _, r := range res.Reservations {
 				for _, i := range r.Instances {
 					if live(i) {
-						out[aws.ToString(i.InstanceId)] = viewInstance(i)
+						seen[aws.ToString(i.InstanceId)] = viewInstance(i)
 					}
 				}
 			}
@@ -96,8 +96,50 @@ func (m *Manager) describeInstances(ctx context.Context, ids []string) (map[stri
 			}
 			in.NextToken = res.NextToken
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range batch {
+			if v, ok := seen[id]; ok {
+				out[id] = v
+			} else {
+				failed[id] = fmt.Errorf("%w: instance %s is not running according to DescribeInstances", ErrUnknownNode, id)
+			}
+		}
+		return nil
 	}
-	return out, nil
+	idError := func(err error) bool {
+		c := ErrorCode(err)
+		return c == "InvalidInstanceID.NotFound" || c == "InvalidInstanceID.Malformed"
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 200)]
+		ids = ids[len(batch):]
+		err := describe(batch)
+		switch {
+		case err == nil:
+		case idError(err) && len(batch) > 1:
+			m.parallel(len(batch), func(i int) {
+				id := batch[i : i+1]
+				if err := describe(id); err != nil {
+					mu.Lock()
+					failed[id[0]] = describeError(id[0], err, idError(err))
+					mu.Unlock()
+				}
+			})
+		default:
+			for _, id := range batch {
+				failed[id] = describeError(id, err, idError(err))
+			}
+		}
+	}
+	return out, failed
+}
+
+func describeError(id string, err error, unknown bool) error {
+	if unknown {
+		return fmt.Errorf("%w: instance %s: %w", ErrUnknownNode, id, err)
+	}
+	return fmt.Errorf("describing instance %s: %w", id, err)
 }
 
 // listENIs calls DescribeNetworkInterfaces with filters, 1,000 per page,
@@ -125,20 +167,37 @@ func filter(name string, values ...string) types.Filter {
 	return types.Filter{Name: aws.String(name), Values: values}
 }
 
-// ensureTrunk finds the trunk of inst, or creates and attaches one.
-func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo, error) {
+// nodeFilters select the ENIs of this cluster tagged with the instances.
+func (m *Manager) nodeFilters(instanceIDs ...string) []types.Filter {
+	return []types.Filter{
+		filter("tag:"+TagInstanceID, instanceIDs...),
+		filter("tag:"+m.clusterTag(), "owned"),
+	}
+}
+
+func subnetsOf(nis []types.NetworkInterface) []string {
+	out := make([]string, 0, len(nis))
+	for _, ni := range nis {
+		out = append(out, aws.ToString(ni.SubnetId))
+	}
+	return out
+}
+
+// ensureTrunk finds the trunk of inst, or attaches one (found unattached, or
+// created). fresh reports a trunk attached now, which has no branches yet.
+func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info NodeInfo, fresh bool, err error) {
 	lim, err := m.opts.Limits.Lookup(inst.typ)
 	if err != nil {
-		return NodeInfo{}, fmt.Errorf("node %s: %w", inst.id, err)
+		return NodeInfo{}, false, fmt.Errorf("node %s: %w", inst.id, err)
 	}
 	if !lim.TrunkingCompatible || lim.MaxBranchENIs <= 0 {
-		return NodeInfo{}, &TrunkingUnsupportedError{InstanceID: inst.id, InstanceType: inst.typ}
+		return NodeInfo{}, false, &UnsupportedTypeError{InstanceID: inst.id, InstanceType: inst.typ}
 	}
 	cidr, err := m.subnetCIDR(ctx, inst.subnet)
 	if err != nil {
-		return NodeInfo{}, fmt.Errorf("node %s: %w", inst.id, err)
+		return NodeInfo{}, false, fmt.Errorf("node %s: %w", inst.id, err)
 	}
-	info := NodeInfo{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnet, SubnetCIDR: cidr,
+	info = NodeInfo{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnet, SubnetCIDR: cidr,
 		BranchLimit: min(lim.MaxBranchENIs, eni.MaxBranchVLAN)}
 
 	card := int32(lim.DefaultNetworkCard)
@@ -155,15 +214,15 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo,
 			info.TrunkENIID = e.id
 			if !e.deleteOnTerm && e.attachmentID != "" {
 				if err := m.setDeleteOnTermination(ctx, e.id, e.attachmentID); err != nil {
-					return NodeInfo{}, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, e.id, err)
+					return NodeInfo{}, false, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, e.id, err)
 				}
 			}
 			if e.status != types.AttachmentStatusAttached {
 				if err := m.waitAttached(ctx, inst.id, e.id); err != nil {
-					return NodeInfo{}, err
+					return NodeInfo{}, false, err
 				}
 			}
-			return info, nil
+			return info, false, nil
 		}
 	}
 
@@ -175,14 +234,14 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo,
 		}
 	}
 	if dev < 0 {
-		return NodeInfo{}, fmt.Errorf("node %s (%s): %w: all %d ENI slots of network card %d are taken; "+
+		return NodeInfo{}, false, fmt.Errorf("node %s (%s): %w: all %d ENI slots of network card %d are taken; "+
 			"detach an ENI (or lower the CNI's warm ENI target) so a slot is free for the trunk ENI",
 			inst.id, inst.typ, ErrNoFreeSlot, lim.DefaultCardENIs(), card)
 	}
 
 	trunkID, err := m.findDetachedTrunk(ctx, inst.id)
 	if err != nil {
-		return NodeInfo{}, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
+		return NodeInfo{}, false, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
 	}
 	if trunkID == "" {
 		out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
@@ -195,10 +254,13 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo,
 				{Key: aws.String(TagOwner), Value: aws.String(m.opts.Owner)},
 				{Key: aws.String(TagInstanceID), Value: aws.String(inst.id)},
 			}}},
-			ClientToken: token("trunk", m.opts.ClusterName, inst.id),
+			// Unique per attempt: a token of an earlier attempt could
+			// return a trunk that has been deleted since (EC2 answers a
+			// known token with the original result).
+			ClientToken: token("trunk", m.opts.ClusterName, inst.id, m.unique()),
 		}, m.ec2.CreateNetworkInterface)
 		if err != nil {
-			return NodeInfo{}, fmt.Errorf("node %s: creating its trunk ENI: %w", inst.id, err)
+			return NodeInfo{}, false, fmt.Errorf("node %s: creating its trunk ENI: %w", inst.id, err)
 		}
 		trunkID = aws.ToString(out.NetworkInterface.NetworkInterfaceId)
 	}
@@ -215,21 +277,26 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (NodeInfo,
 		attachmentID = aws.ToString(att.AttachmentId)
 	} else {
 		// A lost response leaves the trunk attached and the retry refused:
-		// look before giving up.
-		ni, derr := m.describeENI(ctx, trunkID)
-		if derr != nil || ni.Attachment == nil || aws.ToString(ni.Attachment.InstanceId) != inst.id {
-			return NodeInfo{}, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
+		// look before giving up, at the instance, which lists its ENIs
+		// even when a trunk created moments before is not described yet.
+		now, derr := m.describeInstance(ctx, inst.id)
+		for _, e := range now.enis {
+			if derr == nil && e.id == trunkID {
+				attachmentID = e.attachmentID
+			}
 		}
-		attachmentID = aws.ToString(ni.Attachment.AttachmentId)
+		if attachmentID == "" {
+			return NodeInfo{}, false, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
+		}
 	}
 	if err := m.setDeleteOnTermination(ctx, trunkID, attachmentID); err != nil {
-		return NodeInfo{}, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, trunkID, err)
+		return NodeInfo{}, false, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, trunkID, err)
 	}
 	if err := m.waitAttached(ctx, inst.id, trunkID); err != nil {
-		return NodeInfo{}, err
+		return NodeInfo{}, false, err
 	}
 	m.log.Info("trunk ENI attached", "node", inst.id, "trunk", trunkID, "deviceIndex", dev)
-	return info, nil
+	return info, true, nil
 }
 
 // findDetachedTrunk returns a trunk ENI created for the instance but left
@@ -274,15 +341,18 @@ func (m *Manager) setDeleteOnTermination(ctx context.Context, eniID, attachmentI
 	return nil
 }
 
-// waitAttached polls the trunk until EC2 reports it attached.
+// waitAttached polls the trunk until EC2 reports it attached. EC2 is
+// eventually consistent: a trunk created moments before may not be
+// described yet, so NotFound is polled again like "attaching".
 func (m *Manager) waitAttached(ctx context.Context, instanceID, trunkID string) error {
 	deadline := time.Now().Add(m.opts.TrunkAttachTimeout)
 	for {
 		ni, err := m.describeENI(ctx, trunkID)
-		if err != nil {
+		notYet := ErrorCode(err) == "InvalidNetworkInterfaceID.NotFound"
+		if err != nil && !notYet {
 			return fmt.Errorf("node %s: waiting for trunk ENI %s: %w", instanceID, trunkID, err)
 		}
-		if a := ni.Attachment; a != nil && a.Status == types.AttachmentStatusAttached {
+		if a := ni.Attachment; err == nil && a != nil && a.Status == types.AttachmentStatusAttached {
 			return nil
 		}
 		if time.Now().After(deadline) {

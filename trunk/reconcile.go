@@ -1,11 +1,13 @@
 package trunk
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -24,175 +26,268 @@ type NodePods struct {
 	Complete bool
 }
 
-// Reconcile rebuilds, or checks, the state of one node from EC2 and the
-// node's live pods. It lists the node's branch ENIs with
-// DescribeNetworkInterfaces filtered by the instance tag (1,000 per page),
-// then:
-//   - ENIs named by a live pod stay in use by that pod, on their VLAN;
-//   - associated ENIs no live pod holds go to cool-down (then reuse or
-//     deletion, per the policy);
-//   - ENIs created but never associated are deleted.
-//
-// With complete false, nothing is sent towards deletion: ENIs no listed pod
-// names are held until a reconcile with a complete list. Calls for the node
-// wait while Reconcile runs.
-func (m *Manager) Reconcile(ctx context.Context, instanceID string, pods []eni.LivePod, complete bool) (eni.ReconcileResult, error) {
-	res, err := m.ReconcileAll(ctx, []NodePods{{InstanceID: instanceID, Pods: pods, Complete: complete}})
-	return res[instanceID], err
+// NodeResult is what ReconcileAll did for one node.
+type NodeResult struct {
+	// ReconcileResult says what the node's pool adopted, claimed, released
+	// and held. Conflicts also name ENIs left alone because EC2's
+	// description of them is unusable, and ENIs created but never
+	// associated whose deletion failed (garbage collection retries it).
+	eni.ReconcileResult
+	// Err is nil when the node is served and its state rebuilt. Otherwise
+	// the node was skipped and Err says why: it matches ErrUnknownNode when
+	// EC2 does not know the instance, the instance is not running or the
+	// node was removed; ErrTrunkingUnsupported when its type cannot host a
+	// trunk; ErrNoFreeSlot when it has no slot for one; otherwise it carries
+	// EC2's error (errors.As to smithy.APIError, or ErrorCode) or the
+	// context's. Reconciling the node again later may succeed.
+	Err error
 }
 
-// ReconcileAll reconciles many nodes at once, as after a restart. It costs
-// about one DescribeInstances call per 200 new nodes, and one
-// DescribeNetworkInterfaces call per 1,000 branch ENIs (nodes are listed 199
-// at a time by the instance tag, listings running on Options.Workers
-// goroutines). Errors of single nodes are joined; the other nodes are
-// reconciled.
-func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[string]eni.ReconcileResult, error) {
-	var errs []error
+// ReconcileAll rebuilds, or checks, the state of many nodes from EC2 and the
+// nodes' live pods, as after a restart. Each node is handled on its own:
+// one that fails (an instance EC2 no longer knows, a type that cannot trunk,
+// an EC2 error) is reported in its NodeResult and skipped, and every other
+// node is served. The error is nil unless ctx ended or the Manager was
+// closed; the results then say which nodes were done.
+//
+// New nodes are described (one DescribeInstances call per 200 nodes; when
+// EC2 refuses a batch for some unknown IDs, its instances are described one
+// by one) and their trunks ensured. Then each node's branch ENIs are listed
+// with DescribeNetworkInterfaces by the instance and cluster tags, 199 nodes
+// per call (EC2 takes 200 filter values per call) and 1,000 ENIs per page,
+// on Options.Workers goroutines, and matched with the node's live pods:
+//   - ENIs named by a live pod stay in use by that pod, on their VLAN;
+//   - associated ENIs no live pod holds go to cool-down (then reuse or
+//     deletion, per the policy); their trunk's associations are listed
+//     (DescribeTrunkInterfaceAssociations), so that their association IDs
+//     are known when they are deleted;
+//   - ENIs created but never associated are deleted;
+//   - ENIs the pool holds that EC2 no longer lists are forgotten, except
+//     those the Manager created in the last two minutes, which EC2 may not
+//     list yet (it is eventually consistent).
+//
+// Without NodePods.Complete nothing is sent towards deletion: ENIs no
+// listed pod names are held until a reconcile with a complete list. The
+// pods are taken to be listed when ReconcileAll is called, so list them
+// just before: an ENI given to a pod after the call started is kept in use
+// whatever the list says. Calls for a node wait while it is listed and
+// reconciled (every wait ends with its context); ReconcileAll calls may
+// overlap.
+func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[string]NodeResult, error) {
+	listedAt := time.Now()
+	results := make(map[string]NodeResult, len(nodes))
 	var mu sync.Mutex
-	fail := func(err error) {
+	fail := func(id string, err error) {
 		mu.Lock()
-		errs = append(errs, err)
+		results[id] = NodeResult{Err: fmt.Errorf("trunk: reconcile node %s: %w", id, err)}
 		mu.Unlock()
 	}
-
-	// Nodes: describe the new ones in batches and ensure their trunks.
-	var fresh []string
-	for _, np := range nodes {
-		n := m.nodeFor(np.InstanceID)
-		n.initMu.Lock()
-		if n.pool == nil {
-			fresh = append(fresh, np.InstanceID)
-		}
-		n.initMu.Unlock()
-	}
-	if len(fresh) > 0 {
-		insts, err := m.describeInstances(ctx, fresh)
-		if err != nil {
-			return nil, fmt.Errorf("trunk: reconcile: %w", err)
-		}
-		subnets := make([]string, 0, len(insts))
-		for _, in := range insts {
-			subnets = append(subnets, in.subnet)
-		}
-		if err := m.loadSubnets(ctx, subnets); err != nil {
-			return nil, fmt.Errorf("trunk: reconcile: %w", err)
-		}
-		m.parallel(len(fresh), func(i int) {
-			id := fresh[i]
-			inst, ok := insts[id]
-			if !ok {
-				fail(fmt.Errorf("trunk: reconcile node %s: %w: not running according to DescribeInstances", id, ErrUnknownNode))
-				return
-			}
-			n := m.nodeFor(id)
-			n.initMu.Lock()
-			defer n.initMu.Unlock()
-			if n.pool == nil {
-				if _, err := m.initNode(ctx, n, inst); err != nil {
-					fail(fmt.Errorf("trunk: reconcile node %s: %w", id, err))
-				}
-			}
-		})
+	if m.life.Err() != nil {
+		return results, ErrClosed
 	}
 
-	// Hold every ready node exclusively from listing to reconciling, so that
-	// no ENI is created unseen in between.
+	// One entry per node, in a global order: instance ID.
 	type target struct {
 		np NodePods
 		n  *node
 	}
 	var ts []target
+	count := make(map[string]int, len(nodes))
 	for _, np := range nodes {
-		n := m.lookup(np.InstanceID)
-		if n == nil {
-			continue
-		}
-		n.initMu.Lock()
-		ready := n.pool != nil
-		n.initMu.Unlock()
-		if ready {
-			ts = append(ts, target{np, n})
+		count[np.InstanceID]++
+	}
+	for _, np := range nodes {
+		switch {
+		case np.InstanceID == "":
+			fail("", fmt.Errorf("%w: empty instance ID", ErrUnknownNode))
+		case count[np.InstanceID] > 1:
+			fail(np.InstanceID, fmt.Errorf("listed %d times: list each node once, with all its pods", count[np.InstanceID]))
+		default:
+			ts = append(ts, target{np: np, n: m.nodeFor(np.InstanceID)})
 		}
 	}
+	slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(a.np.InstanceID, b.np.InstanceID) })
+
+	// New nodes: describe them in batches, then set them up.
+	var fresh []string
 	for _, t := range ts {
-		t.n.opMu.Lock()
+		if _, p, _, gone := t.n.state(); p == nil && !gone {
+			fresh = append(fresh, t.np.InstanceID)
+		}
 	}
-	defer func() {
+	if len(fresh) > 0 {
+		insts, failed := m.describeInstances(ctx, fresh)
+		for id, err := range failed {
+			fail(id, err)
+		}
+		var subnets []string
+		for _, in := range insts {
+			subnets = append(subnets, in.subnet)
+		}
+		if err := m.loadSubnets(ctx, subnets); err != nil {
+			m.log.Warn("reconcile: describing subnets; each node will again", "err", err)
+		}
+		byID := make(map[string]*node, len(ts))
 		for _, t := range ts {
-			t.n.opMu.Unlock()
+			byID[t.np.InstanceID] = t.n
+		}
+		m.parallel(len(fresh), func(i int) {
+			id := fresh[i]
+			inst, ok := insts[id]
+			if !ok {
+				return
+			}
+			n := byID[id]
+			select {
+			case n.setup <- struct{}{}:
+				defer func() { <-n.setup }()
+			case <-ctx.Done():
+				fail(id, ctx.Err())
+				return
+			}
+			if err := m.setUp(ctx, n, &inst); err != nil {
+				fail(id, err)
+			}
+		})
+	}
+
+	// Hold every node ready exclusively from listing to reconciling, so
+	// that no ENI is created or deleted unseen in between. Locks are taken
+	// in instance ID order, the same for every caller.
+	var held []target
+	defer func() {
+		for _, t := range held {
+			t.n.op.Unlock()
 		}
 	}()
+	for i, t := range ts {
+		if _, done := results[t.np.InstanceID]; done {
+			continue
+		}
+		if err := t.n.op.Lock(ctx); err != nil {
+			for _, r := range ts[i:] {
+				if _, done := results[r.np.InstanceID]; !done {
+					fail(r.np.InstanceID, err)
+				}
+			}
+			break
+		}
+		held = append(held, t)
+	}
+	var ready []target
+	for _, t := range held {
+		id := t.np.InstanceID
+		if _, p, _, gone := t.n.state(); gone {
+			fail(id, removedError(id))
+		} else if p == nil {
+			fail(id, fmt.Errorf("%w: set up by another call that failed; reconcile it again", ErrUnknownNode))
+		} else if _, done := results[id]; !done {
+			ready = append(ready, t)
+		}
+	}
 
-	found := make(map[string][]types.NetworkInterface, len(ts))
-	failed := make(map[string]bool)
-	// EC2 takes at most maxFilterValues filter values per call, the cluster
-	// tag's value included.
-	const perList = maxFilterValues - 1
-	batches := (len(ts) + perList - 1) / perList
+	// List the nodes' ENIs.
+	found := make(map[string][]types.NetworkInterface, len(ready))
+	const perList = maxFilterValues - 1 // the cluster tag's value is one more
+	batches := (len(ready) + perList - 1) / perList
 	m.parallel(batches, func(i int) {
 		var ids []string
-		for _, t := range ts[i*perList : min(len(ts), (i+1)*perList)] {
+		for _, t := range ready[i*perList : min(len(ready), (i+1)*perList)] {
 			ids = append(ids, t.np.InstanceID)
 		}
-		local := map[string][]types.NetworkInterface{}
-		err := m.listENIs(ctx, PriorityPodStart, []types.Filter{
-			filter("tag:"+TagInstanceID, ids...),
-			filter("tag:"+m.clusterTag(), "owned"),
-		}, func(page []types.NetworkInterface) {
+		local := make(map[string][]types.NetworkInterface, len(ids))
+		err := m.listENIs(ctx, PriorityPodStart, m.nodeFilters(ids...), func(page []types.NetworkInterface) {
 			for _, ni := range page {
 				id, _ := tagValue(ni.TagSet, TagInstanceID)
 				local[id] = append(local[id], ni)
 			}
 		})
-		mu.Lock()
-		defer mu.Unlock()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("trunk: reconcile: listing the branch ENIs of %d nodes: %w", len(ids), err))
 			for _, id := range ids {
-				failed[id] = true
+				fail(id, fmt.Errorf("listing its branch ENIs: %w", err))
 			}
 			return
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, id := range ids {
 			found[id] = local[id]
 		}
 	})
 
-	var subnets []string
-	for _, nis := range found {
+	// Association IDs, which deleting an adopted ENI needs, are only known
+	// to the trunk: list the associations of every trunk with an associated
+	// ENI that no live pod names, since those go towards deletion. ENIs of
+	// live pods are left to look theirs up when deleted, which keeps a
+	// rebuild of running pods at its listing calls.
+	var subnets, trunks []string
+	for _, t := range ready {
+		nis, ok := found[t.np.InstanceID]
+		if !ok {
+			continue
+		}
+		named := make(map[string]bool, len(t.np.Pods))
+		for _, lp := range t.np.Pods {
+			named[lp.ENIID] = true
+		}
+		unnamed := false
 		for _, ni := range nis {
 			subnets = append(subnets, aws.ToString(ni.SubnetId))
+			unnamed = unnamed || ni.Status == types.NetworkInterfaceStatusInUse && !named[aws.ToString(ni.NetworkInterfaceId)]
+		}
+		if unnamed {
+			info, _, _, _ := t.n.state()
+			trunks = append(trunks, info.TrunkENIID)
+		}
+	}
+	assocs := make(map[string]types.TrunkInterfaceAssociation)
+	if len(trunks) > 0 {
+		err := m.trunkAssociations(ctx, PriorityPodStart, trunks, func(a types.TrunkInterfaceAssociation) {
+			assocs[aws.ToString(a.BranchInterfaceId)] = a
+		})
+		if err != nil {
+			m.log.Warn("reconcile: listing trunk associations; deletions will look them up", "trunks", len(trunks), "err", err)
 		}
 	}
 	if err := m.loadSubnets(ctx, subnets); err != nil {
-		return nil, errors.Join(append(errs, fmt.Errorf("trunk: reconcile: %w", err))...)
+		m.log.Warn("reconcile: describing subnets", "err", err)
 	}
 
-	results := make(map[string]eni.ReconcileResult, len(ts))
-	m.parallel(len(ts), func(i int) {
-		t := ts[i]
-		if failed[t.np.InstanceID] {
+	m.parallel(len(ready), func(i int) {
+		t := ready[i]
+		id := t.np.InstanceID
+		nis, ok := found[id]
+		if !ok {
 			return
 		}
-		res, err := m.reconcileNode(ctx, t.n, found[t.np.InstanceID], t.np.Pods, t.np.Complete)
+		res := m.reconcileNode(ctx, t.n, nis, assocs, t.np.Pods, t.np.Complete, listedAt)
+		m.markAdopted(t.n)
 		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("trunk: reconcile node %s: %w", t.np.InstanceID, err))
-		}
-		results[t.np.InstanceID] = res
+		results[id] = NodeResult{ReconcileResult: res}
+		mu.Unlock()
 	})
-	return results, errors.Join(errs...)
+	if m.life.Err() != nil {
+		return results, ErrClosed
+	}
+	return results, ctx.Err()
 }
 
-// reconcileNode reconciles n's pool with the ENIs EC2 listed for it. n.opMu
-// must be held exclusively.
-func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, pods []eni.LivePod, complete bool) (eni.ReconcileResult, error) {
-	info := n.info
+// listingLag is how long after its creation an ENI may still be missing
+// from EC2's listings. EC2 is eventually consistent: a Describe call may not
+// show a resource created moments before, usually for seconds. A rebuild
+// does not forget an ENI the Manager created within that time because a
+// listing lacks it.
+const listingLag = 2 * time.Minute
+
+// reconcileNode reconciles n's pool with the ENIs EC2 listed for it and the
+// trunk associations known (by branch ENI ID). n.op must be held
+// exclusively. Problems with single ENIs are reported in the result's
+// Conflicts.
+func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, assocs map[string]types.TrunkInterfaceAssociation,
+	pods []eni.LivePod, complete bool, listedAt time.Time) eni.ReconcileResult {
+	info, pool, _, _ := n.state()
 	var found []eni.Branch
-	var stale []string
-	var errs []error
+	var stale, problems []string
 	for _, ni := range nis {
 		id := aws.ToString(ni.NetworkInterfaceId)
 		if ni.InterfaceType == types.NetworkInterfaceTypeTrunk || id == info.TrunkENIID {
@@ -204,14 +299,22 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 			}
 			continue
 		}
+		a, associated := assocs[id]
 		trunkID, _ := tagValue(ni.TagSet, TagTrunkENIID)
+		if associated {
+			trunkID = aws.ToString(a.TrunkInterfaceId)
+		}
 		if trunkID != info.TrunkENIID {
 			continue // on another trunk: not this node's to manage
 		}
 		vs, _ := tagValue(ni.TagSet, TagVLANID)
 		vlan, err := strconv.Atoi(vs)
+		if associated {
+			// The association is EC2's own record; the tag only a copy.
+			vlan, err = int(aws.ToInt32(a.VlanId)), nil
+		}
 		if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
-			errs = append(errs, fmt.Errorf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
+			problems = append(problems, fmt.Sprintf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
 			continue
 		}
 		var gids []string
@@ -220,7 +323,7 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		}
 		groups, err := eni.ParseGroupSet(gids...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("branch ENI %s: %w; left alone", id, err))
+			problems = append(problems, fmt.Sprintf("branch ENI %s: %v; left alone", id, err))
 			continue
 		}
 		subnet := aws.ToString(ni.SubnetId)
@@ -229,29 +332,26 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 		m.mu.Unlock()
 		b, err := branchFromEC2(ni, vlan, cidr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w; left alone", err))
+			problems = append(problems, fmt.Sprintf("%v; left alone", err))
 			continue
 		}
+		b.AssociationID = aws.ToString(a.AssociationId)
 		found = append(found, eni.Branch{ENI: b, Groups: groups, Subnet: subnet})
 	}
-	res := n.pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete})
-	for _, c := range res.Conflicts {
-		m.log.Warn("reconcile conflict", "node", info.InstanceID, "conflict", c)
-	}
+	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt,
+		MadeAfter: listedAt.Add(-listingLag)})
 	if complete {
 		for _, id := range stale {
 			if err := m.deleteENI(ctx, id, PriorityBackground); err != nil && ErrorCode(err) != "InvalidNetworkInterface.InUse" {
-				errs = append(errs, fmt.Errorf("branch ENI %s created but never associated: %w", id, err))
+				problems = append(problems, fmt.Sprintf("branch ENI %s, created but never associated: %v; garbage collection will delete it", id, err))
 			}
 		}
 	}
-	return res, errors.Join(errs...)
-}
-
-func (m *Manager) isInflight(id string) bool {
-	m.inflightMu.Lock()
-	defer m.inflightMu.Unlock()
-	return m.inflight[id] > 0
+	res.Conflicts = append(res.Conflicts, problems...)
+	for _, c := range res.Conflicts {
+		m.log.Warn("reconcile conflict", "node", info.InstanceID, "conflict", c)
+	}
+	return res
 }
 
 // parallel runs fn(0..n-1) on at most Options.Workers goroutines.

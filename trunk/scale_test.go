@@ -46,7 +46,7 @@ func TestScale(t *testing.T) {
 		nodes = scaleShortNodes
 	}
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f := fake.New(fake.Options{CallLogSize: -1})
 		const cluster = "scale"
 		want, pods := seedScale(t, f, cluster, nodes)
@@ -66,6 +66,7 @@ func TestScale(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, res, nodes)
 		for id, r := range res {
+			require.NoError(t, r.Err, "node %s", id)
 			require.Equal(t, scaleENIsPerNode, r.Claimed, "node %s", id)
 			require.Empty(t, r.Missing, "node %s", id)
 			require.Empty(t, r.Conflicts, "node %s", id)

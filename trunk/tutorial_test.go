@@ -26,7 +26,7 @@ func pod(i int) eni.PodRef {
 
 // run starts m.Run and returns a function that stops it and waits.
 func run(t *testing.T, m *trunk.Manager) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = m.Run(ctx) })
 	return func() {
@@ -46,7 +46,7 @@ func branchENIs(t *testing.T, f *fake.EC2) map[string]types.NetworkInterface {
 		MaxResults: aws.Int32(1000),
 	})
 	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
+		page, err := p.NextPage(t.Context())
 		require.NoError(t, err)
 		for _, ni := range page.NetworkInterfaces {
 			out[aws.ToString(ni.NetworkInterfaceId)] = ni
@@ -58,7 +58,7 @@ func branchENIs(t *testing.T, f *fake.EC2) map[string]types.NetworkInterface {
 func seedTutorial(t *testing.T) (*fake.EC2, fake.Tutorial) {
 	t.Helper()
 	f := fake.New()
-	tut, err := fake.SeedTutorial(context.Background(), f)
+	tut, err := fake.SeedTutorial(t.Context(), f)
 	require.NoError(t, err)
 	return f, tut
 }
@@ -68,7 +68,7 @@ func seedTutorial(t *testing.T) (*fake.EC2, fake.Tutorial) {
 // has cooled down.
 func TestTutorial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
@@ -117,9 +117,9 @@ func TestTrunkingUnsupported(t *testing.T) {
 		n := f.AddNode("t3.large", tut.SubnetIDs[0], tut.ClusterSecurityGroupID)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
-		_, err = m.Acquire(context.Background(), n.InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		_, err = m.Acquire(t.Context(), n.InstanceID, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, trunk.ErrTrunkingUnsupported)
-		var te *trunk.TrunkingUnsupportedError
+		var te *trunk.UnsupportedTypeError
 		require.ErrorAs(t, err, &te)
 		require.Equal(t, "t3.large", te.InstanceType)
 		require.ErrorContains(t, err, "t3.large")
@@ -133,7 +133,7 @@ func TestMissingSecurityGroup(t *testing.T) {
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
 		node := tut.Nodes[0].InstanceID
-		_, err = m.Acquire(context.Background(), node, pod(1), eni.MustGroupSet("sg-0000000000000dead"))
+		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet("sg-0000000000000dead"))
 		var ae smithy.APIError
 		require.ErrorAs(t, err, &ae)
 		require.Equal(t, "InvalidSecurityGroupID.NotFound", ae.ErrorCode())
@@ -154,10 +154,10 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
 		node := tut.Nodes[0].InstanceID
-		_, err = m.EnsureNode(context.Background(), node)
+		_, err = m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
 		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Code: fake.CodeUnauthorizedOperation, OnCall: 1})
-		_, err = m.Acquire(context.Background(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.Equal(t, fake.CodeUnauthorizedOperation, trunk.ErrorCode(err))
 		require.ErrorContains(t, err, "the ENI was deleted")
 		require.Empty(t, branchENIs(t, f))
@@ -167,7 +167,7 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
 		f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Lost: true, OnCall: 2})
 		for i := 2; i < 4; i++ {
-			_, err = m.Acquire(context.Background(), node, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
+			_, err = m.Acquire(t.Context(), node, pod(i), eni.MustGroupSet(tut.PodSecurityGroupID))
 			require.NoError(t, err)
 		}
 		require.Len(t, branchENIs(t, f), 2, "one ENI per pod despite lost responses")
@@ -185,7 +185,7 @@ func TestTrunkCreation(t *testing.T) {
 		n := f.AddNode("m5.large", subnet, sg)
 		m, err := trunk.New(f, trunk.Options{ClusterName: "c1"})
 		require.NoError(t, err)
-		info, err := m.EnsureNode(context.Background(), n.InstanceID)
+		info, err := m.EnsureNode(t.Context(), n.InstanceID)
 		require.NoError(t, err)
 		require.Equal(t, 9, info.BranchLimit)
 		ni := describe(t, f, info.TrunkENIID)
@@ -199,7 +199,7 @@ func TestTrunkCreation(t *testing.T) {
 		// A second manager finds it.
 		m2, err := trunk.New(f, trunk.Options{ClusterName: "c1"})
 		require.NoError(t, err)
-		info2, err := m2.EnsureNode(context.Background(), n.InstanceID)
+		info2, err := m2.EnsureNode(t.Context(), n.InstanceID)
 		require.NoError(t, err)
 		require.Equal(t, info.TrunkENIID, info2.TrunkENIID)
 
@@ -207,11 +207,11 @@ func TestTrunkCreation(t *testing.T) {
 		n2 := f.AddNode("m5.large", subnet, sg)
 		for _, idx := range []int32{1, 2} {
 			e := f.AddENI(subnet, "other", sg)
-			_, err := f.AttachNetworkInterface(context.Background(), &ec2.AttachNetworkInterfaceInput{
+			_, err := f.AttachNetworkInterface(t.Context(), &ec2.AttachNetworkInterfaceInput{
 				InstanceId: aws.String(n2.InstanceID), NetworkInterfaceId: aws.String(e), DeviceIndex: aws.Int32(idx)})
 			require.NoError(t, err)
 		}
-		_, err = m.EnsureNode(context.Background(), n2.InstanceID)
+		_, err = m.EnsureNode(t.Context(), n2.InstanceID)
 		require.ErrorIs(t, err, trunk.ErrNoFreeSlot)
 		require.ErrorContains(t, err, "detach an ENI")
 	})
@@ -219,7 +219,7 @@ func TestTrunkCreation(t *testing.T) {
 
 func describe(t *testing.T, f *fake.EC2, id string) types.NetworkInterface {
 	t.Helper()
-	out, err := f.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
+	out, err := f.DescribeNetworkInterfaces(t.Context(), &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
 	require.NoError(t, err)
 	require.Len(t, out.NetworkInterfaces, 1)
 	return out.NetworkInterfaces[0]

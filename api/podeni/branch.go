@@ -15,16 +15,21 @@ type BranchENI struct {
 	ID string
 	// MAC is the branch ENI's MAC address ("ifAddress").
 	MAC MAC
-	// PrivateIP is the ENI's primary private IPv4 address.
+	// PrivateIP is the ENI's primary private IPv4 address; the zero Addr
+	// (written "privateIp":"") for an ENI without one, in an IPv6-only
+	// subnet.
 	PrivateIP netip.Addr
-	// IPv6 is the ENI's IPv6 address, if any.
+	// IPv6 is the ENI's IPv6 address, if any ("ipv6Addr"). A node of an
+	// IPv6 cluster gives the pod this address.
 	IPv6 netip.Addr
 	// VLANID is the VLAN tag of the branch on its trunk, MinVLAN..MaxVLAN.
 	VLANID int
 	// SubnetCIDR is the IPv4 CIDR of the ENI's subnet; its first address + 1
-	// is the gateway.
+	// is the gateway. The controller writes it whenever the subnet has one,
+	// even for an ENI without an IPv4 address.
 	SubnetCIDR netip.Prefix
-	// SubnetV6CIDR is the IPv6 CIDR of the subnet, if any.
+	// SubnetV6CIDR is the IPv6 CIDR of the subnet, if any; required with an
+	// IPv6 address when there is no IPv4 one.
 	SubnetV6CIDR netip.Prefix
 	// AssociationID is the trunk association ("trunk-assoc-…").
 	AssociationID string
@@ -54,6 +59,17 @@ func (b BranchENI) Gateway() netip.Addr {
 
 // Validate checks the fields the CNI plugin relies on. The error is an
 // *Error naming the first bad field; it matches ErrInvalid.
+//
+// A branch ENI needs an ID, a MAC, a VLAN ID and at least one address:
+//   - an IPv4 address (privateIp) with the subnet's IPv4 CIDR (subnetCidr)
+//     containing it;
+//   - an IPv6 address (ipv6Addr) with, if given, the subnet's IPv6 CIDR
+//     (subnetV6Cidr) containing it; an ENI with only an IPv6 address (as in
+//     an IPv6-only subnet, "privateIp":"") must give subnetV6Cidr, which the
+//     CNI plugin of an IPv6 cluster requires.
+//
+// Either address alone or both are valid: which one a pod gets is the
+// node's choice (IPv6 clusters use ipv6Addr, IPv4 clusters privateIp).
 func (b BranchENI) Validate() error { return b.validate("") }
 
 func (b BranchENI) validate(path string) error {
@@ -66,23 +82,39 @@ func (b BranchENI) validate(path string) error {
 	if b.MAC.IsZero() {
 		return bad("ifAddress", `""`, "the branch ENI's MAC address is required")
 	}
-	if !b.PrivateIP.Is4() {
-		return bad("privateIp", fmt.Sprintf("%q", addrString(b.PrivateIP)), "want the ENI's private IPv4 address")
-	}
 	if b.VLANID < MinVLAN || b.VLANID > MaxVLAN {
 		return bad("vlanId", fmt.Sprint(b.VLANID), "want a VLAN ID from 1 to 4094 (0 is reserved)")
 	}
-	if !b.SubnetCIDR.IsValid() || !b.SubnetCIDR.Addr().Is4() {
-		return bad("subnetCidr", fmt.Sprintf("%q", prefixString(b.SubnetCIDR)), "want the subnet's IPv4 CIDR, like 10.0.0.0/19")
+	if !b.PrivateIP.IsValid() && !b.IPv6.IsValid() {
+		return bad("privateIp", `""`, "want the ENI's private IPv4 address, or an ipv6Addr for an IPv6 branch ENI")
 	}
-	if !b.SubnetCIDR.Contains(b.PrivateIP) {
-		return bad("privateIp", fmt.Sprintf("%q", b.PrivateIP), fmt.Sprintf("the address is outside subnetCidr %s", b.SubnetCIDR))
+	if b.PrivateIP.IsValid() && (!b.PrivateIP.Is4() || b.PrivateIP.Zone() != "") {
+		return bad("privateIp", fmt.Sprintf("%q", b.PrivateIP), "want the ENI's private IPv4 address, or an empty string")
 	}
-	if b.IPv6.IsValid() && !b.IPv6.Is6() {
-		return bad("ipv6Addr", fmt.Sprintf("%q", b.IPv6), "want an IPv6 address or an empty string")
+	if b.SubnetCIDR.IsValid() && !b.SubnetCIDR.Addr().Is4() {
+		return bad("subnetCidr", fmt.Sprintf("%q", b.SubnetCIDR), "want the subnet's IPv4 CIDR, like 10.0.0.0/19")
 	}
-	if b.SubnetV6CIDR.IsValid() && !b.SubnetV6CIDR.Addr().Is6() {
-		return bad("subnetV6Cidr", fmt.Sprintf("%q", b.SubnetV6CIDR), "want an IPv6 CIDR or an empty string")
+	if b.PrivateIP.IsValid() {
+		if !b.SubnetCIDR.IsValid() {
+			return bad("subnetCidr", `""`, "want the subnet's IPv4 CIDR, like 10.0.0.0/19")
+		}
+		if !b.SubnetCIDR.Contains(b.PrivateIP) {
+			return bad("privateIp", fmt.Sprintf("%q", b.PrivateIP), fmt.Sprintf("the address is outside subnetCidr %s", b.SubnetCIDR))
+		}
+	}
+	if b.IPv6.IsValid() && (!b.IPv6.Is6() || b.IPv6.Is4In6() || b.IPv6.Zone() != "") {
+		return bad("ipv6Addr", fmt.Sprintf("%q", b.IPv6), "want the ENI's IPv6 address (not IPv4-mapped, no zone), or an empty string")
+	}
+	if b.SubnetV6CIDR.IsValid() && (!b.SubnetV6CIDR.Addr().Is6() || b.SubnetV6CIDR.Addr().Is4In6()) {
+		return bad("subnetV6Cidr", fmt.Sprintf("%q", b.SubnetV6CIDR), "want the subnet's IPv6 CIDR, like 2600:1f14:abc:de00::/64, or an empty string")
+	}
+	if b.IPv6.IsValid() {
+		switch {
+		case b.SubnetV6CIDR.IsValid() && !b.SubnetV6CIDR.Contains(b.IPv6):
+			return bad("ipv6Addr", fmt.Sprintf("%q", b.IPv6), fmt.Sprintf("the address is outside subnetV6Cidr %s", b.SubnetV6CIDR))
+		case !b.SubnetV6CIDR.IsValid() && !b.PrivateIP.IsValid():
+			return bad("subnetV6Cidr", `""`, "an IPv6-only branch ENI needs the subnet's IPv6 CIDR, like 2600:1f14:abc:de00::/64")
+		}
 	}
 	return nil
 }

@@ -45,3 +45,23 @@ func ExampleFormat() {
 	// Output:
 	// vpc.amazonaws.com/pod-eni: [{"eniId":"eni-0123456789abcdef0","ifAddress":"02:ab:cd:ef:01:23","privateIp":"10.0.1.7","ipv6Addr":"","vlanId":3,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":"","associationID":""}]
 }
+
+// An IPv6-only branch ENI, as the controller writes it in an IPv6 cluster:
+// no IPv4 address, the IPv6 address and the subnet's IPv6 CIDR.
+func ExampleParse_iPv6() {
+	enis, err := podeni.Parse(`[{"eniId":"eni-0123456789abcdef1","ifAddress":"02:ab:cd:ef:01:24","privateIp":"",` +
+		`"ipv6Addr":"2600:1f14:abc:de00::7","vlanId":4,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":"2600:1f14:abc:de00::/64"}]`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := enis[0]
+	fmt.Println(b.ID, "IPv4:", b.PrivateIP.IsValid(), "IPv6:", b.IPv6, "in", b.SubnetV6CIDR)
+
+	_, err = podeni.Parse(`[{"eniId":"eni-0123456789abcdef1","ifAddress":"02:ab:cd:ef:01:24","privateIp":"",` +
+		`"ipv6Addr":"2600:1f14:abc:de00::7","vlanId":4,"subnetCidr":"10.0.0.0/19","subnetV6Cidr":""}]`)
+	fmt.Println(err)
+	// Output:
+	// eni-0123456789abcdef1 IPv4: false IPv6: 2600:1f14:abc:de00::7 in 2600:1f14:abc:de00::/64
+	// pod-eni annotation: [0].subnetV6Cidr "": an IPv6-only branch ENI needs the subnet's IPv6 CIDR, like 2600:1f14:abc:de00::/64
+}

@@ -30,8 +30,6 @@ type SecurityGroupPolicy struct {
 }
 
 // SecurityGroupPolicySpec selects pods and names the groups they get.
-//
-// +kubebuilder:validation:XValidation:rule="has(self.podSelector) || has(self.serviceAccountSelector)",message="set podSelector, serviceAccountSelector or both; a policy without selectors selects no pod"
 type SecurityGroupPolicySpec struct {
 	// PodSelector selects pods by their labels. Nil places no constraint;
 	// an empty selector matches every pod of the namespace.
@@ -53,11 +51,10 @@ type SecurityGroupPolicySpec struct {
 type GroupIDs struct {
 	// Groups are EC2 security group IDs (sg- followed by 8 or 17 lowercase
 	// hex digits), applied together to the branch ENI of each selected
-	// pod. The number a pod may get is bounded by the EC2 quota "security
-	// groups per network interface": 5 by default, at most 16.
+	// pod, in this order. The number a pod may get is bounded by the EC2
+	// quota "security groups per network interface": 5 by default, at most
+	// 16.
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:items:Pattern=`^sg-([0-9a-f]{8}|[0-9a-f]{17})$`
 	Groups []string `json:"groupIds,omitempty"`
 }
 

@@ -48,6 +48,14 @@ type ValidateOptions struct {
 //
 // Validate does not check metadata (kubectl fills in the namespace) and
 // cannot know whether the groups exist in EC2; it does not modify p.
+//
+// Validate is stricter than the CRD, whose schema is the one EKS installs
+// (at least one group ID): the API server stores policies Validate finds
+// problems in, as EKS does, and the VPC resource controller matches them
+// (package selector does the same). Report its findings without refusing
+// the policy: as admission warnings from a validating webhook (the example
+// controller's PolicyValidator), as events, or as preflight findings.
+// Refusing would make policies stored under EKS's CRD impossible to update.
 func Validate(p *SecurityGroupPolicy, opts ValidateOptions) field.ErrorList {
 	spec := field.NewPath("spec")
 	if p == nil {

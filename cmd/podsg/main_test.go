@@ -274,7 +274,19 @@ func TestPlan(t *testing.T) {
 		{
 			name: "node",
 			args: []string{"--node", "--mode", "standard"},
-			want: []string{"AWS-SNAT-CHAIN-0", "192.168.40.12"},
+			want: []string{"AWS-SNAT-CHAIN-0", "192.168.40.12", "AWS-CONNMARK-CHAIN-0", "--set-mark 0x80/0x80", "sysctl -q -w net.ipv4.tcp_early_demux=1"},
+		},
+		{
+			name:    "node on nf_tables, NodePort support off, early demux off",
+			args:    []string{"--node", "--nftables", "--disable-node-port-support", "--disable-tcp-early-demux"},
+			want:    []string{"nft add table ip aws-cni", "iptables -w -t nat -D PREROUTING -i eni+ -m comment --comment 'AWS, outbound connections' -j AWS-CONNMARK-CHAIN-0", "-D PREROUTING -i eth0 -m comment --comment 'AWS, primary ENI' -m addrtype", "net.ipv4.tcp_early_demux=0"},
+			notWant: []string{"-A AWS-CONNMARK-CHAIN-0"},
+		},
+		{
+			name:    "IPv6",
+			args:    []string{"--ipv6", "--pod", "my-namespace/my-app-1", "--annotation", strings.Replace(testAnnotation, `"vlanId":3`, `"ipv6Addr":"2600:1f14::7","subnetV6Cidr":"2600:1f14::/64","vlanId":3`, 1)},
+			want:    []string{"ip -6 addr replace 2600:1f14::7/128 dev eth0 nodad", "ip -6 route replace default via fe80:ec2::1 dev vlan.eth.3 table 103"},
+			notWant: []string{"10.0.0.7/32"},
 		},
 	}
 	for _, tt := range tests {
@@ -304,6 +316,7 @@ func TestPlanErrors(t *testing.T) {
 		{"pod without namespace", []string{"--pod", "b", "--annotation", testAnnotation, "--node-ip", "10.0.0.5", "--vpc-cidr", "10.0.0.0/16"}, exitUsage, `--pod "b": give the pod as namespace/name`},
 		{"bad cidr", []string{"--vpc-cidr", "10.0.0/16"}, exitUsage, `--vpc-cidr "10.0.0/16"`},
 		{"node with pod", []string{"--node", "--pod", "a/b", "--node-ip", "10.0.0.5", "--vpc-cidr", "10.0.0.0/16"}, exitUsage, "--node prints the node-level plan"},
+		{"IPv4 branch on an IPv6 node", []string{"--ipv6", "--pod", "a/b", "--annotation", testAnnotation}, exitFailure, "--annotation ipv6Addr = \"\": this node is IPv6 (--ipv6)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

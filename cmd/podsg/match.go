@@ -144,9 +144,9 @@ func writeExplanation(w io.Writer, wl workload, e selector.Explanation) {
 	}
 	fmt.Fprintf(w, "%s: %s\n%s", header, e.Result, body)
 	switch e.Result.Treatment {
-	case selector.BranchENI:
+	case selector.TreatBranchENI:
 		fmt.Fprintf(w, "  => requests %s: 1 and gets a branch ENI with these groups\n", "vpc.amazonaws.com/pod-eni")
-	case selector.Fargate:
+	case selector.TreatFargate:
 		fmt.Fprintf(w, "  => annotation %s: %q\n", podeni.FargateAnnotationKey, e.Result.FargateAnnotation())
 	}
 }
@@ -157,7 +157,7 @@ func writeMatchTable(w io.Writer, wls []workload, exps []selector.Explanation) e
 	for i, e := range exps {
 		wl := wls[i]
 		treatment := e.Result.Treatment.String()
-		if e.Result.Treatment == selector.NotEligible {
+		if e.Result.Treatment == selector.TreatNotEligible {
 			treatment += " (" + e.Result.Reason.String() + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", wl.Namespace, wl.Kind, wl.Name, wl.Replicas, treatment,
@@ -178,7 +178,7 @@ func toMatchJSON(wl workload, e selector.Explanation) matchJSON {
 		Explanation:       []policyJSON{},
 		Labels:            wl.Pod.Labels,
 	}
-	if e.Result.Treatment == selector.NotEligible {
+	if e.Result.Treatment == selector.TreatNotEligible {
 		r.Reason = e.Result.Reason.String()
 	}
 	for _, p := range e.Policies {

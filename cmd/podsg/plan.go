@@ -14,18 +14,22 @@ const planDescription = `
 Prints what a node does to wire a pod's branch ENI, as the VPC CNI plugin does
 it in the given enforcing mode: the VLAN link on the trunk, the veth pair, the
 pod's address and routes, the branch's routing table and the policy rules. The
-output is a shell script of ip, iptables and sysctl commands (pod-namespace
+output is a shell script of ip, iptables, nft and sysctl commands (pod-namespace
 commands through nsenter); podsg never runs it.
 
 The branch ENI comes from the pod's vpc.amazonaws.com/pod-eni annotation, given
 with --annotation (the JSON value, as kubectl shows it). --teardown prints the
 removal instead (CNI DEL), --node the node-level plan (sysctls, SNAT chains).
+--ipv6 plans an IPv6 cluster's node (ENABLE_IPv6), --nftables a node whose
+iptables is the nf_tables variant (its connection marks live in nftables).
 
 Examples:
   podsg plan --mode strict --pod my-namespace/my-app-1 \
     --annotation '[{"eniId":"eni-0a1b2c3d4e5f60718","ifAddress":"02:42:c0:a8:21:07","privateIp":"192.168.33.7","vlanId":1,"subnetCidr":"192.168.32.0/19"}]' \
     --node-ip 192.168.40.12 --vpc-cidr 192.168.0.0/16
-  podsg plan --mode standard --node --node-ip 192.168.40.12 --vpc-cidr 192.168.0.0/16`
+  podsg plan --mode standard --node --node-ip 192.168.40.12 --vpc-cidr 192.168.0.0/16 --nftables
+  podsg plan --ipv6 --pod my-namespace/my-app-1 \
+    --annotation '[{"eniId":"eni-0a1b2c3d4e5f60718","ifAddress":"02:42:c0:a8:21:07","privateIp":"","ipv6Addr":"2600:1f14:abc:de00::7","vlanId":1,"subnetCidr":"192.168.32.0/19","subnetV6Cidr":"2600:1f14:abc:de00::/64"}]'`
 
 func (c *cli) plan(_ context.Context, args []string) error {
 	fs := c.flagSet("plan", "[flags]", planDescription)
@@ -36,11 +40,15 @@ func (c *cli) plan(_ context.Context, args []string) error {
 	ifName := fs.String("ifname", "eth0", "the pod's interface, CNI_IFNAME")
 	trunk := fs.String("trunk-link", "eth1", "the node's link of the trunk ENI (the link whose MAC is the trunk ENI's)")
 	primaryIf := fs.String("primary-interface", "eth0", "the node's link of its primary ENI")
-	nodeIP := fs.String("node-ip", "", "the node's primary private IPv4 address, the SNAT source (required unless --external-snat)")
+	nodeIP := fs.String("node-ip", "", "the node's primary private IPv4 address, the SNAT source (required unless --external-snat or --ipv6)")
 	var vpcCIDRs, excluded stringList
 	fs.Var(&vpcCIDRs, "vpc-cidr", "an IPv4 CIDR of the VPC (repeatable; required unless --external-snat)")
 	fs.Var(&excluded, "exclude-snat-cidr", "a destination never SNATed, AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (repeatable)")
 	externalSNAT := fs.Bool("external-snat", false, "SNAT is done by a NAT gateway, AWS_VPC_K8S_CNI_EXTERNALSNAT=true")
+	ipv6 := fs.Bool("ipv6", false, "an IPv6 cluster's node, ENABLE_IPv6=true (pods get the branch's ipv6Addr; no SNAT)")
+	nft := fs.Bool("nftables", false, "the node's iptables is the nf_tables variant (iptables --version): connection marks in the nftables table aws-cni")
+	noNodePort := fs.Bool("disable-node-port-support", false, "AWS_VPC_CNI_NODE_PORT_SUPPORT=false: no CONNMARK rules for NodePort replies")
+	noEarlyDemux := fs.Bool("disable-tcp-early-demux", false, "DISABLE_TCP_EARLY_DEMUX=true: net.ipv4.tcp_early_demux=0 (kubelet TCP probes to strict-mode pods)")
 	vethPrefix := fs.String("veth-prefix", "", "host veth prefix of standard-mode pods (default eni)")
 	mtu := fs.Int("mtu", 0, "MTU of the VLAN link and veths (default 9001)")
 	teardown := fs.Bool("teardown", false, "print the teardown plan (CNI DEL) instead of the setup plan")
@@ -63,6 +71,10 @@ func (c *cli) plan(_ context.Context, args []string) error {
 	opts := enforce.Options{
 		Mode: m, TrunkLink: *trunk, PrimaryInterface: *primaryIf,
 		ExternalSNAT: *externalSNAT, MTU: *mtu, VethPrefix: *vethPrefix,
+		NFTables: *nft, DisableNodePortSupport: *noNodePort, DisableTCPEarlyDemux: *noEarlyDemux,
+	}
+	if *ipv6 {
+		opts.Family = enforce.IPv6
 	}
 	if *nodeIP != "" {
 		if opts.PrimaryIP, err = netip.ParseAddr(*nodeIP); err != nil {
@@ -144,6 +156,7 @@ func flagNames(err error) error {
 		"Pod.NetNS", "--netns",
 		"Pod.IfName", "--ifname",
 		"Pod.Branch.", "--annotation ",
+		"(Options.Family)", "(--ipv6)",
 	)
 	return fmt.Errorf("%s", r.Replace(err.Error()))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/podsg/podsg/api/v1beta1"
 	"github.com/podsg/podsg/limits/ec2limits"
 	"github.com/podsg/podsg/preflight"
+	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/selector/kube"
 )
 
@@ -198,7 +199,6 @@ func readCluster(path string) (*preflight.Cluster, error) {
 func (m *manifests) preflightWorkloads() []preflight.Workload {
 	var ws []preflight.Workload
 	for _, w := range m.workloads {
-		sel := kube.Pod(w.Pod, nil)
 		saName := kube.ServiceAccountName(w.Pod)
 		pw := preflight.Workload{
 			Namespace:            w.Namespace,
@@ -209,14 +209,30 @@ func (m *manifests) preflightWorkloads() []preflight.Workload {
 			Replicas:             w.Replicas,
 			HostNetwork:          w.Pod.Spec.HostNetwork,
 		}
-		if sel.OS != "" {
-			pw.OS = preflight.OS(strings.ToLower(sel.OS))
-		}
+		pw.OS = podOS(w.Pod)
 		pw.ProbePorts = probePorts(w.Pod)
 		pw.PeerPorts = m.peerPorts(w)
 		ws = append(ws, pw)
 	}
 	return ws
+}
+
+// podOS is the operating system the pod runs on, for preflight's checks of
+// Windows workloads: spec.os.name when set, else the kubernetes.io/os (or
+// beta.kubernetes.io/os) node selector, compared without regard to case.
+// (Which pods the controller treats as Windows is narrower: see
+// selector.Pod.Class.)
+func podOS(pod *corev1.Pod) preflight.OS {
+	var name string
+	switch {
+	case pod.Spec.OS != nil && pod.Spec.OS.Name != "":
+		name = string(pod.Spec.OS.Name)
+	case pod.Spec.NodeSelector[selector.OSLabel] != "":
+		name = pod.Spec.NodeSelector[selector.OSLabel]
+	default:
+		name = pod.Spec.NodeSelector[selector.BetaOSLabel]
+	}
+	return preflight.OS(strings.ToLower(name))
 }
 
 func probePorts(pod *corev1.Pod) []preflight.Port {

@@ -2,8 +2,8 @@ package enforcetest
 
 import (
 	"fmt"
+	"io/fs"
 	"slices"
-	"strings"
 
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/enforce/internal/apply"
@@ -95,6 +95,17 @@ func (b *fakeBackend) EnsureVeth(v enforce.VethPair, step func(enforce.Change) e
 	return nil
 }
 
+func (b *fakeBackend) SetUp(n enforce.Namespace, name string) error {
+	ns, err := b.ns(n)
+	if err != nil {
+		return err
+	}
+	if ns.links[name] == nil {
+		return refuse("no link %q to bring up", name)
+	}
+	return nil
+}
+
 func (b *fakeBackend) LinkExists(n enforce.Namespace, name string) (bool, error) {
 	ns, err := b.ns(n)
 	if err != nil {
@@ -134,6 +145,10 @@ func (b *fakeBackend) AddAddr(a enforce.Addr) error {
 	}
 	if ns.links[a.Dev] == nil {
 		return refuse("no link %q for address %s", a.Dev, a.Prefix)
+	}
+	if a.Prefix.Addr().Is6() && ns.sysctlOf(linkKey("net.ipv6.conf.", a.Dev, "disable_ipv6")) == "1" {
+		// The kernel answers EACCES ("Permission denied").
+		return refuse("IPv6 is disabled on %q (net.ipv6.conf.%s.disable_ipv6 = 1); cannot add %s", a.Dev, a.Dev, a.Prefix)
 	}
 	ns.addrs = append(ns.addrs, a)
 	return nil
@@ -278,15 +293,11 @@ func (b *fakeBackend) GetSysctl(s enforce.Sysctl) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v, ok := ns.sysctls[s.Key]; ok {
+	if v := ns.sysctlOf(s.Key); v != "" {
 		return v, nil
 	}
-	if dev, ok := strings.CutPrefix(s.Key, "net.ipv4.conf."); ok {
-		if i := strings.LastIndexByte(dev, '.'); i > 0 && ns.links[strings.ReplaceAll(dev[:i], "/", ".")] != nil {
-			return "0", nil
-		}
-	}
-	return "", refuse("no sysctl %s", s.Key)
+	// Like a missing /proc/sys file: wraps fs.ErrNotExist as well.
+	return "", fmt.Errorf("%w: no sysctl %s (%w)", ErrRefused, s.Key, fs.ErrNotExist)
 }
 
 func (b *fakeBackend) SetSysctl(s enforce.Sysctl) error {
@@ -294,7 +305,7 @@ func (b *fakeBackend) SetSysctl(s enforce.Sysctl) error {
 		return err
 	}
 	ns, _ := b.ns(s.NS)
-	ns.sysctls[s.Key] = s.Value
+	ns.setSysctl(s.Key, s.Value)
 	return nil
 }
 

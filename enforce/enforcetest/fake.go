@@ -3,7 +3,9 @@ package enforcetest
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/podsg/podsg/enforce"
@@ -36,6 +38,7 @@ type Fake struct {
 	fail    func(enforce.Change) error
 	chains  map[enforce.ChainRef][][]string
 	builtin map[enforce.ChainRef][][]string
+	nft     map[enforce.NFTableRef]enforce.ConnmarkTable
 }
 
 // NewFake returns a Fake with an empty node.
@@ -45,6 +48,7 @@ func NewFake() *Fake {
 		pods:    map[string]*fakeNS{},
 		chains:  map[enforce.ChainRef][][]string{},
 		builtin: map[enforce.ChainRef][][]string{},
+		nft:     map[enforce.NFTableRef]enforce.ConnmarkTable{},
 	}
 	f.host.rules = []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
 	return f
@@ -104,7 +108,7 @@ func (f *Fake) Changes() []enforce.Change {
 
 // Host returns the node namespace's state: links created by plans (VLANs
 // and host ends of veths, not the links declared with AddLink), addresses,
-// routes of every table, rules, sysctls and iptables.
+// routes of every table, rules, sysctls, iptables and nftables tables.
 func (f *Fake) Host() enforce.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -116,6 +120,11 @@ func (f *Fake) Host() enforce.State {
 		for _, spec := range f.builtin[ref] {
 			s.IPTables = append(s.IPTables, enforce.IPTablesRule{Table: ref.Table, Chain: ref.Name, Spec: slices.Clone(spec)})
 		}
+	}
+	for _, ref := range slices.SortedFunc(maps.Keys(f.nft), func(a, b enforce.NFTableRef) int {
+		return strings.Compare(a.Family+" "+a.Name, b.Family+" "+b.Name)
+	}) {
+		s.ConnmarkTables = append(s.ConnmarkTables, cloneConnmark(f.nft[ref]))
 	}
 	return s
 }
@@ -130,6 +139,24 @@ func (f *Fake) Pod(path string) (s enforce.State, ok bool) {
 		return enforce.State{}, false
 	}
 	return pod.state(enforce.PodNS, path), true
+}
+
+// Sysctl returns the value of a kernel parameter in the node's namespace
+// (podNetNS "") or in a pod's, as GetSysctl of the kernel would: a
+// per-interface parameter ("net.ipv6.conf.vlan/eth/3.accept_ra") exists
+// while its link does, with Linux's default until set. ok is false for a
+// parameter or namespace that does not exist.
+func (f *Fake) Sysctl(podNetNS, key string) (value string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ns := f.host
+	if podNetNS != "" {
+		if ns = f.pods[podNetNS]; ns == nil {
+			return "", false
+		}
+	}
+	v := ns.sysctlOf(key)
+	return v, v != ""
 }
 
 // Apply applies p to the model. See enforce.Applier for the semantics.
@@ -149,5 +176,14 @@ func (f *Fake) Apply(ctx context.Context, p *enforce.Plan) error {
 	if err := apply.Net(ctx, be, p, step); err != nil {
 		return err
 	}
-	return apply.IPTables(ctx, fakeIPT{f}, p, step)
+	// As kernel.IPTables: the nftables table first, so that connections
+	// stay marked while the iptables chain that did it goes away, and
+	// the other form's table last.
+	if err := apply.NFTWant(ctx, fakeNFT{f}, p, step); err != nil {
+		return err
+	}
+	if err := apply.IPTables(ctx, fakeIPT{f}, p, step); err != nil {
+		return err
+	}
+	return apply.NFTPurge(ctx, fakeNFT{f}, p, step)
 }

@@ -2,9 +2,16 @@
 //
 //   - Netlink makes the routing part true (links, addresses, neighbours,
 //     routes, rules and sysctls) through github.com/vishvananda/netlink;
-//   - IPTables makes the iptables part true (the SNAT and connmark chains
-//     and the rules that jump to them) through github.com/coreos/go-iptables;
-//   - enforce.Join combines them: Join(netlink, iptables) for node plans.
+//   - IPTables makes the netfilter part true: the SNAT and connmark chains
+//     and the rules that jump to them through github.com/coreos/go-iptables,
+//     and, on nodes whose iptables is the nf_tables variant, the nftables
+//     table aws-cni of the connection marks through netlink with
+//     github.com/google/nftables (the VPC CNI plugin's library: the rules
+//     are the plugin's expressions to the byte, so it takes them for its
+//     own). IPTables.NFTables reports the variant, as "iptables --version"
+//     says it; a node plan built for the other variant is refused;
+//   - enforce.Join combines them: Join(netlink, iptables) for node plans. It
+//     lets IPTables refuse a plan before anything changes.
 //
 // Both share one algorithm with the in-memory enforcetest.Fake: applying a
 // plan twice changes nothing the second time, a setup plan purges what a

@@ -17,18 +17,21 @@ import (
 // as a test; the package's tests do the same in network namespaces.
 func Example() {
 	ctx := context.Background()
-	b, err := enforce.NewBuilder(enforce.Options{
-		Mode: enforce.Standard, TrunkLink: "eth1", PrimaryInterface: "eth0",
-		PrimaryIP: netip.MustParseAddr("10.0.0.10"), VPCCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	nl, err := kernel.NewNetlink(kernel.NetlinkOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	ipt, err := kernel.NewIPTables(kernel.IPTablesOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := enforce.NewBuilder(enforce.Options{
+		Mode: enforce.Standard, TrunkLink: "eth1", PrimaryInterface: "eth0",
+		PrimaryIP: netip.MustParseAddr("10.0.0.10"), VPCCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+		// Where the node's iptables is the nf_tables variant, the
+		// connection marks live in nftables, as the VPC CNI plugin keeps them.
+		NFTables: ipt.NFTables(),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

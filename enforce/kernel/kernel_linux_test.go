@@ -106,11 +106,82 @@ func (ns *testNS) sysctl(t testing.TB, key, value string) {
 	}))
 }
 
+// addr adds an address to a link; IPv6 addresses skip duplicate address
+// detection, so that the test's own VPC and node are usable at once.
 func (ns *testNS) addr(t testing.TB, dev, cidr string) {
 	t.Helper()
 	l, err := ns.nl.LinkByName(dev)
 	require.NoError(t, err)
-	require.NoError(t, ns.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix(cidr))}))
+	require.NoError(t, ns.nl.AddrAdd(l, nlAddr(netip.MustParsePrefix(cidr))))
+}
+
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: ipNet(p)}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
+}
+
+// settle waits until the namespace's IPv6 state stops changing on its own:
+// a link's link-local address is generated after it comes up, and the
+// addresses' local routes appear when duplicate address detection ends. A
+// test that compares snapshots takes its first one after settle.
+func (ns *testNS) settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	prev := ""
+	for {
+		links, err := ns.nl.LinkList()
+		require.NoError(t, err)
+		var devs []string
+		for _, l := range links {
+			if l.Attrs().Flags&net.FlagUp != 0 && l.Attrs().Name != "lo" {
+				devs = append(devs, l.Attrs().Name)
+			}
+		}
+		ns.waitDAD(t, devs...)
+		cur := ns.snapshot(t, false)
+		if cur == prev {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "the namespace's state keeps changing")
+		prev = cur
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitDAD waits until no IPv6 address of the links is tentative: a new
+// link's link-local address takes a second or two of duplicate address
+// detection, during which the node cannot send neighbour solicitations
+// from it (a branch cannot resolve its router yet).
+func (ns *testNS) waitDAD(t testing.TB, devs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, dev := range devs {
+		l, err := ns.nl.LinkByName(dev)
+		require.NoError(t, err)
+		for {
+			addrs, err := ns.nl.AddrList(l, netlink.FAMILY_V6)
+			require.NoError(t, err)
+			// Until the link's own link-local address exists, it may
+			// still be generated.
+			tentative := true
+			for _, a := range addrs {
+				if a.IP.IsLinkLocalUnicast() && !a.IP.Equal(routerLL6.Addr().AsSlice()) {
+					tentative = false
+				}
+			}
+			for _, a := range addrs {
+				tentative = tentative || a.Flags&unix.IFA_F_TENTATIVE != 0
+			}
+			if !tentative {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "IPv6 addresses of %s still tentative: %v", dev, addrs)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
 
 func (ns *testNS) up(t testing.TB, dev string) {
@@ -129,9 +200,9 @@ func (ns *testNS) counters(t testing.TB, dev string) (rx, tx uint64) {
 }
 
 // snapshot describes what a test compares before and after: links (name,
-// kind, MAC, MTU, admin state), IPv4 addresses, routes of every table,
-// rules and permanent neighbours; with full, also the NAT and mangle rules
-// and the sysctls the plans touch.
+// kind, MAC, MTU, admin state), IPv4 and IPv6 addresses, routes of every
+// table, rules and permanent neighbours of both families; with full, also
+// the NAT and mangle rules and the sysctls the plans touch.
 func (ns *testNS) snapshot(t testing.TB, full bool) string {
 	t.Helper()
 	var b strings.Builder
@@ -141,22 +212,28 @@ func (ns *testNS) snapshot(t testing.TB, full bool) string {
 		a := l.Attrs()
 		fmt.Fprintf(&b, "link %d %s %s %s mtu %d up=%v\n", a.Index, a.Name, l.Type(), a.HardwareAddr, a.MTU, a.Flags&net.FlagUp != 0)
 	}
-	addrs, err := ns.nl.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := ns.nl.AddrList(nil, netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "addr %d %s\n", a.LinkIndex, a.IPNet)
 	}
-	routes, err := ns.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := ns.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	require.NoError(t, err)
 	for _, r := range routes {
-		fmt.Fprintf(&b, "route table %d type %d %s\n", r.Table, r.Type, r)
+		if r.Table == unix.RT_TABLE_LOCAL && r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() {
+			// The local route of a link-local address appears when its
+			// duplicate address detection ends: it follows the address,
+			// listed above, at its own time.
+			continue
+		}
+		fmt.Fprintf(&b, "route family %d table %d type %d %s\n", r.Family, r.Table, r.Type, r)
 	}
-	rules, err := ns.nl.RuleList(netlink.FAMILY_V4)
+	rules, err := ns.nl.RuleList(netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, r := range rules {
-		fmt.Fprintf(&b, "rule %d iif %q %s mark %#x\n", r.Priority, r.IifName, r, r.Mark)
+		fmt.Fprintf(&b, "rule family %d %d iif %q %s ipproto %d mark %#x\n", r.Family, r.Priority, r.IifName, r, r.IPProto, r.Mark)
 	}
-	neigh, err := ns.nl.NeighList(0, netlink.FAMILY_V4)
+	neigh, err := ns.nl.NeighList(0, netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, n := range neigh {
 		if n.State&netlink.NUD_PERMANENT != 0 {
@@ -164,14 +241,18 @@ func (ns *testNS) snapshot(t testing.TB, full bool) string {
 		}
 	}
 	if full {
-		b.WriteString(ns.run(t, "iptables-save", "-t", "nat"))
-		b.WriteString(ns.run(t, "iptables-save", "-t", "mangle"))
-		b.WriteString(ns.run(t, "sysctl", "net.ipv4.ip_forward", "net.ipv4.tcp_early_demux"))
+		for _, save := range []string{"iptables-nft-save", "iptables-legacy-save"} {
+			b.WriteString(ns.run(t, save, "-t", "nat"))
+			b.WriteString(ns.run(t, save, "-t", "mangle"))
+		}
+		b.WriteString(ns.run(t, "sh", "-c", "nft list table ip "+enforce.ConnmarkTableName+" 2>/dev/null || echo no table ip "+enforce.ConnmarkTableName))
+		b.WriteString(ns.run(t, "sysctl", "-e", "net.ipv4.ip_forward", "net.ipv4.tcp_early_demux",
+			"net.ipv6.conf.all.forwarding", "net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.eth0.accept_ra"))
 	}
 	return noise.ReplaceAllString(b.String(), "")
 }
 
-var noise = regexp.MustCompile(`(?m)^#.*\n|\[\d+:\d+\]`)
+var noise = regexp.MustCompile(`(?m)^#.*\n|\[\d+:\d+\]|packets \d+ bytes \d+`)
 
 // Addresses of the simulated VPC.
 var (
@@ -182,6 +263,16 @@ var (
 	vpcCIDR   = netip.MustParsePrefix("10.0.0.0/16")
 	subnet    = netip.MustParsePrefix("10.0.0.0/19")
 	probePort = 8080
+
+	// The VPC's IPv6 side: the node's primary address (a /128, as DHCPv6
+	// gives it), a peer in another subnet, an address outside the VPC, and
+	// the subnet of the branch ENIs. The VPC's router answers at
+	// fe80:ec2::1 on every link.
+	nodeIP6   = netip.MustParseAddr("2600:1f14:abc:de00::10")
+	vpcPeer6  = netip.MustParseAddr("2600:1f14:abc:ff00::50")
+	outside6  = netip.MustParseAddr("2001:db8::7")
+	subnetV6  = netip.MustParsePrefix("2600:1f14:abc:de00::/64")
+	routerLL6 = netip.MustParsePrefix("fe80:ec2::1/64")
 )
 
 // topo is a node namespace, a "VPC" namespace at the other end of the
@@ -194,23 +285,46 @@ type topo struct {
 	node, vpc *testNS
 	mu        sync.Mutex
 	podIPs    map[int]netip.Addr // by VLAN
+	// iptables is the node's iptables binary ("" for the one in PATH), nft
+	// whether it is the nf_tables variant.
+	iptables string
+	nft      bool
 }
+
+// The iptables variants a test runs with: the nf_tables one (iptables in
+// PATH on this machine) and the legacy one, which Debian's iptables
+// package installs beside it.
+var iptablesVariants = []struct{ name, path string }{{"nf_tables", ""}, {"legacy", "/usr/sbin/iptables-legacy"}}
 
 func newTopo(t testing.TB) *topo {
 	t.Helper()
-	tp := &topo{node: newNS(t), vpc: newNS(t), podIPs: map[int]netip.Addr{}}
+	return newTopoWith(t, "")
+}
+
+// newTopoWith builds the topology with the node's iptables at iptablesPath
+// ("" for iptables in PATH).
+func newTopoWith(t testing.TB, iptablesPath string) *topo {
+	t.Helper()
+	if iptablesPath != "" {
+		_, err := os.Stat(iptablesPath)
+		require.NoError(t, err, "install iptables (Debian's package ships iptables-legacy)")
+	}
+	tp := &topo{node: newNS(t), vpc: newNS(t), podIPs: map[int]netip.Addr{}, iptables: iptablesPath}
+	tp.nft = tp.ipt(t).NFTables()
 	n, v := tp.node, tp.vpc
 	require.NoError(t, n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "tonode", PeerNamespace: netlink.NsFd(int(v.h))}))
 	// This kernel may lack dummy links: veth pairs stand in for the trunk
 	// link and for the VPC's far side.
 	require.NoError(t, n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1-peer"}))
 	n.addr(t, "eth0", "10.0.0.10/19")
+	n.addr(t, "eth0", nodeIP6.String()+"/128")
 	n.up(t, "eth0")
 	n.up(t, "eth1")
 	n.up(t, "eth1-peer")
 	eth0, err := n.nl.LinkByName("eth0")
 	require.NoError(t, err)
 	require.NoError(t, n.nl.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: vpcGW.AsSlice()}))
+	require.NoError(t, n.nl.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: routerLL6.Addr().AsSlice(), Family: netlink.FAMILY_V6}))
 
 	v.addr(t, "tonode", "10.0.0.1/19")
 	v.up(t, "tonode")
@@ -221,6 +335,16 @@ func newTopo(t testing.TB) *topo {
 	v.up(t, "world-peer")
 	v.sysctl(t, "net.ipv4.ip_forward", "1")
 	v.sysctl(t, "net.ipv4.conf.tonode.proxy_arp", "1")
+
+	v.addr(t, "tonode", routerLL6.String())
+	v.addr(t, "world", vpcPeer6.String()+"/128")
+	v.addr(t, "world", outside6.String()+"/128")
+	v.sysctl(t, "net.ipv6.conf.all.forwarding", "1")
+	tonode, err := v.nl.LinkByName("tonode")
+	require.NoError(t, err)
+	require.NoError(t, v.nl.RouteAdd(&netlink.Route{LinkIndex: tonode.Attrs().Index, Dst: ipNet(netip.PrefixFrom(nodeIP6, 128))}))
+	n.settle(t)
+	v.settle(t)
 	return tp
 }
 
@@ -242,23 +366,55 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 	if err != nil {
 		return err
 	}
-	if err := v.nl.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(vpcGW, 32))}); err != nil {
+	gw := netip.PrefixFrom(vpcGW, 32)
+	if podIP.Is6() {
+		gw = routerLL6
+	}
+	if err := v.nl.AddrAdd(peer, nlAddr(gw)); err != nil {
 		return err
 	}
 	if err := v.nl.LinkSetUp(peer); err != nil {
 		return err
 	}
-	if err := v.nl.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
+	// EC2's source/destination check: an ENI sends only packets from its
+	// own addresses; the VPC drops an IPv4 packet from the branch with
+	// another source (ARP is not affected).
+	if podIP.Is4() {
+		if err := inNetNS(v.path, func() error {
+			out, err := exec.Command("iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-i", br, "!", "-s", podIP.String(), "-j", "DROP").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("source/destination check on %s: %w", br, err)
+		}
+	}
+	if err := v.nl.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlFamily(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
 		return err
 	}
-	return v.nl.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, 32)), Scope: netlink.SCOPE_LINK})
+	return v.nl.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, podIP.BitLen())), Scope: netlink.SCOPE_LINK})
 }
 
 func (tp *topo) applier(t testing.TB) enforce.Applier {
 	t.Helper()
-	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
+	return enforce.Join(tp.netlink(t), tp.ipt(t))
+}
+
+// iptablesBinary is the node's iptables command.
+func (tp *topo) iptablesBinary() string {
+	if tp.iptables == "" {
+		return "iptables"
+	}
+	return tp.iptables
+}
+
+// ipt returns an IPTables applier for the topology's node.
+func (tp *topo) ipt(t testing.TB) *IPTables {
+	t.Helper()
+	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path, Path: tp.iptables})
 	require.NoError(t, err)
-	return enforce.Join(tp.netlink(t), ipt)
+	return ipt
 }
 
 // netlink returns a Netlink applier for the topology's node, with the
@@ -272,12 +428,40 @@ func (tp *topo) netlink(t testing.TB) *Netlink {
 
 func (tp *topo) builder(t testing.TB, mode enforce.Mode, externalSNAT bool) *enforce.Builder {
 	t.Helper()
-	b, err := enforce.NewBuilder(enforce.Options{
-		Mode: mode, TrunkLink: "eth1", PrimaryInterface: "eth0", PrimaryIP: nodeIP,
-		VPCCIDRs: []netip.Prefix{vpcCIDR}, ExternalSNAT: externalSNAT,
-	})
+	return tp.builderWith(t, enforce.Options{Mode: mode, ExternalSNAT: externalSNAT})
+}
+
+// builderWith completes o with the topology's links and addresses.
+func (tp *topo) builderWith(t testing.TB, o enforce.Options) *enforce.Builder {
+	t.Helper()
+	o.TrunkLink, o.PrimaryInterface, o.NFTables = "eth1", "eth0", tp.nft
+	if o.Family == enforce.IPv4 {
+		o.PrimaryIP, o.VPCCIDRs = nodeIP, []netip.Prefix{vpcCIDR}
+	}
+	b, err := enforce.NewBuilder(o)
 	require.NoError(t, err)
 	return b
+}
+
+// probeNeedsEarlyDemuxOff shows why a strict-mode node needs
+// Options.DisableTCPEarlyDemux (the plugin's DISABLE_TCP_EARLY_DEMUX) for
+// kubelet's TCP probes: with tcp_early_demux at its default, 1, the node's
+// connection to its own pod through the VPC does not complete. It leaves
+// the node with early demux off and returns the pod's server's hits.
+func probeNeedsEarlyDemuxOff(t *testing.T, tp *topo, a enforce.Applier, o enforce.Options, pod netip.Addr, podNS *testNS) <-chan hit {
+	t.Helper()
+	hits := serve(t, podNS, pod, "")
+	require.Equal(t, "net.ipv4.tcp_early_demux = 1\n", tp.node.run(t, "sysctl", "net.ipv4.tcp_early_demux"), "the default, as the plugin's")
+	require.Error(t, dialTimeout(tp.node, pod, 2*time.Second), "node -> strict-mode pod with tcp_early_demux=1")
+	select {
+	case h := <-hits:
+		t.Fatalf("the pod accepted the probe (%v), yet the node's connect failed", h)
+	default:
+	}
+	o.DisableTCPEarlyDemux = true
+	mustApply(t, a, tp.builderWith(t, o).Node())
+	require.Equal(t, "net.ipv4.tcp_early_demux = 0\n", tp.node.run(t, "sysctl", "net.ipv4.tcp_early_demux"))
+	return hits
 }
 
 // pod creates a pod namespace and the Pod input for it.
@@ -294,6 +478,29 @@ func (tp *topo) pod(t testing.TB, name string, vlan int, ip netip.Addr) (enforce
 			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet,
 		},
 	}, ns
+}
+
+// builderV6 is an IPv6 node's builder: no SNAT settings.
+func (tp *topo) builderV6(t testing.TB, mode enforce.Mode) *enforce.Builder {
+	t.Helper()
+	b, err := enforce.NewBuilder(enforce.Options{Mode: mode, Family: enforce.IPv6, TrunkLink: "eth1", PrimaryInterface: "eth0"})
+	require.NoError(t, err)
+	return b
+}
+
+// podV6 creates a pod namespace and the Pod input of an IPv6 cluster: its
+// branch ENI, from the annotation the controller writes for an ENI in an
+// IPv6-only subnet, has no IPv4 address.
+func (tp *topo) podV6(t testing.TB, name string, vlan int, ip netip.Addr) (enforce.Pod, *testNS) {
+	t.Helper()
+	ns := newNS(t)
+	tp.mu.Lock()
+	tp.podIPs[vlan] = ip
+	tp.mu.Unlock()
+	enis, err := podeni.Parse(fmt.Sprintf(`[{"eniId":"eni-%08x","ifAddress":"02:aa:bb:cc:%02x:%02x","privateIp":"","ipv6Addr":%q,"vlanId":%d,"subnetCidr":"","subnetV6Cidr":%q,"associationID":"trunk-assoc-1"}]`,
+		vlan, vlan>>8, vlan&0xff, ip, vlan, subnetV6))
+	require.NoError(t, err)
+	return enforce.Pod{Namespace: "default", Name: name, NetNS: ns.path, IfName: "eth0", Branch: enis[0]}, ns
 }
 
 type hit struct {
@@ -321,7 +528,7 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 		var ln net.Listener
 		require.NoError(t, inNetNS(ns.path, func() error {
 			var err error
-			ln, err = lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(addr, uint16(probePort)).String())
+			ln, err = lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
 		}))
 		t.Cleanup(func() { ln.Close() })
@@ -345,9 +552,22 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 // server's greeting.
 func dial(t testing.TB, ns *testNS, addr netip.Addr) error {
 	t.Helper()
+	return dialTimeout(ns, addr, 5*time.Second)
+}
+
+func dialTimeout(ns *testNS, addr netip.Addr, timeout time.Duration) error {
+	return dialFrom(ns, netip.Addr{}, netip.AddrPortFrom(addr, uint16(probePort)), timeout)
+}
+
+// dialFrom connects from ns (from the local address src, if valid) to
+// dst and reads the server's greeting.
+func dialFrom(ns *testNS, src netip.Addr, dst netip.AddrPort, timeout time.Duration) error {
 	return inNetNS(ns.path, func() error {
-		d := net.Dialer{Timeout: 5 * time.Second}
-		c, err := d.Dial("tcp4", netip.AddrPortFrom(addr, uint16(probePort)).String())
+		d := net.Dialer{Timeout: timeout}
+		if src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
+		c, err := d.Dial("tcp", dst.String())
 		if err != nil {
 			return err
 		}
@@ -407,8 +627,9 @@ func TestKernelStrict(t *testing.T) {
 	require.Equal(t, hit{"br3", podIP}, path(t, podNS, outside, outHits), "pod -> outside the VPC leaves through the branch, not SNATed")
 
 	// A kubelet probe: node -> pod goes out of eth0 to the VPC, comes in
-	// through the branch, and the reply goes back through the branch.
-	podHits := serve(t, podNS, podIP, "")
+	// through the branch, and the reply goes back through the branch. It
+	// needs tcp_early_demux off, which restores the node's sysctl.
+	podHits := probeNeedsEarlyDemuxOff(t, tp, a, enforce.Options{Mode: enforce.Strict}, podIP, podNS)
 	vpcNodeRx, _ := tp.vpc.counters(t, "tonode")
 	brRx, brTx := tp.vpc.counters(t, "br3")
 	require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits))
@@ -426,6 +647,7 @@ func TestKernelStrict(t *testing.T) {
 	require.Greater(t, vpcNodeRx2, vpcNodeRx, "the probe reached the VPC from the node's primary interface")
 	require.GreaterOrEqual(t, brTx2-brTx, uint64(3), "the VPC delivered the probe's packets through the branch")
 	require.GreaterOrEqual(t, brRx2-brRx, uint64(3), "the pod's replies came back through the branch")
+	mustApply(t, a, b.Node()) // back to the default early demux
 
 	td, err := b.Teardown(pod)
 	require.NoError(t, err)
@@ -437,44 +659,224 @@ func TestKernelStrict(t *testing.T) {
 
 func TestKernelStandard(t *testing.T) {
 	requireRoot(t)
-	for _, externalSNAT := range []bool{false, true} {
-		t.Run(fmt.Sprintf("externalSNAT=%v", externalSNAT), func(t *testing.T) {
-			tp := newTopo(t)
-			b := tp.builder(t, enforce.Standard, externalSNAT)
+	for _, v := range iptablesVariants {
+		for _, externalSNAT := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/externalSNAT=%v", v.name, externalSNAT), func(t *testing.T) {
+				testKernelStandard(t, v.path, externalSNAT)
+			})
+		}
+	}
+}
+
+func testKernelStandard(t *testing.T, iptablesPath string, externalSNAT bool) {
+	tp := newTopoWith(t, iptablesPath)
+	b := tp.builder(t, enforce.Standard, externalSNAT)
+	a := tp.applier(t)
+	mustApply(t, a, b.Node())
+	nodeBefore := tp.node.snapshot(t, true)
+
+	podIP := netip.MustParseAddr("10.0.0.8")
+	pod, podNS := tp.pod(t, "api", 5, podIP)
+	setup, err := b.Setup(pod)
+	require.NoError(t, err)
+	mustApply(t, a, setup)
+	veth := setup.Want.Veths[0].HostName
+	require.True(t, strings.HasPrefix(veth, "eni"))
+
+	vpcHits := serve(t, tp.vpc, vpcPeer, "br5", "tonode")
+	outHits := serve(t, tp.vpc, outside, "br5", "tonode")
+	nodeHits := serve(t, tp.node, nodeIP, "eth0", veth)
+
+	require.Equal(t, hit{veth, podIP}, path(t, podNS, nodeIP, nodeHits), "pod -> node stays on the veth")
+	require.Equal(t, hit{"br5", podIP}, path(t, podNS, vpcPeer, vpcHits), "pod -> VPC peer leaves through the branch")
+	if externalSNAT {
+		require.Equal(t, hit{"br5", podIP}, path(t, podNS, outside, outHits), "with external SNAT, pod -> outside leaves through the branch")
+	} else {
+		require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits), "pod -> outside leaves through the primary interface, SNATed to the node IP")
+		// Again: the connection mark must route every packet of a
+		// second connection the same way.
+		require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits))
+	}
+
+	podHits := serve(t, podNS, podIP, "")
+	require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits), "node -> pod (a kubelet probe) works")
+
+	td, err := b.Teardown(pod)
+	require.NoError(t, err)
+	mustApply(t, a, td)
+	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
+}
+
+// TestKernelIPv6Strict wires an IPv6 pod in strict mode and proves with
+// real TCP connections that all its traffic crosses its branch, that the
+// branch finds the VPC's router by neighbour discovery (which needs the
+// node plan's ICMPv6 rule), and that teardown leaves nothing behind.
+func TestKernelIPv6Strict(t *testing.T) {
+	requireRoot(t)
+	tp := newTopo(t)
+	b := tp.builderV6(t, enforce.Strict)
+	a := tp.applier(t)
+	node := b.Node()
+	mustApply(t, a, node)
+	tp.node.settle(t)
+	nodeBefore, vpcBefore := tp.node.snapshot(t, true), tp.vpc.snapshot(t, true)
+
+	podIP := netip.MustParseAddr("2600:1f14:abc:de00::7")
+	pod, podNS := tp.podV6(t, "web", 3, podIP)
+	podBefore := podNS.snapshot(t, true)
+	setup, err := b.Setup(pod)
+	require.NoError(t, err)
+	mustApply(t, a, setup)
+	veth := setup.Want.Veths[0].HostName
+	tp.node.waitDAD(t, "vlan.eth.3", veth)
+	for _, key := range []string{"net.ipv6.conf.vlan/eth/3.accept_ra", "net.ipv6.conf." + veth + ".accept_ra"} {
+		require.Equal(t, key+" = 0\n", tp.node.run(t, "sysctl", key))
+	}
+	require.Equal(t, "net.ipv6.conf.vlan/eth/3.forwarding = 0\n", tp.node.run(t, "sysctl", "net.ipv6.conf.vlan/eth/3.forwarding"))
+	require.Contains(t, podNS.run(t, "ip", "-6", "addr", "show", "dev", "eth0"), "inet6 2600:1f14:abc:de00::7/128 scope global nodad")
+
+	vpcHits := serve(t, tp.vpc, vpcPeer6, "br3", "tonode")
+	outHits := serve(t, tp.vpc, outside6, "br3", "tonode")
+	nodeHits := serve(t, tp.node, nodeIP6, "eth0", veth)
+
+	require.Equal(t, hit{"br3", podIP}, path(t, podNS, vpcPeer6, vpcHits), "pod -> VPC peer leaves through the branch")
+	require.Equal(t, hit{"eth0", podIP}, path(t, podNS, nodeIP6, nodeHits), "pod -> node crosses the branch and the VPC, arriving on the primary interface")
+	require.Equal(t, hit{"br3", podIP}, path(t, podNS, outside6, outHits), "pod -> outside the VPC leaves through the branch (no SNAT in IPv6)")
+
+	// A kubelet probe over IPv6: out of eth0, back in through the branch,
+	// with early demux off as in IPv4.
+	podHits := probeNeedsEarlyDemuxOff(t, tp, a, enforce.Options{Mode: enforce.Strict, Family: enforce.IPv6}, podIP, podNS)
+	brRx, brTx := tp.vpc.counters(t, "br3")
+	require.Equal(t, hit{"", nodeIP6}, path(t, tp.node, podIP, podHits))
+	brRx2, brTx2 := tp.vpc.counters(t, "br3")
+	require.Greater(t, brTx2, brTx, "the VPC delivered the probe through the branch")
+	require.Greater(t, brRx2, brRx, "the pod answered through the branch")
+	mustApply(t, a, node) // back to the default early demux
+
+	// Without the rule that sends the router's ICMPv6 to the local table,
+	// the branch cannot resolve fe80:ec2::1: its neighbour advertisements
+	// would be routed by table 103 instead of delivered.
+	gwRule := node.Want.Rules[1]
+	require.Equal(t, enforce.VPCGatewayV6, gwRule.Src.Addr())
+	require.NoError(t, tp.node.nl.RuleDel(nlRule(gwRule)))
+	tp.node.run(t, "ip", "-6", "neigh", "flush", "dev", "vlan.eth.3")
+	require.Error(t, dialTimeout(podNS, vpcPeer6, 3*time.Second), "without the gateway rule the branch cannot reach its router")
+	mustApply(t, a, node)
+	// The failed resolution may still be pending; start a fresh one.
+	tp.node.run(t, "ip", "-6", "neigh", "flush", "dev", "vlan.eth.3")
+	require.Equal(t, hit{"br3", podIP}, path(t, podNS, vpcPeer6, vpcHits), "the node plan puts the rule back")
+
+	td, err := b.Teardown(pod)
+	require.NoError(t, err)
+	mustApply(t, a, td)
+	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
+	require.Equal(t, vpcBefore, tp.vpc.snapshot(t, true))
+	require.Equal(t, podBefore, podNS.snapshot(t, true))
+}
+
+func TestKernelIPv6Standard(t *testing.T) {
+	requireRoot(t)
+	tp := newTopo(t)
+	b := tp.builderV6(t, enforce.Standard)
+	a := tp.applier(t)
+	mustApply(t, a, b.Node())
+	tp.node.settle(t)
+	nodeBefore := tp.node.snapshot(t, true)
+
+	podIP := netip.MustParseAddr("2600:1f14:abc:de00::8")
+	pod, podNS := tp.podV6(t, "api", 5, podIP)
+	setup, err := b.Setup(pod)
+	require.NoError(t, err)
+	mustApply(t, a, setup)
+	veth := setup.Want.Veths[0].HostName
+	require.True(t, strings.HasPrefix(veth, "eni"))
+	tp.node.waitDAD(t, "vlan.eth.5", veth)
+
+	vpcHits := serve(t, tp.vpc, vpcPeer6, "br5", "tonode")
+	outHits := serve(t, tp.vpc, outside6, "br5", "tonode")
+	nodeHits := serve(t, tp.node, nodeIP6, "eth0", veth)
+
+	require.Equal(t, hit{veth, podIP}, path(t, podNS, nodeIP6, nodeHits), "pod -> node stays on the veth")
+	require.Equal(t, hit{"br5", podIP}, path(t, podNS, vpcPeer6, vpcHits), "pod -> VPC peer leaves through the branch")
+	require.Equal(t, hit{"br5", podIP}, path(t, podNS, outside6, outHits), "pod -> outside the VPC leaves through the branch, not SNATed")
+
+	podHits := serve(t, podNS, podIP, "")
+	require.Equal(t, hit{"", nodeIP6}, path(t, tp.node, podIP, podHits), "node -> pod (a kubelet probe) works over the veth")
+
+	td, err := b.Teardown(pod)
+	require.NoError(t, err)
+	mustApply(t, a, td)
+	require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
+}
+
+// dropped returns how many packets the VPC's source/destination check has
+// dropped on a branch's link.
+func (tp *topo) dropped(t testing.TB, br string) int {
+	t.Helper()
+	for _, line := range strings.Split(tp.vpc.run(t, "iptables-save", "-c", "-t", "raw"), "\n") {
+		if strings.Contains(line, "-i "+br+" ") && strings.HasSuffix(line, "-j DROP") {
+			var pkts, bytes int
+			_, err := fmt.Sscanf(line, "[%d:%d]", &pkts, &bytes)
+			require.NoError(t, err, line)
+			return pkts
+		}
+	}
+	t.Fatalf("no source/destination check for %s", br)
+	return 0
+}
+
+// TestKernelNodePort connects a client of the VPC to a NodePort of the
+// node (the node's primary address, DNATed to a standard-mode pod as
+// kube-proxy does) and shows that the pod's reply returns through the
+// primary interface only with NodePort support (the mangle CONNMARK rules
+// and the fwmark rule), with or without external SNAT. Without it the
+// reply leaves through the pod's branch, with the node's address as
+// source, and the VPC (its source/destination check, emulated with strict
+// reverse-path filtering) drops it.
+func TestKernelNodePort(t *testing.T) {
+	requireRoot(t)
+	const nodePort = 30080
+	type tcase struct {
+		iptables                 string
+		externalSNAT, noNodePort bool
+	}
+	var cases []tcase
+	for _, v := range iptablesVariants {
+		cases = append(cases, tcase{v.path, false, false}, tcase{v.path, true, false}, tcase{v.path, false, true}, tcase{v.path, true, true})
+	}
+	for _, tc := range cases {
+		variant := "nf_tables"
+		if tc.iptables != "" {
+			variant = "legacy"
+		}
+		t.Run(fmt.Sprintf("%s/externalSNAT=%v,nodePortSupport=%v", variant, tc.externalSNAT, !tc.noNodePort), func(t *testing.T) {
+			tp := newTopoWith(t, tc.iptables)
+			b := tp.builderWith(t, enforce.Options{Mode: enforce.Standard, ExternalSNAT: tc.externalSNAT, DisableNodePortSupport: tc.noNodePort})
 			a := tp.applier(t)
 			mustApply(t, a, b.Node())
-			nodeBefore := tp.node.snapshot(t, true)
-
 			podIP := netip.MustParseAddr("10.0.0.8")
-			pod, podNS := tp.pod(t, "api", 5, podIP)
+			pod, podNS := tp.pod(t, "web", 5, podIP)
 			setup, err := b.Setup(pod)
 			require.NoError(t, err)
 			mustApply(t, a, setup)
-			veth := setup.Want.Veths[0].HostName
-			require.True(t, strings.HasPrefix(veth, "eni"))
-
-			vpcHits := serve(t, tp.vpc, vpcPeer, "br5", "tonode")
-			outHits := serve(t, tp.vpc, outside, "br5", "tonode")
-			nodeHits := serve(t, tp.node, nodeIP, "eth0", veth)
-
-			require.Equal(t, hit{veth, podIP}, path(t, podNS, nodeIP, nodeHits), "pod -> node stays on the veth")
-			require.Equal(t, hit{"br5", podIP}, path(t, podNS, vpcPeer, vpcHits), "pod -> VPC peer leaves through the branch")
-			if externalSNAT {
-				require.Equal(t, hit{"br5", podIP}, path(t, podNS, outside, outHits), "with external SNAT, pod -> outside leaves through the branch")
-			} else {
-				require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits), "pod -> outside leaves through the primary interface, SNATed to the node IP")
-				// Again: the connection mark must route every packet of a
-				// second connection the same way.
-				require.Equal(t, hit{"tonode", nodeIP}, path(t, podNS, outside, outHits))
-			}
-
+			// kube-proxy's DNAT of the NodePort to the pod.
+			tp.node.run(t, tp.iptablesBinary(), "-w", "-t", "nat", "-I", "PREROUTING", "1", "-d", nodeIP.String()+"/32", "-p", "tcp",
+				"--dport", fmt.Sprint(nodePort), "-j", "DNAT", "--to-destination", netip.AddrPortFrom(podIP, uint16(probePort)).String())
 			podHits := serve(t, podNS, podIP, "")
-			require.Equal(t, hit{"", nodeIP}, path(t, tp.node, podIP, podHits), "node -> pod (a kubelet probe) works")
 
-			td, err := b.Teardown(pod)
-			require.NoError(t, err)
-			mustApply(t, a, td)
-			require.Equal(t, nodeBefore, tp.node.snapshot(t, true), "teardown leaves the node as before the pod")
+			drops := tp.dropped(t, "br5")
+			toNodeRx, _ := tp.vpc.counters(t, "tonode")
+			err = dialFrom(tp.vpc, vpcPeer, netip.AddrPortFrom(nodeIP, nodePort), 3*time.Second)
+			toNodeRx2, _ := tp.vpc.counters(t, "tonode")
+			if tc.noNodePort {
+				require.Error(t, err, "without NodePort support the reply cannot reach the client")
+				require.Greater(t, tp.dropped(t, "br5"), drops, "the pod's replies left through its branch with the node's address, and the VPC dropped them")
+				return
+			}
+			require.NoError(t, err, "the client reached the pod through the NodePort")
+			require.Equal(t, hit{"", vpcPeer}, <-podHits, "the pod saw the client's own address")
+			require.Equal(t, drops, tp.dropped(t, "br5"), "no reply left through the branch")
+			require.Greater(t, toNodeRx2, toNodeRx, "the replies came back through the primary interface")
 		})
 	}
 }
@@ -524,8 +926,7 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	tp := newTopo(t)
 	b := tp.builder(t, enforce.Strict, false)
 	nl := tp.netlink(t)
-	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
-	require.NoError(t, err)
+	ipt := tp.ipt(t)
 	a := enforce.Join(nl, ipt)
 	mustApply(t, a, b.Node())
 
@@ -541,6 +942,22 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	mustApply(t, a, b.Node())
 	require.Empty(t, changes, "applying the same plans again changes nothing")
 	require.Equal(t, snap, tp.node.snapshot(t, true))
+
+	// The same for an IPv6 node's plans (another node: one namespace is
+	// one node, of one family).
+	tp6 := newTopo(t)
+	b6 := tp6.builderV6(t, enforce.Strict)
+	nl6 := tp6.netlink(t)
+	a6 := enforce.Join(nl6, tp6.ipt(t))
+	mustApply(t, a6, b6.Node())
+	pod6, _ := tp6.podV6(t, "web", 3, netip.MustParseAddr("2600:1f14:abc:de00::7"))
+	p6, err := b6.Setup(pod6)
+	require.NoError(t, err)
+	mustApply(t, a6, p6)
+	nl6.beforeChange = func(c enforce.Change) error { changes = append(changes, c); return nil }
+	mustApply(t, a6, p6)
+	mustApply(t, a6, b6.Node())
+	require.Empty(t, changes, "applying the same IPv6 plans again changes nothing")
 	nl.beforeChange = nil
 
 	// The pod is force-deleted (no CNI DEL) and a pod of the same name
@@ -575,16 +992,25 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 
 func TestKernelRollbackAtEveryStep(t *testing.T) {
 	requireRoot(t)
-	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode   enforce.Mode
+		family enforce.Family
+	}{{enforce.Strict, enforce.IPv4}, {enforce.Standard, enforce.IPv4}, {enforce.Strict, enforce.IPv6}, {enforce.Standard, enforce.IPv6}} {
+		t.Run(tc.mode.String()+"/"+tc.family.String(), func(t *testing.T) {
 			tp := newTopo(t)
+			mode := tc.mode
 			b := tp.builder(t, mode, false)
+			if tc.family == enforce.IPv6 {
+				b = tp.builderV6(t, mode)
+			}
 			nl := tp.netlink(t)
-			ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path})
-			require.NoError(t, err)
-			mustApply(t, enforce.Join(nl, ipt), b.Node())
+			mustApply(t, enforce.Join(nl, tp.ipt(t)), b.Node())
+			tp.node.settle(t)
 
 			pod, podNS := tp.pod(t, "web", 3, netip.MustParseAddr("10.0.0.7"))
+			if tc.family == enforce.IPv6 {
+				pod, podNS = tp.podV6(t, "web", 3, netip.MustParseAddr("2600:1f14:abc:de00::7"))
+			}
 			p, err := b.Setup(pod)
 			require.NoError(t, err)
 			before := map[*testNS]string{tp.node: tp.node.snapshot(t, true), tp.vpc: tp.vpc.snapshot(t, true), podNS: podNS.snapshot(t, false)}

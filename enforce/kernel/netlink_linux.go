@@ -150,8 +150,9 @@ func (b *nlBackend) link(ns enforce.Namespace, name string) (netlink.Link, error
 
 func hw(m podeni.MAC) net.HardwareAddr { return net.HardwareAddr(m[:]) }
 
-// fit gives an existing link the MAC (unless zero) and MTU wanted and
-// brings it up, recording how to restore MAC and MTU.
+// fit gives an existing link the MAC (unless zero) and MTU wanted,
+// recording how to restore them. It leaves the link's state alone (Net
+// brings the plan's links up once their sysctls are set).
 func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac podeni.MAC, mtu int, c enforce.Change, step func(enforce.Change) error, u *apply.Undo) error {
 	a := l.Attrs()
 	macWrong := !mac.IsZero() && a.HardwareAddr.String() != mac.String()
@@ -173,10 +174,20 @@ func (b *nlBackend) fit(h *netlink.Handle, l netlink.Link, mac podeni.MAC, mtu i
 			u.Push(func() error { return h.LinkSetMTU(l, oldMTU) })
 		}
 	}
-	if a.Flags&net.FlagUp == 0 {
-		if err := h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("bring up %s: %w", a.Name, err)
-		}
+	return nil
+}
+
+func (b *nlBackend) SetUp(ns enforce.Namespace, name string) error {
+	l, err := b.devIndex(ns, name)
+	if err != nil {
+		return err
+	}
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return nil
+	}
+	h, _ := b.h(ns)
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("bring up %s in the %s namespace: %w", name, ns, err)
 	}
 	return nil
 }
@@ -288,12 +299,6 @@ func (b *nlBackend) EnsureVeth(v enforce.VethPair, step func(enforce.Change) err
 		return fmt.Errorf("create veth %s: %w", v.HostName, err)
 	}
 	u.Push(func() error { return b.DelLink(enforce.HostNS, v.HostName) })
-	if err := b.host.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.HostName}}); err != nil {
-		return fmt.Errorf("bring up %s: %w", v.HostName, err)
-	}
-	if err := b.pod.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: v.PodName}}); err != nil {
-		return fmt.Errorf("bring up %s in the pod: %w", v.PodName, err)
-	}
 	return nil
 }
 
@@ -312,6 +317,14 @@ func (b *nlBackend) DelLink(ns enforce.Namespace, name string) error {
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil
+}
+
+// nlFamily is the netlink family of an address.
+func nlFamily(a netip.Addr) int {
+	if a.Is6() && !a.Is4In6() {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
@@ -350,7 +363,7 @@ func (b *nlBackend) HasAddr(a enforce.Addr) (bool, error) {
 		return false, err
 	}
 	h, _ := b.h(a.NS)
-	addrs, err := h.AddrList(l, netlink.FAMILY_V4)
+	addrs, err := h.AddrList(l, nlFamily(a.Prefix.Addr()))
 	if err != nil {
 		return false, fmt.Errorf("list addresses of %s: %w", a.Dev, err)
 	}
@@ -368,7 +381,11 @@ func (b *nlBackend) AddAddr(a enforce.Addr) error {
 		return err
 	}
 	h, _ := b.h(a.NS)
-	return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+	x := &netlink.Addr{IPNet: ipNet(a.Prefix)}
+	if a.NoDAD {
+		x.Flags = unix.IFA_F_NODAD
+	}
+	return h.AddrAdd(l, x)
 }
 
 func (b *nlBackend) DelAddr(a enforce.Addr) error {
@@ -386,7 +403,7 @@ func (b *nlBackend) LookupNeighbor(n enforce.Neighbor) (enforce.Neighbor, bool, 
 		return enforce.Neighbor{}, false, err
 	}
 	h, _ := b.h(n.NS)
-	ns, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+	ns, err := h.NeighList(l.Attrs().Index, nlFamily(n.IP))
 	if err != nil {
 		return enforce.Neighbor{}, false, fmt.Errorf("list neighbours of %s: %w", n.Dev, err)
 	}
@@ -408,7 +425,7 @@ func (b *nlBackend) neigh(n enforce.Neighbor) (*netlink.Handle, *netlink.Neigh, 
 		return nil, nil, err
 	}
 	h, _ := b.h(n.NS)
-	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
+	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: nlFamily(n.IP), State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
 }
 
 func (b *nlBackend) SetNeighbor(n enforce.Neighbor) error {
@@ -432,7 +449,7 @@ func (b *nlBackend) Routes(ns enforce.Namespace, table int) ([]enforce.Route, er
 	if err != nil {
 		return nil, err
 	}
-	rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
+	rs, err := h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, fmt.Errorf("list routes of table %d: %w", table, err)
 	}
@@ -450,7 +467,9 @@ func (b *nlBackend) Routes(ns enforce.Namespace, table int) ([]enforce.Route, er
 			names[r.LinkIndex] = dev
 		}
 		dst := prefixOf(r.Dst)
-		if !dst.IsValid() {
+		if !dst.IsValid() && r.Family == netlink.FAMILY_V6 {
+			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		} else if !dst.IsValid() {
 			dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 		}
 		x := enforce.Route{NS: ns, Table: r.Table, Dst: dst, Dev: dev}
@@ -471,7 +490,7 @@ func (b *nlBackend) nlRoute(r enforce.Route) (*netlink.Handle, *netlink.Route, e
 		return nil, nil, err
 	}
 	h, _ := b.h(r.NS)
-	x := &netlink.Route{LinkIndex: l.Attrs().Index, Table: r.Table, Scope: netlink.SCOPE_UNIVERSE}
+	x := &netlink.Route{LinkIndex: l.Attrs().Index, Table: r.Table, Scope: netlink.SCOPE_UNIVERSE, Family: nlFamily(r.Dst.Addr())}
 	if r.Dst.Bits() > 0 {
 		x.Dst = ipNet(r.Dst)
 	}
@@ -505,7 +524,7 @@ func (b *nlBackend) DelRoute(r enforce.Route) error {
 	if err != nil {
 		return err
 	}
-	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: ipNet(r.Dst)}
+	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: ipNet(r.Dst), Family: nlFamily(r.Dst.Addr())}
 	if r.Gw.IsValid() {
 		x.Gw = r.Gw.AsSlice()
 	}
@@ -520,13 +539,16 @@ func (b *nlBackend) DelRoute(r enforce.Route) error {
 }
 
 func (b *nlBackend) Rules() ([]enforce.IPRule, error) {
-	rs, err := b.host.RuleList(netlink.FAMILY_V4)
+	rs, err := b.host.RuleList(netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
 	out := make([]enforce.IPRule, 0, len(rs))
 	for _, r := range rs {
-		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, Mark: r.Mark}
+		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, IPProto: uint8(r.IPProto), Mark: r.Mark}
+		if r.Family == netlink.FAMILY_V6 {
+			x.Family = enforce.IPv6
+		}
 		if r.Mask != nil {
 			x.Mask = *r.Mask
 		}
@@ -538,6 +560,10 @@ func (b *nlBackend) Rules() ([]enforce.IPRule, error) {
 func nlRule(r enforce.IPRule) *netlink.Rule {
 	x := netlink.NewRule()
 	x.Family = netlink.FAMILY_V4
+	if r.Family == enforce.IPv6 {
+		x.Family = netlink.FAMILY_V6
+	}
+	x.IPProto = int(r.IPProto)
 	x.Priority = r.Priority
 	x.Table = r.Table
 	x.Src = ipNet(r.Src)

@@ -64,7 +64,8 @@ func kubeMinor(t *testing.T) string {
 // and bounded), installs the CRD and applies the tutorial's manifests with
 // the real kubectl, as the tutorial's reader does: the server, of the
 // Kubernetes minor our k8s.io/api is, validates the policies with the CRD's
-// schema and CEL rule, and `kubectl get sgp` prints the CRD's columns.
+// schema (EKS's: what it refuses is refused with the field's path) and
+// `kubectl get sgp` prints the CRD's columns.
 func TestAPIServerKubectl(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{Scheme: newScheme(t)})
 	// From launching etcd to an API server that serves the default
@@ -114,29 +115,29 @@ func TestAPIServerKubectl(t *testing.T) {
 	require.Equal(t, "my-security-group-policy", row[0])
 	require.Equal(t, `["`+tut.PodSecurityGroupID+`"]`, row[1])
 
-	// Refusals name the field and the rule.
-	bad := []struct {
+	// The CRD validates as the one EKS installs: what it refuses, it refuses
+	// with the field's path.
+	refused := []struct {
 		name, manifest, want string
 	}{
-		{"the tutorial's file without the sed", "", `spec.securityGroups.groupIds[0]: Invalid value: "my_pod_security_group_id": spec.securityGroups.groupIds[0] in body should match '^sg-([0-9a-f]{8}|[0-9a-f]{17})$'`},
-		{"upper-case hex", policyYAML("upper", `podSelector: {}`, "sg-0123456789ABCDEF0"), `spec.securityGroups.groupIds[0]: Invalid value: "sg-0123456789ABCDEF0"`},
-		{"no selector", policyYAML("none", ``, tut.PodSecurityGroupID), `spec: Invalid value: set podSelector, serviceAccountSelector or both; a policy without selectors selects no pod`},
 		{"no group", policyYAML("empty", `podSelector: {}`), `spec.securityGroups.groupIds: Invalid value: 0: spec.securityGroups.groupIds in body should have at least 1 items`},
-		{"seventeen groups", policyYAML("many", `podSelector: {}`, seventeenGroups()...), `spec.securityGroups.groupIds: Too many: 17: must have at most 16 items`},
+		{"groups not a list", strings.Replace(policyYAML("scalar", `podSelector: {}`, tut.PodSecurityGroupID), "groupIds:\n      - ", "groupIds: ", 1),
+			`spec.securityGroups.groupIds: Invalid value: "string": spec.securityGroups.groupIds in body must be of type array`},
 	}
-	for _, tt := range bad {
+	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			file := dir + "/bad.yaml"
-			if tt.manifest == "" {
-				file = tutorialManifests(t, "") + "/my-security-group-policy.yaml"
-			} else {
-				require.NoError(t, os.WriteFile(file, []byte(tt.manifest), 0o600))
-			}
-			_, err := c.Kubectl(ctx, c.Kubeconfig, "apply", "-f", file)
+			_, err := c.Kubectl(ctx, c.Kubeconfig, "apply", "-f", writeTemp(t, tt.manifest))
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
 	require.Len(t, strings.Split(strings.TrimSpace(k("get", "sgp", "-n", tutorialNS, "-o", "name")), "\n"), 1, "no refused policy was stored")
+	// What EKS's CRD accepts, it accepts too, so that every policy written
+	// for EKS applies and updates: a group ID that is not one, no selector,
+	// more groups than an ENI takes. The controller's policy webhook warns
+	// about them (TestAPIServerWebhooks).
+	k("apply", "-f", tutorialManifests(t, "")+"/my-security-group-policy.yaml", "--dry-run=server")
+	k("apply", "-f", writeTemp(t, policyYAML("none", ``, tut.PodSecurityGroupID)), "--dry-run=server")
+	k("apply", "-f", writeTemp(t, policyYAML("many", `podSelector: {}`, seventeenGroups()...)), "--dry-run=server")
 }
 
 func policyYAML(name, selectors string, groups ...string) string {
@@ -217,8 +218,15 @@ metadata:
 		return q.String(), ok
 	}
 
+	// A policy the server accepts (as EKS does) but the controller cannot
+	// serve: kubectl shows the controller's warnings, field by field.
+	_, warnings, err := w.c.KubectlOutput(ctx, w.c.Kubeconfig, "apply", "-f",
+		writeTemp(t, policyYAML("typo", "podSelector: {matchLabels: {role: typo}}", "my_pod_security_group_id")))
+	require.NoError(t, err)
+	require.Contains(t, warnings, `Warning: SecurityGroupPolicy my-namespace/typo: spec.securityGroups.groupIds[0]: Invalid value: "my_pod_security_group_id"`)
+
 	// A pod the tutorial's policy selects gets the resource request.
-	_, err := asAlice("apply", "-f", podFile("selected", "my-role", ""))
+	_, err = asAlice("apply", "-f", podFile("selected", "my-role", ""))
 	require.NoError(t, err)
 	q, ok := podENI(getPod("selected"))
 	require.True(t, ok, "the mutating webhook added %s", podeni.ResourceName)
@@ -482,7 +490,9 @@ func (w *world) ec2CallSummary() string {
 // pod's ENI, changes the cluster while it is down, and starts it again: it
 // rebuilds its state from EC2 and the API server. No ENI of a live pod is
 // deleted; the ENIs of pods deleted meanwhile, and the one it created but
-// never associated, are cleaned up; pods bound meanwhile get theirs.
+// never associated, are cleaned up; pods bound meanwhile get theirs. Two
+// nodes that joined meanwhile cannot be served (a t3, a terminated
+// instance): the controller becomes ready with the others and reports them.
 // (-max-warm=-1: released ENIs are deleted after their cool-down, as the VPC
 // resource controller does, so that cleaning up shows in EC2.)
 func TestAPIServerRestart(t *testing.T) {
@@ -523,9 +533,20 @@ func TestAPIServerRestart(t *testing.T) {
 		fresh = append(fresh, p)
 	}
 
+	// Two nodes joined that cannot be served: a t3 (no trunking) and one
+	// whose instance EC2 does not know (terminated meanwhile).
+	small := w.ec2.AddNode("t3.large", w.tut.SubnetIDs[0], w.tut.ClusterSecurityGroupID)
+	t3 := w.addNode(small.InstanceID, small.PrivateIP)
+	vanished := w.addNode("i-0123456789abcdef0", "192.168.99.99")
+
 	second := w.startController("podsg-controller", "-max-warm=-1")
-	// The crashed leader's Lease must expire first.
+	// The crashed leader's Lease must expire first. The rebuild serves the
+	// healthy nodes and reports the others on their Node objects.
 	second.waitMetric(t, "podsg_rebuilt", 30*time.Second, func(v float64) bool { return v == 1 })
+	require.EqualValues(t, len(w.nodes), second.metric(t, "podsg_nodes"), "every healthy node is served")
+	waitFor(t, 10*time.Second, "events on the nodes that cannot be served", func() bool {
+		return w.hasNodeEvent(t3.Name, "TrunkingUnsupported") && w.hasNodeEvent(vanished.Name, "RebuildFailed")
+	})
 	for _, p := range append(fresh, stuck) {
 		b := w.annotation(p, time.Minute)
 		for _, q := range live {
@@ -903,6 +924,19 @@ func TestAPIServerBadInput(t *testing.T) {
 		require.False(t, seen)
 		require.Equal(t, errorsBefore, ctrl.metric(t, `controller_runtime_reconcile_errors_total{controller="pod"}`), "no reconcile error, no retry loop")
 	})
+}
+
+// hasNodeEvent reports whether an event of reason regards the node.
+func (w *world) hasNodeEvent(node, reason string) bool {
+	w.t.Helper()
+	evs, err := w.c.Clientset.EventsV1().Events("").List(w.t.Context(), metav1.ListOptions{})
+	require.NoError(w.t, err)
+	for _, e := range evs.Items {
+		if e.Regarding.Kind == "Node" && e.Regarding.Name == node && e.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 // hasEvent reports whether an event of reason regards the pod.

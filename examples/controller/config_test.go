@@ -81,8 +81,8 @@ func TestConfig(t *testing.T) {
 			sa = o
 		}
 	}
-	require.Equal(t, 2, webhooks)
-	require.ElementsMatch(t, []string{MutatePodPath, ValidatePodPath}, paths)
+	require.Equal(t, 3, webhooks)
+	require.ElementsMatch(t, []string{MutatePodPath, ValidatePodPath, ValidatePolicyPath}, paths)
 	require.NotNil(t, dep)
 	require.NotNil(t, sa)
 

@@ -108,7 +108,7 @@ func (e *env) newControllers(tm *trunk.Manager) *controllers {
 		Mutator:  &PodMutator{Reader: e.client, Index: index, Decoder: e.decoder},
 	}
 	c.Validate = &PodValidator{Users: []string{controllerUser}, Mutator: c.Mutator, Decoder: e.decoder}
-	require.NoError(e.t, Rebuild(e.t.Context(), e.client, tm, c.Pods, Shard{}, ready))
+	require.NoError(e.t, Rebuild(e.t.Context(), e.client, tm, c.Pods, e.rec, Shard{}, ready))
 	var policies v1beta1.SecurityGroupPolicyList
 	require.NoError(e.t, e.client.List(e.t.Context(), &policies))
 	for _, p := range policies.Items {
@@ -516,4 +516,39 @@ func TestPodOnDeletedNode(t *testing.T) {
 	require.Equal(t, reconcile.Result{}, res)
 	require.Contains(t, <-e.rec.Events, "Warning NodeGone")
 	require.Empty(t, e.branchENIs())
+}
+
+// TestRebuildWithBadNodes restarts the controller over a cluster with a t3
+// node and a node whose instance EC2 no longer knows: the controller becomes
+// ready and serves the healthy nodes, and reports the other two on their
+// Node objects.
+func TestRebuildWithBadNodes(t *testing.T) {
+	e := newEnv(t)
+	small := e.ec2.AddNode("t3.large", e.tut.SubnetIDs[0], e.tut.ClusterSecurityGroupID)
+	for name, id := range map[string]string{"t3-node": small.InstanceID, "vanished-node": "i-0123456789abcdef0"} {
+		require.NoError(t, e.client.Create(t.Context(), &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec:       corev1.NodeSpec{ProviderID: "aws:///us-west-2a/" + id},
+		}))
+	}
+	e.tm.Close()
+	e.tm = e.newManager()
+	e.c = e.newControllers(e.tm) // fails the test if Rebuild fails
+	require.Equal(t, len(e.nodes), e.tm.Metrics().Nodes, "every healthy node is served")
+	var got []string
+	for len(e.rec.Events) > 0 {
+		got = append(got, <-e.rec.Events)
+	}
+	require.Len(t, got, 2, "%q", got)
+	joined := strings.Join(got, "\n")
+	require.Contains(t, joined, "Normal TrunkingUnsupported")
+	require.Contains(t, joined, "t3.large")
+	require.Contains(t, joined, "Warning RebuildFailed")
+	require.Contains(t, joined, "i-0123456789abcdef0")
+
+	e.reconcile(e.c.Nodes, "", e.nodes[0])
+	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
+	p := e.createPod(tutorialPod("web", map[string]string{"role": "my-role"}), "alice", e.nodes[0])
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.Equal(t, 1, e.tm.Metrics().Pools.InUse, "a healthy node serves its pods")
 }

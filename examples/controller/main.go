@@ -10,6 +10,9 @@
 //     select, or the fargate.amazonaws.com/pod-sg annotation to Fargate pods;
 //   - a validating webhook (ValidatePodPath, PodValidator) that stops anyone but
 //     the controller from setting those annotations;
+//   - a validating webhook (ValidatePolicyPath, PolicyValidator) that never
+//     refuses a SecurityGroupPolicy but returns what v1beta1.Validate finds
+//     as admission warnings (the CRD accepts what EKS's accepts);
 //   - a SecurityGroupPolicy watch (PolicyReconciler) that feeds a
 //     selector.Index;
 //   - a node reconciler (NodeReconciler) that ensures each node's trunk ENI
@@ -17,7 +20,10 @@
 //   - a pod reconciler (PodReconciler) that acquires and releases branch ENIs
 //     through a trunk.Manager and writes the pod-eni annotation;
 //   - Rebuild after each start or leader change, then the manager's background
-//     work (cool-downs, deletions, garbage collection).
+//     work (cool-downs, deletions, garbage collection);
+//   - a watch of the amazon-vpc-cni ConfigMap in kube-system
+//     (CoolDownReconciler) that takes the branch ENI cool-down from its
+//     branch-eni-cooldown key, as the VPC resource controller does.
 //
 // Leader election (on by default) makes one replica the writer; the webhooks
 // serve on every replica. For large clusters, shard nodes across replicas with
@@ -57,10 +63,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -95,8 +103,9 @@ type options struct {
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
 const (
-	MutatePodPath   = "/mutate-pod"
-	ValidatePodPath = "/validate-pod"
+	MutatePodPath      = "/mutate-pod"
+	ValidatePodPath    = "/validate-pod"
+	ValidatePolicyPath = "/validate-securitygrouppolicy"
 )
 
 // flagSet returns the controller's flags, bound to o.
@@ -118,7 +127,7 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
 	fs.IntVar(&o.PodWorkers, "pod-workers", 20, "pods prepared at once (the VPC resource controller's 20); EC2's rate limits, not this, bound a burst")
 	fs.IntVar(&o.NodeWorkers, "node-workers", 10, "nodes given a trunk at once")
-	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs before reuse or deletion (at least %v)", eni.MinCoolDown))
+	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs before reuse or deletion (at least %v), until the %s ConfigMap's %s key sets one", eni.MinCoolDown, CoolDownConfigMapName, CoolDownKey))
 	fs.IntVar(&o.MaxWarm, "max-warm", 0, "warm branch ENIs kept per node for reuse (0: up to the node's limit; -1: none, every released ENI is deleted after its cool-down, as the VPC resource controller does)")
 	fs.TextVar(&o.LogLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 	// -kubeconfig is controller-runtime's flag, read by ctrl.GetConfig.
@@ -224,7 +233,7 @@ func run(ctx context.Context, o options) error {
 		Policy:      o.policy(),
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
-		Budget: trunk.BudgetConfig{Headroom: 1 - 0.8*share},
+		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
 		Logger: logger,
 	})
 	if err != nil {
@@ -248,6 +257,8 @@ type controllers struct {
 	Pods     *PodReconciler
 	Mutator  *PodMutator
 	Validate *PodValidator
+	Warn     *PolicyValidator
+	CoolDown *CoolDownReconciler
 	// Rebuilt is closed once Rebuild has run (on the leader of the shard).
 	Rebuilt <-chan struct{}
 }
@@ -258,7 +269,8 @@ type controllers struct {
 type workers struct{ Pods, Nodes int }
 
 func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, n workers) (*controllers, error) {
-	index := selector.NewIndex(selector.Options{Logger: slog.Default()})
+	indexOpts := selector.Options{Logger: slog.Default()}
+	index := selector.NewIndex(indexOpts)
 	events := mgr.GetEventRecorder("podsg-controller")
 	ready := make(chan struct{})
 	loader := &PolicyLoader{Cache: mgr.GetCache(), Index: index, Loaded: make(chan struct{})}
@@ -272,10 +284,12 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, 
 		Rebuilt:  ready,
 	}
 	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
+	c.Warn = &PolicyValidator{Validate: indexOpts.Validate}
 
 	hooks := mgr.GetWebhookServer()
 	hooks.Register(MutatePodPath, &webhook.Admission{Handler: c.Mutator})
 	hooks.Register(ValidatePodPath, &webhook.Admission{Handler: c.Validate})
+	hooks.Register(ValidatePolicyPath, admission.WithValidator(mgr.GetScheme(), c.Warn))
 
 	// Every replica serves the webhooks, so every replica keeps the index:
 	// the policy watch and the first load run without leader election, and
@@ -291,6 +305,24 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, 
 		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).Complete(c.Policies); err != nil {
 		return nil, err
 	}
+	// The branch ENI cool-down, from the amazon-vpc-cni ConfigMap, through a
+	// cache of that one object. Every replica follows it, so that a new
+	// leader starts with the current value.
+	cmCache, err := coolDownCache(mgr)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(cmCache); err != nil {
+		return nil, err
+	}
+	c.CoolDown = &CoolDownReconciler{Reader: cmCache, Trunk: tm, Events: events, Logger: slog.Default()}
+	everyReplica := false
+	if err := ctrl.NewControllerManagedBy(mgr).Named("branch-eni-cooldown").
+		WatchesRawSource(source.Kind(cmCache, &corev1.ConfigMap{}, &handler.TypedEnqueueRequestForObject[*corev1.ConfigMap]{})).
+		WithOptions(controller.Options{NeedLeaderElection: &everyReplica}).
+		Complete(c.CoolDown); err != nil {
+		return nil, err
+	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("node").
 		For(&corev1.Node{}, builder.WithPredicates(nodeChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(n.Nodes, 1)}).Complete(c.Nodes); err != nil {
@@ -303,7 +335,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, 
 	}
 	// Leader-elected: rebuild, then run the background work.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, shard, ready); err != nil {
+		if err := Rebuild(ctx, mgr.GetAPIReader(), tm, c.Pods, events, shard, ready); err != nil {
 			return err
 		}
 		return ignoreCanceled(tm.Run(ctx))

@@ -335,7 +335,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		sa = saObj
 	}
 	res := r.Index.Match(kube.Pod(pod, sa))
-	if res.Treatment != selector.BranchENI {
+	if res.Treatment != selector.TreatBranchENI {
 		r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NoSecurityGroups", "AcquireBranchENI",
 			"the pod requests %s but no SecurityGroupPolicy selects it now (%s); recreate it once a policy does", podeni.ResourceName, res)
 		return reconcile.Result{}, nil
@@ -520,8 +520,12 @@ func waitReady(ctx context.Context, ready <-chan struct{}) error {
 // for every node of the shard, the branch ENIs EC2 reports are matched with
 // the live pods that name them in their annotation; ENIs of pods that ended
 // while no controller ran go to cool-down. The pod list is complete (read
-// from the API server), so nothing is held back. Then ready is closed.
-func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodReconciler, shard Shard, ready chan<- struct{}) error {
+// from the API server), so nothing is held back. Each node is rebuilt on its
+// own: a node that fails (its instance is gone, its type cannot trunk, an
+// EC2 error) gets an event and is left to the node reconciler, and ready is
+// closed with the healthy nodes served. Rebuild fails only when it cannot
+// list the cluster's nodes and pods, or ctx ends.
+func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodReconciler, events eventer, shard Shard, ready chan<- struct{}) error {
 	var nodes corev1.NodeList
 	if err := c.List(ctx, &nodes); err != nil {
 		return fmt.Errorf("rebuild: listing nodes: %w", err)
@@ -538,7 +542,7 @@ func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodRe
 		if err != nil || !shard.Owns(n.Name) {
 			continue
 		}
-		byNode[n.Name] = &NodePods{InstanceID: id}
+		byNode[n.Name] = &NodePods{InstanceID: id, node: n}
 		order = append(order, n.Name)
 	}
 	for i := range podList.Items {
@@ -563,8 +567,21 @@ func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodRe
 		in = append(in, trunk.NodePods{InstanceID: np.InstanceID, Pods: np.Pods, Complete: true})
 	}
 	if len(in) > 0 {
-		if _, err := m.ReconcileAll(ctx, in); err != nil {
+		results, err := m.ReconcileAll(ctx, in)
+		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
+		}
+		for _, name := range order {
+			np := byNode[name]
+			switch err := results[np.InstanceID].Err; {
+			case err == nil:
+			case errors.Is(err, trunk.ErrTrunkingUnsupported):
+				events.Eventf(np.node, nil, corev1.EventTypeNormal, "TrunkingUnsupported", "Rebuild",
+					"%v; pods with security groups are not scheduled here", err)
+			default:
+				events.Eventf(np.node, nil, corev1.EventTypeWarning, "RebuildFailed", "Rebuild",
+					"%v; the node reconciler sets it up again, and its branch ENIs are kept until the next rebuild", err)
+			}
 		}
 	}
 	close(ready)
@@ -575,4 +592,5 @@ func Rebuild(ctx context.Context, c client.Reader, m *trunk.Manager, pods *PodRe
 type NodePods struct {
 	InstanceID string
 	Pods       []eni.LivePod
+	node       *corev1.Node
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // TestSetup wires the controller into a manager (not started: no API server
-// is needed) and checks that both webhooks are served.
+// is needed) and checks that the webhooks are served.
 func TestSetup(t *testing.T) {
 	mgr, err := ctrl.NewManager(&rest.Config{Host: "http://127.0.0.1:1"}, ctrl.Options{
 		Scheme:                 newScheme(t),
@@ -35,7 +35,7 @@ func TestSetup(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, c.Pods)
 	mux := mgr.GetWebhookServer().WebhookMux()
-	for _, path := range []string{MutatePodPath, ValidatePodPath} {
+	for _, path := range []string{MutatePodPath, ValidatePodPath, ValidatePolicyPath} {
 		_, pattern := mux.Handler(httptestRequest(path))
 		require.Equal(t, path, pattern)
 	}

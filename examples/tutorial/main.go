@@ -86,7 +86,7 @@ func main() {
 	fs.StringVar(&o.Endpoint, "endpoint", "", "EC2 endpoint URL, e.g. http://127.0.0.1:8080 for cmd/fakeec2 (default: the embedded fake EC2)")
 	fs.StringVar(&o.Region, "region", "", "AWS region of -endpoint (default: from the AWS configuration; "+fake.DefaultRegion+" for the embedded fake)")
 	fs.BoolVar(&o.Wait, "wait", false, "wait out the branch ENIs' real cool-down at cleanup instead of draining the nodes' pools")
-	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs (at least %v)", eni.MinCoolDown))
+	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs (less than %v is raised to %v)", eni.MinCoolDown, eni.MinCoolDown))
 	fs.BoolVar(&o.SkipTroubleshooting, "skip-troubleshooting", false, "leave out the troubleshooting cases")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./examples/tutorial [flags]\n\nReplays the EKS tutorial \"Security groups for pods\" on the embedded fake EC2.\n\nFlags:\n")

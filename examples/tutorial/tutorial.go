@@ -67,9 +67,8 @@ type tutorial struct {
 
 // run plays the tutorial, writing what a person would see to out.
 func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
-	if o.CoolDown == 0 {
-		o.CoolDown = eni.DefaultCoolDown
-	}
+	// The cool-down the pools apply: the default for 0, at least 30 s.
+	o.CoolDown = eni.EffectiveCoolDown(o.CoolDown)
 	t := &tutorial{p: printer{out}, opts: o, client: client, index: selector.NewIndex(selector.Options{})}
 	start := time.Now()
 	where := "the embedded fake EC2"
@@ -90,7 +89,7 @@ func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
 		Policy: eni.Policy{CoolDown: o.CoolDown, MaxWarm: eni.NoWarm},
 		// The tutorial is the account's only client: use EC2's whole
 		// request rate rather than keeping headroom for others.
-		Budget: trunk.BudgetConfig{Headroom: -1},
+		Budget: trunk.BudgetOptions{Headroom: -1},
 	})
 	if err != nil {
 		return err
@@ -490,7 +489,7 @@ func (t *tutorial) start(ctx context.Context, pd *pod, spec *corev1.Pod) error {
 	spec = spec.DeepCopy()
 	spec.Namespace, spec.Name = pd.ref.Namespace, pd.ref.Name
 	res := t.index.Match(kube.Pod(spec, nil))
-	if res.Treatment != selector.BranchENI {
+	if res.Treatment != selector.TreatBranchENI {
 		return fmt.Errorf("pod %s: the policy does not select it (%s)", pd.ref, res)
 	}
 	// The scheduler: the node with the most free pod-eni capacity.

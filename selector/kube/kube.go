@@ -6,31 +6,29 @@ import (
 	"github.com/podsg/podsg/selector"
 )
 
-const (
-	// OSLabel is the node-selector key that pins a pod to an operating
-	// system.
-	OSLabel = "kubernetes.io/os"
-	// BetaOSLabel is the deprecated form of OSLabel, still honoured.
-	BetaOSLabel = "beta.kubernetes.io/os"
-)
-
 // Pod returns what selector needs to know about pod. sa is the pod's
-// ServiceAccount (spec.serviceAccountName, "default" when empty); pass nil
-// when it does not exist or is not known, which matches like a service
-// account without labels. Neither argument is modified or retained beyond
-// the label maps, which the result shares: do not modify them while the
-// result is in use.
+// ServiceAccount (spec.serviceAccountName, "default" when empty), or nil
+// when its labels are not known, which matches like a service account
+// without labels. Neither argument is modified or retained beyond the label
+// and node-selector maps, which the result shares: do not modify them while
+// the result is in use.
 //
-// The pod's operating system is spec.os.name when set, else the value of
-// the kubernetes.io/os (or beta.kubernetes.io/os) node selector; its Fargate
-// profile is the eks.amazonaws.com/fargate-profile label.
+// A webhook that looked the ServiceAccount up and got NotFound sets
+// ServiceAccountMissing on the result: the VPC resource controller refuses
+// such pods (selector.TreatRefused). selector.Pod.Class tells whether the
+// lookup is needed at all.
+//
+// The result carries the pod's labels, hostNetwork flag, node selector
+// (which makes it a Windows pod; spec.os is not read, as the VPC resource
+// controller does not read it) and Fargate profile (the
+// eks.amazonaws.com/fargate-profile label).
 func Pod(pod *corev1.Pod, sa *corev1.ServiceAccount) selector.Pod {
 	p := selector.Pod{
 		Namespace:      pod.Namespace,
 		Name:           pod.Name,
 		Labels:         pod.Labels,
 		HostNetwork:    pod.Spec.HostNetwork,
-		OS:             podOS(pod),
+		NodeSelector:   pod.Spec.NodeSelector,
 		FargateProfile: pod.Labels[selector.FargateProfileLabel],
 	}
 	if p.Name == "" {
@@ -43,20 +41,11 @@ func Pod(pod *corev1.Pod, sa *corev1.ServiceAccount) selector.Pod {
 }
 
 // ServiceAccountName returns the name of the ServiceAccount a pod runs as,
-// the one to pass to Pod: spec.serviceAccountName, or "default".
+// the one to pass to Pod: spec.serviceAccountName, or "default" (which the
+// API server's ServiceAccount admission plugin sets before webhooks run).
 func ServiceAccountName(pod *corev1.Pod) string {
 	if pod.Spec.ServiceAccountName != "" {
 		return pod.Spec.ServiceAccountName
 	}
 	return "default"
-}
-
-func podOS(pod *corev1.Pod) string {
-	if pod.Spec.OS != nil && pod.Spec.OS.Name != "" {
-		return string(pod.Spec.OS.Name)
-	}
-	if os, ok := pod.Spec.NodeSelector[OSLabel]; ok {
-		return os
-	}
-	return pod.Spec.NodeSelector[BetaOSLabel]
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -86,7 +87,7 @@ func TestTutorial(t *testing.T) {
 		require.Equal(t, "default", kube.ServiceAccountName(pod))
 		r := idx.Match(kube.Pod(pod, sa))
 		want := selector.Result{
-			Treatment: selector.BranchENI,
+			Treatment: selector.TreatBranchENI,
 			Groups:    []string{"sg-05b1d815d1e7a3c90"},
 			Policies:  []string{"my-security-group-policy"},
 		}
@@ -144,19 +145,14 @@ func TestPod(t *testing.T) {
 			want: selector.Pod{Namespace: "ns", Name: "web-", HostNetwork: true},
 		},
 		{
-			name: "spec.os",
-			pod:  &corev1.Pod{Spec: corev1.PodSpec{OS: &windows, NodeSelector: map[string]string{kube.OSLabel: "linux"}}},
-			want: selector.Pod{OS: "windows"},
+			name: "spec.os is not read",
+			pod:  &corev1.Pod{Spec: corev1.PodSpec{OS: &windows}},
+			want: selector.Pod{},
 		},
 		{
 			name: "node selector",
-			pod:  &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: map[string]string{kube.OSLabel: "windows", kube.BetaOSLabel: "linux"}}},
-			want: selector.Pod{OS: "windows"},
-		},
-		{
-			name: "beta node selector",
-			pod:  &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: map[string]string{kube.BetaOSLabel: "windows"}}},
-			want: selector.Pod{OS: "windows"},
+			pod:  &corev1.Pod{Spec: corev1.PodSpec{NodeSelector: map[string]string{selector.OSLabel: "windows", "zone": "a"}}},
+			want: selector.Pod{NodeSelector: map[string]string{selector.OSLabel: "windows", "zone": "a"}},
 		},
 		{
 			name: "Fargate",
@@ -173,36 +169,58 @@ func TestPod(t *testing.T) {
 	}
 }
 
+// TestPodTreatments classifies Kubernetes pods end to end (kube.Pod, then
+// Match) as the VPC resource controller's pod webhook does: WhichPod in
+// webhooks/core/pod_webhook.go of aws/amazon-vpc-resource-controller-k8s,
+// then GetMatchingSecurityGroupForPods in pkg/utils/helper.go. The four
+// cases marked "differed" are where podsg used to decide otherwise.
 func TestPodTreatments(t *testing.T) {
 	idx := selector.NewIndex(selector.Options{})
 	require.NoError(t, idx.Upsert(&v1beta1.SecurityGroupPolicy{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "all"},
 		Spec: v1beta1.SecurityGroupPolicySpec{
 			ServiceAccountSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"sg": "yes"}},
-			SecurityGroups:         v1beta1.GroupIDs{Groups: []string{"sg-12345678"}},
+			SecurityGroups:         v1beta1.GroupIDs{Groups: []string{"sg-87654321", "sg-12345678"}},
 		},
 	}))
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "default", Labels: map[string]string{"sg": "yes"}}}
-	windows := corev1.PodOS{Name: corev1.Windows}
+	windowsOS := corev1.PodOS{Name: corev1.Windows}
+	onNode := func(nodeSelector map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: corev1.PodSpec{NodeSelector: nodeSelector}}
+	}
+	fargate := func(nodeSelector map[string]string) *corev1.Pod {
+		p := onNode(nodeSelector)
+		p.Labels = map[string]string{selector.FargateProfileLabel: "fp"}
+		return p
+	}
+	branch := selector.Result{Treatment: selector.TreatBranchENI, Groups: []string{"sg-87654321", "sg-12345678"}, Policies: []string{"all"}}
+	onFargate := selector.Result{Treatment: selector.TreatFargate, Groups: []string{"sg-87654321", "sg-12345678"}, Policies: []string{"all"}}
+	notWindows := selector.Result{Reason: selector.ReasonWindows}
+	refused := selector.Result{Treatment: selector.TreatRefused, Reason: selector.ReasonNoServiceAccount}
 	for _, tt := range []struct {
-		name string
-		pod  *corev1.Pod
-		sa   *corev1.ServiceAccount
-		want selector.Result
+		name      string
+		pod       *corev1.Pod
+		sa        *corev1.ServiceAccount
+		saMissing bool
+		want      selector.Result
 	}{
-		{"linux", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}}, sa,
-			selector.Result{Treatment: selector.BranchENI, Groups: []string{"sg-12345678"}, Policies: []string{"all"}}},
-		{"unknown service account", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}}, nil,
-			selector.Result{Reason: selector.ReasonNoPolicy}},
-		{"windows", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: corev1.PodSpec{OS: &windows}}, sa,
-			selector.Result{Reason: selector.ReasonWindows}},
-		{"host network", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: corev1.PodSpec{HostNetwork: true}}, sa,
+		{"linux", onNode(nil), sa, false, branch},
+		{"host network", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: corev1.PodSpec{HostNetwork: true}}, sa, false,
 			selector.Result{Reason: selector.ReasonHostNetwork}},
-		{"fargate", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Labels: map[string]string{selector.FargateProfileLabel: "fp"}}}, sa,
-			selector.Result{Treatment: selector.Fargate, Groups: []string{"sg-12345678"}, Policies: []string{"all"}}},
+		{"fargate", fargate(nil), sa, false, onFargate},
+		{"windows node selector", onNode(map[string]string{selector.OSLabel: "windows"}), sa, false, notWindows},
+		{"windows beta node selector", onNode(map[string]string{selector.BetaOSLabel: "windows"}), sa, false, notWindows},
+		{"differed: spec.os.name windows is Linux", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: corev1.PodSpec{OS: &windowsOS}}, sa, false, branch},
+		{"differed: node selector Windows (case) is Linux", onNode(map[string]string{selector.OSLabel: "Windows"}), sa, false, branch},
+		{"differed: Fargate before Windows", fargate(map[string]string{selector.OSLabel: "windows"}), sa, false, onFargate},
+		{"differed: missing service account refused", onNode(nil), nil, true, refused},
+		{"unknown service account labels match as none", onNode(nil), nil, false, selector.Result{Reason: selector.ReasonNoPolicy}},
+		{"missing service account, Windows", onNode(map[string]string{selector.OSLabel: "windows"}), nil, true, notWindows},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, idx.Match(kube.Pod(tt.pod, tt.sa))); diff != "" {
+			p := kube.Pod(tt.pod, tt.sa)
+			p.ServiceAccountMissing = tt.saMissing
+			if diff := cmp.Diff(tt.want, idx.Match(p), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("Match (-want +got):\n%s", diff)
 			}
 		})

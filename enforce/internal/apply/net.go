@@ -8,6 +8,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"slices"
 
 	"github.com/podsg/podsg/enforce"
@@ -18,8 +19,13 @@ import (
 // Link methods take the step function and undo log because creating or
 // adopting a link is several steps that depend on what exists.
 type NetBackend interface {
+	// EnsureVLAN and EnsureVeth create or adopt a link with the wanted
+	// attributes; they need not bring it up (Net calls SetUp once the
+	// link's sysctls are set).
 	EnsureVLAN(l enforce.VLANLink, step func(enforce.Change) error, u *Undo) error
 	EnsureVeth(v enforce.VethPair, step func(enforce.Change) error, u *Undo) error
+	// SetUp brings a link up; it is a no-op for a link that is up.
+	SetUp(ns enforce.Namespace, name string) error
 	LinkExists(ns enforce.Namespace, name string) (bool, error)
 	DelLink(ns enforce.Namespace, name string) error
 
@@ -31,16 +37,19 @@ type NetBackend interface {
 	SetNeighbor(n enforce.Neighbor) error
 	DelNeighbor(n enforce.Neighbor) error
 
-	// Routes lists the IPv4 routes of one table.
+	// Routes lists the unicast routes of one table, of both families.
 	Routes(ns enforce.Namespace, table int) ([]enforce.Route, error)
 	AddRoute(r enforce.Route) error
 	ReplaceRoute(r enforce.Route) error
 	DelRoute(r enforce.Route) error
 
+	// Rules lists the host's rules of both families.
 	Rules() ([]enforce.IPRule, error)
 	AddRule(r enforce.IPRule) error
 	DelRule(r enforce.IPRule) error
 
+	// GetSysctl returns a parameter's value, or an error matching
+	// fs.ErrNotExist where the kernel lacks it.
 	GetSysctl(s enforce.Sysctl) (string, error)
 	SetSysctl(s enforce.Sysctl) error
 }
@@ -74,6 +83,40 @@ func Net(ctx context.Context, be NetBackend, p *enforce.Plan, step func(enforce.
 	}
 	for _, v := range w.Veths {
 		if err := be.EnsureVeth(v, guard, &u); err != nil {
+			return fail(err)
+		}
+	}
+	// Sysctls before the links go up: the IPv6 settings of a VLAN link or
+	// veth must hold from its first packet.
+	for _, s := range w.Sysctls {
+		old, err := be.GetSysctl(s)
+		if s.Optional && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil && old != s.Value {
+			if err = guard(enforce.Change{Op: enforce.OpSet, Object: s}); err == nil {
+				err = be.SetSysctl(s)
+			}
+			if err == nil {
+				prev := s
+				prev.Value = old
+				u.Push(func() error { return be.SetSysctl(prev) })
+			}
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	for _, l := range w.VLANs {
+		if err := be.SetUp(enforce.HostNS, l.Name); err != nil {
+			return fail(err)
+		}
+	}
+	for _, v := range w.Veths {
+		if err := be.SetUp(enforce.HostNS, v.HostName); err != nil {
+			return fail(err)
+		}
+		if err := be.SetUp(enforce.PodNS, v.PodName); err != nil {
 			return fail(err)
 		}
 	}
@@ -134,22 +177,6 @@ func Net(ctx context.Context, be NetBackend, p *enforce.Plan, step func(enforce.
 				return fail(err)
 			}
 			u.Push(func() error { return be.DelRule(r) })
-		}
-	}
-	for _, s := range w.Sysctls {
-		old, err := be.GetSysctl(s)
-		if err == nil && old != s.Value {
-			if err = guard(enforce.Change{Op: enforce.OpSet, Object: s}); err == nil {
-				err = be.SetSysctl(s)
-			}
-			if err == nil {
-				prev := s
-				prev.Value = old
-				u.Push(func() error { return be.SetSysctl(prev) })
-			}
-		}
-		if err != nil {
-			return fail(err)
 		}
 	}
 	if err := purge(ctx, be, p, guard, true); err != nil {

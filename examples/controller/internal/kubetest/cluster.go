@@ -203,14 +203,21 @@ func Start(t *testing.T, o Options) *Cluster {
 // Kubectl runs the real kubectl with the given kubeconfig and returns its
 // standard output; a failure's error holds its standard error.
 func (c *Cluster) Kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
+	stdout, _, err := c.KubectlOutput(ctx, kubeconfig, args...)
+	return stdout, err
+}
+
+// KubectlOutput is Kubectl that also returns the standard error (where
+// kubectl prints the warnings of admission webhooks).
+func (c *Cluster) KubectlOutput(ctx context.Context, kubeconfig string, args ...string) (stdout, stderr string, err error) {
 	full := append([]string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(c.dir, "kubectl-cache")}, args...)
 	cmd := exec.CommandContext(ctx, c.kubectl, full...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return out.String(), errOut.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
 	}
-	return stdout.String(), nil
+	return out.String(), errOut.String(), nil
 }
 
 // Identity is a user of the cluster: a configuration for clients and a
