@@ -120,7 +120,6 @@ type netIface struct {
 	createdType types.NetworkInterfaceType
 	groups      []string
 	sourceDest  bool
-	requester   bool // created by EC2 as an instance's primary interface
 	att         *attachment
 	assocID     string           // branch: its association
 	branches    map[int32]string // trunk: VLAN → association ID
@@ -156,7 +155,6 @@ type trunkAssoc struct {
 	trunkID  string
 	branchID string
 	vlan     int32
-	greKey   int32
 	proto    types.InterfaceProtocolType
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -29,9 +30,9 @@ func readConfig(t *testing.T) []runtime.Object {
 	require.NotEmpty(t, files)
 	var objs []runtime.Object
 	for _, name := range files {
-		f, err := os.Open(name)
+		data, err := os.ReadFile(name)
 		require.NoError(t, err)
-		r := utilyaml.NewYAMLReader(bufio.NewReader(f))
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 		for {
 			doc, err := r.Read()
 			if errors.Is(err, io.EOF) {
@@ -45,7 +46,6 @@ func readConfig(t *testing.T) []runtime.Object {
 			require.NoError(t, err, "%s:\n%s", name, doc)
 			objs = append(objs, obj)
 		}
-		f.Close()
 	}
 	return objs
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -192,7 +191,7 @@ func tutorialPod(name string, labels map[string]string) *corev1.Pod {
 func (e *env) branchENIs() []ec2types.NetworkInterface {
 	e.ec2.SetThrottling(false)
 	defer e.ec2.SetThrottling(true)
-	out, err := e.ec2.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{
+	out, err := e.ec2.DescribeNetworkInterfaces(e.t.Context(), &ec2.DescribeNetworkInterfacesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("description"), Values: []string{trunk.BranchDescription}}},
 	})
 	require.NoError(e.t, err)

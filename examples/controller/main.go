@@ -45,6 +45,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -346,7 +347,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, 
 }
 
 func ignoreCanceled(err error) error {
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

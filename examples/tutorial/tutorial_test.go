@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -88,7 +87,7 @@ func TestTutorial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
 		client := fake.New()
-		require.NoError(t, run(context.Background(), &out, client, options{Region: fake.DefaultRegion}))
+		require.NoError(t, run(t.Context(), &out, client, options{Region: fake.DefaultRegion}))
 		checkKeyLines(t, out.String(), true)
 		require.Contains(t, out.String(), "drain the nodes' pools")
 		require.Equal(t, 0, client.Count(fake.ActionAssociateTrunkInterface).Errors)
@@ -102,7 +101,7 @@ func TestTutorialWaitsCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
 		client := fake.New()
-		err := run(context.Background(), &out, client, options{Region: fake.DefaultRegion, Wait: true, CoolDown: eni.MinCoolDown})
+		err := run(t.Context(), &out, client, options{Region: fake.DefaultRegion, Wait: true, CoolDown: eni.MinCoolDown})
 		require.NoError(t, err)
 		checkKeyLines(t, out.String(), true)
 		require.Contains(t, out.String(), "$ sleep 30s  # the cool-down")
