@@ -150,8 +150,12 @@ bench:
 KUBE_ASSETS := $(CURDIR)/.kube-assets
 
 .PHONY: kube-assets
+# The builder is a Go program with tests of its own (hack/ is outside NESTED):
+# they run here, once the binaries are in place (TestReuse checks that a
+# second run reuses them).
 kube-assets:
 	cd hack/kube-assets && $(GO) run . -o $(KUBE_ASSETS)
+	cd hack/kube-assets && $(GO) vet ./... && KUBEBUILDER_ASSETS=$(KUBE_ASSETS) $(GO) test -count=1 ./...
 
 unit: kube-assets
 unit: export KUBEBUILDER_ASSETS := $(KUBE_ASSETS)

@@ -334,7 +334,7 @@ func TestAPIServerPods(t *testing.T) {
 		require.False(t, byNode[node][b.VLAN], "VLAN %d used twice on %s", b.VLAN, node)
 		byNode[node][b.VLAN] = true
 	}
-	require.EqualValues(t, 4, ctrl.metric(t, `podsg_branch_enis{state="in_use"}`))
+	require.Equal(t, 4, ctrl.count(t, `podsg_branch_enis{state="in_use"}`))
 
 	// The first pod goes: its ENI cools down and is not given to the next
 	// pod of its node.
@@ -344,8 +344,8 @@ func TestAPIServerPods(t *testing.T) {
 	gone := w.annotation(pods[0], 0)
 	require.NoError(t, w.c.Clientset.CoreV1().Pods(tutorialNS).Delete(ctx, pods[0].Name, metav1.DeleteOptions{}))
 	time.Sleep(2 * time.Second)
-	require.EqualValues(t, 0, ctrl.metric(t, `podsg_branch_enis{state="cooling"}`), "a terminating pod keeps its ENI")
-	require.EqualValues(t, 4, ctrl.metric(t, `podsg_branch_enis{state="in_use"}`))
+	require.Equal(t, 0, ctrl.count(t, `podsg_branch_enis{state="cooling"}`), "a terminating pod keeps its ENI")
+	require.Equal(t, 4, ctrl.count(t, `podsg_branch_enis{state="in_use"}`))
 	w.deletePod(pods[0])
 	released := time.Now()
 	ctrl.waitMetric(t, `podsg_branch_enis{state="cooling"}`, 10*time.Second, func(v float64) bool { return v == 1 })
@@ -362,7 +362,7 @@ func TestAPIServerPods(t *testing.T) {
 		later = append(later, w.annotation(p, time.Minute).ID)
 	}
 	require.Contains(t, later, gone.ID, "the cooled ENI is reused")
-	require.GreaterOrEqual(t, ctrl.metric(t, `podsg_branch_eni_events_total{event="warm_hit"}`), 1.0)
+	require.GreaterOrEqual(t, ctrl.count(t, `podsg_branch_eni_events_total{event="warm_hit"}`), 1)
 }
 
 // TestAPIServerBindLatency scales the tutorial's deployment to 100 pods on
@@ -430,7 +430,7 @@ func TestAPIServerBindLatency(t *testing.T) {
 	require.LessOrEqual(t, p50, quantile(budgetFloor, 0.5)+apiFloor+3*time.Second, "p50")
 	require.LessOrEqual(t, p99, quantile(budgetFloor, 0.99)*3/2+apiFloor, "p99")
 	require.GreaterOrEqual(t, p99, quantile(ec2Floor, 0.99), "no pod can beat EC2's rate: the measurement is broken")
-	require.EqualValues(t, pods, ctrl.metric(t, `podsg_branch_enis{state="in_use"}`))
+	require.Equal(t, pods, ctrl.count(t, `podsg_branch_enis{state="in_use"}`))
 }
 
 // rateFloors returns, for n pods started at once, the earliest time each
@@ -543,7 +543,7 @@ func TestAPIServerRestart(t *testing.T) {
 	// The crashed leader's Lease must expire first. The rebuild serves the
 	// healthy nodes and reports the others on their Node objects.
 	second.waitMetric(t, "podsg_rebuilt", 30*time.Second, func(v float64) bool { return v == 1 })
-	require.EqualValues(t, len(w.nodes), second.metric(t, "podsg_nodes"), "every healthy node is served")
+	require.Equal(t, len(w.nodes), second.count(t, "podsg_nodes"), "every healthy node is served")
 	waitFor(t, 10*time.Second, "events on the nodes that cannot be served", func() bool {
 		return w.hasNodeEvent(t3.Name, "TrunkingUnsupported") && w.hasNodeEvent(vanished.Name, "RebuildFailed")
 	})
@@ -573,7 +573,7 @@ func TestAPIServerRestart(t *testing.T) {
 		got[id] = true
 	}
 	require.Equal(t, want, got)
-	require.EqualValues(t, len(want), second.metric(t, `podsg_branch_enis{state="in_use"}`))
+	require.Equal(t, len(want), second.count(t, `podsg_branch_enis{state="in_use"}`))
 }
 
 var resourceOne = resource.MustParse("1")
@@ -633,8 +633,8 @@ func TestAPIServerLeaderElection(t *testing.T) {
 	b := replica("podsg-controller-b")
 	c := replica("podsg-controller-c")
 	front.SetBackends(a.webhook, b.webhook, c.webhook)
-	require.EqualValues(t, 0, b.metric(t, "podsg_rebuilt"), "b is a standby")
-	require.EqualValues(t, 0, c.metric(t, "podsg_rebuilt"), "c is a standby")
+	require.Equal(t, 0, b.count(t, "podsg_rebuilt"), "b is a standby")
+	require.Equal(t, 0, c.count(t, "podsg_rebuilt"), "c is a standby")
 
 	var live []*corev1.Pod
 	enis := map[types.UID]podeniBranch{}
@@ -666,8 +666,8 @@ func TestAPIServerLeaderElection(t *testing.T) {
 	if c.metric(t, "podsg_rebuilt") == 1 {
 		next, standby = c, b
 	}
-	require.EqualValues(t, 0, standby.metric(t, "podsg_rebuilt"), "one leader only")
-	require.EqualValues(t, 5, next.metric(t, `podsg_branch_enis{state="in_use"}`), "the new leader adopted the live pods' ENIs")
+	require.Equal(t, 0, standby.count(t, "podsg_rebuilt"), "one leader only")
+	require.Equal(t, 5, next.count(t, `podsg_branch_enis{state="in_use"}`), "the new leader adopted the live pods' ENIs")
 
 	// A rollout: the leader stops gracefully and releases the Lease.
 	stopped := time.Now()
@@ -734,7 +734,7 @@ func TestAPIServerShards(t *testing.T) {
 		w.annotation(p, time.Minute)
 	}
 	for s, c := range ctrls {
-		require.EqualValues(t, len(owned[s]), c.metric(t, `podsg_branch_enis{state="in_use"}`), "shard %d", s)
+		require.Equal(t, len(owned[s]), c.count(t, `podsg_branch_enis{state="in_use"}`), "shard %d", s)
 	}
 	// Who wrote what, from the API server's audit log: each shard's
 	// process has its own User-Agent (its argv0).
@@ -754,10 +754,10 @@ func TestAPIServerShards(t *testing.T) {
 		if _, err := fmt.Sscanf(e.UserAgent, "podsg-controller-shard-%d/", &s); err != nil {
 			t.Fatalf("a controller request with User-Agent %q", e.UserAgent)
 		}
-		switch {
-		case e.ObjectRef.Resource == "nodes":
+		switch e.ObjectRef.Resource {
+		case "nodes":
 			wrote[s][e.ObjectRef.Name] = true
-		case e.ObjectRef.Resource == "pods":
+		case "pods":
 			wrote[s][nodeOf[e.ObjectRef.Name]] = true
 		}
 	}
@@ -781,7 +781,7 @@ func TestAPIServerBadInput(t *testing.T) {
 	dep := w.tutorialDeployment()
 	ctrl := w.startController("podsg-controller")
 	ctrl.waitMetric(t, "podsg_nodes", time.Minute, func(v float64) bool { return v == float64(len(w.nodes)) })
-	inUse := func() float64 { return ctrl.metric(t, `podsg_branch_enis{state="in_use"}`) }
+	inUse := func() int { return ctrl.count(t, `podsg_branch_enis{state="in_use"}`) }
 	annotated := 0 // live pods holding an ENI, for in_use
 
 	t.Run("policy updated while pods start", func(t *testing.T) {
@@ -821,7 +821,7 @@ func TestAPIServerBadInput(t *testing.T) {
 			}
 		}
 		annotated += len(pods)
-		require.EqualValues(t, annotated, inUse())
+		require.Equal(t, annotated, inUse())
 	})
 
 	t.Run("pod deleted before its ENI is ready", func(t *testing.T) {
@@ -892,7 +892,7 @@ func TestAPIServerBadInput(t *testing.T) {
 		require.Equal(t, branch, b.ID, "the ENI prepared for the pod is the one written")
 		require.LessOrEqual(t, w.ec2.Count(fake.ActionCreateNetworkInterface).OK-creates, 2, "one ENI for the pod (and maybe one pre-warmed)")
 		annotated++
-		require.EqualValues(t, annotated, inUse())
+		require.Equal(t, annotated, inUse())
 	})
 
 	t.Run("node deleted with pods on it", func(t *testing.T) {
@@ -904,7 +904,7 @@ func TestAPIServerBadInput(t *testing.T) {
 			onNode = append(onNode, w.annotation(p, time.Minute))
 		}
 		annotated += 2
-		errorsBefore := ctrl.metric(t, `controller_runtime_reconcile_errors_total{controller="pod"}`)
+		errorsBefore := ctrl.count(t, `controller_runtime_reconcile_errors_total{controller="pod"}`)
 		require.NoError(t, w.c.Clientset.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}))
 		waitFor(t, 30*time.Second, "the node's branch ENIs are deleted", func() bool {
 			d := w.deletedENIs()
@@ -922,7 +922,7 @@ func TestAPIServerBadInput(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		_, seen := w.pods.seen(late.UID)
 		require.False(t, seen)
-		require.Equal(t, errorsBefore, ctrl.metric(t, `controller_runtime_reconcile_errors_total{controller="pod"}`), "no reconcile error, no retry loop")
+		require.Equal(t, errorsBefore, ctrl.count(t, `controller_runtime_reconcile_errors_total{controller="pod"}`), "no reconcile error, no retry loop")
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -486,7 +487,7 @@ func TestReplacedPod(t *testing.T) {
 
 	res := e.reconcile(e.c.Pods, p.Namespace, p.Name)
 	require.True(t, replaced)
-	require.True(t, res.Requeue, "the successor is reconciled")
+	require.Positive(t, res.RequeueAfter, "the successor is reconciled")
 	got := new(corev1.Pod)
 	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
 	require.Equal(t, types.UID("uid-successor"), got.UID)

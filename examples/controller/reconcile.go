@@ -368,7 +368,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	case errors.Is(err, errReplaced):
 		// Its successor is reconciled on its own events.
 		r.release(req.NamespacedName, pod.UID)
-		return reconcile.Result{Requeue: true}, nil
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	case err != nil:
 		// The ENI stays the pod's: the next attempt's Acquire returns it.
 		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, podeni.AnnotationKey, err)

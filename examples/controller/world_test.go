@@ -239,7 +239,7 @@ func (c *controllerProc) metric(t *testing.T, series string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + c.metrics + "/metrics")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
@@ -251,6 +251,15 @@ func (c *controllerProc) metric(t *testing.T, series string) float64 {
 	}
 	require.NoError(t, sc.Err())
 	return -1
+}
+
+// count returns the value of a metric that counts things (a whole number).
+func (c *controllerProc) count(t *testing.T, series string) int {
+	t.Helper()
+	v := c.metric(t, series)
+	n := int(v)
+	require.Zero(t, v-float64(n), "metric %s = %v is not a count", series, v)
+	return n
 }
 
 // waitMetric waits until the controller's metric satisfies ok.
@@ -608,12 +617,8 @@ func watchPods(t *testing.T, cs kubernetes.Interface, namespace string) *podWatc
 		UpdateFunc: func(_, obj any) { record(obj) },
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	f.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		f.Shutdown()
-	})
+	f.Start(t.Context().Done())
+	t.Cleanup(f.Shutdown)
 	if !cache.WaitForCacheSync(t.Context().Done(), inf.HasSynced) {
 		t.Fatal("pod informer did not sync")
 	}

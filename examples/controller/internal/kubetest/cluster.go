@@ -170,8 +170,8 @@ func Start(t *testing.T, o Options) *Cluster {
 		if err := c.env.Stop(); err != nil {
 			t.Errorf("stopping the control plane: %v", err)
 		}
-		apiLog.Close()
-		etcdLog.Close()
+		_ = apiLog.Close()
+		_ = etcdLog.Close()
 	})
 	if err != nil {
 		t.Fatalf("starting kube-apiserver and etcd from %s: %v\nkube-apiserver output:\n%s", assets, err, tail(apiLog.Name(), 40))
@@ -249,7 +249,7 @@ func (c *Cluster) User(t testing.TB, name string, groups ...string) Identity {
 func (c *Cluster) ServiceAccount(t testing.TB, namespace, name string) Identity {
 	t.Helper()
 	hour := int64(3600)
-	tr, err := c.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name,
+	tr, err := c.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(t.Context(), name,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("requesting a token for service account %s/%s: %v", namespace, name, err)
@@ -353,7 +353,7 @@ func (c *Cluster) Audit(t testing.TB) []AuditEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []AuditEvent
 	index := map[string]int{}
 	sc := bufio.NewScanner(f)

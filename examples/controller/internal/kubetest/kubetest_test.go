@@ -94,7 +94,7 @@ func echoServer(t *testing.T, prefix string) string {
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		wg.Wait()
 	})
 	wg.Go(func() {
@@ -104,7 +104,7 @@ func echoServer(t *testing.T, prefix string) string {
 				return
 			}
 			wg.Go(func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				sc := bufio.NewScanner(c)
 				for sc.Scan() {
 					fmt.Fprintf(c, "%s%s\n", prefix, sc.Text())
@@ -118,7 +118,7 @@ func echoServer(t *testing.T, prefix string) string {
 func ask(t *testing.T, addr, line string) string {
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	fmt.Fprintln(c, line)
 	got, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {

@@ -1,7 +1,9 @@
 package kubetest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +45,7 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	builds.mu.Lock()
 	if builds.dir != "" {
-		os.RemoveAll(builds.dir)
+		_ = os.RemoveAll(builds.dir)
 	}
 	builds.mu.Unlock()
 	return code
@@ -132,13 +134,13 @@ func StartProcess(t testing.TB, argv0, path string, args, env []string) *Process
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close()
 		t.Fatalf("starting %s: %v", argv0, err)
 	}
 	p := &Process{Name: argv0, cmd: cmd, log: log.Name(), done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
-		log.Close()
+		_ = log.Close()
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -196,21 +198,24 @@ func (p *Process) WaitHTTP(ctx context.Context, url string) error {
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited (%v) before %s answered", p.Name, p.err, url)
+			return fmt.Errorf("%s exited before %s answered: %w", p.Name, url, cmp.Or(p.err, errExitedOK))
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %s did not answer 200 OK: %w (last error: %v)", p.Name, url, ctx.Err(), err)
+			return fmt.Errorf("%s: %s did not answer 200 OK: %w", p.Name, url, errors.Join(ctx.Err(), err))
 		case <-tick.C:
 		}
 	}
 }
+
+// errExitedOK stands for the exit status of a process that exited with 0.
+var errExitedOK = errors.New("exit status 0")
 
 // FreeAddr returns a loopback address ("127.0.0.1:port") whose port was
 // free when asked.
@@ -221,7 +226,7 @@ func FreeAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	return addr
 }
 
@@ -248,10 +253,10 @@ func NewFront(t testing.TB, addr string) *Front {
 	f := &Front{ln: ln, conns: map[net.Conn]bool{}}
 	f.wg.Go(f.serve)
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		f.mu.Lock()
 		for c := range f.conns {
-			c.Close()
+			_ = c.Close()
 		}
 		f.mu.Unlock()
 		f.wg.Wait()
@@ -292,7 +297,7 @@ func (f *Front) forward(conn net.Conn) {
 	f.track(conn, true)
 	defer func() {
 		f.track(conn, false)
-		conn.Close()
+		_ = conn.Close()
 	}()
 	f.mu.Lock()
 	backends := append([]string(nil), f.backends...)
@@ -313,7 +318,7 @@ func (f *Front) forward(conn net.Conn) {
 	f.track(up, true)
 	defer func() {
 		f.track(up, false)
-		up.Close()
+		_ = up.Close()
 	}()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
