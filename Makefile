@@ -12,6 +12,9 @@
 #   make tools   build the pinned tools into bin/ (rebuilt only when a pin changes)
 #   make work    write a go.work for editors and gopls (see below)
 #   make bench   run every benchmark and the scenario benchmarks
+#   make kube-assets
+#                build kube-apiserver, etcd and kubectl from source into
+#                .kube-assets/ for the API-server tests (make test does it)
 #   make soak    run trunk's simulation over 2,000 seeds (make test runs 64)
 #
 # As root, `make test` installs iptables (both variants), nftables (nft lists
@@ -137,6 +140,28 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	set -o pipefail; $(GO) test -run 'TestChurn|TestScale|TestCallsPerPodStart' -count=1 -v ./trunk/ \
 	  | grep -E '^(churn|scale|calls_per_pod|ok|FAIL|--- FAIL)'
+	@# CNI ADD/DEL through libcni (needs root; skipped otherwise).
+	set -o pipefail; $(GO) test -run 'TestLatency' -count=1 -v ./cmd/podsg-cni/ \
+	  | grep -E '^(cni|ok|FAIL|--- FAIL|--- SKIP)'
+
+# The API-server tests of examples/controller run a real kube-apiserver, etcd
+# and kubectl, built from source by hack/kube-assets (pinned in its go.mod)
+# into $(KUBE_ASSETS). The first build takes about 10 CPU-minutes; later runs
+# reuse the binaries while the pins are unchanged. The tests find them through
+# KUBEBUILDER_ASSETS, and fail (not skip) when it is set and a binary is
+# missing.
+KUBE_ASSETS := $(CURDIR)/.kube-assets
+
+.PHONY: kube-assets
+# The builder is a Go program with tests of its own (hack/ is outside NESTED):
+# they run here, once the binaries are in place (TestReuse checks that a
+# second run reuses them).
+kube-assets:
+	cd hack/kube-assets && $(GO) run . -o $(KUBE_ASSETS)
+	cd hack/kube-assets && $(GO) vet ./... && KUBEBUILDER_ASSETS=$(KUBE_ASSETS) $(GO) test -count=1 ./...
+
+unit: kube-assets
+unit: export KUBEBUILDER_ASSETS := $(KUBE_ASSETS)
 
 # SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector. It
 # prints the summary line, or each failure (seed, step, steps before it; a

@@ -105,7 +105,7 @@ func TestConfig(t *testing.T) {
 	for _, need := range []struct{ group, resource, verb string }{
 		{"", "pods", "watch"}, {"", "pods", "patch"},
 		{"", "nodes", "watch"}, {"", "nodes", "patch"}, {"", "nodes/status", "patch"},
-		{"", "serviceaccounts", "get"},
+		{"", "serviceaccounts", "watch"}, {"", "pods", "get"}, {"", "nodes", "get"},
 		{"vpcresources.k8s.aws", "securitygrouppolicies", "watch"},
 		{"crd.k8s.amazonaws.com", "eniconfigs", "watch"},
 		{"events.k8s.io", "events", "create"},
@@ -122,7 +122,11 @@ func TestOptionsValidate(t *testing.T) {
 		{[]string{}, "-cluster-name is required"},
 		{[]string{"-cluster-name=c", "-shards=2", "-shard-index=2"}, "want shards >= 1 and 0 <= shard-index < shards"},
 		{[]string{"-cluster-name=c", "-ec2-share=1.5"}, "want a fraction between 0 and 1"},
+		{[]string{"-cluster-name=c", "-cooldown=10s"}, "-cooldown 10s: want at least 30s"},
+		{[]string{"-cluster-name=c", "-pod-workers=0"}, "-pod-workers 0 -node-workers 10: want at least 1 each"},
+		{[]string{"-cluster-name=c", "-max-warm=-2"}, "-max-warm -2: want 0 or more, or -1 for none"},
 		{[]string{"-cluster-name=c", "-shards=4", "-shard-index=3", "-ec2-share=0.25"}, ""},
+		{[]string{"-cluster-name=c", "-cooldown=30s", "-max-warm=-1", "-kubeconfig=/tmp/kc"}, ""},
 	}
 	for _, tt := range tests {
 		var o options

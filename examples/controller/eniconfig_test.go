@@ -147,7 +147,7 @@ func (e *cnEnv) start() {
 	e.index = selector.NewIndex(selector.Options{})
 	ready := make(chan struct{})
 	e.nodes = &NodeReconciler{Client: e.client, Trunk: tm, Events: e.rec, Ready: ready}
-	e.pods = &PodReconciler{Client: e.client, Trunk: tm, Index: e.index, Events: e.rec, Ready: ready}
+	e.pods = &PodReconciler{Client: e.client, APIReader: e.client, Trunk: tm, Index: e.index, Events: e.rec, Ready: ready}
 	require.NoError(e.t, Rebuild(e.t.Context(), e.client, tm, e.pods, e.rec, Shard{}, ready))
 	policies := &PolicyReconciler{Client: e.client, Index: e.index, Events: e.rec}
 	_, err = policies.Reconcile(e.t.Context(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "my-namespace", Name: "my-security-group-policy"}})
