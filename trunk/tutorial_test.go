@@ -178,7 +178,7 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 // EnsureNode creates.
 func TestTrunkCreation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := fake.New(fake.Options{AttachDelay: 3 * time.Second})
+		f := fake.New(fake.Options{Consistency: fake.Consistency{Attach: fake.Fixed(3 * time.Second)}})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/20", "")
 		sg := f.AddSecurityGroup(vpc, "nodes")
