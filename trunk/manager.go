@@ -105,6 +105,10 @@ type Manager struct {
 	inflightMu sync.Mutex
 	inflight   map[string]int // ENIs between creation and association
 
+	// recent remembers the IDs EC2 gave the Manager and the ENIs it
+	// deleted, while EC2 may still answer and list as if they were not.
+	recent *recentIDs
+
 	smu   sync.Mutex
 	queue dueHeap
 	kick  chan struct{}
@@ -154,6 +158,7 @@ func New(client EC2, opts Options) (*Manager, error) {
 		nodes:    make(map[string]*node),
 		subnets:  make(map[string]netip.Prefix),
 		inflight: make(map[string]int),
+		recent:   newRecentIDs(),
 		kick:     make(chan struct{}, 1),
 		gcPrev:   make(map[string]bool),
 	}

@@ -280,7 +280,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	rng := rand.New(rand.NewPCG(seed, 0x73696d))
 	s := &sim{t: t, seed: seed, rng: rng, counts: map[string]int{}, inflight: map[int]simOp{}, history: map[string][]string{}}
 	attach := time.Duration(rng.IntN(3000)) * time.Millisecond
-	s.f = fake.New(fake.Options{Seed: seed, CallLogSize: -1, AttachDelay: attach})
+	s.f = fake.New(fake.Options{Seed: seed, CallLogSize: -1, Consistency: fake.Consistency{Attach: fake.Fixed(attach)}})
 	s.led = newLedger(s)
 	vpc := s.f.AddVPC("10.0.0.0/16")
 	s.subnet = s.f.AddSubnet(vpc, "10.0.0.0/17", "")
@@ -296,8 +296,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 	s.f.SetLatency("", fake.Latency{Base: time.Duration(5+rng.IntN(40)) * time.Millisecond, Jitter: 50 * time.Millisecond})
 	s.f.SetLatency(fake.ActionCreateNetworkInterface, fake.Latency{Base: 100 * time.Millisecond, Jitter: 400 * time.Millisecond})
 	s.f.SetLatency(fake.ActionAttachNetworkInterface, fake.Latency{Base: 200 * time.Millisecond, Jitter: 800 * time.Millisecond})
-	lag := []time.Duration{0, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}[rng.IntN(4)]
-	s.f.SetVisibilityDelay(lag)
+	lag := time.Duration(0) // the fake's model replaces it once the Manager copes with it
 	throttle, internal, lost := rng.Float64()*0.2, rng.Float64()*0.05, rng.Float64()*0.05
 	for _, a := range simActions {
 		if throttle > 0 {
@@ -1228,7 +1227,6 @@ func (s *sim) check() {
 // checks EC2 against the pools and the cluster.
 func (s *sim) end() {
 	s.f.ClearFaults()
-	s.f.SetVisibilityDelay(0)
 	s.startRun()
 	s.waitOps(s.ctl, simOpTimeout+simStuck)
 	for _, n := range s.liveNodes(simHealthy) {

@@ -461,7 +461,7 @@ func TestReconcileKeepsENIsNotListedYet(t *testing.T) {
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
-		f.SetVisibilityDelay(10 * time.Second)
+		f.SetConsistency(fake.Consistency{Associate: fake.Fixed(10 * time.Second)})
 		got, err := m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.NoError(t, err)
 		list := []trunk.NodePods{{InstanceID: node, Complete: true, Pods: []eni.LivePod{{Pod: pod(1), ENIID: got.Branch.ENI.ID}}}}
@@ -522,14 +522,14 @@ func TestReconcileStaleClaim(t *testing.T) {
 	})
 }
 
-// TestTrunkNotListedYet sets nodes up while EC2 lists new ENIs only after
-// a few seconds (eventual consistency): waiting for the new trunk's
-// attachment retries the NotFound answers instead of failing the set-up,
-// and a lost answer to the attachment is settled from the instance.
+// TestTrunkNotListedYet sets nodes up while EC2 knows a new ENI only after
+// 5 s (eventual consistency): attaching the new trunk, and waiting for the
+// attachment, ask again on NotFound instead of failing the set-up, and a
+// lost answer to the attachment is settled from the instance.
 func TestTrunkNotListedYet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f, tut := seedTutorial(t)
-		f.SetVisibilityDelay(5 * time.Second)
+		f.SetConsistency(fake.Consistency{Create: fake.Fixed(5 * time.Second)})
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
 		info, err := m.EnsureNode(t.Context(), tut.Nodes[0].InstanceID)
