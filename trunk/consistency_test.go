@@ -4,10 +4,14 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -103,5 +107,184 @@ func TestRemoveNodeRightAfterAcquire(t *testing.T) {
 		require.Zero(t, f.Count(fake.ActionDeleteNetworkInterface).Errors, "no ENI deleted while still associated")
 		require.Zero(t, m.Metrics().Pools.Failures)
 		require.Empty(t, ids(branchENIs(t, f)))
+	})
+}
+
+// TestReconcileAssociationListedLate rebuilds a node whose pod got its ENI
+// moments before, while EC2 lists new associations only after 3 minutes
+// (its guidance: retry for up to five): until then the ENI is listed as
+// an available interface. Rebuilds at 0 s and 150 s keep the pod's ENI in
+// the pool and report nothing missing; the rebuild after the association
+// shows finds the ENI where it was.
+func TestReconcileAssociationListedLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: noPrewarm})
+		require.NoError(t, err)
+		node := tut.Nodes[0].InstanceID
+		_, err = m.EnsureNode(t.Context(), node)
+		require.NoError(t, err)
+		f.SetConsistency(fake.Consistency{Associate: fake.Fixed(3 * time.Minute)})
+		got, err := m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		require.NoError(t, err)
+		list := []trunk.NodePods{{InstanceID: node, Complete: true, Pods: []eni.LivePod{{Pod: pod(1), ENIID: got.Branch.ENI.ID}}}}
+		start := time.Now()
+		for _, at := range []time.Duration{0, 150 * time.Second, 200 * time.Second} {
+			time.Sleep(time.Until(start.Add(at)))
+			res, err := m.ReconcileAll(t.Context(), list)
+			require.NoError(t, err)
+			r := res[node]
+			require.NoError(t, r.Err)
+			require.Zero(t, r.Gone, "at %v", at)
+			require.Empty(t, r.Missing, "at %v", at)
+			p, _ := m.Pool(node)
+			b, ok := p.Lookup(pod(1))
+			require.True(t, ok, "at %v: the pod still holds its ENI", at)
+			require.Equal(t, got.Branch.ENI, b.ENI)
+			require.Equal(t, 1, p.Stats().Total(), "at %v", at)
+		}
+		require.Equal(t, []string{got.Branch.ENI.ID}, ids(branchENIs(t, f)))
+	})
+}
+
+// TestRebuildAfterCrashAssociationListedLate crashes the controller moments
+// after a pod got its ENI, while EC2 lists the association only after
+// 20 s: the new Manager's rebuild sees the pod's ENI as an available
+// interface. It keeps it for the pod, on the VLAN its tags name, instead of
+// reporting the pod missing and handing that VLAN to the next pod.
+func TestRebuildAfterCrashAssociationListedLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		opts := trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: noPrewarm}
+		m1, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		node := tut.Nodes[0].InstanceID
+		groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+		_, err = m1.EnsureNode(t.Context(), node)
+		require.NoError(t, err)
+		f.SetConsistency(fake.Consistency{Associate: fake.Fixed(20 * time.Second)})
+		got, err := m1.Acquire(t.Context(), node, pod(1), groups)
+		require.NoError(t, err)
+		m1.Close()
+
+		m2, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		list := []trunk.NodePods{{InstanceID: node, Complete: true, Pods: []eni.LivePod{{Pod: pod(1), ENIID: got.Branch.ENI.ID}}}}
+		res, err := m2.ReconcileAll(t.Context(), list)
+		require.NoError(t, err)
+		require.NoError(t, res[node].Err)
+		require.Empty(t, res[node].Missing, "the pod's ENI is there, only listed late")
+		p, _ := m2.Pool(node)
+		b, ok := p.Lookup(pod(1))
+		require.True(t, ok, "the pod keeps its ENI")
+		require.Equal(t, got.Branch.ENI.VLANID, b.ENI.VLANID)
+
+		errs := f.Count(fake.ActionAssociateTrunkInterface).Errors
+		other, err := m2.Acquire(t.Context(), node, pod(2), groups)
+		require.NoError(t, err)
+		require.NotEqual(t, got.Branch.ENI.VLANID, other.Branch.ENI.VLANID)
+		require.Equal(t, errs, f.Count(fake.ActionAssociateTrunkInterface).Errors, "no association refused for a VLAN in use")
+	})
+}
+
+// hideOnce answers the next DescribeNetworkInterfaces listings without the
+// ENIs in hide, as an eventually consistent listing may.
+type hideOnce struct {
+	*fake.EC2
+	mu    sync.Mutex
+	hide  map[string]bool
+	times int // listings left to hide them from
+}
+
+func (h *hideOnce) set(times int, ids ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.times, h.hide = times, map[string]bool{}
+	for _, id := range ids {
+		h.hide[id] = true
+	}
+}
+
+func (h *hideOnce) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, o ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
+	out, err := h.EC2.DescribeNetworkInterfaces(ctx, in, o...)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil || h.times == 0 || len(in.Filters) == 0 {
+		return out, err
+	}
+	h.times--
+	cp := *out
+	cp.NetworkInterfaces = slices.DeleteFunc(slices.Clone(out.NetworkInterfaces), func(ni types.NetworkInterface) bool {
+		return h.hide[aws.ToString(ni.NetworkInterfaceId)]
+	})
+	return &cp, nil
+}
+
+// TestReconcileOneListingLacksENI rebuilds a node from a listing that lacks
+// one of its ENIs: the pool keeps it and its pod is not reported missing,
+// since one listing proves nothing. Only when the next rebuild's listing
+// lacks it too is it forgotten and its pod reported.
+func TestReconcileOneListingLacksENI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := fake.New()
+		_, nodes := seedBranches(t, f, "c1", 1, 3)
+		h := &hideOnce{EC2: f}
+		m, err := trunk.New(h, trunk.Options{ClusterName: "c1", GCInterval: -1})
+		require.NoError(t, err)
+		node, lacking := nodes[0].InstanceID, nodes[0].Pods[1]
+		res, err := m.ReconcileAll(t.Context(), nodes)
+		require.NoError(t, err)
+		require.Equal(t, 3, res[node].Claimed)
+
+		h.set(1, lacking.ENIID)
+		res, err = m.ReconcileAll(t.Context(), nodes)
+		require.NoError(t, err)
+		require.Zero(t, res[node].Gone, "one listing lacked it")
+		require.Empty(t, res[node].Missing)
+		p, _ := m.Pool(node)
+		_, ok := p.Lookup(lacking.Pod)
+		require.True(t, ok)
+		require.Equal(t, 3, p.Stats().InUse)
+
+		res, err = m.ReconcileAll(t.Context(), nodes)
+		require.NoError(t, err)
+		require.Zero(t, res[node].Gone, "listed again")
+		require.Empty(t, res[node].Missing)
+
+		h.set(2, lacking.ENIID)
+		for range 2 {
+			res, err = m.ReconcileAll(t.Context(), nodes)
+			require.NoError(t, err)
+		}
+		require.Equal(t, 1, res[node].Gone, "two listings in a row lacked it")
+		require.Equal(t, []eni.PodRef{lacking.Pod}, res[node].Missing)
+	})
+}
+
+// TestDeletedENIListedLate deletes a pod's ENI after its cool-down while
+// EC2 keeps listing deleted ENIs, with their associations, for 30 s: the
+// rebuild right after does not adopt the ENI the Manager itself deleted,
+// which would hold a slot of the node for another cool-down.
+func TestDeletedENIListedLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: eni.OnDemandPolicy()})
+		require.NoError(t, err)
+		defer run(t, m)()
+		node := tut.Nodes[0].InstanceID
+		f.SetConsistency(fake.Consistency{Detach: fake.Fixed(30 * time.Second), Delete: fake.Fixed(30 * time.Second)})
+		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+		require.NoError(t, err)
+		m.Release(node, pod(1))
+		time.Sleep(eni.OnDemandPolicy().CoolDown + 5*time.Second)
+		synctest.Wait()
+		require.Equal(t, 1, f.Count(fake.ActionDeleteNetworkInterface).OK)
+		require.Len(t, branchENIs(t, f), 1, "still listed")
+
+		res, err := m.ReconcileAll(t.Context(), []trunk.NodePods{{InstanceID: node, Complete: true}})
+		require.NoError(t, err)
+		require.Zero(t, res[node].Adopted, "the Manager deleted it")
+		p, _ := m.Pool(node)
+		require.Zero(t, p.Stats().Total())
 	})
 }

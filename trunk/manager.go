@@ -61,6 +61,10 @@ type node struct {
 	adopted bool      // the ENIs the node had when the pool was built are in it
 	gone    bool      // removed: the Manager no longer serves the node
 
+	// unlisted are the ENIs (held by the pool or named by a live pod) that
+	// the last listing of the node lacked; guarded by op, held exclusively.
+	unlisted map[string]bool
+
 	// scheduler state, guarded by Manager.smu
 	due     time.Time
 	running bool

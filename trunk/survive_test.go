@@ -449,37 +449,6 @@ func TestReconcileKeepsENIsGivenAfterListing(t *testing.T) {
 	})
 }
 
-// TestReconcileKeepsENIsNotListedYet rebuilds a node right after one of its
-// pods got a new ENI, which EC2 does not list yet (eventual consistency):
-// the pool keeps the ENI for the pod instead of concluding it is gone, and
-// a later rebuild, once EC2 lists it, finds it where it was.
-func TestReconcileKeepsENIsNotListedYet(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f, tut := seedTutorial(t)
-		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
-		require.NoError(t, err)
-		node := tut.Nodes[0].InstanceID
-		_, err = m.EnsureNode(t.Context(), node)
-		require.NoError(t, err)
-		f.SetConsistency(fake.Consistency{Associate: fake.Fixed(10 * time.Second)})
-		got, err := m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
-		require.NoError(t, err)
-		list := []trunk.NodePods{{InstanceID: node, Complete: true, Pods: []eni.LivePod{{Pod: pod(1), ENIID: got.Branch.ENI.ID}}}}
-		for _, after := range []time.Duration{0, 20 * time.Second} {
-			time.Sleep(after)
-			res, err := m.ReconcileAll(t.Context(), list)
-			require.NoError(t, err)
-			require.NoError(t, res[node].Err)
-			require.Zero(t, res[node].Gone, "after %v", after)
-			p, _ := m.Pool(node)
-			b, ok := p.Lookup(pod(1))
-			require.True(t, ok, "after %v: the pod still holds its ENI", after)
-			require.Equal(t, got.Branch.ENI, b.ENI)
-			require.Equal(t, 1, p.Stats().Total(), "after %v", after)
-		}
-	})
-}
-
 // TestReconcileStaleClaim starts a rebuild whose pod list names pod A with
 // its ENI; while the rebuild is held up, A ends, its ENI cools down and pod
 // B gets it. The rebuild's list is older than that: B keeps the ENI.
