@@ -288,3 +288,48 @@ func TestDeletedENIListedLate(t *testing.T) {
 		require.Zero(t, p.Stats().Total())
 	})
 }
+
+// TestRebuildRightAfterDeletion restarts the controller moments after the
+// previous one deleted a node's ENIs, while EC2 still lists deleted ENIs,
+// associated, for 10 s. The new Manager's rebuild adopts what it lists, but
+// an ENI that only that listing vouches for is not reused: the listing that
+// confirms adopted ENIs no longer shows it, so a pod is never given an ENI
+// that does not exist. An ENI that is there is confirmed and reused.
+func TestRebuildRightAfterDeletion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		opts := trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: noPrewarm}
+		groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+		gone, kept := tut.Nodes[0].InstanceID, tut.Nodes[1].InstanceID
+		m1, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		a, err := m1.Acquire(t.Context(), gone, pod(1), groups)
+		require.NoError(t, err)
+		b, err := m1.Acquire(t.Context(), kept, pod(2), groups)
+		require.NoError(t, err)
+		f.SetConsistency(fake.Consistency{Detach: fake.Fixed(10 * time.Second), Delete: fake.Fixed(10 * time.Second)})
+		require.NoError(t, m1.RemoveNode(t.Context(), gone)) // its instance stays; its ENIs go
+		m1.Close()
+		require.Contains(t, branchENIs(t, f), a.Branch.ENI.ID, "still listed")
+
+		m2, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		res, err := m2.ReconcileAll(t.Context(), []trunk.NodePods{{InstanceID: gone, Complete: true}, {InstanceID: kept, Complete: true}})
+		require.NoError(t, err)
+		require.Equal(t, 1, res[gone].Released, "the listing shows the deleted ENI")
+		require.Equal(t, 1, res[kept].Released)
+		defer run(t, m2)()
+		time.Sleep(eni.DefaultCoolDown + time.Second)
+		synctest.Wait()
+
+		got, err := m2.Acquire(t.Context(), gone, pod(3), groups)
+		require.NoError(t, err)
+		require.NotEqual(t, a.Branch.ENI.ID, got.Branch.ENI.ID, "not the deleted ENI")
+		require.Equal(t, trunk.BranchDescription, aws.ToString(describe(t, f, got.Branch.ENI.ID).Description))
+		before := f.AllCounts()
+		got, err = m2.Acquire(t.Context(), kept, pod(4), groups)
+		require.NoError(t, err)
+		require.Equal(t, b.Branch.ENI.ID, got.Branch.ENI.ID, "the ENI that is there was confirmed and is reused")
+		require.Equal(t, before, f.AllCounts(), "without an EC2 call")
+	})
+}

@@ -70,6 +70,9 @@ type node struct {
 	running bool
 	rerun   time.Time
 	removed bool
+	// confirmAt is when a listing is due to confirm the ENIs the pool
+	// adopted unconfirmed (zero: none due).
+	confirmAt time.Time
 }
 
 // state returns the node's pool and info; pool is nil until it is set up.

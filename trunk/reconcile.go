@@ -66,7 +66,10 @@ type NodeResult struct {
 //     previous listing lacked them too, except those the Manager created in
 //     the last five minutes, which EC2 may not list yet (it is eventually
 //     consistent; see the package doc); a live pod is reported Missing on
-//     the same terms.
+//     the same terms;
+//   - ENIs adopted that no live pod names are reused only once a listing
+//     20 s later confirms them (Run does it), since a listing may still
+//     show an ENI deleted moments before.
 //
 // Without NodePods.Complete nothing is sent towards deletion: ENIs no
 // listed pod names are held until a reconcile with a complete list. The
@@ -294,7 +297,10 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 //     it: only two listings in a row lacking it make the pool forget it;
 //   - likewise a live pod is reported Missing only when two listings in a
 //     row lacked its ENI, and never for an ENI EC2 gave the Manager in the
-//     last settleWindow.
+//     last settleWindow;
+//   - an ENI it adopts that no live pod names may be one deleted moments
+//     before: it is not reused until a listing confirmAfter later shows it
+//     again (see confirm).
 func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, assocs map[string]types.TrunkInterfaceAssociation,
 	pods []eni.LivePod, complete bool, listedAt time.Time) eni.ReconcileResult {
 	info, pool, _, _ := n.state()
@@ -375,7 +381,10 @@ func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.Networ
 	}
 
 	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt,
-		MadeAfter: listedAt.Add(-settleWindow)})
+		MadeAfter: listedAt.Add(-settleWindow), Unconfirmed: true})
+	if res.Adopted > 0 && pool.Unconfirmed() {
+		m.confirmLater(n)
+	}
 	enis := make(map[eni.PodRef]string, len(named))
 	for id, pod := range named {
 		enis[pod] = id
