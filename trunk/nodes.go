@@ -233,7 +233,8 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 	if err != nil {
 		return NodeInfo{}, false, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
 	}
-	if trunkID == "" {
+	created := trunkID == ""
+	if created {
 		out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
 			SubnetId:      aws.String(inst.subnet),
 			InterfaceType: types.NetworkInterfaceCreationTypeTrunk,
@@ -270,14 +271,33 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 		attachmentID = aws.ToString(att.AttachmentId)
 		m.recent.given(attachmentID)
 	} else {
-		// A lost response leaves the trunk attached and the retry refused:
-		// look before giving up, at the instance, which lists its ENIs
-		// even when a trunk created moments before is not described yet.
+		// A lost response leaves the trunk attached and the retry refused,
+		// and another set-up of the instance (another replica, or one for a
+		// node removed and added again meanwhile) may have attached its own
+		// trunk first: look before giving up, at the instance, which lists
+		// its ENIs even when a trunk created moments before is not
+		// described yet.
 		now, derr := m.describeInstance(ctx, inst.id)
+		var other *attachedENI
 		for _, e := range now.enis {
-			if derr == nil && e.id == trunkID {
+			switch {
+			case derr != nil:
+			case e.id == trunkID:
 				attachmentID = e.attachmentID
+			case e.ifType == string(types.NetworkInterfaceTypeTrunk):
+				other = &e
 			}
+		}
+		if attachmentID == "" && other != nil {
+			if created {
+				// Unattached and ours alone: it goes (garbage collection
+				// would take it otherwise).
+				if derr := m.deleteENI(ctx, trunkID, PriorityBackground); derr != nil {
+					m.log.Warn("deleting a trunk ENI another set-up made unneeded", "node", inst.id, "trunk", trunkID, "err", derr)
+				}
+			}
+			info.TrunkENIID = other.id
+			return info, false, m.useTrunk(ctx, inst.id, *other)
 		}
 		if attachmentID == "" {
 			return NodeInfo{}, false, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
