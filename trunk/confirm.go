@@ -53,7 +53,7 @@ func (m *Manager) takeConfirms(n *node, now time.Time) []*node {
 
 // confirm lists the ENIs of nodes in one call (199 instance IDs and the
 // cluster tag's value) and confirms, in each node's pool, the adopted ENIs
-// the listing shows (eni.Pool.Confirm). When the listing fails, it is due
+// the listing shows in use (eni.Pool.Confirm). When the listing fails, it is due
 // again after confirmAfter.
 func (m *Manager) confirm(ctx context.Context, nodes []*node) {
 	ids := make([]string, len(nodes))
@@ -63,8 +63,12 @@ func (m *Manager) confirm(ctx context.Context, nodes []*node) {
 	listed := make(map[string][]string, len(nodes))
 	err := m.listENIs(ctx, PriorityBackground, m.nodeFilters(ids...), func(page []types.NetworkInterface) {
 		for _, ni := range page {
+			// Only as it was adopted: associated. One disassociated since
+			// (by a Manager that crashed before deleting it, say, while
+			// the rebuild's listing still showed the association) is not
+			// reused either.
 			id, _ := tagValue(ni.TagSet, TagInstanceID)
-			if eniID := aws.ToString(ni.NetworkInterfaceId); !m.recent.wasDeleted(eniID) {
+			if eniID := aws.ToString(ni.NetworkInterfaceId); ni.Status == types.NetworkInterfaceStatusInUse && !m.recent.wasDeleted(eniID) {
 				listed[id] = append(listed[id], eniID)
 			}
 		}

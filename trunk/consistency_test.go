@@ -333,3 +333,41 @@ func TestRebuildRightAfterDeletion(t *testing.T) {
 		require.Equal(t, before, f.AllCounts(), "without an EC2 call")
 	})
 }
+
+// TestRebuildRightAfterDisassociation restarts the controller after the
+// previous one disassociated an ENI and crashed before deleting it, while
+// EC2 lists the association for 10 s more: the rebuild adopts the ENI as
+// associated, but the confirming listing shows it available, so it is
+// deleted after its cool-down instead of being handed to a pod.
+func TestRebuildRightAfterDisassociation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, tut := seedTutorial(t)
+		opts := trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: noPrewarm}
+		groups := eni.MustGroupSet(tut.PodSecurityGroupID)
+		node := tut.Nodes[0].InstanceID
+		m1, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		a, err := m1.Acquire(t.Context(), node, pod(1), groups)
+		require.NoError(t, err)
+		m1.Release(node, pod(1))
+		f.SetConsistency(fake.Consistency{Detach: fake.Fixed(10 * time.Second)})
+		_, err = f.DisassociateTrunkInterface(t.Context(), &ec2.DisassociateTrunkInterfaceInput{AssociationId: aws.String(a.Branch.ENI.AssociationID)})
+		require.NoError(t, err)
+		m1.Close() // before deleting it
+
+		m2, err := trunk.New(f, opts)
+		require.NoError(t, err)
+		res, err := m2.ReconcileAll(t.Context(), []trunk.NodePods{{InstanceID: node, Complete: true}})
+		require.NoError(t, err)
+		require.Equal(t, 1, res[node].Released, "the listing shows the association")
+		defer run(t, m2)()
+		time.Sleep(eni.DefaultCoolDown + time.Second)
+		synctest.Wait()
+
+		got, err := m2.Acquire(t.Context(), node, pod(2), groups)
+		require.NoError(t, err)
+		require.NotEqual(t, a.Branch.ENI.ID, got.Branch.ENI.ID, "not the disassociated ENI")
+		require.Equal(t, []string{got.Branch.ENI.ID}, ids(branchENIsSettled(t, f, func(id string) bool { return id == got.Branch.ENI.ID })),
+			"the disassociated ENI was deleted")
+	})
+}
