@@ -24,6 +24,7 @@ const (
 	goIPTable = "github.com/coreos/go-iptables"
 	nftables  = "github.com/google/nftables"
 	mdNetlink = "github.com/mdlayher/netlink"
+	clientGo  = "k8s.io/client-go"
 )
 
 // depRule is a promise about what some packages of this module link.
@@ -44,7 +45,9 @@ type depRule struct {
 // depRules are the promises this module makes to its users: node-side
 // packages do not compile the EC2 SDK, the pool and the selector do not
 // link netlink, iptables or nftables, planning (enforce) links none of them,
-// and the wire format (api/podeni) is standard library only.
+// the wire format (api/podeni) is standard library only, and the CNI plugin
+// (what a fork ships to every node) links neither the EC2 SDK, nor the
+// controller's packages, nor client-go.
 var depRules = []depRule{
 	{
 		name:   "node-side packages do not import the EC2 SDK",
@@ -60,6 +63,12 @@ var depRules = []depRule{
 		name:   "selector and enforce do not import the pool",
 		pkgs:   []string{"selector", "enforce"},
 		forbid: []string{module + "/eni"},
+	},
+	{
+		name: "the CNI plugin links neither the EC2 SDK, the controller side nor client-go",
+		pkgs: []string{"cmd/podsg-cni"},
+		forbid: []string{ec2SDK, module + "/trunk", module + "/fake", module + "/preflight", module + "/eni",
+			module + "/limits/ec2limits", clientGo},
 	},
 	{
 		name:    "api/podeni is standard library only",

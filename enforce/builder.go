@@ -707,12 +707,12 @@ func ifNameProblem(s string) string {
 
 // dnsNameProblem checks a Kubernetes namespace (DNS label) or pod name (DNS
 // subdomain).
-func dnsNameProblem(s string, max int, dots bool) string {
+func dnsNameProblem(s string, maxLen int, dots bool) string {
 	if s == "" {
 		return "required"
 	}
-	if len(s) > max {
-		return fmt.Sprintf("at most %d characters", max)
+	if len(s) > maxLen {
+		return fmt.Sprintf("at most %d characters", maxLen)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -38,7 +38,7 @@ func TestCoolDownRaised(t *testing.T) {
 // released ENI cooling for 30 s.
 func TestShortCoolDownWaitsThirtySeconds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, _ := newPool(t, 2, eni.Policy{CoolDown: 10 * time.Second})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestShortCoolDownWaitsThirtySeconds(t *testing.T) {
 // pkg/provider/branch/trunk/trunk.go).
 func TestSetCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, _ := newPool(t, 3, eni.Policy{})
 		for i := range 3 {
 			_, err := p.Acquire(ctx, pod(i), web)
@@ -106,10 +106,11 @@ func TestSetCoolDown(t *testing.T) {
 // wakes when a shorter cool-down makes an ENI due sooner.
 func TestSetCoolDownWakesRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		p, be := newPool(t, 2, eni.OnDemandPolicy())
-		go p.Run(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- p.Run(ctx) }()
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
 		p.SetCoolDown(10 * time.Minute)
@@ -120,5 +121,7 @@ func TestSetCoolDownWakesRun(t *testing.T) {
 		p.SetCoolDown(eni.MinCoolDown)
 		synctest.Wait()
 		require.Equal(t, 1, be.count("delete"), "deleted as soon as the shorter cool-down made it due")
+		cancel()
+		require.ErrorIs(t, <-ran, context.Canceled)
 	})
 }

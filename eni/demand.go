@@ -14,8 +14,8 @@ const (
 	// that of another before a warm ENI of the other is replaced by one of
 	// the first.
 	DefaultDominance = 2.0
-	// NoPrewarm, as PrewarmPolicy.Window, turns demand-driven pre-warming
-	// off.
+	// NoPrewarm turns demand-driven pre-warming off when given as
+	// PrewarmPolicy.Window.
 	NoPrewarm = -1
 )
 

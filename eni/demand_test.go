@@ -1,7 +1,6 @@
 package eni_test
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,7 +15,7 @@ import (
 func maintainAll(t *testing.T, p *eni.Pool) {
 	t.Helper()
 	for range 10 {
-		next, err := p.Maintain(context.Background())
+		next, err := p.Maintain(t.Context())
 		require.NoError(t, err)
 		if next.IsZero() || next.After(time.Now()) {
 			return
@@ -46,7 +45,7 @@ func TestPrewarmShares(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p, be := newPool(t, tt.limit, tt.policy)
 				for i, k := range tt.pods {
-					_, err := p.Acquire(context.Background(), pod(i), k)
+					_, err := p.Acquire(t.Context(), pod(i), k)
 					require.NoError(t, err)
 				}
 				maintainAll(t, p)
@@ -61,7 +60,7 @@ func TestPrewarmShares(t *testing.T) {
 
 func TestPrewarmedENIServesNextPod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 3, eni.Policy{})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -90,7 +89,7 @@ func TestPrewarmReplacesIdleKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				p, be := newPool(t, tt.webPods+1, eni.Policy{})
 				_, err := p.Acquire(ctx, pod(0), db)
 				require.NoError(t, err)
@@ -119,7 +118,7 @@ func TestPrewarmReplacesIdleKey(t *testing.T) {
 // being created, so pre-warming never competes with a burst of pod starts.
 func TestPrewarmWaitsForPodStarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -142,7 +141,7 @@ func TestPrewarmWaitsForPodStarts(t *testing.T) {
 // an ENI being pre-warmed for its key waits for that ENI.
 func TestAcquireWaitsForPrewarm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -164,7 +163,7 @@ func TestAcquireWaitsForPrewarm(t *testing.T) {
 // (the idle timeout by default), its warm ENIs age out as usual.
 func TestPrewarmDemandExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 3, eni.Policy{IdleTimeout: 2 * time.Minute})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -192,7 +191,7 @@ func TestPrewarmPolicyValidation(t *testing.T) {
 // one warm ENI of an idle key replaced, not all of them.
 func TestPrewarmReplacesOnlyWhatItNeeds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{IdleTimeout: -1})
 		for i := range 3 {
 			_, err := p.Acquire(ctx, pod(i), db)

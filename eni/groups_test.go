@@ -1,7 +1,6 @@
 package eni_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -51,10 +50,10 @@ func TestGroupSetOrder(t *testing.T) {
 	ab := eni.MustGroupSet("sg-00000001", "sg-00000002", "sg-00000001")
 	require.Equal(t, "sg-00000002,sg-00000001", ba.String())
 	require.Equal(t, "sg-00000001,sg-00000002", ab.String())
-	require.False(t, ba == ab, "== compares the order too")
+	require.False(t, ba == ab, "== compares the order too") //nolint:testifylint // the point is what == does with GroupSets
 	require.True(t, ba.Equal(ab) && ab.Equal(ba))
-	require.True(t, ba.Canonical() == ab.Canonical())
-	require.True(t, ab.Canonical() == ab, "a set given in ascending order is canonical")
+	require.True(t, ba.Canonical() == ab.Canonical())                                    //nolint:testifylint // the point is what == does with GroupSets
+	require.True(t, ab.Canonical() == ab, "a set given in ascending order is canonical") //nolint:testifylint // the point is what == does with GroupSets
 	require.Equal(t, "sg-00000001,sg-00000002", ba.Canonical().String())
 	require.True(t, ba.Contains("sg-00000001") && ba.Contains("sg-00000002"))
 	require.False(t, ba.Contains("sg-00000003"))
@@ -113,11 +112,11 @@ func FuzzParseGroupSet(f *testing.F) {
 // any backend call; it keeps the order it was created with.
 func TestPoolGroupOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		webDB := eni.Key{Groups: eni.MustGroupSet(sgWeb, sgDB), Subnet: "subnet-0a"}
 		dbWeb := eni.Key{Groups: eni.MustGroupSet(sgDB, sgWeb), Subnet: "subnet-0a"}
-		require.False(t, webDB == dbWeb)
+		require.False(t, webDB == dbWeb) //nolint:testifylint // the point is that == tells the two orders apart
 
 		b1, err := p.Acquire(ctx, pod(1), webDB)
 		require.NoError(t, err)
@@ -144,7 +143,7 @@ func TestPoolGroupOrder(t *testing.T) {
 // groups in the order the newest pod of the key asked for them.
 func TestPrewarmGroupOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		dbWeb := eni.Key{Groups: eni.MustGroupSet(sgDB, sgWeb), Subnet: "subnet-0a"}
 		webDB := eni.Key{Groups: eni.MustGroupSet(sgWeb, sgDB), Subnet: "subnet-0a"}

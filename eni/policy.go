@@ -19,8 +19,9 @@ const (
 	// DefaultIdleTimeout is how long a warm branch ENI waits for a pod of its
 	// security-group set before it is deleted.
 	DefaultIdleTimeout = 10 * time.Minute
-	// NoWarm, as Policy.MaxWarm, keeps no warm ENIs: every branch ENI is
-	// deleted after its cool-down, the production controller's behaviour.
+	// NoWarm keeps no warm ENIs when given as Policy.MaxWarm: every branch
+	// ENI is deleted after its cool-down, the production controller's
+	// behaviour.
 	NoWarm = -1
 )
 

@@ -49,7 +49,7 @@ func newWarmPool(tb testing.TB) *warmPool {
 	p.now = func() time.Time { return w.clock }
 	for i := range w.pods {
 		w.pods[i] = PodRef{Namespace: "default", Name: fmt.Sprintf("web-%d", i), UID: fmt.Sprint(i)}
-		if _, err := p.Acquire(context.Background(), w.pods[i], w.key); err != nil {
+		if _, err := p.Acquire(tb.Context(), w.pods[i], w.key); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func newWarmPool(tb testing.TB) *warmPool {
 // step starts the next pod on a warm ENI of its key and ends it.
 func (w *warmPool) step(tb testing.TB) {
 	pod := w.pods[w.next%len(w.pods)]
-	if _, err := w.pool.Acquire(context.Background(), pod, w.key); err != nil {
+	if _, err := w.pool.Acquire(tb.Context(), pod, w.key); err != nil {
 		tb.Fatal(err)
 	}
 	w.pool.Release(pod)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -44,7 +45,7 @@ func stateCounts(p *eni.Pool) counts {
 
 func TestCreateReleaseCoolWarmReuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 3, eni.Policy{})
 
 		// (none) → creating → in use.
@@ -87,7 +88,7 @@ func TestCreateReleaseCoolWarmReuse(t *testing.T) {
 
 func TestNoCapacityThenCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, _ := newPool(t, 2, eni.Policy{})
 		for i := range 2 {
 			_, err := p.Acquire(ctx, pod(i), web)
@@ -115,7 +116,7 @@ func TestNoCapacityThenCoolDown(t *testing.T) {
 
 func TestNoWarmDeletesAfterCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.OnDemandPolicy())
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -153,7 +154,7 @@ func TestIdleTimeoutAndMaxWarm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				p, be := newPool(t, 5, tt.policy)
 				for i := range 3 {
 					_, err := p.Acquire(ctx, pod(i), web)
@@ -193,7 +194,7 @@ func TestRetargetAndEvict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				p, be := newPool(t, 2, eni.Policy{Retarget: tt.retarget})
 				w, err := p.Acquire(ctx, pod(1), tt.from)
 				require.NoError(t, err)
@@ -220,7 +221,7 @@ func TestRetargetAndEvict(t *testing.T) {
 
 func TestRetargetFailureDeletes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 1, eni.Policy{})
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -240,7 +241,7 @@ func TestRetargetFailureDeletes(t *testing.T) {
 
 func TestCreateFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		be.failOn["create"] = errors.New("InvalidSecurityGroupID.NotFound")
 		_, err := p.Acquire(ctx, pod(1), web)
@@ -266,7 +267,7 @@ func TestCreateFailures(t *testing.T) {
 
 func TestDeleteRetriesWithBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 1, eni.OnDemandPolicy())
 		_, err := p.Acquire(ctx, pod(1), web)
 		require.NoError(t, err)
@@ -289,7 +290,7 @@ func TestDeleteRetriesWithBackoff(t *testing.T) {
 
 func TestReleaseWhileCreating(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 2, eni.Policy{})
 		be.block = make(chan struct{})
 		errc := make(chan error, 2)
@@ -308,7 +309,7 @@ func TestReleaseWhileCreating(t *testing.T) {
 
 func TestWarmTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{WarmTargets: []eni.WarmTarget{{Key: web, Count: 2}}})
 		next, err := p.Maintain(ctx)
 		require.NoError(t, err)
@@ -337,7 +338,7 @@ func TestWarmTargets(t *testing.T) {
 func reconcileFixture(t *testing.T) (found []eni.Branch, held []eni.Branch, live []eni.LivePod, newP func() *eni.Pool) {
 	p0, be := newPool(t, 5, eni.Policy{})
 	for i := range 4 {
-		b, err := p0.Acquire(context.Background(), pod(i), web)
+		b, err := p0.Acquire(t.Context(), pod(i), web)
 		require.NoError(t, err)
 		held = append(held, b)
 	}
@@ -364,7 +365,7 @@ func TestReconcileComplete(t *testing.T) {
 		got, ok := p.Lookup(pod(1))
 		require.True(t, ok)
 		require.Equal(t, held[1].ENI.VLANID, got.ENI.VLANID, "live pods keep their VLAN")
-		b, err := p.Acquire(context.Background(), pod(5), web)
+		b, err := p.Acquire(t.Context(), pod(5), web)
 		require.NoError(t, err)
 		require.Equal(t, 5, b.ENI.VLANID, "new ENIs do not reuse a held VLAN")
 	})
@@ -378,7 +379,7 @@ func TestReconcileIncompleteHolds(t *testing.T) {
 		require.Equal(t, 2, res.Held)
 		require.Equal(t, counts{InUse: 4}, stateCounts(p))
 		time.Sleep(time.Hour)
-		_, err := p.Maintain(context.Background())
+		_, err := p.Maintain(t.Context())
 		require.NoError(t, err)
 		require.Equal(t, counts{InUse: 4}, stateCounts(p), "nothing is deleted without a complete pod list")
 		res = p.Reconcile(eni.ReconcileInput{Found: found, Pods: live, Complete: true})
@@ -457,7 +458,7 @@ func TestReconcileConflicts(t *testing.T) {
 
 func TestDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		p, be := newPool(t, 4, eni.Policy{})
 		for i := range 3 {
 			_, err := p.Acquire(ctx, pod(i), web)
@@ -475,7 +476,7 @@ func TestDrain(t *testing.T) {
 
 func TestRunDeletesInBackground(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		p, be := newPool(t, 2, eni.OnDemandPolicy())
 		done := make(chan error)
 		go func() { done <- p.Run(ctx) }()
@@ -523,13 +524,16 @@ func TestNewPoolOptionErrors(t *testing.T) {
 }
 
 // TestConcurrentInvariants hammers a pool from many goroutines and checks
-// that slots never exceed the limit and no VLAN or ENI is held twice.
+// that slots never exceed the limit and no VLAN or ENI is held twice. The
+// goroutines report through assert and t.Errorf: require's t.FailNow would
+// stop only the goroutine it runs in.
 func TestConcurrentInvariants(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		p, be := newPool(t, 6, eni.Policy{MaxWarm: 3, IdleTimeout: 2 * time.Minute})
-		go p.Run(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- p.Run(ctx) }()
 		keys := []eni.Key{web, db, both}
 		var wg sync.WaitGroup
 		for w := range 8 {
@@ -538,11 +542,14 @@ func TestConcurrentInvariants(t *testing.T) {
 					pr := pod(w*1000 + i)
 					b, err := p.Acquire(ctx, pr, keys[(w+i)%3])
 					if err != nil {
-						require.ErrorIs(t, err, eni.ErrNoCapacity)
+						if !errors.Is(err, eni.ErrNoCapacity) {
+							t.Errorf("Acquire: %v, want ErrNoCapacity", err)
+							return
+						}
 						time.Sleep(10 * time.Second)
 						continue
 					}
-					require.Equal(t, keys[(w+i)%3], b.Key())
+					assert.Equal(t, keys[(w+i)%3], b.Key())
 					time.Sleep(time.Duration(5+i%7) * time.Second)
 					p.Release(pr)
 				}
@@ -557,10 +564,10 @@ func TestConcurrentInvariants(t *testing.T) {
 				case <-time.After(time.Second):
 				}
 				es := p.Entries()
-				require.LessOrEqual(t, len(es), 6)
+				assert.LessOrEqual(t, len(es), 6)
 				vl := map[int]bool{}
 				for _, e := range es {
-					require.False(t, vl[e.Branch.ENI.VLANID], "VLAN %d held twice", e.Branch.ENI.VLANID)
+					assert.False(t, vl[e.Branch.ENI.VLANID], "VLAN %d held twice", e.Branch.ENI.VLANID)
 					vl[e.Branch.ENI.VLANID] = true
 				}
 			}
@@ -572,5 +579,7 @@ func TestConcurrentInvariants(t *testing.T) {
 		require.Equal(t, 0, p.Stats().InUse)
 		require.LessOrEqual(t, be.live(), 3)
 		require.Equal(t, be.live(), p.Stats().Total())
+		cancel()
+		require.ErrorIs(t, <-ran, context.Canceled)
 	})
 }

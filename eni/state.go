@@ -9,16 +9,16 @@ import (
 type State uint8
 
 const (
-	// StateCreating: being created, or retargeted, for a pod or a warm
-	// target. It holds a slot.
+	// StateCreating is an ENI being created, or retargeted, for a pod or a
+	// warm target. It holds a slot.
 	StateCreating State = iota + 1
-	// StateInUse: given to a pod.
+	// StateInUse is an ENI given to a pod.
 	StateInUse
-	// StateCooling: released by its pod, waiting out the cool-down.
+	// StateCooling is an ENI released by its pod, waiting out the cool-down.
 	StateCooling
-	// StateWarm: cooled down, ready for a pod of its key.
+	// StateWarm is an ENI that has cooled down, ready for a pod of its key.
 	StateWarm
-	// StateDeleting: being disassociated and deleted.
+	// StateDeleting is an ENI being disassociated and deleted.
 	StateDeleting
 )
 

@@ -21,7 +21,7 @@ import (
 )
 
 func TestSubnetAddresses(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New(fake.Options{DisableThrottling: true})
 	vpc := f.AddVPC("10.1.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.1.0.0/28", "")
@@ -55,7 +55,7 @@ func TestSubnetAddresses(t *testing.T) {
 }
 
 func TestIdempotency(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	in := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), Groups: []string{w.podSG}, ClientToken: aws.String("pod-1")}
 	first, err := w.f.CreateNetworkInterface(ctx, in)
@@ -159,7 +159,7 @@ func TestClientTokenLifetime(t *testing.T) {
 }
 
 func TestTerminate(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	b1, a1 := w.f.AddBranch(w.trunk, 1, w.podSG)
 	b2, _ := w.f.AddBranch(w.trunk, 2, w.podSG)
@@ -211,7 +211,7 @@ func TestTerminate(t *testing.T) {
 }
 
 func TestDisassociate(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	branch, assoc := w.f.AddBranch(w.trunk, 5, w.podSG)
 	_, err := w.f.DisassociateTrunkInterface(ctx, &ec2.DisassociateTrunkInterfaceInput{AssociationId: aws.String(assoc)})
@@ -219,11 +219,11 @@ func TestDisassociate(t *testing.T) {
 	_, err = w.f.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(branch)})
 	require.NoError(t, err)
 	// VLAN 5 is free again.
-	require.NoError(t, w.associate(5, w.eni(t)))
+	require.NoError(t, w.associate(t, 5, w.eni(t)))
 }
 
 func TestPagination(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	var want []string
 	for i := range 12 {
@@ -264,7 +264,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	b1, _ := w.f.AddBranch(w.trunk, 1, w.podSG)
 	w.f.Tag(b1, "vpcresources.k8s.aws/trunk-eni-id", w.trunk, "kubernetes.io/cluster/c1", "owned")
@@ -324,7 +324,7 @@ func TestFilters(t *testing.T) {
 }
 
 func TestSecurityGroupRules(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	out, err := w.f.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
 		GroupId: aws.String(w.nodeSG),
@@ -423,7 +423,7 @@ func TestSecurityGroupRules(t *testing.T) {
 }
 
 func TestModifyNetworkInterfaceAttribute(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	eni := w.eni(t)
 	_, err := w.f.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
@@ -451,7 +451,7 @@ func TestModifyNetworkInterfaceAttribute(t *testing.T) {
 
 func TestThrottling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f := fake.New()
 		unknown := &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String("eni-0123456789abcdef0")}
 		burst := func(n int, call func() error) (throttled int) {
@@ -508,7 +508,7 @@ func TestThrottling(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	t.Run("on the Nth call", func(t *testing.T) {
 		w := newWorld(t)
 		w.f.InjectFault(fake.Fault{Action: fake.ActionCreateNetworkInterface, Code: "UnauthorizedOperation", OnCall: 2})
@@ -561,7 +561,7 @@ func TestFaults(t *testing.T) {
 	t.Run("lost response with an error code", func(t *testing.T) {
 		w := newWorld(t)
 		w.f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, Code: "InternalError", OnCall: 1})
-		err := w.associate(9, w.eni(t))
+		err := w.associate(t, 9, w.eni(t))
 		require.Equal(t, "InternalError", fake.ErrorCode(err))
 		a, err := w.f.DescribeTrunkInterfaceAssociations(ctx, &ec2.DescribeTrunkInterfaceAssociationsInput{})
 		require.NoError(t, err)
@@ -569,6 +569,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("latency and cancellation", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
+			ctx := t.Context() // the bubble's own; the test's is canceled from outside it
 			w := newWorld(t)
 			w.f.SetLatency("", fake.Latency{Base: 100 * time.Millisecond})
 			w.f.SetLatency(fake.ActionCreateNetworkInterface, fake.Latency{Base: 2 * time.Second, Jitter: time.Second})
@@ -591,6 +592,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("delayed visibility", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
+			ctx := t.Context() // the bubble's own; the test's is canceled from outside it
 			w := newWorld(t)
 			w.f.SetConsistency(fake.Consistency{Create: fake.Fixed(5 * time.Second)})
 			id := w.eni(t)
@@ -609,6 +611,7 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("attach delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
+			ctx := t.Context() // the bubble's own; the test's is canceled from outside it
 			w := newWorld(t, fake.Options{Consistency: fake.Consistency{Attach: fake.Fixed(3 * time.Second)}})
 			eni := w.eni(t)
 			_, err := w.f.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
@@ -627,10 +630,10 @@ func TestFaults(t *testing.T) {
 }
 
 func TestCallLog(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	require.Empty(t, w.f.Calls(), "builders are not logged")
-	require.NoError(t, w.associate(4, w.eni(t)))
+	require.NoError(t, w.associate(t, 4, w.eni(t)))
 	_, err := w.f.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String("eni-0123456789abcdef0")})
 	require.Error(t, err)
 	calls := w.f.Calls()
@@ -651,7 +654,7 @@ func TestCallLog(t *testing.T) {
 // TestConcurrentAssociations races many workers for the nine branch slots
 // of one m5.large trunk: exactly nine win, each VLAN once.
 func TestConcurrentAssociations(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -692,7 +695,7 @@ func TestConcurrentAssociations(t *testing.T) {
 }
 
 func TestDescribeInstanceTypes(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New()
 	out, err := f.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{"m5.large", "c6in.32xlarge"}})
 	require.NoError(t, err)
@@ -720,7 +723,7 @@ func TestDescribeInstanceTypes(t *testing.T) {
 }
 
 func TestRunInstances(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	out, err := w.f.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String("ami-anything"), InstanceType: "c6in.32xlarge", MinCount: aws.Int32(2), MaxCount: aws.Int32(2),
@@ -766,7 +769,7 @@ func TestErrorsAreTyped(t *testing.T) {
 }
 
 func TestCallLogRing(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New(fake.Options{CallLogSize: 3, DisableThrottling: true})
 	for _, id := range []string{"vpc-00000001", "vpc-00000002", "vpc-00000003", "vpc-00000004", "vpc-00000005"} {
 		_, err := f.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
@@ -781,7 +784,7 @@ func TestCallLogRing(t *testing.T) {
 }
 
 func TestDefaultVPC(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New(fake.Options{DisableThrottling: true})
 	_, err := f.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("g"), Description: aws.String("d")})
 	require.Equal(t, "VPCIdNotSpecified", fake.ErrorCode(err))
@@ -801,7 +804,7 @@ func TestDefaultVPC(t *testing.T) {
 }
 
 func TestSecondaryAddresses(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	w := newWorld(t)
 	out, err := w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet),
 		PrivateIpAddresses: []types.PrivateIpAddressSpecification{

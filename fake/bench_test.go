@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +15,7 @@ import (
 // AssociateTrunkInterface. Throttling is off; the branch is disassociated and
 // deleted outside the timer so the trunk never fills up.
 func BenchmarkCreateAndAssociate(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	w := newWorld(b)
 	create := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), Groups: []string{w.podSG},
 		Description: aws.String("aws-k8s-branch-eni")}
@@ -45,7 +44,7 @@ func BenchmarkCreateAndAssociate(b *testing.B) {
 // BenchmarkDescribeByTag measures the state-rebuild query, a tag-filtered
 // DescribeNetworkInterfaces page, over 1,000 branch interfaces.
 func BenchmarkDescribeByTag(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	f := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")

@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +19,7 @@ func FuzzNextToken(f *testing.F) {
 	for range 7 {
 		ec.AddENI(subnet, "")
 	}
-	first, err := ec.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{MaxResults: aws.Int32(5)})
+	first, err := ec.DescribeNetworkInterfaces(f.Context(), &ec2.DescribeNetworkInterfacesInput{MaxResults: aws.Int32(5)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -29,7 +28,7 @@ func FuzzNextToken(f *testing.F) {
 	f.Add("ZmFrZTE6")
 	f.Add("%%%")
 	f.Fuzz(func(t *testing.T, tok string) {
-		out, err := ec.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{
+		out, err := ec.DescribeNetworkInterfaces(t.Context(), &ec2.DescribeNetworkInterfacesInput{
 			MaxResults: aws.Int32(5), NextToken: aws.String(tok)})
 		if err != nil {
 			if code := fake.ErrorCode(err); code != "InvalidPaginationToken" {
@@ -56,7 +55,7 @@ func FuzzFilterValue(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		out, err := ec.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{
+		out, err := ec.DescribeNetworkInterfaces(t.Context(), &ec2.DescribeNetworkInterfacesInput{
 			Filters: []types.Filter{{Name: aws.String("description"), Values: []string{v}}}})
 		if err != nil {
 			t.Fatalf("value %q: %v", v, err)

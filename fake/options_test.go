@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 
@@ -63,5 +62,5 @@ func TestNewServerOptions(t *testing.T) {
 	require.Equal(t, "ap-south-1", srv.Region())
 	_, err = fake.NewServer(nil)
 	require.Error(t, err)
-	require.False(t, errors.Is(err, fake.ErrInvalidOptions), "a nil API is not an options error")
+	require.NotErrorIs(t, err, fake.ErrInvalidOptions, "a nil API is not an options error")
 }

@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -48,14 +47,14 @@ func newWorld(t testing.TB, opts ...fake.Options) *world {
 
 func (w *world) eni(t testing.TB, groups ...string) string {
 	t.Helper()
-	out, err := w.f.CreateNetworkInterface(context.Background(), &ec2.CreateNetworkInterfaceInput{
+	out, err := w.f.CreateNetworkInterface(t.Context(), &ec2.CreateNetworkInterfaceInput{
 		SubnetId: aws.String(w.subnet), Groups: groups})
 	require.NoError(t, err)
 	return aws.ToString(out.NetworkInterface.NetworkInterfaceId)
 }
 
-func (w *world) associate(vlan int32, branch string) error {
-	_, err := w.f.AssociateTrunkInterface(context.Background(), &ec2.AssociateTrunkInterfaceInput{
+func (w *world) associate(t testing.TB, vlan int32, branch string) error {
+	_, err := w.f.AssociateTrunkInterface(t.Context(), &ec2.AssociateTrunkInterfaceInput{
 		TrunkInterfaceId: aws.String(w.trunk), BranchInterfaceId: aws.String(branch), VlanId: aws.Int32(vlan)})
 	return err
 }
@@ -63,7 +62,7 @@ func (w *world) associate(vlan int32, branch string) error {
 // TestRules checks each rule EC2 enforces, and the code and message it
 // answers with.
 func TestRules(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	tests := []struct {
 		name    string
 		opts    fake.Options
@@ -227,23 +226,23 @@ func TestRules(t *testing.T) {
 			name: "tenth branch on an m5.large trunk",
 			call: func(t *testing.T, w *world) error {
 				for vlan := int32(1); vlan <= 9; vlan++ {
-					require.NoError(t, w.associate(vlan, w.eni(t, w.podSG)))
+					require.NoError(t, w.associate(t, vlan, w.eni(t, w.podSG)))
 				}
-				return w.associate(10, w.eni(t, w.podSG))
+				return w.associate(t, 10, w.eni(t, w.podSG))
 			},
 			code: "AttachmentLimitExceeded",
 		},
 		{
 			name: "VLAN already used on the trunk",
 			call: func(t *testing.T, w *world) error {
-				require.NoError(t, w.associate(7, w.eni(t)))
-				return w.associate(7, w.eni(t))
+				require.NoError(t, w.associate(t, 7, w.eni(t)))
+				return w.associate(t, 7, w.eni(t))
 			},
 			code: "InvalidParameterValue",
 		},
 		{
 			name: "VLAN zero",
-			call: func(t *testing.T, w *world) error { return w.associate(0, w.eni(t)) },
+			call: func(t *testing.T, w *world) error { return w.associate(t, 0, w.eni(t)) },
 			code: "InvalidParameterValue",
 		},
 		{
@@ -259,8 +258,8 @@ func TestRules(t *testing.T) {
 			name: "associate a branch twice",
 			call: func(t *testing.T, w *world) error {
 				b := w.eni(t)
-				require.NoError(t, w.associate(1, b))
-				return w.associate(2, b)
+				require.NoError(t, w.associate(t, 1, b))
+				return w.associate(t, 2, b)
 			},
 			code: "InvalidNetworkInterface.InUse",
 		},
@@ -276,7 +275,7 @@ func TestRules(t *testing.T) {
 			name: "delete an associated branch",
 			call: func(t *testing.T, w *world) error {
 				b := w.eni(t)
-				require.NoError(t, w.associate(1, b))
+				require.NoError(t, w.associate(t, 1, b))
 				_, err := w.f.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(b)})
 				return err
 			},
@@ -285,7 +284,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "delete a detached trunk that still has branches",
 			call: func(t *testing.T, w *world) error {
-				require.NoError(t, w.associate(1, w.eni(t)))
+				require.NoError(t, w.associate(t, 1, w.eni(t)))
 				d, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{w.trunk}})
 				require.NoError(t, err)
 				_, err = w.f.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: d.NetworkInterfaces[0].Attachment.AttachmentId})

@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,7 +17,7 @@ import (
 // not retry; the branch is disassociated and deleted in process, outside the
 // timing, so the trunk never fills up.
 func BenchmarkHTTPCreateAndAssociate(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	f := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/19", "")

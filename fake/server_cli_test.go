@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -29,7 +28,7 @@ func TestCLI(t *testing.T) {
 		t.Skip("the AWS CLI (aws) is not on PATH; install awscli to run this test")
 	}
 	f := fake.New(fake.Options{DisableThrottling: true})
-	tut, err := fake.SeedTutorial(context.Background(), f)
+	tut, err := fake.SeedTutorial(t.Context(), f)
 	require.NoError(t, err)
 	srv, _ := startServer(t, f)
 

@@ -30,7 +30,11 @@ func ExampleServer() {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Shutdown(context.Background())
+	defer func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			fmt.Println("shutdown:", err)
+		}
+	}()
 
 	client := srv.Client() // or fake.NewClient(srv.URL(), srv.Region())
 	ctx := context.Background()

@@ -139,7 +139,6 @@ type netIface struct {
 	createdType types.NetworkInterfaceType
 	groups      []string
 	sourceDest  bool
-	requester   bool // created by EC2 as an instance's primary interface
 	att         *attachment
 	assocID     string           // branch: its association
 	branches    map[int32]string // trunk: VLAN → association ID
@@ -187,7 +186,6 @@ type trunkAssoc struct {
 	trunkID  string
 	branchID string
 	vlan     int32
-	greKey   int32
 	proto    types.InterfaceProtocolType
 }
 

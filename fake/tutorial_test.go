@@ -18,7 +18,7 @@ import (
 // TestTutorial replays the EC2 side of the EKS tutorial against the seeded
 // scenario, cleanup included.
 func TestTutorial(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New()
 	tut, err := fake.SeedTutorial(ctx, f)
 	require.NoError(t, err)

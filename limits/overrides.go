@@ -71,7 +71,7 @@ func LoadOverrides(path string) ([]Limits, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limits: reading overrides: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only: Close has nothing to flush
 	return decodeOverrides(f, path)
 }
 

@@ -2,7 +2,6 @@ package limits_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"regexp"
 	"slices"
@@ -19,10 +18,9 @@ import (
 // dataRows parses the embedded data file, the source of the generated table.
 func dataRows(t *testing.T) []tsv.Row {
 	t.Helper()
-	f, err := os.Open("data/instance-limits.tsv")
+	data, err := os.ReadFile("data/instance-limits.tsv")
 	require.NoError(t, err)
-	defer f.Close()
-	rows, err := tsv.Parse(f)
+	rows, err := tsv.Parse(bytes.NewReader(data))
 	require.NoError(t, err)
 	return rows
 }
@@ -215,7 +213,8 @@ func TestLookupUnknown(t *testing.T) {
 }
 
 func TestDefaultIsShared(t *testing.T) {
-	require.Same(t, limits.Default(), limits.Default())
+	first := limits.Default()
+	require.Same(t, first, limits.Default())
 }
 
 func TestClone(t *testing.T) {
@@ -229,7 +228,7 @@ func TestClone(t *testing.T) {
 }
 
 func TestErrorsAreDistinct(t *testing.T) {
-	require.False(t, errors.Is(limits.ErrUnknownInstanceType, limits.ErrInvalidLimits))
+	require.NotErrorIs(t, limits.ErrUnknownInstanceType, limits.ErrInvalidLimits)
 	_, err := limits.Lookup("x.y")
 	require.NotErrorIs(t, err, limits.ErrInvalidLimits)
 }

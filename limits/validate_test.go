@@ -1,7 +1,6 @@
 package limits_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -153,7 +152,7 @@ func TestFieldErrorMessages(t *testing.T) {
 	one := &limits.FieldError{Where: "overrides[3]", Field: "networkCards", Reason: "required"}
 	require.Equal(t, "limits: overrides[3] (no instance type): networkCards: required", one.Error())
 	require.Equal(t, one.Error(), limits.FieldErrors{one}.Error())
-	require.True(t, errors.Is(one, limits.ErrInvalidLimits))
+	require.ErrorIs(t, one, limits.ErrInvalidLimits)
 }
 
 func TestWithOverrides(t *testing.T) {

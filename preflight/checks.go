@@ -469,12 +469,6 @@ func (r *run) checkFargate() {
 	}
 }
 
-// nodeCapacity is the branch-ENI capacity of one node group.
-type nodeCapacity struct {
-	perNode int // smallest branch limit among its instance types; 0 if any type cannot host branches
-	reason  string
-}
-
 // checkNodes verifies instance types and branch-ENI capacity.
 func (r *run) checkNodes() {
 	ec2Work := r.ec2Workloads()

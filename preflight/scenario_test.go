@@ -1,7 +1,6 @@
 package preflight_test
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -30,7 +29,7 @@ type tutorial struct {
 
 func newTutorial(t testing.TB, opts ...fake.Options) *tutorial {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	f := fake.New(opts...)
 	ids, err := fake.SeedTutorial(ctx, f)
 	require.NoError(t, err)
@@ -83,7 +82,7 @@ func (tt *tutorial) run(t testing.TB) *preflight.Report {
 	t.Helper()
 	c, err := preflight.New(tt.ec2, preflight.Options{})
 	require.NoError(t, err)
-	r, err := c.Run(context.Background(), tt.cluster, tt.policies)
+	r, err := c.Run(t.Context(), tt.cluster, tt.policies)
 	require.NoError(t, err)
 	return r
 }
@@ -91,7 +90,7 @@ func (tt *tutorial) run(t testing.TB) *preflight.Report {
 // revokeDNS is step 7 of the tutorial.
 func (tt *tutorial) revokeDNS(t testing.TB) {
 	t.Helper()
-	_, err := tt.ec2.RevokeSecurityGroupIngress(context.Background(), &ec2.RevokeSecurityGroupIngressInput{
+	_, err := tt.ec2.RevokeSecurityGroupIngress(t.Context(), &ec2.RevokeSecurityGroupIngressInput{
 		GroupId:              aws.String(tt.ids.ClusterSecurityGroupID),
 		SecurityGroupRuleIds: []string{tt.ids.DNSTCPRuleID, tt.ids.DNSUDPRuleID},
 	})
@@ -100,18 +99,18 @@ func (tt *tutorial) revokeDNS(t testing.TB) {
 
 func TestTutorial(t *testing.T) {
 	tests := []struct {
-		name   string
-		break_ func(t *testing.T, tt *tutorial)
-		want   []preflight.Code
+		name     string
+		sabotage func(t *testing.T, tt *tutorial)
+		want     []preflight.Code
 	}{
-		{name: "healthy setup", break_: func(*testing.T, *tutorial) {}},
+		{name: "healthy setup", sabotage: func(*testing.T, *tutorial) {}},
 		{
 			name: "pod security group deleted",
 			// Step 9 (revoke the self rule, delete the group) after the
 			// DNS rules that reference it are gone, then the policy
 			// still names it.
-			break_: func(t *testing.T, tt *tutorial) {
-				ctx := context.Background()
+			sabotage: func(t *testing.T, tt *tutorial) {
+				ctx := t.Context()
 				tt.revokeDNS(t)
 				_, err := tt.ec2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
 					GroupId: aws.String(tt.ids.PodSecurityGroupID), SecurityGroupRuleIds: []string{tt.ids.PodSelfRuleID},
@@ -123,39 +122,39 @@ func TestTutorial(t *testing.T) {
 			want: []preflight.Code{preflight.CodeGroupNotFound},
 		},
 		{
-			name:   "DNS rules revoked (step 7)",
-			break_: func(t *testing.T, tt *tutorial) { tt.revokeDNS(t) },
-			want:   []preflight.Code{preflight.CodeDNSIngressBlocked},
+			name:     "DNS rules revoked (step 7)",
+			sabotage: func(t *testing.T, tt *tutorial) { tt.revokeDNS(t) },
+			want:     []preflight.Code{preflight.CodeDNSIngressBlocked},
 		},
 		{
 			name: "probe port without a rule from the node groups",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.Workloads[0].ProbePorts = []preflight.Port{{Protocol: preflight.TCP, Port: 8080}}
 			},
 			want: []preflight.Code{preflight.CodeProbeBlocked},
 		},
 		{
 			name: "probe port with a rule from the node group",
-			break_: func(t *testing.T, tt *tutorial) {
+			sabotage: func(t *testing.T, tt *tutorial) {
 				tt.cluster.Workloads[0].ProbePorts = []preflight.Port{{Protocol: preflight.TCP, Port: 8080}}
 				tt.ec2.AddIngress(tt.ids.PodSecurityGroupID, fake.TCP(8080, tt.ids.NodeSecurityGroupID))
 			},
 		},
 		{
 			name: "t3 nodes",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.NodeGroups[0].InstanceTypes = []string{"t3.large"}
 			},
 			want: []preflight.Code{preflight.CodeInstanceTypeNotTrunk},
 		},
 		{
-			name:   "46 replicas on five m5.large nodes",
-			break_: func(_ *testing.T, tt *tutorial) { tt.cluster.Workloads[0].Replicas = 46 },
-			want:   []preflight.Code{preflight.CodeBranchCapacityExceeded},
+			name:     "46 replicas on five m5.large nodes",
+			sabotage: func(_ *testing.T, tt *tutorial) { tt.cluster.Workloads[0].Replicas = 46 },
+			want:     []preflight.Code{preflight.CodeBranchCapacityExceeded},
 		},
 		{
 			name: "Fargate without the cluster security group",
-			break_: func(_ *testing.T, tt *tutorial) {
+			sabotage: func(_ *testing.T, tt *tutorial) {
 				tt.cluster.FargateProfiles = []preflight.FargateProfile{{
 					Name:      "my-profile",
 					Selectors: []preflight.FargateSelector{{Namespace: "my-namespace"}},
@@ -165,15 +164,15 @@ func TestTutorial(t *testing.T) {
 			want: []preflight.Code{preflight.CodeFargateClusterGroupMissing},
 		},
 		{
-			name:   "strict mode with NodeLocal DNSCache",
-			break_: func(_ *testing.T, tt *tutorial) { tt.cluster.NodeLocalDNSCache = true },
-			want:   []preflight.Code{preflight.CodeStrictNodeLocalDNS},
+			name:     "strict mode with NodeLocal DNSCache",
+			sabotage: func(_ *testing.T, tt *tutorial) { tt.cluster.NodeLocalDNSCache = true },
+			want:     []preflight.Code{preflight.CodeStrictNodeLocalDNS},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tt := newTutorial(t)
-			tc.break_(t, tt)
+			tc.sabotage(t, tt)
 			r := tt.run(t)
 			if diff := cmp.Diff(tc.want, r.Codes(), cmp.Comparer(func(a, b []preflight.Code) bool {
 				return len(a) == 0 && len(b) == 0 || cmp.Equal(a, b)
@@ -215,7 +214,7 @@ func BenchmarkTutorialRun(b *testing.B) {
 	tt := newTutorial(b, fake.Options{DisableThrottling: true})
 	c, err := preflight.New(tt.ec2, preflight.Options{})
 	require.NoError(b, err)
-	ctx := context.Background()
+	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Run(ctx, tt.cluster, tt.policies); err != nil {

@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -87,8 +88,9 @@ func (x *Index) Explain(pod Pod) Explanation {
 			PodSelector:            p.pod.explain(pod.Labels),
 			ServiceAccountSelector: p.sa.explain(pod.ServiceAccountLabels),
 		}
-		if p.err != nil {
-			pe.Invalid = p.err.(*PolicyError).Errs.ToAggregate().Error()
+		var perr *PolicyError
+		if errors.As(p.err, &perr) {
+			pe.Invalid = perr.Errs.ToAggregate().Error()
 		}
 		e.Policies = append(e.Policies, pe)
 	}

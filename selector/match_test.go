@@ -1,7 +1,6 @@
 package selector_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 
@@ -377,7 +376,7 @@ func TestUpsertErrors(t *testing.T) {
 	err := x.Upsert(sgp("ns", "p", everything, nil, "my_pod_security_group_id", sgA, sgA))
 	require.ErrorIs(t, err, selector.ErrInvalidPolicy)
 	var pe *selector.PolicyError
-	require.True(t, errors.As(err, &pe))
+	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "ns", pe.Namespace)
 	require.Equal(t, "p", pe.Name)
 	require.Len(t, pe.Errs, 2)

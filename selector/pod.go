@@ -58,13 +58,13 @@ type Pod struct {
 type Class uint8
 
 const (
-	// ClassLinux: a pod on an EC2 Linux node; it may get a branch ENI.
+	// ClassLinux is a pod on an EC2 Linux node; it may get a branch ENI.
 	ClassLinux Class = iota
-	// ClassHostNetwork: the pod uses the node's network namespace.
+	// ClassHostNetwork is a pod that uses the node's network namespace.
 	ClassHostNetwork
-	// ClassFargate: the pod runs on Fargate (FargateProfileLabel).
+	// ClassFargate is a pod that runs on Fargate (FargateProfileLabel).
 	ClassFargate
-	// ClassWindows: the pod's node selector pins it to Windows.
+	// ClassWindows is a pod whose node selector pins it to Windows.
 	ClassWindows
 )
 
@@ -125,17 +125,17 @@ func (p Pod) fargate() bool {
 type Treatment uint8
 
 const (
-	// TreatNotEligible: no security groups of its own; Result.Reason says
-	// why. The pod is admitted unchanged.
+	// TreatNotEligible means no security groups of its own; Result.Reason
+	// says why. The pod is admitted unchanged.
 	TreatNotEligible Treatment = iota
-	// TreatBranchENI: a branch ENI with Result.Groups, requested through
-	// the vpc.amazonaws.com/pod-eni extended resource.
+	// TreatBranchENI means a branch ENI with Result.Groups, requested
+	// through the vpc.amazonaws.com/pod-eni extended resource.
 	TreatBranchENI
-	// TreatFargate: no branch ENI; Result.Groups go into the
+	// TreatFargate means no branch ENI; Result.Groups go into the
 	// fargate.amazonaws.com/pod-sg annotation (Result.FargateAnnotation).
 	TreatFargate
-	// TreatRefused: the pod must not be admitted; Result.Reason says why
-	// (its ServiceAccount does not exist).
+	// TreatRefused means the pod must not be admitted; Result.Reason says
+	// why (its ServiceAccount does not exist).
 	TreatRefused
 )
 
@@ -157,15 +157,16 @@ func (t Treatment) String() string {
 type Reason uint8
 
 const (
-	// ReasonNone: the pod is eligible.
+	// ReasonNone means the pod is eligible.
 	ReasonNone Reason = iota
-	// ReasonNoPolicy: no policy of the pod's namespace selects it.
+	// ReasonNoPolicy means no policy of the pod's namespace selects it.
 	ReasonNoPolicy
-	// ReasonHostNetwork: the pod uses the node's network namespace.
+	// ReasonHostNetwork means the pod uses the node's network namespace.
 	ReasonHostNetwork
-	// ReasonWindows: security groups for pods do not support Windows.
+	// ReasonWindows means the pod runs Windows, which security groups for
+	// pods do not support.
 	ReasonWindows
-	// ReasonNoServiceAccount: the pod's ServiceAccount does not exist
+	// ReasonNoServiceAccount means the pod's ServiceAccount does not exist
 	// (TreatRefused).
 	ReasonNoServiceAccount
 )

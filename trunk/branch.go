@@ -68,6 +68,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		defer cancel()
 		if derr := m.deleteENI(dctx, b.ID, PriorityPodStart); derr != nil {
 			// The pool deletes it later, holding its VLAN until then.
+			//nolint:errorlint // only the answer's error is matchable; the clean-up error is context
 			return podeni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
 		}
 		return podeni.BranchENI{}, err
@@ -106,9 +107,11 @@ func (nb *nodeBackend) rollback(ctx context.Context, b podeni.BranchENI, cause e
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d (the ENI was deleted): %w",
 			b.ID, nb.info.TrunkENIID, b.VLANID, cause)
 	case refused:
+		//nolint:errorlint // only the association's cause is matchable; the clean-up error is context
 		return fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (deleting the ENI failed too: %v; garbage collection will delete it)",
 			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)
 	default:
+		//nolint:errorlint // only the association's cause is matchable; the clean-up error is context
 		return &eni.InDoubtError{ENI: b, Err: fmt.Errorf("associating branch ENI %s with trunk %s on VLAN %d: %w (clean-up failed: %v)",
 			b.ID, nb.info.TrunkENIID, b.VLANID, cause, err)}
 	}

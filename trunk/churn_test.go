@@ -68,12 +68,12 @@ const (
 	churnFirstRollout = 3*time.Minute + 30*time.Second
 	churnRolloutPause = time.Minute
 	churnJobEvery     = 5 * time.Second
-	churnJobMin       = 15 * time.Second
-	churnJobMax       = 45 * time.Second
-	churnStartMin     = 2 * time.Second
-	churnStartMax     = 5 * time.Second
-	churnGraceMin     = time.Second
-	churnGraceMax     = 5 * time.Second
+	churnMinJob       = 15 * time.Second
+	churnMaxJob       = 45 * time.Second
+	churnMinStart     = 2 * time.Second
+	churnMaxStart     = 5 * time.Second
+	churnMinGrace     = time.Second
+	churnMaxGrace     = 5 * time.Second
 	churnRetry        = 500 * time.Millisecond
 	churnBindEvery    = 250 * time.Millisecond
 	churnCluster      = "churn"
@@ -492,10 +492,10 @@ func (s *churnSim) served(p *simPod, b eni.Branch, at time.Time) {
 	s.holder[b.ENI.ID], s.vlans[p.node][b.ENI.VLANID] = p, p
 	p.eni, p.vlan, p.served, p.isServed = b.ENI.ID, b.ENI.VLANID, at, true
 	if p.job {
-		s.after(s.plan.draw(p.n, drawJob, churnJobMin, churnJobMax), func() { s.deletePod(p) })
+		s.after(s.plan.draw(p.n, drawJob, churnMinJob, churnMaxJob), func() { s.deletePod(p) })
 		return
 	}
-	s.after(s.plan.draw(p.n, drawStart, churnStartMin, churnStartMax), func() {
+	s.after(s.plan.draw(p.n, drawStart, churnMinStart, churnMaxStart), func() {
 		p.ready = true
 		s.sync()
 	})
@@ -514,7 +514,7 @@ func (s *churnSim) deletePod(p *simPod) {
 		return
 	}
 	p.deleted = true
-	s.after(s.plan.draw(p.n, drawGrace, churnGraceMin, churnGraceMax), func() {
+	s.after(s.plan.draw(p.n, drawGrace, churnMinGrace, churnMaxGrace), func() {
 		require.True(s.t, s.m.Release(s.nodes[p.node], p.ref), "release %s", p.ref)
 		p.released = true
 		s.bound[p.node]--
@@ -546,7 +546,7 @@ func (s *churnSim) startJobs(from time.Time) {
 		if from.Add(at).After(s.end) {
 			break
 		}
-		s.jobTimers = append(s.jobTimers, s.after(from.Add(at).Sub(time.Now()), func() {
+		s.jobTimers = append(s.jobTimers, s.after(time.Until(from.Add(at)), func() {
 			if !s.stopping {
 				s.newPod(true, 0)
 			}

@@ -1,7 +1,6 @@
 package trunk_test
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,7 +16,7 @@ import (
 // nodes served now and later; under 30 s it is raised to 30 s.
 func TestSetCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, Policy: eni.OnDemandPolicy()})
 		require.NoError(t, err)

@@ -62,7 +62,7 @@ func (r *groupRecorder) calls() (creates, modifies [][]string) {
 // new pod's order.
 func TestGroupOrderReachesEC2(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		f, tut := seedTutorial(t)
 		sgB := f.AddSecurityGroup(tut.VPCID, "b")
 		sgC := f.AddSecurityGroup(tut.VPCID, "c")

@@ -12,8 +12,9 @@ import (
 // Outcome classifies the answer to one EC2 call.
 type Outcome string
 
+// The outcomes a Manager counts.
 const (
-	OutcomeOK        Outcome = "ok"
+	OutcomeOK        Outcome = "ok"        // the call succeeded
 	OutcomeThrottled Outcome = "throttled" // RequestLimitExceeded and other throttling codes
 	OutcomeError     Outcome = "error"     // any other error, lost responses included
 )

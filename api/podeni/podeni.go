@@ -20,6 +20,7 @@ const (
 	// (802.1Q; 0 is reserved). The controller's allocator (package eni)
 	// hands out only 1..eni.MaxBranchVLAN.
 	MinVLAN = 1
+	// MaxVLAN is the highest VLAN ID an annotation may carry; see MinVLAN.
 	MaxVLAN = 4094
 )
 

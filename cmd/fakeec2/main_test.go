@@ -32,7 +32,7 @@ func checkTutorial(t *testing.T, line string) banner {
 	require.True(t, strings.HasPrefix(b.Endpoint, "http://127.0.0.1:"), b.Endpoint)
 
 	c := fake.NewClient(b.Endpoint, b.Region, func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} })
-	ctx := context.Background()
+	ctx := t.Context()
 	rules, err := c.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{SecurityGroupRuleIds: []string{b.DNSTCPRuleID, b.DNSUDPRuleID}})
 	require.NoError(t, err)
 	require.Len(t, rules.SecurityGroupRules, 2)
@@ -67,10 +67,10 @@ func TestFakeEC2Binary(t *testing.T) {
 	require.NoError(t, err)
 	stderrFile, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	require.NoError(t, err)
-	defer stderrFile.Close()
 	cmd.Stderr = stderrFile
 	stderr := func() string { b, _ := os.ReadFile(stderrFile.Name()); return string(b) }
 	require.NoError(t, cmd.Start())
+	require.NoError(t, stderrFile.Close(), "the child has its own descriptor; stderr() reads the file by name")
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
@@ -103,7 +103,7 @@ func TestFakeEC2Run(t *testing.T) {
 		{"eventual", []string{"-scenario", "empty", "-region", "eu-west-1", "-eventual", "-throttle=false"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			r, w := io.Pipe()
 			done := make(chan error, 1)
@@ -159,7 +159,7 @@ func TestFakeEC2Flags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			err := run(context.Background(), tt.args, &out, io.Discard)
+			err := run(t.Context(), tt.args, &out, io.Discard)
 			require.ErrorContains(t, err, tt.want)
 			require.Empty(t, out.String(), "nothing on stdout when starting fails")
 		})

@@ -72,13 +72,11 @@ func readManifests(paths []string, stdin io.Reader, defaultNamespace string) (*m
 			return nil, err
 		}
 		for _, f := range files {
-			fh, err := os.Open(f)
+			data, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("reading manifests: %w", err)
 			}
-			err = m.read(f, fh, defaultNamespace)
-			fh.Close()
-			if err != nil {
+			if err := m.read(f, bytes.NewReader(data), defaultNamespace); err != nil {
 				return nil, err
 			}
 		}
@@ -177,7 +175,7 @@ func (m *manifests) add(js []byte, ns string) error {
 	case "ServiceAccount":
 		var sa corev1.ServiceAccount
 		if err := json.Unmarshal(js, &sa); err != nil {
-			return fmt.Errorf("ServiceAccount: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		defaultNS(&sa.ObjectMeta)
 		m.serviceAccounts[sa.Namespace+"/"+sa.Name] = sa.Labels
@@ -185,7 +183,7 @@ func (m *manifests) add(js []byte, ns string) error {
 	case "Service":
 		var svc corev1.Service
 		if err := json.Unmarshal(js, &svc); err != nil {
-			return fmt.Errorf("Service: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		defaultNS(&svc.ObjectMeta)
 		m.services = append(m.services, svc)
@@ -193,7 +191,7 @@ func (m *manifests) add(js []byte, ns string) error {
 	case "Pod":
 		pod := new(corev1.Pod)
 		if err := json.Unmarshal(js, pod); err != nil {
-			return fmt.Errorf("Pod: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		defaultNS(&pod.ObjectMeta)
 		m.workloads = append(m.workloads, workload{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Replicas: 1, Pod: pod})
@@ -208,37 +206,37 @@ func (m *manifests) add(js []byte, ns string) error {
 	case "Deployment":
 		var o appsv1.Deployment
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("Deployment: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template, replicas = o.ObjectMeta, o.Spec.Template, o.Spec.Replicas
 	case "StatefulSet":
 		var o appsv1.StatefulSet
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("StatefulSet: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template, replicas = o.ObjectMeta, o.Spec.Template, o.Spec.Replicas
 	case "ReplicaSet":
 		var o appsv1.ReplicaSet
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("ReplicaSet: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template, replicas = o.ObjectMeta, o.Spec.Template, o.Spec.Replicas
 	case "DaemonSet":
 		var o appsv1.DaemonSet
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("DaemonSet: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template = o.ObjectMeta, o.Spec.Template
 	case "Job":
 		var o batchv1.Job
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("Job: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template, replicas = o.ObjectMeta, o.Spec.Template, o.Spec.Parallelism
 	case "CronJob":
 		var o batchv1.CronJob
 		if err := json.Unmarshal(js, &o); err != nil {
-			return fmt.Errorf("CronJob: %w", err)
+			return fmt.Errorf("%s: %w", tm.Kind, err)
 		}
 		meta, template, replicas = o.ObjectMeta, o.Spec.JobTemplate.Spec.Template, o.Spec.JobTemplate.Spec.Parallelism
 	default:

@@ -12,14 +12,13 @@ import (
 // The model of network namespaces the Fake keeps.
 
 type fakeLink struct {
-	kind    string // "vlan", "veth", "device"
-	mac     podeni.MAC
-	mtu     int
-	parent  string
-	vlanID  int
-	peerNS  string // veth: netns path of the pod end ("" for the host)
-	peer    string
-	ownerNS string // pod end of a veth: "" (its host end is in the host)
+	kind   string // "vlan", "veth", "device"
+	mac    podeni.MAC
+	mtu    int
+	parent string
+	vlanID int
+	peerNS string // veth: netns path of the pod end ("" for the host)
+	peer   string
 }
 
 type fakeNS struct {

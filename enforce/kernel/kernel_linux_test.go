@@ -528,10 +528,10 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 		var ln net.Listener
 		require.NoError(t, inNetNS(ns.path, func() error {
 			var err error
-			ln, err = lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
+			ln, err = lc.Listen(t.Context(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
 		}))
-		t.Cleanup(func() { ln.Close() })
+		t.Cleanup(func() { require.NoError(t, ln.Close()) })
 		go func() {
 			for {
 				c, err := ln.Accept()
@@ -540,8 +540,9 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 				}
 				ap := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 				hits <- hit{dev: dev, remote: ap.Addr().Unmap()}
+				// A failed greeting shows as the dialer's failed read.
 				_, _ = c.Write([]byte("ok\n"))
-				c.Close()
+				_ = c.Close()
 			}
 		}()
 	}
@@ -571,9 +572,11 @@ func dialFrom(ns *testNS, src netip.Addr, dst netip.AddrPort, timeout time.Durat
 		if err != nil {
 			return err
 		}
-		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		line, err := bufio.NewReader(c).ReadString('\n')
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
@@ -599,7 +602,7 @@ func path(t testing.TB, from *testNS, to netip.Addr, hits <-chan hit) hit {
 
 func mustApply(t testing.TB, a enforce.Applier, p enforce.Plan) {
 	t.Helper()
-	require.NoError(t, a.Apply(context.Background(), &p))
+	require.NoError(t, a.Apply(t.Context(), &p))
 }
 
 func TestKernelStrict(t *testing.T) {
@@ -1034,7 +1037,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 					n++
 					return nil
 				}
-				err := nl.Apply(context.Background(), &p)
+				err := nl.Apply(t.Context(), &p)
 				var se *enforce.StepError
 				require.ErrorAs(t, err, &se, "step %d", k)
 				require.ErrorIs(t, err, injected)
@@ -1049,7 +1052,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 			require.NoError(t, podNS.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0-peer"}))
 			before[podNS] = podNS.snapshot(t, false)
 			nl.beforeChange = nil
-			err = nl.Apply(context.Background(), &p)
+			err = nl.Apply(t.Context(), &p)
 			require.ErrorContains(t, err, "already has a link eth0")
 			for ns, snap := range before {
 				require.Equal(t, snap, ns.snapshot(t, ns != podNS))
@@ -1118,7 +1121,12 @@ func runCommands(cmds []enforce.Command) error {
 	for _, c := range cmds {
 		switch {
 		case c.Repeat:
-			for run(c.Args) == nil {
+			// Until it fails: each run deletes one copy. Bounded, so that a
+			// command that keeps succeeding cannot hang the test.
+			for n := 0; run(c.Args) == nil; n++ {
+				if n == 100 {
+					return fmt.Errorf("%s: still succeeding after %d runs", c, n)
+				}
 			}
 		case c.Unless != nil:
 			if run(c.Unless) != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -207,7 +206,7 @@ func TestKernelConnmarkTableAsVPCCNI(t *testing.T) {
 	ext.ExternalSNAT = true
 	mustApply(t, a, tp.builderWith(t, ext).Node())
 	require.Equal(t, "no table ip aws-cni\n", tp.node.run(t, "sh", "-c", "nft list table ip aws-cni 2>/dev/null || echo no table ip aws-cni"))
-	require.False(t, strings.Contains(tp.node.run(t, "iptables-save", "-t", "nat"), "CONNMARK"))
+	require.NotContains(t, tp.node.run(t, "iptables-save", "-t", "nat"), "CONNMARK")
 }
 
 // TestKernelConnmarkLegacy checks a legacy-iptables node: the connmark

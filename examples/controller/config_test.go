@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -29,9 +30,9 @@ func readConfig(t *testing.T) []runtime.Object {
 	require.NotEmpty(t, files)
 	var objs []runtime.Object
 	for _, name := range files {
-		f, err := os.Open(name)
+		data, err := os.ReadFile(name)
 		require.NoError(t, err)
-		r := utilyaml.NewYAMLReader(bufio.NewReader(f))
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 		for {
 			doc, err := r.Read()
 			if errors.Is(err, io.EOF) {
@@ -45,7 +46,6 @@ func readConfig(t *testing.T) []runtime.Object {
 			require.NoError(t, err, "%s:\n%s", name, doc)
 			objs = append(objs, obj)
 		}
-		f.Close()
 	}
 	return objs
 }
@@ -105,7 +105,7 @@ func TestConfig(t *testing.T) {
 	for _, need := range []struct{ group, resource, verb string }{
 		{"", "pods", "watch"}, {"", "pods", "patch"},
 		{"", "nodes", "watch"}, {"", "nodes", "patch"}, {"", "nodes/status", "patch"},
-		{"", "serviceaccounts", "get"},
+		{"", "serviceaccounts", "watch"}, {"", "pods", "get"}, {"", "nodes", "get"},
 		{"vpcresources.k8s.aws", "securitygrouppolicies", "watch"},
 		{"events.k8s.io", "events", "create"},
 	} {
@@ -121,7 +121,11 @@ func TestOptionsValidate(t *testing.T) {
 		{[]string{}, "-cluster-name is required"},
 		{[]string{"-cluster-name=c", "-shards=2", "-shard-index=2"}, "want shards >= 1 and 0 <= shard-index < shards"},
 		{[]string{"-cluster-name=c", "-ec2-share=1.5"}, "want a fraction between 0 and 1"},
+		{[]string{"-cluster-name=c", "-cooldown=10s"}, "-cooldown 10s: want at least 30s"},
+		{[]string{"-cluster-name=c", "-pod-workers=0"}, "-pod-workers 0 -node-workers 10: want at least 1 each"},
+		{[]string{"-cluster-name=c", "-max-warm=-2"}, "-max-warm -2: want 0 or more, or -1 for none"},
 		{[]string{"-cluster-name=c", "-shards=4", "-shard-index=3", "-ec2-share=0.25"}, ""},
+		{[]string{"-cluster-name=c", "-cooldown=30s", "-max-warm=-1", "-kubeconfig=/tmp/kc"}, ""},
 	}
 	for _, tt := range tests {
 		var o options

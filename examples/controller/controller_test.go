@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	clientfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -58,7 +59,10 @@ func newScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, interceptor.Funcs{}) }
+
+// newEnvWith builds an env whose client calls go through funcs first.
+func newEnvWith(t *testing.T, funcs interceptor.Funcs) *env {
 	t.Helper()
 	f := fake.New()
 	tut, err := fake.SeedTutorial(t.Context(), f)
@@ -77,7 +81,8 @@ func newEnv(t *testing.T) *env {
 		})
 	}
 	scheme := newScheme(t)
-	e.client = clientfake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Node{}).Build()
+	e.client = clientfake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Node{}).
+		WithInterceptorFuncs(funcs).WithGlobalResourceVersionCounter().Build()
 	e.decoder = admission.NewDecoder(scheme)
 	e.tm = e.newManager()
 	e.c = e.newControllers(e.tm)
@@ -99,7 +104,7 @@ func (e *env) newControllers(tm *trunk.Manager) *controllers {
 		Index:    index,
 		Policies: &PolicyReconciler{Client: e.client, Index: index, Events: e.rec},
 		Nodes:    &NodeReconciler{Client: e.client, Trunk: tm, Events: e.rec, Ready: ready},
-		Pods:     &PodReconciler{Client: e.client, Trunk: tm, Index: index, Events: e.rec, Ready: ready},
+		Pods:     &PodReconciler{Client: e.client, APIReader: e.client, Trunk: tm, Index: index, Events: e.rec, Ready: ready},
 		Mutator:  &PodMutator{Reader: e.client, Index: index, Decoder: e.decoder},
 	}
 	c.Validate = &PodValidator{Users: []string{controllerUser}, Mutator: c.Mutator, Decoder: e.decoder}
@@ -187,7 +192,7 @@ func tutorialPod(name string, labels map[string]string) *corev1.Pod {
 func (e *env) branchENIs() []ec2types.NetworkInterface {
 	e.ec2.SetThrottling(false)
 	defer e.ec2.SetThrottling(true)
-	out, err := e.ec2.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{
+	out, err := e.ec2.DescribeNetworkInterfaces(e.t.Context(), &ec2.DescribeNetworkInterfacesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("description"), Values: []string{trunk.BranchDescription}}},
 	})
 	require.NoError(e.t, err)
@@ -424,6 +429,93 @@ func TestPredicates(t *testing.T) {
 	require.False(t, podENIRequested.Create(event.CreateEvent{Object: plain}))
 	require.True(t, podENIRequested.Create(event.CreateEvent{Object: requesting}))
 	require.True(t, podENIRequested.Delete(event.DeleteEvent{Object: requesting}))
+}
+
+// TestTerminatingPodKeepsENI deletes a pod that its kubelet still runs (a
+// finalizer stands in for the grace period): it keeps its ENI until its
+// object is gone, as its containers still use it.
+func TestTerminatingPodKeepsENI(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.reconcile(e.c.Nodes, "", e.nodes[0])
+	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
+	p := tutorialPod("web", map[string]string{"role": "my-role"})
+	p.Finalizers = []string{"example.com/still-running"}
+	p = e.createPod(p, "alice", e.nodes[0])
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.Equal(t, 1, e.tm.Metrics().Pools.InUse)
+
+	require.NoError(t, e.client.Delete(ctx, p))
+	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), p))
+	require.False(t, p.DeletionTimestamp.IsZero())
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	st := e.tm.Metrics().Pools
+	require.Equal(t, 1, st.InUse, "terminating, still running")
+	require.Equal(t, 0, st.Cooling)
+
+	p.Finalizers = nil
+	require.NoError(t, e.client.Update(ctx, p))
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	st = e.tm.Metrics().Pools
+	require.Equal(t, 0, st.InUse)
+	require.Equal(t, 1, st.Cooling, "gone: the ENI cools down")
+}
+
+// TestReplacedPod replaces a pod by another of the same name while the
+// controller prepares the first one's ENI: the annotation is not written on
+// the successor, the first ENI goes back, and the successor gets its own.
+func TestReplacedPod(t *testing.T) {
+	var e *env
+	replaced := false
+	e = newEnvWith(t, interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+		if pod, ok := obj.(*corev1.Pod); ok && !replaced {
+			replaced = true
+			old := new(corev1.Pod)
+			require.NoError(t, c.Get(ctx, client.ObjectKeyFromObject(pod), old))
+			require.NoError(t, c.Delete(ctx, old))
+			successor := tutorialPod(pod.Name, pod.Labels)
+			successor.UID = "uid-successor"
+			successor.Spec = *old.Spec.DeepCopy()
+			require.NoError(t, c.Create(ctx, successor))
+		}
+		return c.Patch(ctx, obj, patch, opts...)
+	}})
+	ctx := t.Context()
+	e.reconcile(e.c.Nodes, "", e.nodes[0])
+	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
+	p := e.createPod(tutorialPod("web", map[string]string{"role": "my-role"}), "alice", e.nodes[0])
+
+	res := e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.True(t, replaced)
+	require.Positive(t, res.RequeueAfter, "the successor is reconciled")
+	got := new(corev1.Pod)
+	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
+	require.Equal(t, types.UID("uid-successor"), got.UID)
+	require.Empty(t, got.Annotations[podeni.AnnotationKey], "the first pod's ENI is not written on its successor")
+	st := e.tm.Metrics().Pools
+	require.Equal(t, 0, st.InUse)
+	require.Equal(t, 1, st.Cooling, "the first pod's ENI went back")
+
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.NoError(t, e.client.Get(ctx, client.ObjectKeyFromObject(p), got))
+	require.NotEmpty(t, got.Annotations[podeni.AnnotationKey])
+	require.Equal(t, 1, e.tm.Metrics().Pools.InUse)
+	// Deleting the successor releases the ENI it names.
+	require.NoError(t, e.client.Delete(ctx, got))
+	e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.Equal(t, 0, e.tm.Metrics().Pools.InUse)
+}
+
+// TestPodOnDeletedNode reconciles a pod bound to a node that no longer
+// exists: no ENI, a warning event, no error (no retry loop).
+func TestPodOnDeletedNode(t *testing.T) {
+	e := newEnv(t)
+	e.applyPolicy("my-security-group-policy", map[string]string{"role": "my-role"}, e.tut.PodSecurityGroupID)
+	p := e.createPod(tutorialPod("web", map[string]string{"role": "my-role"}), "alice", "ip-192-168-250-250.us-west-2.compute.internal")
+	res := e.reconcile(e.c.Pods, p.Namespace, p.Name)
+	require.Equal(t, reconcile.Result{}, res)
+	require.Contains(t, <-e.rec.Events, "Warning NodeGone")
+	require.Empty(t, e.branchENIs())
 }
 
 // TestRebuildWithBadNodes restarts the controller over a cluster with a t3

@@ -45,29 +45,36 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/podsg/podsg/api/v1beta1"
+	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/selector"
 	"github.com/podsg/podsg/trunk"
 )
@@ -79,13 +86,20 @@ type options struct {
 	Region         string
 	ServiceAccount string
 	LeaderElect    bool
+	LeaseNamespace string
 	Shards         int
 	ShardIndex     int
 	EC2Share       float64
+	WebhookHost    string
 	WebhookPort    int
 	CertDir        string
 	ProbeAddr      string
 	MetricsAddr    string
+	PodWorkers     int
+	NodeWorkers    int
+	CoolDown       time.Duration
+	MaxWarm        int
+	LogLevel       slog.Level
 }
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
@@ -103,13 +117,24 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Region, "region", "", "AWS region (default: from the AWS configuration)")
 	fs.StringVar(&o.ServiceAccount, "service-account", "system:serviceaccount:kube-system:podsg-controller", "the controller's username, the only one allowed to write the pod annotations")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "elect one leader (per shard) among replicas")
+	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the leader-election Lease (config/rbac.yaml grants access to Leases there)")
 	fs.IntVar(&o.Shards, "shards", 1, "number of shards the nodes are split into")
 	fs.IntVar(&o.ShardIndex, "shard-index", 0, "this replica's shard, 0 to shards-1")
 	fs.Float64Var(&o.EC2Share, "ec2-share", 0, "fraction of the account's EC2 request rate this shard may use (default 1/shards)")
+	fs.StringVar(&o.WebhookHost, "webhook-host", "", "address the webhook server listens on (default: all)")
 	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the webhook server")
 	fs.StringVar(&o.CertDir, "cert-dir", "", "directory of the webhook server's tls.crt and tls.key")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 disables it)")
+	fs.IntVar(&o.PodWorkers, "pod-workers", 20, "pods prepared at once (the VPC resource controller's 20); EC2's rate limits, not this, bound a burst")
+	fs.IntVar(&o.NodeWorkers, "node-workers", 10, "nodes given a trunk at once")
+	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs before reuse or deletion (at least %v), until the %s ConfigMap's %s key sets one", eni.MinCoolDown, CoolDownConfigMapName, CoolDownKey))
+	fs.IntVar(&o.MaxWarm, "max-warm", 0, "warm branch ENIs kept per node for reuse (0: up to the node's limit; -1: none, every released ENI is deleted after its cool-down, as the VPC resource controller does)")
+	fs.TextVar(&o.LogLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+	// -kubeconfig is controller-runtime's flag, read by ctrl.GetConfig.
+	ctrlconfig.RegisterFlags(fs)
+	fs.Lookup(ctrlconfig.KubeconfigFlagName).Usage = "kubeconfig file of the cluster to serve, to run outside it " +
+		"(default: $KUBECONFIG, then the pod's service account in a cluster, then ~/.kube/config)"
 	return fs
 }
 
@@ -133,12 +158,33 @@ func (o options) validate() error {
 	if o.EC2Share < 0 || o.EC2Share > 1 {
 		return fmt.Errorf("-ec2-share %v: want a fraction between 0 and 1", o.EC2Share)
 	}
+	if o.PodWorkers < 1 || o.NodeWorkers < 1 {
+		return fmt.Errorf("-pod-workers %d -node-workers %d: want at least 1 each", o.PodWorkers, o.NodeWorkers)
+	}
+	if o.CoolDown < eni.MinCoolDown {
+		return fmt.Errorf("-cooldown %v: want at least %v (shorter cool-downs break ARP caches on the node)", o.CoolDown, eni.MinCoolDown)
+	}
+	if o.MaxWarm < eni.NoWarm {
+		return fmt.Errorf("-max-warm %d: want 0 or more, or -1 for none", o.MaxWarm)
+	}
 	return nil
+}
+
+// policy returns the branch-ENI policy the flags ask for.
+func (o options) policy() eni.Policy {
+	return eni.Policy{CoolDown: o.CoolDown, MaxWarm: o.MaxWarm}
 }
 
 func run(ctx context.Context, o options) error {
 	if err := o.validate(); err != nil {
 		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
+	slog.SetDefault(logger)
+	ctrl.SetLogger(logr.FromSlogHandler(logger.Handler()))
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no cluster to talk to: %w (set -kubeconfig or KUBECONFIG, or run in a pod)", err)
 	}
 	shard := Shard{Index: o.ShardIndex, Count: o.Shards}
 	scheme := runtime.NewScheme()
@@ -148,13 +194,20 @@ func run(ctx context.Context, o options) error {
 	if err := v1beta1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		LeaderElection:         o.LeaderElect,
-		LeaderElectionID:       fmt.Sprintf("podsg-controller-%d-of-%d", o.ShardIndex, o.Shards),
-		WebhookServer:          webhook.NewServer(webhook.Options{Port: o.WebhookPort, CertDir: o.CertDir}),
-		HealthProbeBindAddress: o.ProbeAddr,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:           scheme,
+		LeaderElection:   o.LeaderElect,
+		LeaderElectionID: fmt.Sprintf("podsg-controller-%d-of-%d", o.ShardIndex, o.Shards),
+		// Explicit, so that the controller also elects outside a cluster
+		// (with -kubeconfig), where there is no pod namespace to default to.
+		LeaderElectionNamespace: o.LeaseNamespace,
+		// main exits as soon as the manager stops, so the Lease can be
+		// handed over at once on a graceful stop (a rollout) instead of
+		// after it expires; a crashed leader's Lease still expires.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.CertDir}),
+		HealthProbeBindAddress:        o.ProbeAddr,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -178,15 +231,20 @@ func run(ctx context.Context, o options) error {
 	}
 	tm, err := trunk.New(client, trunk.Options{
 		ClusterName: o.ClusterName,
+		Policy:      o.policy(),
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
 		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
-		Logger: slog.Default(),
+		Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := setup(mgr, tm, shard, []string{o.ServiceAccount}); err != nil {
+	c, err := setup(mgr, tm, shard, []string{o.ServiceAccount}, workers{Pods: o.PodWorkers, Nodes: o.NodeWorkers})
+	if err != nil {
+		return err
+	}
+	if err := ctrlmetrics.Registry.Register(&Collector{Trunk: tm, Rebuilt: c.Rebuilt}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)
@@ -202,22 +260,29 @@ type controllers struct {
 	Validate *PodValidator
 	Warn     *PolicyValidator
 	CoolDown *CoolDownReconciler
+	// Rebuilt is closed once Rebuild has run (on the leader of the shard).
+	Rebuilt <-chan struct{}
 }
 
 // setup registers the webhooks, the reconcilers, the rebuild and the trunk
 // manager's background work with mgr.
-func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) (*controllers, error) {
+// workers are the reconcilers' concurrency (zero: one worker).
+type workers struct{ Pods, Nodes int }
+
+func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string, n workers) (*controllers, error) {
 	indexOpts := selector.Options{Logger: slog.Default()}
 	index := selector.NewIndex(indexOpts)
 	events := mgr.GetEventRecorder("podsg-controller")
 	ready := make(chan struct{})
+	loader := &PolicyLoader{Cache: mgr.GetCache(), Index: index, Loaded: make(chan struct{})}
 	decoder := admission.NewDecoder(mgr.GetScheme())
 	c := &controllers{
 		Index:    index,
 		Policies: &PolicyReconciler{Client: mgr.GetClient(), Index: index, Events: events},
 		Nodes:    &NodeReconciler{Client: mgr.GetClient(), Trunk: tm, Events: events, Shard: shard, Ready: ready},
-		Pods:     &PodReconciler{Client: mgr.GetClient(), Trunk: tm, Index: index, Events: events, Shard: shard, Ready: ready},
-		Mutator:  &PodMutator{Reader: mgr.GetClient(), Index: index, Decoder: decoder},
+		Pods:     &PodReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Trunk: tm, Index: index, Events: events, Shard: shard, Ready: ready},
+		Mutator:  &PodMutator{Reader: mgr.GetClient(), Index: index, Decoder: decoder, Loaded: loader.Loaded},
+		Rebuilt:  ready,
 	}
 	c.Validate = &PodValidator{Users: users, Mutator: c.Mutator, Decoder: decoder}
 	c.Warn = &PolicyValidator{Validate: indexOpts.Validate}
@@ -227,7 +292,18 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 	hooks.Register(ValidatePodPath, &webhook.Admission{Handler: c.Validate})
 	hooks.Register(ValidatePolicyPath, admission.WithValidator(mgr.GetScheme(), c.Warn))
 
-	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).Complete(c.Policies); err != nil {
+	// Every replica serves the webhooks, so every replica keeps the index:
+	// the policy watch and the first load run without leader election, and
+	// a replica is ready once the index holds the policies that existed
+	// when it started.
+	if err := mgr.Add(loader); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("policies", loader.Check); err != nil {
+		return nil, err
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("securitygrouppolicy").For(&v1beta1.SecurityGroupPolicy{}).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).Complete(c.Policies); err != nil {
 		return nil, err
 	}
 	// The branch ENI cool-down, from the amazon-vpc-cni ConfigMap, through a
@@ -249,11 +325,13 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 		return nil, err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("node").
-		For(&corev1.Node{}, builder.WithPredicates(nodeChanged)).Complete(c.Nodes); err != nil {
+		For(&corev1.Node{}, builder.WithPredicates(nodeChanged)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(n.Nodes, 1)}).Complete(c.Nodes); err != nil {
 		return nil, err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named("pod").
-		For(&corev1.Pod{}, builder.WithPredicates(podENIRequested)).Complete(c.Pods); err != nil {
+		For(&corev1.Pod{}, builder.WithPredicates(podENIRequested)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(n.Pods, 1)}).Complete(c.Pods); err != nil {
 		return nil, err
 	}
 	// Leader-elected: rebuild, then run the background work.
@@ -269,7 +347,7 @@ func setup(mgr manager.Manager, tm *trunk.Manager, shard Shard, users []string) 
 }
 
 func ignoreCanceled(err error) error {
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -85,6 +87,53 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		r.Events.Eventf(p, nil, corev1.EventTypeWarning, "InvalidPolicy", "Validate", "%s", pe.Errs.ToAggregate().Error())
 	}
 	return reconcile.Result{}, nil
+}
+
+// PolicyLoader fills an index with every SecurityGroupPolicy of the cache
+// once the cache has synced, then closes Loaded. Until then the webhooks
+// would decide on an empty index, and let pods the policies select start
+// without their security groups: the controller reports itself not ready
+// (Check), and PodMutator waits for Loaded. It runs on every replica, leader
+// or not (the webhooks serve on all of them); PolicyReconciler keeps the
+// index up to date afterwards.
+type PolicyLoader struct {
+	Cache interface {
+		WaitForCacheSync(ctx context.Context) bool
+		client.Reader
+	}
+	Index  *selector.Index
+	Loaded chan struct{}
+}
+
+// Start implements manager.Runnable.
+func (l *PolicyLoader) Start(ctx context.Context) error {
+	if !l.Cache.WaitForCacheSync(ctx) {
+		return ctx.Err()
+	}
+	var list v1beta1.SecurityGroupPolicyList
+	if err := l.Cache.List(ctx, &list); err != nil {
+		return fmt.Errorf("loading the SecurityGroupPolicies: %w", err)
+	}
+	for i := range list.Items {
+		// Invalid policies are stored too; PolicyReconciler reports them.
+		_ = l.Index.Upsert(&list.Items[i])
+	}
+	close(l.Loaded)
+	return nil
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every
+// replica loads.
+func (l *PolicyLoader) NeedLeaderElection() bool { return false }
+
+// Check is a readiness check: it fails until the policies are loaded.
+func (l *PolicyLoader) Check(*http.Request) error {
+	select {
+	case <-l.Loaded:
+		return nil
+	default:
+		return errors.New("the SecurityGroupPolicies are not loaded yet")
+	}
 }
 
 // NodeReconciler gives every node of its shard a trunk ENI and advertises the
@@ -204,16 +253,22 @@ func InstanceID(node *corev1.Node) (string, error) {
 // PodReconciler gives each scheduled pod that requests
 // vpc.amazonaws.com/pod-eni a branch ENI with the groups its policies name,
 // and writes the vpc.amazonaws.com/pod-eni annotation the CNI reads. When the
-// pod ends (deleted, Succeeded or Failed) its ENI goes back to the node's pool,
-// where it cools down before deletion. It is safe for concurrent use, so the
-// controller may run several workers.
+// pod ends — its object is gone, it reached Succeeded or Failed, or its node
+// was deleted — its ENI goes back to the node's pool, where it cools down
+// before reuse or deletion, as the VPC resource controller does. A pod that
+// is only being deleted (deletionTimestamp set) keeps its ENI: its
+// containers may run for its whole grace period, longer than the cool-down.
+// It is safe for concurrent use, so the controller may run several workers.
 type PodReconciler struct {
 	Client client.Client
-	Trunk  *trunk.Manager
-	Index  *selector.Index
-	Events eventer
-	Shard  Shard
-	Ready  <-chan struct{}
+	// APIReader reads past the cache: a pod whose update conflicted, a node
+	// the cache does not know.
+	APIReader client.Reader
+	Trunk     *trunk.Manager
+	Index     *selector.Index
+	Events    eventer
+	Shard     Shard
+	Ready     <-chan struct{}
 
 	mu sync.Mutex
 	// holders maps each pod given an ENI to its node's instance ID and its
@@ -225,6 +280,10 @@ type holder struct {
 	instanceID string
 	pod        eni.PodRef
 }
+
+// errReplaced reports that a pod was deleted and created again under the
+// same name while its ENI was being prepared.
+var errReplaced = errors.New("the pod was replaced by another of the same name")
 
 // Reconcile implements reconcile.Reconciler.
 func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -241,12 +300,21 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if !RequestsPodENI(pod) || pod.Spec.NodeName == "" || !r.Shard.Owns(pod.Spec.NodeName) {
 		return reconcile.Result{}, nil
 	}
-	if !pod.DeletionTimestamp.IsZero() || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		r.release(req.NamespacedName, pod.UID)
 		return reconcile.Result{}, nil
 	}
-	node := new(corev1.Node)
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
+	node, err := r.node(ctx, pod.Spec.NodeName)
+	if apierrors.IsNotFound(err) {
+		// The node is gone, and its branch ENIs with it (NodeReconciler):
+		// the pod cannot run; the pod garbage collector deletes it.
+		r.release(req.NamespacedName, pod.UID)
+		if pod.Annotations[podeni.AnnotationKey] == "" && pod.DeletionTimestamp.IsZero() {
+			r.Events.Eventf(pod, nil, corev1.EventTypeWarning, "NodeGone", "AcquireBranchENI",
+				"node %s no longer exists; no branch ENI is given to the pod", pod.Spec.NodeName)
+		}
+		return reconcile.Result{}, nil
+	} else if err != nil {
 		return reconcile.Result{}, fmt.Errorf("pod %s: reading node %s: %w", req, pod.Spec.NodeName, err)
 	}
 	instanceID, err := InstanceID(node)
@@ -257,6 +325,9 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if pod.Annotations[podeni.AnnotationKey] != "" {
 		r.hold(req.NamespacedName, holder{instanceID, ref})
 		return reconcile.Result{}, nil
+	}
+	if !pod.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil // being deleted before it got an ENI
 	}
 	var sa *corev1.ServiceAccount
 	saObj := new(corev1.ServiceAccount)
@@ -289,16 +360,17 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	r.hold(req.NamespacedName, holder{instanceID, ref})
-	patch := client.MergeFrom(pod.DeepCopy())
-	if pod.Annotations == nil {
-		pod.Annotations = map[string]string{}
-	}
-	pod.Annotations[podeni.AnnotationKey] = got.Annotation
-	if err := r.Client.Patch(ctx, pod, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.release(req.NamespacedName, pod.UID)
-			return reconcile.Result{}, nil
-		}
+	switch err := r.annotate(ctx, pod, got.Annotation); {
+	case apierrors.IsNotFound(err):
+		// Deleted while its ENI was being prepared.
+		r.release(req.NamespacedName, pod.UID)
+		return reconcile.Result{}, nil
+	case errors.Is(err, errReplaced):
+		// Its successor is reconciled on its own events.
+		r.release(req.NamespacedName, pod.UID)
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	case err != nil:
+		// The ENI stays the pod's: the next attempt's Acquire returns it.
 		return reconcile.Result{}, fmt.Errorf("pod %s: writing the %s annotation: %w", req, podeni.AnnotationKey, err)
 	}
 	r.Events.Eventf(pod, nil, corev1.EventTypeNormal, "BranchENIAssigned", "AcquireBranchENI",
@@ -306,13 +378,73 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	return reconcile.Result{}, nil
 }
 
+// node returns a node from the cache or, when the cache does not know it
+// (yet), from the API server.
+func (r *PodReconciler) node(ctx context.Context, name string) (*corev1.Node, error) {
+	node := new(corev1.Node)
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, node)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, types.NamespacedName{Name: name}, node)
+	}
+	return node, err
+}
+
+// annotate writes value as the pod's vpc.amazonaws.com/pod-eni annotation,
+// with the pod's resourceVersion as a precondition: the write lands only on
+// the version of the pod the ENI was prepared for, never on a stale copy's
+// successor. On a conflict it reads the pod again from the API server and
+// retries while it is the same pod (same UID) and has no annotation yet. It
+// returns a NotFound error when the pod is gone, and errReplaced when another
+// pod has taken its name.
+func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, value string) error {
+	key := client.ObjectKeyFromObject(pod)
+	cur := pod
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if cur == nil {
+			fresh := new(corev1.Pod)
+			if err := r.APIReader.Get(ctx, key, fresh); err != nil {
+				return err
+			}
+			cur = fresh
+		}
+		if cur.UID != pod.UID {
+			return errReplaced
+		}
+		switch v := cur.Annotations[podeni.AnnotationKey]; v {
+		case value:
+			return nil
+		case "":
+		default:
+			return fmt.Errorf("the pod already names another branch ENI (%s)", v)
+		}
+		cur = cur.DeepCopy()
+		patch := client.MergeFromWithOptions(cur.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[podeni.AnnotationKey] = value
+		err := r.Client.Patch(ctx, cur, patch)
+		if apierrors.IsConflict(err) {
+			cur = nil
+		}
+		return err
+	})
+}
+
+// hold records that the pod key holds an ENI. A holder of the same name but
+// another UID — a pod deleted and created again while the controller missed
+// the deletion — gives its ENI back.
 func (r *PodReconciler) hold(key types.NamespacedName, h holder) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.holders == nil {
 		r.holders = map[types.NamespacedName]holder{}
 	}
+	old, had := r.holders[key]
 	r.holders[key] = h
+	r.mu.Unlock()
+	if had && old.pod.UID != h.pod.UID {
+		r.Trunk.Release(old.instanceID, old.pod)
+	}
 }
 
 // release returns the ENI of the pod key (of the given UID, when set) to its

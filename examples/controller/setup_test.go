@@ -31,7 +31,7 @@ func TestSetup(t *testing.T) {
 	require.NoError(t, err)
 	tm, err := trunk.New(fake.New(), trunk.Options{ClusterName: "my-cluster"})
 	require.NoError(t, err)
-	c, err := setup(mgr, tm, Shard{}, []string{controllerUser})
+	c, err := setup(mgr, tm, Shard{}, []string{controllerUser}, workers{})
 	require.NoError(t, err)
 	require.NotNil(t, c.Pods)
 	mux := mgr.GetWebhookServer().WebhookMux()

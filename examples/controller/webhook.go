@@ -42,12 +42,18 @@ type PodMutator struct {
 	// Index holds the SecurityGroupPolicies (fed by PolicyReconciler).
 	Index   *selector.Index
 	Decoder admission.Decoder
+	// Loaded, when set, is closed once Index holds the policies (see
+	// PolicyLoader); Handle waits for it, as long as the request allows.
+	Loaded <-chan struct{}
 }
 
 // Handle implements admission.Handler.
 func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("only pod creation is mutated")
+	}
+	if err := m.waitLoaded(ctx); err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, err)
 	}
 	pod := new(corev1.Pod)
 	if err := m.Decoder.Decode(req, pod); err != nil {
@@ -100,6 +106,18 @@ func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admissio
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+func (m *PodMutator) waitLoaded(ctx context.Context) error {
+	if m.Loaded == nil {
+		return nil
+	}
+	select {
+	case <-m.Loaded:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the SecurityGroupPolicies are not loaded yet: %w", ctx.Err())
+	}
 }
 
 // match decides the pod's treatment from the policies and its
@@ -166,6 +184,9 @@ func (v *PodValidator) Handle(ctx context.Context, req admission.Request) admiss
 		}
 		oldAnn = old.Annotations
 	} else if v.Mutator != nil {
+		if err := v.Mutator.waitLoaded(ctx); err != nil {
+			return admission.Errored(http.StatusServiceUnavailable, err)
+		}
 		res, err := v.Mutator.match(ctx, pod)
 		if err != nil {
 			return admission.Errored(http.StatusInternalServerError, err)

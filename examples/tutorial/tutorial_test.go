@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"regexp"
@@ -95,7 +94,7 @@ func TestTutorial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
 		client := fake.New()
-		require.NoError(t, run(context.Background(), &out, client, options{Region: fake.DefaultRegion}))
+		require.NoError(t, run(t.Context(), &out, client, options{Region: fake.DefaultRegion}))
 		checkKeyLines(t, out.String(), true)
 		require.Contains(t, out.String(), "drain the nodes' pools")
 		require.Equal(t, 0, client.Count(fake.ActionAssociateTrunkInterface).Errors)
@@ -111,7 +110,7 @@ func TestTutorialEventual(t *testing.T) {
 		o := options{Region: fake.DefaultRegion, Eventual: true}
 		client, _, err := newClient(t.Context(), o)
 		require.NoError(t, err)
-		require.NoError(t, run(context.Background(), &out, client, o))
+		require.NoError(t, run(t.Context(), &out, client, o))
 		checkKeyLines(t, out.String(), true)
 		f := client.(*fake.EC2)
 		require.Positive(t, f.Count(fake.ActionAssociateTrunkInterface).Errors, "EC2 did not know some new ENIs at first")
@@ -125,7 +124,7 @@ func TestTutorialWaitsCoolDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
 		client := fake.New()
-		err := run(context.Background(), &out, client, options{Region: fake.DefaultRegion, Wait: true, CoolDown: eni.MinCoolDown})
+		err := run(t.Context(), &out, client, options{Region: fake.DefaultRegion, Wait: true, CoolDown: eni.MinCoolDown})
 		require.NoError(t, err)
 		checkKeyLines(t, out.String(), true)
 		require.Contains(t, out.String(), "$ sleep 30s  # the cool-down")

@@ -139,7 +139,7 @@ func TestQueryUnsupportedTypes(t *testing.T) {
 	require.ErrorIs(t, CheckOutput(reflect.TypeFor[types.Vpc]()), ErrUnsupported)
 	require.ErrorIs(t, EncodeOutput(nil, "DescribeImages", "r", &ec2.DescribeImagesOutput{}), ErrUnsupported)
 	require.NoError(t, CheckInput(reflect.TypeFor[ec2.DescribeImagesInput]()), "inputs are learned for any operation")
-	require.True(t, errors.Is(CheckInput(reflect.TypeFor[types.Vpc]()), ErrUnsupported))
+	require.ErrorIs(t, CheckInput(reflect.TypeFor[types.Vpc]()), ErrUnsupported)
 }
 
 // FuzzQueryDecode checks that Decode never panics and that whatever it

@@ -319,7 +319,7 @@ func serialize(op string, in reflect.Value) (url.Values, error) {
 	ctx := context.WithValue(context.Background(), captureKey{}, &body)
 	out := m.Call([]reflect.Value{reflect.ValueOf(ctx), in})
 	if err, _ := out[1].Interface().(error); !errors.Is(err, errCaptured) {
-		return nil, fmt.Errorf("serialize %s: %v", op, err)
+		return nil, fmt.Errorf("serialize %s: %w", op, err)
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"go/token"
@@ -171,7 +170,7 @@ func TestQueryRoundTrip(t *testing.T) {
 				reply = out.Interface()
 				mu.Unlock()
 
-				res := ot.method.Call([]reflect.Value{reflect.ValueOf(context.Background()), in})
+				res := ot.method.Call([]reflect.Value{reflect.ValueOf(t.Context()), in})
 				if err, _ := res[1].Interface().(error); err != nil {
 					t.Fatalf("%s: %v", op, err)
 				}

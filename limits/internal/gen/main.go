@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"log"
 	"os"
@@ -14,12 +15,11 @@ func main() {
 	in := flag.String("in", "data/instance-limits.tsv", "data file to read")
 	out := flag.String("out", "zz_generated_table.go", "Go file to write")
 	flag.Parse()
-	f, err := os.Open(*in)
+	data, err := os.ReadFile(*in)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer f.Close()
-	rows, err := tsv.Parse(f)
+	rows, err := tsv.Parse(bytes.NewReader(data))
 	if err != nil {
 		log.Fatalf("%s: %v", *in, err)
 	}
