@@ -86,8 +86,10 @@ type Metrics struct {
 	// Retries counts attempts repeated after a retryable error.
 	Retries uint64
 	// NotFoundRetries counts attempts repeated because EC2 answered NotFound
-	// for an ID it had given the Manager moments before (EC2 is eventually
-	// consistent; see the package doc). Calls counts them too.
+	// for an ID it had given the Manager moments before, or refused to
+	// delete an ENI as in use while it did not list yet the association
+	// made moments before (EC2 is eventually consistent; see the package
+	// doc). Calls counts these attempts too.
 	NotFoundRetries uint64
 	// Nodes is the number of nodes the Manager serves.
 	Nodes int
