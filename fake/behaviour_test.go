@@ -98,7 +98,7 @@ func TestIdempotency(t *testing.T) {
 	first.NetworkInterface.Groups[0].GroupId = aws.String("sg-00000000")
 	third, err := w.f.CreateNetworkInterface(ctx, in)
 	require.NoError(t, err)
-	require.Equal(t, "", aws.ToString(third.NetworkInterface.Description))
+	require.Empty(t, aws.ToString(third.NetworkInterface.Description))
 	require.Equal(t, w.podSG, aws.ToString(third.NetworkInterface.Groups[0].GroupId))
 
 	// Tokens are scoped to their action: the same token on another action

@@ -1,7 +1,6 @@
 package fake_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -276,7 +275,7 @@ func TestDrawsIgnoreScheduling(t *testing.T) {
 				wg.Go(func() {
 					token := fmt.Sprintf("pod-%d", i)
 					start := time.Now()
-					r, err := f.CreateNetworkInterface(context.Background(), &ec2.CreateNetworkInterfaceInput{
+					r, err := f.CreateNetworkInterface(t.Context(), &ec2.CreateNetworkInterfaceInput{
 						SubnetId: aws.String(subnet), ClientToken: aws.String(token)})
 					res := result{Elapsed: time.Since(start), Code: fake.ErrorCode(err)}
 					if err == nil {
