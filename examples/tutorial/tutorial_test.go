@@ -101,6 +101,22 @@ func TestTutorial(t *testing.T) {
 	})
 }
 
+// TestTutorialEventual runs the tutorial as go run -eventual does: against
+// an eventually consistent EC2 (fake.EventualConsistency), where new IDs are
+// unknown for a moment and listings lag behind. Its output is the same.
+func TestTutorialEventual(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		o := options{Region: fake.DefaultRegion, Eventual: true}
+		client, _, err := newClient(t.Context(), o)
+		require.NoError(t, err)
+		require.NoError(t, run(t.Context(), &out, client, o))
+		checkKeyLines(t, out.String(), true)
+		f := client.(*fake.EC2)
+		require.Positive(t, f.Count(fake.ActionAssociateTrunkInterface).Errors, "EC2 did not know some new ENIs at first")
+	})
+}
+
 // TestTutorialWaitsCoolDown runs the tutorial with -wait in a synctest
 // bubble: the branch ENIs are deleted by the manager once their cool-down
 // has passed (in virtual time), not by draining.
