@@ -154,7 +154,8 @@ func TestEndToEnd(t *testing.T) {
 	var wg sync.WaitGroup
 	// Should the test stop early, no ADD outlives it: its context is
 	// canceled (libcni kills the plugin) and this waits for the calls to
-	// return before the namespaces and directories they use go.
+	// return before the nodes' namespaces, the controller and the
+	// directories they use go.
 	t.Cleanup(wg.Wait)
 	for i := range replicas {
 		p := &e2ePod{node: nodes[i%len(nodes)], ns: cnitest.NewNetNS(t)}
