@@ -21,6 +21,10 @@ type entry struct {
 	target   bool          // created for a warm target
 	// in use only: the last reconcile could not name the pod.
 	unverified bool
+	// adopted from a listing that may show ENIs deleted moments before
+	// (ReconcileInput.Unconfirmed), and no later listing confirmed it
+	// (Pool.Confirm): never reused, deleted once cooled down.
+	unconfirmed bool
 }
 
 // queue is a FIFO of entries that reuses its backing array.

@@ -299,11 +299,11 @@ func (p *Pool) takeWarm(k Key) *entry {
 }
 
 // promote ends the cool-down of every cooled ENI: warm, or deleting when the
-// policy keeps no warm ENIs. p.mu must be held.
+// policy keeps no warm ENIs or the ENI is unconfirmed. p.mu must be held.
 func (p *Pool) promote(now time.Time) {
 	for p.cooling.len() > 0 && !p.cooling.peek().due.After(now) {
 		e := p.cooling.pop()
-		if p.policy.MaxWarm == NoWarm || p.closed {
+		if p.policy.MaxWarm == NoWarm || p.closed || e.unconfirmed {
 			p.setState(e, StateDeleting)
 			e.since, e.due, e.tries = now, now, 0
 			p.deleting = append(p.deleting, e)
@@ -391,7 +391,7 @@ func (p *Pool) Entries() []Entry {
 	defer p.mu.Unlock()
 	out := make([]Entry, 0, len(p.all))
 	for e := range p.all {
-		out = append(out, Entry{Branch: e.b, State: e.state, Pod: e.pod, Unverified: e.unverified, Since: e.since})
+		out = append(out, Entry{Branch: e.b, State: e.state, Pod: e.pod, Unverified: e.unverified, Unconfirmed: e.unconfirmed, Since: e.since})
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return a.Branch.ENI.VLANID - b.Branch.ENI.VLANID })
 	return out

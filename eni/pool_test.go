@@ -399,6 +399,35 @@ func TestReconcileGone(t *testing.T) {
 	})
 }
 
+// TestReconcileUnconfirmed adopts ENIs from a listing that may show ENIs
+// deleted moments before: once cooled down, those no later listing
+// confirmed are deleted, never kept warm; confirmed ones are kept warm.
+func TestReconcileUnconfirmed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		found, held, live, newP := reconcileFixture(t)
+		p := newP()
+		res := p.Reconcile(eni.ReconcileInput{Found: found, Pods: live, Complete: true, Unconfirmed: true})
+		require.Equal(t, 2, res.Released)
+		require.True(t, p.Unconfirmed())
+		var unconfirmed []string
+		for _, e := range p.Entries() {
+			if e.Unconfirmed {
+				unconfirmed = append(unconfirmed, e.Branch.ENI.ID)
+			}
+		}
+		require.ElementsMatch(t, []string{held[2].ENI.ID, held[3].ENI.ID}, unconfirmed, "only the ENIs no live pod names")
+		require.Equal(t, 1, p.Confirm([]string{held[2].ENI.ID, held[0].ENI.ID, "eni-0000beef"}))
+		time.Sleep(eni.DefaultCoolDown)
+		_, err := p.Maintain(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, counts{InUse: 2, Warm: 1}, stateCounts(p), "the unconfirmed ENI was deleted")
+		require.False(t, p.Unconfirmed())
+		b, err := p.Acquire(t.Context(), pod(5), web)
+		require.NoError(t, err)
+		require.Equal(t, held[2].ENI.ID, b.ENI.ID, "the confirmed one is reused")
+	})
+}
+
 func TestReconcileClaimsCoolingENI(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		found, _, live, newP := reconcileFixture(t)

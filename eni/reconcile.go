@@ -36,6 +36,12 @@ type ReconcileInput struct {
 	// Found does not list it, since EC2 lists a new ENI only after a while
 	// (eventual consistency). Zero forgets every ENI Found does not list.
 	MadeAfter time.Time
+	// Unconfirmed says that Found may list ENIs deleted moments before (an
+	// eventually consistent listing shows a deletion only after a while).
+	// ENIs the pool adopts from it that no live pod names are then never
+	// reused on this listing's word alone: they are deleted once cooled
+	// down, unless a later listing confirms them first (Confirm).
+	Unconfirmed bool
 }
 
 // ReconcileResult says what a reconcile changed.
@@ -153,9 +159,11 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 				p.claim(e, pod)
 				res.Claimed++
 			case in.Complete:
+				e.unconfirmed = in.Unconfirmed
 				p.toCooling(e, now)
 				res.Released++
 			default:
+				e.unconfirmed = in.Unconfirmed
 				e.unverified = true
 				res.Held++
 			}
@@ -220,6 +228,36 @@ func (p *Pool) Reconcile(in ReconcileInput) ReconcileResult {
 		return 0
 	})
 	return res
+}
+
+// Confirm records that a listing made after the one an ENI was adopted
+// from still shows it (see ReconcileInput.Unconfirmed): the ENIs ids that
+// the pool holds unconfirmed may be reused from then on. It makes no backend
+// call and returns how many it confirmed.
+func (p *Pool) Confirm(ids []string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if e := p.byENI[id]; e != nil && e.unconfirmed {
+			e.unconfirmed = false
+			n++
+		}
+	}
+	return n
+}
+
+// Unconfirmed reports whether the pool holds ENIs that wait for a listing to
+// confirm them (see ReconcileInput.Unconfirmed).
+func (p *Pool) Unconfirmed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for e := range p.all {
+		if e.unconfirmed {
+			return true
+		}
+	}
+	return false
 }
 
 // claim gives e, which is out of every queue, to pod. p.mu must be held.

@@ -66,6 +66,9 @@ type Entry struct {
 	// Unverified marks an ENI held for a pod the last Reconcile could not
 	// name because its pod list was incomplete.
 	Unverified bool
+	// Unconfirmed marks an ENI adopted from a listing that no later listing
+	// has confirmed yet (ReconcileInput.Unconfirmed, Pool.Confirm).
+	Unconfirmed bool
 	// Since is when the ENI entered its state.
 	Since time.Time
 }

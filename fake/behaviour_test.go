@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -91,6 +92,70 @@ func TestIdempotency(t *testing.T) {
 	bad.SubnetId = aws.String(w.subnet)
 	_, err = w.f.CreateNetworkInterface(ctx, bad)
 	require.NoError(t, err)
+
+	// Each caller gets its own copy of the remembered answer.
+	first.NetworkInterface.Description = aws.String("changed by the first caller")
+	first.NetworkInterface.Groups[0].GroupId = aws.String("sg-00000000")
+	third, err := w.f.CreateNetworkInterface(ctx, in)
+	require.NoError(t, err)
+	require.Empty(t, aws.ToString(third.NetworkInterface.Description))
+	require.Equal(t, w.podSG, aws.ToString(third.NetworkInterface.Groups[0].GroupId))
+
+	// Tokens are scoped to their action: the same token on another action
+	// is another request.
+	_, err = w.f.AssociateTrunkInterface(ctx, &ec2.AssociateTrunkInterfaceInput{TrunkInterfaceId: aws.String(w.trunk),
+		BranchInterfaceId: aws.String(w.eni(t)), VlanId: aws.Int32(5), ClientToken: aws.String("pod-1")})
+	require.NoError(t, err)
+
+	// A token is up to 64 ASCII characters.
+	for _, tok := range []string{strings.Repeat("x", 65), "pod-é"} {
+		_, err = w.f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), ClientToken: aws.String(tok)})
+		require.Equal(t, fake.CodeInvalidParameterValue, fake.ErrorCode(err), tok)
+	}
+}
+
+// TestClientTokenLifetime checks how long tokens are honoured: 24 hours for
+// the actions whose lifetime EC2 does not document, and for RunInstances 24
+// hours after its instances terminate, during which a retry shows their
+// current state.
+func TestClientTokenLifetime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		w := newWorld(t)
+		in := &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.subnet), ClientToken: aws.String("t")}
+		first, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		time.Sleep(24*time.Hour - time.Second)
+		again, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		require.Equal(t, first.NetworkInterface.NetworkInterfaceId, again.NetworkInterface.NetworkInterfaceId)
+		time.Sleep(time.Second)
+		later, err := w.f.CreateNetworkInterface(ctx, in)
+		require.NoError(t, err)
+		require.NotEqual(t, aws.ToString(first.NetworkInterface.NetworkInterfaceId), aws.ToString(later.NetworkInterface.NetworkInterfaceId),
+			"a lapsed token is a new request")
+
+		run := &ec2.RunInstancesInput{ImageId: aws.String("ami-1"), InstanceType: "m5.large", MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			SubnetId: aws.String(w.subnet), ClientToken: aws.String("launch")}
+		r1, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.Equal(t, types.InstanceStateNamePending, r1.Instances[0].State.Name)
+		time.Sleep(48 * time.Hour)
+		r2, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err, "valid while the instance lives")
+		require.Equal(t, r1.Instances[0].InstanceId, r2.Instances[0].InstanceId)
+		require.Equal(t, types.InstanceStateNameRunning, r2.Instances[0].State.Name, "a retry shows the current state")
+		_, err = w.f.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(r1.Instances[0].InstanceId)}})
+		require.NoError(t, err)
+		time.Sleep(24*time.Hour - time.Second)
+		r3, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.Equal(t, types.InstanceStateNameTerminated, r3.Instances[0].State.Name)
+		time.Sleep(time.Second)
+		r4, err := w.f.RunInstances(ctx, run)
+		require.NoError(t, err)
+		require.NotEqual(t, aws.ToString(r1.Instances[0].InstanceId), aws.ToString(r4.Instances[0].InstanceId))
+	})
 }
 
 func TestTerminate(t *testing.T) {
@@ -106,7 +171,10 @@ func TestTerminate(t *testing.T) {
 	out, err := w.f.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{w.node.InstanceID}})
 	require.NoError(t, err)
 	require.Equal(t, types.InstanceStateNameRunning, out.TerminatingInstances[0].PreviousState.Name)
-	require.Equal(t, types.InstanceStateNameTerminated, out.TerminatingInstances[0].CurrentState.Name)
+	require.Equal(t, types.InstanceStateNameShuttingDown, out.TerminatingInstances[0].CurrentState.Name, "EC2 answers while the instance shuts down")
+	di, err := w.f.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{w.node.InstanceID}})
+	require.NoError(t, err)
+	require.Equal(t, types.InstanceStateNameTerminated, di.Reservations[0].Instances[0].State.Name, "strongly consistent by default")
 
 	// The primary ENI and the trunk were attached with DeleteOnTermination.
 	for _, id := range []string{w.node.PrimaryENI, w.trunk} {
@@ -234,6 +302,10 @@ func TestFilters(t *testing.T) {
 		{"values are ORed", []types.Filter{flt("network-interface-id", b1, free)}, sorted(b1, free)},
 		{"filters are ANDed", []types.Filter{flt("group-id", w.podSG), flt("vpc-id", w.vpc), flt("subnet-id", w.subnet)}, []string{b1}},
 		{"nothing", []types.Filter{flt("tag:missing", "x")}, nil},
+		{"escaped wildcard is literal", []types.Filter{flt("description", `aws-k8s-\*`)}, nil},
+		{"question mark is one character", []types.Filter{flt("description", "spar?")}, []string{free}},
+		{"no Elastic IPs in the fake", []types.Filter{flt("association.public-ip", "*")}, nil},
+		{"private-ip-address of any address", []types.Filter{flt("private-ip-address", "10.0.*")}, sorted(b1, free, w.trunk, w.node.PrimaryENI, w.small.PrimaryENI)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,10 +316,10 @@ func TestFilters(t *testing.T) {
 	}
 
 	assoc, err := w.f.DescribeTrunkInterfaceAssociations(ctx, &ec2.DescribeTrunkInterfaceAssociationsInput{
-		Filters: []types.Filter{flt("trunk-interface-association.branch-interface-id", b1)}})
+		Filters: []types.Filter{flt("trunk-interface-association.trunk-interface-id", w.trunk)}})
 	require.NoError(t, err)
 	require.Len(t, assoc.InterfaceAssociations, 1)
-	require.Equal(t, w.trunk, aws.ToString(assoc.InterfaceAssociations[0].TrunkInterfaceId))
+	require.Equal(t, b1, aws.ToString(assoc.InterfaceAssociations[0].BranchInterfaceId))
 	require.Equal(t, types.InterfaceProtocolTypeVlan, assoc.InterfaceAssociations[0].InterfaceProtocol)
 }
 
@@ -301,28 +373,53 @@ func TestSecurityGroupRules(t *testing.T) {
 	require.Equal(t, ids[0], aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
 	require.Equal(t, w.podSG, aws.ToString(rev.RevokedSecurityGroupRules[0].ReferencedGroupId))
 	// Egress rule IDs are not ingress rules.
-	egress, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
-		{Name: aws.String("group-id"), Values: []string{w.nodeSG}}, {Name: aws.String("is-egress"), Values: []string{"true"}}}})
-	require.NoError(t, err)
-	require.Len(t, egress.SecurityGroupRules, 1)
+	// DescribeSecurityGroupRules filters only on group-id,
+	// security-group-rule-id and tags: split the directions here.
+	rulesOf := func(groupID string, egress bool) []types.SecurityGroupRule {
+		t.Helper()
+		out, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
+			{Name: aws.String("group-id"), Values: []string{groupID}}}})
+		require.NoError(t, err)
+		return slices.DeleteFunc(out.SecurityGroupRules, func(r types.SecurityGroupRule) bool { return aws.ToBool(r.IsEgress) != egress })
+	}
+	egress := rulesOf(w.nodeSG, true)
+	require.Len(t, egress, 1)
 	_, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
-		SecurityGroupRuleIds: []string{aws.ToString(egress.SecurityGroupRules[0].SecurityGroupRuleId)}})
+		SecurityGroupRuleIds: []string{aws.ToString(egress[0].SecurityGroupRuleId)}})
 	require.Equal(t, "InvalidSecurityGroupRuleId.NotFound", fake.ErrorCode(err))
 
-	// Revoke by permissions: one matches, one is unknown.
+	// Revoke by permissions, one matching and one not: in a VPC that is
+	// not the default one, InvalidPermission.NotFound and nothing revoked.
+	oneKnownOneNot := []types.IpPermission{{IpProtocol: aws.String("udp"), FromPort: aws.Int32(53), ToPort: aws.Int32(53),
+		IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}, {CidrIp: aws.String("192.168.0.0/16")}}}}
+	_, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
+		IpPermissions: oneKnownOneNot})
+	require.Equal(t, fake.CodePermissionNotFound, fake.ErrorCode(err))
+	require.Len(t, rulesOf(w.nodeSG, false), 2, "nothing revoked")
+	// Only matching permissions: revoked.
 	rev, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(w.nodeSG),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("udp"), FromPort: aws.Int32(53), ToPort: aws.Int32(53),
-			IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}, {CidrIp: aws.String("192.168.0.0/16")}}}}})
+			IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}}}}})
 	require.NoError(t, err)
 	require.Len(t, rev.RevokedSecurityGroupRules, 1)
 	require.Equal(t, ids[1], aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
-	require.Len(t, rev.UnknownIpPermissions, 1)
+	require.Empty(t, rev.UnknownIpPermissions)
+	left := rulesOf(w.nodeSG, false)
+	require.Len(t, left, 1)
+	require.Equal(t, ids[2], aws.ToString(left[0].SecurityGroupRuleId))
 
-	left, err := w.f.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{Filters: []types.Filter{
-		{Name: aws.String("group-id"), Values: []string{w.nodeSG}}, {Name: aws.String("is-egress"), Values: []string{"false"}}}})
+	// In the default VPC the matching rules are revoked and the others
+	// reported, without an error.
+	def := w.f.AddDefaultVPC("172.31.0.0/16")
+	sg := w.f.AddSecurityGroup(def, "in-default")
+	kept := w.f.AddIngress(sg, fake.Rule{Protocol: "udp", FromPort: 53, ToPort: 53, CIDR: "10.0.0.0/16"})
+	rev, err = w.f.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(sg),
+		IpPermissions: oneKnownOneNot})
 	require.NoError(t, err)
-	require.Len(t, left.SecurityGroupRules, 1)
-	require.Equal(t, ids[2], aws.ToString(left.SecurityGroupRules[0].SecurityGroupRuleId))
+	require.Len(t, rev.RevokedSecurityGroupRules, 1)
+	require.Equal(t, kept, aws.ToString(rev.RevokedSecurityGroupRules[0].SecurityGroupRuleId))
+	require.Len(t, rev.UnknownIpPermissions, 1)
+	require.Equal(t, "192.168.0.0/16", aws.ToString(rev.UnknownIpPermissions[0].IpRanges[0].CidrIp))
 }
 
 func TestModifyNetworkInterfaceAttribute(t *testing.T) {
@@ -497,14 +594,16 @@ func TestFaults(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ctx := t.Context() // the bubble's own; the test's is canceled from outside it
 			w := newWorld(t)
-			w.f.SetVisibilityDelay(5 * time.Second)
+			w.f.SetConsistency(fake.Consistency{Create: fake.Fixed(5 * time.Second)})
 			id := w.eni(t)
 			_, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
 			require.Equal(t, "InvalidNetworkInterfaceID.NotFound", fake.ErrorCode(err))
-			// Mutating calls see it at once.
+			// Calls that name it do not know it yet either.
+			_, err = w.f.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			require.Equal(t, "InvalidNetworkInterfaceID.NotFound", fake.ErrorCode(err))
+			time.Sleep(5 * time.Second)
 			_, err = w.f.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
 			require.NoError(t, err)
-			time.Sleep(5 * time.Second)
 			d, err := w.f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
 			require.NoError(t, err)
 			require.Len(t, d.NetworkInterfaces, 1)
@@ -513,7 +612,7 @@ func TestFaults(t *testing.T) {
 	t.Run("attach delay", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ctx := t.Context() // the bubble's own; the test's is canceled from outside it
-			w := newWorld(t, fake.Options{AttachDelay: 3 * time.Second})
+			w := newWorld(t, fake.Options{Consistency: fake.Consistency{Attach: fake.Fixed(3 * time.Second)}})
 			eni := w.eni(t)
 			_, err := w.f.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{
 				NetworkInterfaceId: aws.String(eni), InstanceId: aws.String(w.node.InstanceID), DeviceIndex: aws.Int32(1)})
@@ -638,7 +737,7 @@ func TestRunInstances(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out.Instances, 2)
 	inst := out.Instances[0]
-	require.Equal(t, types.InstanceStateNameRunning, inst.State.Name)
+	require.Equal(t, types.InstanceStateNamePending, inst.State.Name, "EC2 answers RunInstances while instances are pending")
 	require.Len(t, inst.NetworkInterfaces, 2)
 	require.EqualValues(t, 1, aws.ToInt32(inst.NetworkInterfaces[1].Attachment.NetworkCardIndex))
 	require.Equal(t, w.nodeSG, aws.ToString(inst.SecurityGroups[0].GroupId))

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -76,10 +77,15 @@ func must[T any](what string, v T, err error) T {
 	return v
 }
 
-// build runs fn with the state locked.
+// build runs fn with the state locked, as seeding: what it creates is
+// known at once (no consistency lag), and it sees everything. Its IDs are
+// drawn from what (see draws).
 func build[T any](f *EC2, what string, fn func() (T, error)) T {
+	key := f.draws.callKey("build", what)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.now, f.opKey, f.opN, f.building = time.Now(), key, 0, true
+	defer func() { f.building = false }()
 	v, err := fn()
 	return must(what, v, err)
 }
@@ -248,7 +254,7 @@ func (f *EC2) Tag(resourceID string, keyValues ...string) {
 		if len(keyValues)%2 != 0 {
 			return struct{}{}, fmt.Errorf("odd number of key/value arguments (%d)", len(keyValues))
 		}
-		m, err := f.st.tagsOf(resourceID)
+		m, err := f.tagsOf(resourceID)
 		if err != nil {
 			return struct{}{}, err
 		}

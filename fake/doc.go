@@ -40,14 +40,36 @@
 //     IDs give the matching ….Malformed code.
 //   - At most Options.MaxGroupsPerENI groups per interface (default 5,
 //     SecurityGroupsPerInterfaceLimitExceeded).
+//   - Revoking rules by permissions that do not all exist is
+//     InvalidPermission.NotFound with nothing revoked, except in a default
+//     VPC, where the matching rules go and the others come back as
+//     UnknownIpPermissions, as the SDK documents RevokeSecurityGroupIngress.
 //   - ClientToken makes CreateNetworkInterface, AssociateTrunkInterface,
-//     DisassociateTrunkInterface and RunInstances idempotent; reusing a
-//     token with other parameters is IdempotentParameterMismatch.
+//     DisassociateTrunkInterface and RunInstances idempotent, per action,
+//     as EC2 documents it: a retry returns the original answer (a copy of
+//     its own; RunInstances with the instances' current state), reusing a
+//     token with other parameters is IdempotentParameterMismatch, and a token
+//     lapses 24 hours after its call (after its instances terminate, for
+//     RunInstances).
 //   - DryRun validates and answers DryRunOperation without changing state.
-//   - Describe calls take the filters each method documents (tag:<key>,
-//     tag-key and tag-value everywhere; * and ? wildcards), reject unknown
-//     filter names, and paginate with MaxResults/NextToken within EC2's
-//     bounds (5..1000 for most).
+//   - Enumerated parameters (InterfaceType, TagSpecification.ResourceType,
+//     …) take only the values the SDK's enumerations list
+//     (InvalidParameterValue); instance types are checked against the
+//     instance-type table instead.
+//   - Describe calls take the filter names the SDK documents for the
+//     operation (the Filters field of its Input, extracted by go generate
+//     into fake/internal/ec2doc from the SDK version in go.mod) plus a short
+//     evidence list of names real EC2 is seen to accept (UndocumentedFilters);
+//     any other name is InvalidParameterValue, "The filter '<name>' is
+//     invalid", as EC2 answers. tag:<key> and tag-key work where documented
+//     (tag-value is documented nowhere today); values take the wildcards *
+//     and ? and backslash escapes. More than 200 filter values in one call
+//     is FilterLimitExceeded. A documented name the fake does not model is
+//     refused with a message saying so, never silently ignored.
+//   - MaxResults has each operation's range from EC2's service model
+//     (InvalidParameterValue outside; see PaginationOf), and an ID list
+//     with MaxResults is InvalidParameterCombination where the model
+//     documents it (DescribeInstances, DescribeNetworkInterfaces).
 //
 // # Load and faults
 //
@@ -56,11 +78,11 @@
 // bucket answers RequestLimitExceeded, which a server maps to HTTP 503 with
 // HTTPStatus. SetLatency delays calls, InjectFault fails them (with a
 // probability or on the Nth call) or loses their response after applying
-// them (ErrLostResponse, the failure that leaks interfaces in production),
-// SetVisibilityDelay hides new resources from Describe calls for a while.
+// them (ErrLostResponse, the failure that leaks interfaces in production).
 // All waiting uses the time package, so whole simulations run in
 // testing/synctest bubbles in virtual time, and every pseudo-random choice
-// derives from Options.Seed.
+// (IDs, jitter, faults, lags) is a function of Options.Seed and of the
+// request that makes it, not of the order in which concurrent calls arrive.
 //
 // Calls, CallsOf, Count and AllCounts expose a call log and per-action
 // counters for assertions and benchmarks. The controls name actions with the
@@ -68,12 +90,24 @@
 // the fake does not implement, so a misspelt name fails loudly instead of
 // letting a fault test pass without injecting anything.
 //
+// # Eventual consistency
+//
+// EC2 is eventually consistent, and Options.Consistency (or SetConsistency)
+// models it: a new resource stays unknown for a while (not listed, NotFound
+// to calls that name it), instances are pending before they run,
+// attachments attaching before attached, and associations, detachments and
+// deletions take a while to show. The zero value is strongly consistent, for
+// small unit tests; EventualConsistency is the preset for scenario tests,
+// with lags from EC2's guidance to clients. See Consistency.
+//
 // # Seeding
 //
 // State can be built through the API or with the Add* builders (AddVPC,
 // AddSubnet, AddSecurityGroup, AddIngress, AddNode, AddTrunk, AddBranch,
-// Tag), which skip throttling and the log. SeedTutorial builds the world the
-// EKS tutorial "Security groups for pods" starts from.
+// Tag), which skip throttling and the log, and whose results every call
+// knows at once, whatever the Consistency: they build the world as it stands
+// before the test. SeedTutorial builds the world the EKS tutorial "Security
+// groups for pods" starts from.
 //
 // An *EC2 is safe for concurrent use by any number of goroutines.
 package fake

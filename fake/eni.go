@@ -72,8 +72,9 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	}
 	e := &netIface{
 		meta: f.newMeta(prefixENI, sp.tags), subnetID: s.id, vpcID: s.vpcID, az: s.az,
-		desc: sp.desc, mac: f.newMAC(), ifType: typ, createdType: typ, groups: groups, sourceDest: true,
+		desc: sp.desc, ifType: typ, createdType: typ, groups: groups, sourceDest: true,
 	}
+	e.mac = f.newMAC(e.id)
 	if sp.ip != "" {
 		e.ip, _ = s.reserve(sp.ip, e.id)
 	} else {
@@ -92,7 +93,9 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	return e, nil
 }
 
-// deleteENI removes an interface and releases its addresses.
+// deleteENI removes an interface and releases its addresses. Describe calls
+// keep showing it, as it was, until the deletion propagates
+// (Consistency.Delete).
 func (f *EC2) deleteENI(e *netIface) {
 	if s := f.st.subnets[e.subnetID]; s != nil {
 		s.release(e.ip)
@@ -102,14 +105,64 @@ func (f *EC2) deleteENI(e *netIface) {
 	}
 	delete(f.st.enis, e.id)
 	f.st.eniOrder = nil
+	if d := f.lag(lagDelete, e.id); d > 0 {
+		ghost := *e
+		ghost.goneAt = f.now.Add(d)
+		f.st.goneENIs[e.id] = &ghost
+	}
+}
+
+// shownENI returns the interface Describe calls show under id at now: a
+// live one whose creation has propagated, or a deleted one whose deletion
+// has not. The caller holds f.mu.
+func (f *EC2) shownENI(id string, now time.Time) *netIface {
+	if e := f.st.enis[id]; e != nil && e.visible(now) {
+		return e
+	}
+	if g := f.st.goneENIs[id]; g != nil && g.shown(now) {
+		return g
+	}
+	return nil
+}
+
+// viewENI returns e as Describe calls show it at now: with an association
+// that has not propagated yet hidden, and an attachment or association
+// undone too recently to have propagated still in place. It returns e
+// itself when there is nothing to change.
+func (f *EC2) viewENI(e *netIface, now time.Time) *netIface {
+	hideAssoc := e.assocID != "" && !f.assocVisible(e.assocID, now)
+	showAssoc := e.assocID == "" && e.prevAssoc != "" && now.Before(e.prevAssocUntil)
+	showAtt := e.att == nil && e.prevAtt != nil && now.Before(e.prevAttUntil)
+	if !hideAssoc && !showAssoc && !showAtt {
+		return e
+	}
+	v := *e
+	switch {
+	case hideAssoc:
+		v.assocID, v.ifType = "", e.createdType
+	case showAssoc:
+		v.assocID, v.ifType = e.prevAssoc, types.NetworkInterfaceTypeBranch
+	}
+	if showAtt {
+		a := *e.prevAtt
+		a.detaching = true
+		v.att = &a
+	}
+	return &v
+}
+
+// assocVisible reports whether the association id has propagated.
+func (f *EC2) assocVisible(id string, now time.Time) bool {
+	a := f.st.assocs[id]
+	return a == nil || a.visible(now)
 }
 
 // scanENIs returns, in ID order, the visible ENIs that pass fs and come
 // after nextToken's position, stopping once it has one more than
 // maxResults: enough for paginate to cut the page and know whether another
 // follows, without examining every ENI for every page. f.mu must be held.
-func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now time.Time) ([]string, error) {
-	all := f.st.sortedENIIDs()
+func (f *EC2) scanENIs(fs filterSet[*netIface], maxResults int32, nextToken *string, now time.Time) ([]string, error) {
+	all := f.listedENIIDs(now)
 	start := 0
 	if tok := aws.ToString(nextToken); tok != "" {
 		after, err := decodeToken(tok)
@@ -123,8 +176,11 @@ func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now ti
 	}
 	var out []string
 	for _, id := range all[start:] {
-		e := f.st.enis[id]
-		if !e.meta.visible(now) || !fs.match(e.tags, f.eniField(e)) {
+		e := f.shownENI(id, now)
+		if e == nil {
+			continue
+		}
+		if v := f.viewENI(e, now); !fs.match(f, v, v.tags) {
 			continue
 		}
 		out = append(out, id)
@@ -135,6 +191,14 @@ func (f *EC2) scanENIs(fs filterSet, maxResults int32, nextToken *string, now ti
 	return out, nil
 }
 
+// listedENIIDs returns, sorted, the IDs Describe calls may list at now:
+// every live interface and the deleted ones still shown.
+func (f *EC2) listedENIIDs(now time.Time) []string {
+	return withGone(f.st.sortedENIIDs(), f.st.goneENIs, func(e *netIface) *meta { return &e.meta }, now)
+}
+
+// lookupENI finds the interface a call names. One whose creation has not
+// propagated yet is not found (Consistency.Create).
 func (f *EC2) lookupENI(id string) (*netIface, error) {
 	if id == "" {
 		return nil, missing("NetworkInterfaceId")
@@ -143,7 +207,7 @@ func (f *EC2) lookupENI(id string) (*netIface, error) {
 		return nil, err
 	}
 	e := f.st.enis[id]
-	if e == nil {
+	if e == nil || !f.sees(&e.meta) {
 		return nil, notFound(CodeNetworkInterfaceNotFound, "networkInterface", id)
 	}
 	return e, nil
@@ -169,8 +233,12 @@ func (f *EC2) dnsName(a netip.Addr) string {
 	return host + "." + f.opts.Region + ".compute.internal"
 }
 
+// attachStatus is the status Describe calls show for a at now.
 func (f *EC2) attachStatus(a *attachment, now time.Time) types.AttachmentStatus {
-	if now.Before(a.at.Add(f.opts.AttachDelay)) {
+	switch {
+	case a.detaching:
+		return types.AttachmentStatusDetaching
+	case now.Before(a.attachedAt):
 		return types.AttachmentStatusAttaching
 	}
 	return types.AttachmentStatusAttached
@@ -258,9 +326,9 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 			if err != nil {
 				return nil, err
 			}
-			out := f.renderENI(e, time.Now())
+			out := f.renderENI(e, f.now)
 			return &ec2.CreateNetworkInterfaceOutput{NetworkInterface: &out, ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 
@@ -299,7 +367,7 @@ func (f *EC2) lookupInstance(id string) (*instance, error) {
 		return nil, err
 	}
 	in := f.st.instances[id]
-	if in == nil {
+	if in == nil || !f.sees(&in.meta) {
 		return nil, notFound(CodeInstanceNotFound, "instance", id)
 	}
 	return in, nil
@@ -331,7 +399,7 @@ func (f *EC2) attach(sp attachSpec, dryRun bool) (*attachment, error) {
 	if e.assocID != "" || e.ifType == types.NetworkInterfaceTypeBranch {
 		return nil, invalidValue("Branch network interface %s cannot be attached to an instance; associate it with a trunk interface instead.", e.id)
 	}
-	if inst.state != types.InstanceStateNameRunning && inst.state != types.InstanceStateNameStopped {
+	if st := inst.stateAt(f.now); st != types.InstanceStateNameRunning && st != types.InstanceStateNameStopped {
 		return nil, apiError(CodeIncorrectInstanceState, "The instance '%s' is not in a valid state for this operation.", inst.id)
 	}
 	if e.az != inst.az {
@@ -375,18 +443,23 @@ func (f *EC2) attach(sp attachSpec, dryRun bool) (*attachment, error) {
 		return nil, dryRunError()
 	}
 	a := &attachment{id: f.newID(prefixAttachment), instanceID: inst.id, device: sp.device, card: sp.card,
-		deleteOnTerm: sp.deleteOnTerm, at: time.Now()}
+		deleteOnTerm: sp.deleteOnTerm, at: f.now}
+	a.attachedAt = f.now.Add(f.lag(lagAttach, a.id))
 	e.att = a
 	inst.enis = append(inst.enis, e.id)
 	f.st.attach[a.id] = e.id
 	return a, nil
 }
 
-// detach undoes an attachment.
+// detach undoes an attachment. Describe calls show it "detaching" until
+// the change propagates (Consistency.Detach).
 func (f *EC2) detach(e *netIface) {
 	a := e.att
 	if a == nil {
 		return
+	}
+	if d := f.lag(lagDetach, a.id); d > 0 {
+		e.prevAtt, e.prevAttUntil = a, f.now.Add(d)
 	}
 	if inst := f.st.instances[a.instanceID]; inst != nil {
 		inst.enis = slices.DeleteFunc(inst.enis, func(id string) bool { return id == e.id })
@@ -512,144 +585,125 @@ func (f *EC2) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2.Modif
 	})
 }
 
-func (f *EC2) eniField(e *netIface) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "network-interface-id":
-			return []string{e.id}, true
-		case "subnet-id":
-			return []string{e.subnetID}, true
-		case "vpc-id":
-			return []string{e.vpcID}, true
-		case "availability-zone":
-			return []string{e.az}, true
-		case "description":
-			return []string{e.desc}, true
-		case "interface-type":
-			return []string{string(e.ifType)}, true
-		case "status":
-			return []string{string(e.status())}, true
-		case "mac-address":
-			return []string{e.mac}, true
-		case "owner-id":
-			return []string{f.opts.AccountID}, true
-		case "requester-managed":
-			return []string{"false"}, true
-		case "source-dest-check":
-			return []string{strconv.FormatBool(e.sourceDest)}, true
-		case "group-id":
-			return e.groups, true
-		case "group-name":
-			var names []string
-			for _, id := range e.groups {
-				if g := f.st.groups[id]; g != nil {
-					names = append(names, g.name)
-				}
-			}
-			return names, true
-		case "private-ip-address", "addresses.private-ip-address":
-			vals := []string{e.ip.String()}
-			if name == "addresses.private-ip-address" {
-				for _, a := range e.secondary {
-					vals = append(vals, a.String())
-				}
-			}
-			return vals, true
-		case "private-dns-name":
-			return []string{f.dnsName(e.ip)}, true
+func one(s string) []string { return []string{s} }
+
+// addresses returns the interface's private addresses, the primary first.
+func (e *netIface) addresses() []string {
+	out := make([]string, 0, 1+len(e.secondary))
+	out = append(out, e.ip.String())
+	for _, a := range e.secondary {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// attachmentField answers an attachment.* filter: nothing for an interface
+// that is not attached.
+func attachmentField(get func(f *EC2, a *attachment) string) filterField[*netIface] {
+	return func(f *EC2, e *netIface) []string {
+		if e.att == nil {
+			return nil
 		}
-		rest, ok := strings.CutPrefix(name, "attachment.")
-		if !ok {
-			return nil, false
-		}
-		a := e.att
-		var v string
-		switch rest {
-		case "attachment-id":
-			if a != nil {
-				v = a.id
-			}
-		case "instance-id":
-			if a != nil {
-				v = a.instanceID
-			}
-		case "instance-owner-id":
-			if a != nil {
-				v = f.opts.AccountID
-			}
-		case "device-index":
-			if a != nil {
-				v = strconv.Itoa(int(a.device))
-			}
-		case "network-card-index":
-			if a != nil {
-				v = strconv.Itoa(int(a.card))
-			}
-		case "status":
-			if a != nil {
-				v = string(f.attachStatus(a, time.Now()))
-			}
-		case "delete-on-termination":
-			if a != nil {
-				v = strconv.FormatBool(a.deleteOnTerm)
-			}
-		case "attach-time":
-			if a != nil {
-				v = a.at.UTC().Format(time.RFC3339)
-			}
-		default:
-			return nil, false
-		}
-		if v == "" {
-			return nil, true
-		}
-		return []string{v}, true
+		return one(get(f, e.att))
 	}
 }
 
+// none answers a documented filter on something the fake never models
+// (Elastic IP associations, IPv6 addresses): no interface has a value, so
+// the filter matches nothing, as it would in an account without them.
+func none(*EC2, *netIface) []string { return nil }
+
+// eniFilters are the filters of DescribeNetworkInterfaces the fake models.
+// Every name is in the SDK's documentation of the operation (checked by a
+// test).
+var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filterField[*netIface]{
+	"network-interface-id": func(_ *EC2, e *netIface) []string { return one(e.id) },
+	"subnet-id":            func(_ *EC2, e *netIface) []string { return one(e.subnetID) },
+	"vpc-id":               func(_ *EC2, e *netIface) []string { return one(e.vpcID) },
+	"availability-zone":    func(_ *EC2, e *netIface) []string { return one(e.az) },
+	"description":          func(_ *EC2, e *netIface) []string { return one(e.desc) },
+	"interface-type":       func(_ *EC2, e *netIface) []string { return one(string(e.ifType)) },
+	"status":               func(_ *EC2, e *netIface) []string { return one(string(e.status())) },
+	"mac-address":          func(_ *EC2, e *netIface) []string { return one(e.mac) },
+	"owner-id":             func(f *EC2, _ *netIface) []string { return one(f.opts.AccountID) },
+	"requester-managed":    func(_ *EC2, e *netIface) []string { return one("false") },
+	"source-dest-check":    func(_ *EC2, e *netIface) []string { return one(strconv.FormatBool(e.sourceDest)) },
+	"group-id":             func(_ *EC2, e *netIface) []string { return e.groups },
+	// "The private IPv4 address or addresses of the network interface."
+	"private-ip-address":           func(_ *EC2, e *netIface) []string { return e.addresses() },
+	"addresses.private-ip-address": func(_ *EC2, e *netIface) []string { return e.addresses() },
+	"addresses.primary": func(_ *EC2, e *netIface) []string {
+		if len(e.secondary) > 0 {
+			return []string{"true", "false"}
+		}
+		return one("true")
+	},
+	"private-dns-name":                 func(f *EC2, e *netIface) []string { return one(f.dnsName(e.ip)) },
+	"association.allocation-id":        none,
+	"association.association-id":       none,
+	"association.ip-owner-id":          none,
+	"association.public-dns-name":      none,
+	"association.public-ip":            none,
+	"addresses.association.owner-id":   none,
+	"addresses.association.public-ip":  none,
+	"ipv6-addresses.ipv6-address":      none,
+	"attachment.attachment-id":         attachmentField(func(_ *EC2, a *attachment) string { return a.id }),
+	"attachment.instance-id":           attachmentField(func(_ *EC2, a *attachment) string { return a.instanceID }),
+	"attachment.instance-owner-id":     attachmentField(func(f *EC2, _ *attachment) string { return f.opts.AccountID }),
+	"attachment.device-index":          attachmentField(func(_ *EC2, a *attachment) string { return strconv.Itoa(int(a.device)) }),
+	"attachment.status":                attachmentField(func(f *EC2, a *attachment) string { return string(f.attachStatus(a, f.now)) }),
+	"attachment.delete-on-termination": attachmentField(func(_ *EC2, a *attachment) string { return strconv.FormatBool(a.deleteOnTerm) }),
+	"attachment.attach-time":           attachmentField(func(_ *EC2, a *attachment) string { return a.at.UTC().Format(time.RFC3339) }),
+})
+
 // DescribeNetworkInterfaces lists network interfaces in ID order. Unknown IDs
 // give InvalidNetworkInterfaceID.NotFound ("The networkInterface ID 'eni-…'
-// does not exist"). Filters: network-interface-id, subnet-id, vpc-id,
+// does not exist"). Filters: those the SDK documents for the operation that
+// the fake models (network-interface-id, subnet-id, vpc-id,
 // availability-zone, description, interface-type, status, mac-address,
-// owner-id, requester-managed, source-dest-check, group-id, group-name,
-// private-ip-address, addresses.private-ip-address, private-dns-name,
-// attachment.{attachment-id, instance-id, instance-owner-id, device-index,
-// network-card-index, status, delete-on-termination, attach-time},
-// tag:<key>, tag-key, tag-value. MaxResults is 5..1000 and cannot be
-// combined with NetworkInterfaceIds.
+// owner-id, requester-managed, source-dest-check, group-id,
+// private-ip-address, addresses.private-ip-address, addresses.primary,
+// private-dns-name, attachment.{attachment-id, instance-id,
+// instance-owner-id, device-index, status, delete-on-termination,
+// attach-time}, tag:<key>, tag-key, and the Elastic IP and IPv6 filters,
+// which match nothing). MaxResults is 5..1000 and cannot be combined with
+// NetworkInterfaceIds.
 func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, _ ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.NetworkInterfaceIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeNetworkInterfaces, in, narrowed, func(in *ec2.DescribeNetworkInterfacesInput) (*ec2.DescribeNetworkInterfacesOutput, error) {
-		if err := checkFilters(in.Filters, f.eniField(&netIface{})); err != nil {
+		if err := pages[ActionDescribeNetworkInterfaces].check(in.MaxResults, len(in.NetworkInterfaceIds) > 0); err != nil {
 			return nil, err
 		}
-		now := time.Now()
-		fs := compileFilters(in.Filters)
+		fs, err := eniFilters.compile(in.Filters)
+		if err != nil {
+			return nil, err
+		}
+		now := f.now
 		var ids []string
-		var err error
 		if len(in.NetworkInterfaceIds) == 0 && in.MaxResults != nil {
 			ids, err = f.scanENIs(fs, *in.MaxResults, in.NextToken, now)
 		} else {
 			ids, err = f.selectIDs(in.NetworkInterfaceIds, prefixENI, CodeNetworkInterfaceMalformed,
 				CodeNetworkInterfaceNotFound, "networkInterface",
-				func(id string) (*meta, bool) {
-					e, ok := f.st.enis[id]
-					if !ok {
-						return nil, false
+				func(id string) (bool, bool) {
+					e := f.shownENI(id, now)
+					if e == nil {
+						return false, false
 					}
-					return &e.meta, fs.match(e.tags, f.eniField(e))
-				}, now, f.st.sortedENIIDs())
+					v := f.viewENI(e, now)
+					return true, fs.match(f, v, v.tags)
+				}, f.listedENIIDs(now))
 		}
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "NetworkInterfaceIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds) > 0)
+		ids, next, err := pages[ActionDescribeNetworkInterfaces].paginate(ids, in.MaxResults, in.NextToken, len(in.NetworkInterfaceIds) > 0)
 		if err != nil {
 			return nil, err
 		}
 		out := &ec2.DescribeNetworkInterfacesOutput{NextToken: next, NetworkInterfaces: make([]types.NetworkInterface, 0, len(ids))}
 		for _, id := range ids {
-			out.NetworkInterfaces = append(out.NetworkInterfaces, f.renderENI(f.st.enis[id], now))
+			out.NetworkInterfaces = append(out.NetworkInterfaces, f.renderENI(f.viewENI(f.shownENI(id, now), now), now))
 		}
 		return out, nil
 	})

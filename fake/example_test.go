@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -94,4 +95,30 @@ func ExampleEC2_SetActionBucket() {
 	// "" 200
 	// "RequestLimitExceeded" 503
 	// mutating {50 5}
+}
+
+// A network interface created a moment ago is unknown to EC2 until its
+// creation propagates: code must retry NotFound on an ID it was just given.
+func ExampleConsistency() {
+	ctx := context.Background()
+	f := fake.New(fake.Options{Consistency: fake.Consistency{Create: fake.Fixed(50 * time.Millisecond)}})
+	subnet := f.AddSubnet(f.AddVPC("10.0.0.0/16"), "10.0.0.0/24", "")
+	out, err := f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet)})
+	if err != nil {
+		panic(err)
+	}
+	id := aws.ToString(out.NetworkInterface.NetworkInterfaceId)
+	describe := func() string {
+		_, err := f.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{id}})
+		if err != nil {
+			return fake.ErrorCode(err)
+		}
+		return "found"
+	}
+	fmt.Println(describe())
+	time.Sleep(50 * time.Millisecond)
+	fmt.Println(describe())
+	// Output:
+	// InvalidNetworkInterfaceID.NotFound
+	// found
 }

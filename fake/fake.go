@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -40,18 +39,23 @@ type Options struct {
 	// RulesPerGroup is the quota of inbound and, separately, outbound rules
 	// per security group (DefaultRulesPerGroup when zero).
 	RulesPerGroup int
-	// Seed seeds every pseudo-random choice: IDs, MAC addresses, request IDs,
-	// latency jitter and probabilistic faults. The same seed and the same
-	// sequence of calls give the same results (DefaultSeed when zero).
+	// Seed seeds every pseudo-random choice: IDs, MAC addresses, latency
+	// jitter, probabilistic faults and consistency lags. Each choice is a
+	// function of the seed and of the call that makes it (its action, its
+	// parameters, its ClientToken and which occurrence of that request it
+	// is), not of the order in which concurrent calls arrive, so the same
+	// seed and the same requests give the same results (DefaultSeed when
+	// zero).
 	Seed uint64
 	// DisableThrottling turns the token buckets off. Throttling is on by
 	// default with EC2's documented bucket sizes (see DefaultBuckets).
 	DisableThrottling bool
 	// Buckets overrides the bucket of whole categories.
 	Buckets map[Category]Bucket
-	// AttachDelay is how long a new attachment stays "attaching" before
-	// it reports "attached" (zero: attached at once).
-	AttachDelay time.Duration
+	// Consistency is how far Describe calls lag behind changes: the zero
+	// value is strongly consistent; EventualConsistency is EC2's. See
+	// Consistency.
+	Consistency Consistency
 	// CallLogSize bounds the call log; the oldest records are dropped first
 	// (DefaultCallLogSize when zero; negative keeps no log, counters still
 	// count).
@@ -75,9 +79,8 @@ type Options struct {
 // *smithy.OperationError, as the SDK returns them.
 //
 // Optional functional arguments (...func(*ec2.Options)) are accepted and
-// ignored. Outputs are fresh values owned by the caller, except that a retry
-// with a ClientToken returns the output of the original call again: treat
-// outputs as read-only.
+// ignored. Outputs are fresh values owned by the caller, a ClientToken
+// retry's included (it gets its own copy of the original answer).
 //
 // An EC2 is safe for concurrent use. Create one with New; the zero value is
 // not usable.
@@ -85,11 +88,22 @@ type EC2 struct {
 	opts   Options
 	limits *limits.Table
 
-	mu     sync.Mutex // guards everything below, and rng
-	rng    *rand.Rand
+	draws *draws
+
+	mu     sync.Mutex // guards everything below
 	issued map[string]bool
 	st     state
 	tokens map[string]idempotent // action + "\x00" + ClientToken
+	// tokensSwept is the size of tokens after its last sweep.
+	tokensSwept int
+	cons        Consistency
+	// The operation running under mu: when it started, the key of its
+	// call (for its draws, IDs among them), how many IDs it has issued,
+	// and whether it is seeding (builders), which sees everything at once.
+	now      time.Time
+	opKey    string
+	opN      int
+	building bool
 
 	throttle *throttler
 	faults   *faultSet
@@ -145,6 +159,9 @@ func New(opts ...Options) *EC2 {
 	if len(opts) == 1 {
 		o = opts[0]
 	}
+	if err := o.Consistency.validate(); err != nil {
+		panic(fmt.Errorf("fake.New: %w", err))
+	}
 	if err := o.validate(); err != nil {
 		panic(fmt.Errorf("fake.New: %w", err))
 	}
@@ -172,11 +189,12 @@ func New(opts ...Options) *EC2 {
 	f := &EC2{
 		opts:     o,
 		limits:   o.Limits,
-		rng:      rand.New(rand.NewPCG(o.Seed, 0x706f647367)),
+		draws:    newDraws(o.Seed),
 		issued:   make(map[string]bool),
+		cons:     o.Consistency,
 		tokens:   make(map[string]idempotent),
 		throttle: newThrottler(!o.DisableThrottling, o.Buckets),
-		faults:   newFaultSet(o.Seed),
+		faults:   newFaultSet(),
 		log:      newCallLog(o.CallLogSize),
 	}
 	f.st.init()
@@ -198,6 +216,7 @@ func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered 
 	}
 	start := time.Now()
 	params := summarize(in)
+	key := f.draws.callKey(action, identity(in, params))
 	finish := func(out *O, err error, outcome Outcome) (*O, error) {
 		f.record(action, params, start, outcome, err)
 		if err != nil {
@@ -215,7 +234,7 @@ func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered 
 	if !f.throttle.allow(action, filtered, start) {
 		return finish(nil, apiError(CodeRequestLimitExceeded, "Request limit exceeded."), OutcomeThrottled)
 	}
-	fault, delay := f.faults.pick(action)
+	fault, delay := f.faults.pick(action, key, f.draws)
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -228,7 +247,11 @@ func call[I, O any](ctx context.Context, f *EC2, action Action, in *I, filtered 
 	if fault != nil && !fault.Lost {
 		return finish(nil, fault.err(), OutcomeFault)
 	}
+	if err := checkEnums(in); err != nil {
+		return finish(nil, err, OutcomeError)
+	}
 	f.mu.Lock()
+	f.now, f.opKey, f.opN = time.Now(), key, 0
 	out, err := op(in)
 	f.mu.Unlock()
 	if err != nil {

@@ -2,7 +2,7 @@ package fake
 
 import (
 	"fmt"
-	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -61,28 +61,30 @@ type Latency struct {
 
 type faultSet struct {
 	mu      sync.Mutex
-	rng     *rand.Rand
 	nextID  int
 	faults  []*activeFault
 	latency map[Action]Latency // "" is the default of every action
 }
 
-func newFaultSet(seed uint64) *faultSet {
-	return &faultSet{rng: rand.New(rand.NewPCG(seed, 0x6661756c74)), latency: make(map[Action]Latency)}
+func newFaultSet() *faultSet {
+	return &faultSet{latency: make(map[Action]Latency)}
 }
 
 // pick returns the fault that fires for this call of action, if any, and the
-// latency the call should suffer.
-func (s *faultSet) pick(action Action) (*Fault, time.Duration) {
+// latency the call should suffer. key identifies the call for the draws of
+// jitter and probabilistic faults (see draws), so that they do not depend
+// on the order of concurrent calls; OnCall faults count calls in the order
+// they arrive.
+func (s *faultSet) pick(action Action, key string, d *draws) (*Fault, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lat, ok := s.latency[action]
 	if !ok {
 		lat = s.latency[""]
 	}
-	d := lat.Base
+	wait := lat.Base
 	if lat.Jitter > 0 {
-		d += time.Duration(s.rng.Int64N(int64(lat.Jitter)))
+		wait += time.Duration(d.float("latency", key) * float64(lat.Jitter))
 	}
 	var hit *Fault
 	for _, af := range s.faults {
@@ -104,7 +106,7 @@ func (s *faultSet) pick(action Action) (*Fault, time.Duration) {
 		if af.OnCall > 0 {
 			fire = af.calls >= af.OnCall
 		} else if af.Probability > 0 {
-			fire = s.rng.Float64() < af.Probability
+			fire = d.float("fault", strconv.Itoa(af.id), key) < af.Probability
 		}
 		if fire {
 			af.fired++
@@ -112,7 +114,7 @@ func (s *faultSet) pick(action Action) (*Fault, time.Duration) {
 			hit = &ft
 		}
 	}
-	return hit, d
+	return hit, wait
 }
 
 // InjectFault arms ft and returns a function that disarms it. An empty

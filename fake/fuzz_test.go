@@ -42,15 +42,16 @@ func FuzzNextToken(f *testing.F) {
 	})
 }
 
-// FuzzFilterValue feeds arbitrary filter values, wildcards included: a
-// Describe call never fails on a value, and a value without wildcards
-// matches exactly.
+// FuzzFilterValue feeds arbitrary filter values, wildcards and escapes
+// included: a Describe call never fails on a value, and a value without an
+// unescaped wildcard matches exactly the string it spells once its
+// backslash escapes are removed.
 func FuzzFilterValue(f *testing.F) {
 	ec := fake.New(fake.Options{DisableThrottling: true, CallLogSize: -1})
 	subnet := ec.AddSubnet(ec.AddVPC("10.0.0.0/16"), "10.0.0.0/24", "")
 	ec.AddENI(subnet, "aws-k8s-branch-eni")
 	ec.AddENI(subnet, "a/b[c]*d?")
-	for _, s := range []string{"aws-k8s-*", "*", "?", "a/b[c]*d?", "[", "\\", "a/*"} {
+	for _, s := range []string{"aws-k8s-*", "*", "?", "a/b[c]*d?", `a/b[c]\*d\?`, "[", "\\", "a/*", `aws-k8s-branch-en\i`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -59,20 +60,35 @@ func FuzzFilterValue(f *testing.F) {
 		if err != nil {
 			t.Fatalf("value %q: %v", v, err)
 		}
+		literal, wild := unescape(v)
 		for _, e := range out.NetworkInterfaces {
-			d := aws.ToString(e.Description)
-			if !containsWildcard(v) && d != v {
+			if d := aws.ToString(e.Description); !wild && d != literal {
 				t.Fatalf("value %q matched %q", v, d)
 			}
 		}
 	})
 }
 
-func containsWildcard(s string) bool {
-	for _, r := range s {
-		if r == '*' || r == '?' {
-			return true
+// unescape returns the string a filter value spells with its backslash
+// escapes removed, and whether it has an unescaped wildcard.
+func unescape(v string) (string, bool) {
+	var b []rune
+	wild, escaped := false, false
+	for _, r := range v {
+		switch {
+		case escaped:
+			b = append(b, r)
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == '*' || r == '?':
+			wild = true
+		default:
+			b = append(b, r)
 		}
 	}
-	return false
+	if escaped {
+		b = append(b, '\\')
+	}
+	return string(b), wild
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/podsg/podsg/internal/awsid"
@@ -23,31 +24,35 @@ const (
 
 const hexDigits = "0123456789abcdef"
 
-// newID returns prefix plus 17 pseudo-random hex digits. The caller holds
-// f.mu, which guards f.rng, so IDs are a deterministic function of the seed
-// and the order of calls.
+// newID returns prefix plus 17 pseudo-random hex digits, drawn from the
+// seed, the key of the running call and how many IDs the call has issued
+// (see draws), so that a request gets the same IDs whatever the order of the
+// calls around it. The caller holds f.mu.
 func (f *EC2) newID(prefix string) string {
-	var b strings.Builder
-	b.Grow(len(prefix) + 17)
-	b.WriteString(prefix)
-	for range 17 {
-		b.WriteByte(hexDigits[f.rng.IntN(16)])
+	n := f.opN
+	f.opN++
+	for try := 0; ; try++ {
+		h := f.draws.hash("id", prefix, f.opKey, strconv.Itoa(n), strconv.Itoa(try))
+		var b strings.Builder
+		b.Grow(len(prefix) + 17)
+		b.WriteString(prefix)
+		for i := range 16 {
+			b.WriteByte(hexDigits[(h>>(4*i))&0xf])
+		}
+		b.WriteByte(hexDigits[mix(h)&0xf])
+		id := b.String()
+		if !f.issued[id] {
+			f.issued[id] = true
+			return id
+		}
 	}
-	id := b.String()
-	if f.issued[id] {
-		return f.newID(prefix)
-	}
-	f.issued[id] = true
-	return id
 }
 
-// newMAC returns a locally administered unicast MAC address in EC2's format.
-func (f *EC2) newMAC() string {
-	b := make([]byte, 5)
-	for i := range b {
-		b[i] = byte(f.rng.IntN(256))
-	}
-	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4])
+// newMAC returns the locally administered unicast MAC address, in EC2's
+// format, of the interface id.
+func (f *EC2) newMAC(id string) string {
+	h := f.draws.hash("mac", id)
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", byte(h), byte(h>>8), byte(h>>16), byte(h>>24), byte(h>>32))
 }
 
 // checkID returns EC2's Malformed error when id does not look like an ID of

@@ -26,6 +26,19 @@ func instanceState(s types.InstanceStateName) *types.InstanceState {
 	return &types.InstanceState{Name: s, Code: aws.Int32(stateCodes[s])}
 }
 
+// stateAt is the state calls see of inst at now: "pending" until its launch
+// completes (Consistency.Launch), "shutting-down" after termination until
+// that propagates (Consistency.Delete).
+func (inst *instance) stateAt(now time.Time) types.InstanceStateName {
+	switch {
+	case inst.state == types.InstanceStateNameTerminated && now.Before(inst.goneAt):
+		return types.InstanceStateNameShuttingDown
+	case inst.state == types.InstanceStateNameRunning && now.Before(inst.runningAt):
+		return types.InstanceStateNamePending
+	}
+	return inst.state
+}
+
 // nicSpec is one network interface an instance launches with.
 type nicSpec struct {
 	eniSpec
@@ -133,6 +146,7 @@ func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
 			imageID: sp.imageID, subnetID: s.id, vpcID: s.vpcID, az: s.az,
 			state: types.InstanceStateNameRunning, reservation: reservation, clientToken: sp.clientToken,
 		}
+		inst.runningAt = inst.created.Add(f.lag(lagLaunch, inst.id))
 		f.st.instances[inst.id] = inst
 		for i, n := range sp.nics {
 			es := n.eniSpec
@@ -141,8 +155,11 @@ func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
 			if err != nil {
 				return nil, "", err
 			}
+			// The launch's interfaces appear with their instance and are
+			// attached once it runs.
+			e.visibleAt = inst.visibleAt
 			a := &attachment{id: f.newID(prefixAttachment), instanceID: inst.id, device: n.device, card: n.card,
-				deleteOnTerm: n.deleteOnTerm, at: inst.created}
+				deleteOnTerm: n.deleteOnTerm, at: inst.created, attachedAt: inst.runningAt}
 			e.att = a
 			f.st.attach[a.id] = e.id
 			inst.enis = append(inst.enis, e.id)
@@ -271,11 +288,22 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 				return nil, err
 			}
 			out := &ec2.RunInstancesOutput{ReservationId: aws.String(reservation), OwnerId: aws.String(f.opts.AccountID)}
-			now := time.Now()
 			for _, inst := range insts {
-				out.Instances = append(out.Instances, f.renderInstance(inst, now))
+				// EC2 answers RunInstances while the instances are still
+				// pending, whatever Consistency.Launch says.
+				r := f.renderInstance(inst, f.now)
+				r.State = instanceState(types.InstanceStateNamePending)
+				out.Instances = append(out.Instances, r)
 			}
 			return out, nil
+		}, func(out *ec2.RunInstancesOutput) {
+			// "The only information that might vary in the response is
+			// the state of the instance."
+			for i := range out.Instances {
+				if inst := f.st.instances[aws.ToString(out.Instances[i].InstanceId)]; inst != nil {
+					out.Instances[i].State = instanceState(inst.stateAt(f.now))
+				}
+			}
 		})
 	})
 }
@@ -296,6 +324,8 @@ func (f *EC2) terminate(inst *instance) {
 		}
 	}
 	inst.state = types.InstanceStateNameTerminated
+	inst.terminated = f.now
+	inst.goneAt = f.now.Add(f.lag(lagDelete, inst.id))
 }
 
 // branchMap turns a trunk's VLAN → association map into a set of IDs.
@@ -324,7 +354,7 @@ func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstances
 			if err := checkID(id, prefixInstance, CodeInstanceIDMalformed); err != nil {
 				return nil, err
 			}
-			if f.st.instances[id] == nil {
+			if inst := f.st.instances[id]; inst == nil || !f.sees(&inst.meta) {
 				missingIDs = append(missingIDs, id)
 			}
 		}
@@ -337,10 +367,16 @@ func (f *EC2) TerminateInstances(ctx context.Context, in *ec2.TerminateInstances
 		out := &ec2.TerminateInstancesOutput{}
 		for _, id := range ids {
 			inst := f.st.instances[id]
-			prev := inst.state
-			f.terminate(inst)
+			prev := inst.stateAt(f.now)
+			cur := types.InstanceStateNameTerminated
+			if inst.state != types.InstanceStateNameTerminated {
+				// EC2 answers while the instance shuts down, whatever
+				// Consistency.Delete says.
+				f.terminate(inst)
+				cur = types.InstanceStateNameShuttingDown
+			}
 			out.TerminatingInstances = append(out.TerminatingInstances, types.InstanceStateChange{
-				InstanceId: aws.String(id), PreviousState: instanceState(prev), CurrentState: instanceState(inst.state)})
+				InstanceId: aws.String(id), PreviousState: instanceState(prev), CurrentState: instanceState(cur)})
 		}
 		return out, nil
 	})
@@ -360,7 +396,7 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 		InstanceId:      aws.String(inst.id),
 		InstanceType:    types.InstanceType(inst.typ),
 		ImageId:         aws.String(inst.imageID),
-		State:           instanceState(inst.state),
+		State:           instanceState(inst.stateAt(now)),
 		LaunchTime:      &launch,
 		Placement:       &types.Placement{AvailabilityZone: aws.String(inst.az), Tenancy: types.TenancyDefault},
 		Architecture:    architecture(inst.typ),
@@ -431,93 +467,111 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 	return out
 }
 
-func (f *EC2) instanceField(inst *instance) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "instance-id":
-			return []string{inst.id}, true
-		case "instance-type":
-			return []string{inst.typ}, true
-		case "image-id":
-			return []string{inst.imageID}, true
-		case "instance-state-name":
-			return []string{string(inst.state)}, true
-		case "instance-state-code":
-			return []string{strconv.Itoa(int(stateCodes[inst.state]))}, true
-		case "availability-zone":
-			return []string{inst.az}, true
-		case "reservation-id":
-			return []string{inst.reservation}, true
-		case "client-token":
-			return []string{inst.clientToken}, true
+// live reports whether the instance still has network attributes: a
+// terminated instance keeps its ID, type and state, but no subnet, VPC or
+// interfaces.
+func (inst *instance) live() bool { return inst.state != types.InstanceStateNameTerminated }
+
+// liveField answers a filter that only a live instance has a value for.
+func liveField(get func(inst *instance) string) filterField[*instance] {
+	return func(_ *EC2, inst *instance) []string {
+		if !inst.live() {
+			return nil
 		}
-		live := inst.state != types.InstanceStateNameTerminated
-		switch name {
-		case "subnet-id":
-			if live {
-				return []string{inst.subnetID}, true
-			}
-			return nil, true
-		case "vpc-id":
-			if live {
-				return []string{inst.vpcID}, true
-			}
-			return nil, true
-		case "private-ip-address", "network-interface.network-interface-id", "network-interface.subnet-id",
-			"instance.group-id", "group-id", "network-interface.group-id":
-		default:
-			return nil, false
-		}
-		var vals []string
-		for _, id := range inst.enis {
-			e := f.st.enis[id]
-			switch name {
-			case "private-ip-address":
-				if id == inst.primaryENI {
-					vals = append(vals, e.ip.String())
-				}
-			case "network-interface.network-interface-id":
-				vals = append(vals, e.id)
-			case "network-interface.subnet-id":
-				vals = append(vals, e.subnetID)
-			case "network-interface.group-id":
-				vals = append(vals, e.groups...)
-			default:
-				if id == inst.primaryENI {
-					vals = append(vals, e.groups...)
-				}
-			}
-		}
-		return vals, true
+		return one(get(inst))
 	}
 }
 
+// eachENI collects values over the instance's attached interfaces.
+func eachENI(get func(f *EC2, inst *instance, e *netIface) []string) filterField[*instance] {
+	return func(f *EC2, inst *instance) []string {
+		var vals []string
+		for _, id := range inst.enis {
+			vals = append(vals, get(f, inst, f.st.enis[id])...)
+		}
+		return vals
+	}
+}
+
+// primaryENI answers a filter on the instance's primary interface.
+func primaryENI(get func(f *EC2, e *netIface) []string) filterField[*instance] {
+	return func(f *EC2, inst *instance) []string {
+		if e := f.st.enis[inst.primaryENI]; e != nil && inst.live() {
+			return get(f, e)
+		}
+		return nil
+	}
+}
+
+// instanceFilters are the filters of DescribeInstances the fake models.
+// Every name is in the SDK's documentation of the operation (checked by a
+// test).
+var instanceFilters = newFilterTable(ActionDescribeInstances, map[string]filterField[*instance]{
+	"instance-id":         func(_ *EC2, inst *instance) []string { return one(inst.id) },
+	"instance-type":       func(_ *EC2, inst *instance) []string { return one(inst.typ) },
+	"image-id":            func(_ *EC2, inst *instance) []string { return one(inst.imageID) },
+	"instance-state-name": func(f *EC2, inst *instance) []string { return one(string(inst.stateAt(f.now))) },
+	"instance-state-code": func(f *EC2, inst *instance) []string {
+		return one(strconv.Itoa(int(stateCodes[inst.stateAt(f.now)])))
+	},
+	"availability-zone": func(_ *EC2, inst *instance) []string { return one(inst.az) },
+	"reservation-id":    func(_ *EC2, inst *instance) []string { return one(inst.reservation) },
+	"owner-id":          func(f *EC2, _ *instance) []string { return one(f.opts.AccountID) },
+	"client-token": func(_ *EC2, inst *instance) []string {
+		if inst.clientToken == "" {
+			return nil
+		}
+		return one(inst.clientToken)
+	},
+	"subnet-id":          liveField(func(inst *instance) string { return inst.subnetID }),
+	"vpc-id":             liveField(func(inst *instance) string { return inst.vpcID }),
+	"private-ip-address": primaryENI(func(_ *EC2, e *netIface) []string { return one(e.ip.String()) }),
+	"instance.group-id":  primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
+	"instance.group-name": primaryENI(func(f *EC2, e *netIface) []string {
+		var names []string
+		for _, id := range e.groups {
+			if g := f.st.groups[id]; g != nil {
+				names = append(names, g.name)
+			}
+		}
+		return names
+	}),
+	"network-interface.network-interface-id": eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return one(e.id) }),
+	"network-interface.subnet-id":            eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return one(e.subnetID) }),
+	"network-interface.group-id":             eachENI(func(_ *EC2, _ *instance, e *netIface) []string { return e.groups }),
+})
+
 // DescribeInstances lists instances, grouped by reservation, in instance ID
-// order. Filters: instance-id, instance-type, image-id, instance-state-name,
-// instance-state-code, availability-zone, reservation-id, client-token,
-// subnet-id, vpc-id, private-ip-address, instance.group-id (group-id),
-// network-interface.{network-interface-id, subnet-id, group-id}, tag:<key>,
-// tag-key, tag-value. MaxResults is 5..1000 and cannot be combined with
-// InstanceIds.
+// order. Filters: those the SDK documents for the operation that the fake
+// models (instance-id, instance-type, image-id, instance-state-name,
+// instance-state-code, availability-zone, reservation-id, owner-id,
+// client-token, subnet-id, vpc-id, private-ip-address, instance.group-id,
+// instance.group-name, network-interface.{network-interface-id, subnet-id,
+// group-id}, tag:<key>, tag-key). MaxResults is 5..1000 and cannot be
+// combined with InstanceIds.
 func (f *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.InstanceIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeInstances, in, narrowed, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
-		if err := checkFilters(in.Filters, f.instanceField(&instance{})); err != nil {
+		if err := pages[ActionDescribeInstances].check(in.MaxResults, len(in.InstanceIds) > 0); err != nil {
 			return nil, err
 		}
-		now := time.Now()
-		ids, err := f.selectIDs(in.InstanceIds, prefixInstance, CodeInstanceIDMalformed, CodeInstanceNotFound, "instance",
-			func(id string) (*meta, bool) {
-				inst, ok := f.st.instances[id]
-				if !ok {
-					return nil, false
-				}
-				return &inst.meta, matchFilters(in.Filters, inst.tags, f.instanceField(inst))
-			}, now, sortedIDs(f.st.instances))
+		fs, err := instanceFilters.compile(in.Filters)
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "instancesSet", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.InstanceIds) > 0)
+		now := f.now
+		ids, err := f.selectIDs(in.InstanceIds, prefixInstance, CodeInstanceIDMalformed, CodeInstanceNotFound, "instance",
+			func(id string) (bool, bool) {
+				inst, ok := f.st.instances[id]
+				if !ok || !inst.visible(now) {
+					return false, false
+				}
+				return true, fs.match(f, inst, inst.tags)
+			}, sortedIDs(f.st.instances))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := pages[ActionDescribeInstances].paginate(ids, in.MaxResults, in.NextToken, len(in.InstanceIds) > 0)
 		if err != nil {
 			return nil, err
 		}

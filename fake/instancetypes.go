@@ -44,41 +44,49 @@ func renderInstanceType(l limits.Limits) types.InstanceTypeInfo {
 	return out
 }
 
-func instanceTypeField(l limits.Limits) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "instance-type":
-			return []string{l.InstanceType}, true
-		case "hypervisor":
-			return []string{l.Hypervisor}, true
-		case "bare-metal":
-			return []string{strconv.FormatBool(l.BareMetal)}, true
-		case "current-generation":
-			return []string{"true"}, true
-		case "network-info.maximum-network-interfaces":
-			return []string{strconv.Itoa(l.MaxENIs)}, true
-		case "network-info.ipv4-addresses-per-interface":
-			return []string{strconv.Itoa(l.IPv4PerENI)}, true
-		case "network-info.maximum-network-cards":
-			return []string{strconv.Itoa(len(l.NetworkCards))}, true
-		case "processor-info.supported-architecture":
-			return []string{string(architecture(l.InstanceType))}, true
-		}
-		return nil, false
-	}
-}
+// instanceTypeFilters are the filters of DescribeInstanceTypes the fake
+// models, answered from the limits table as renderInstanceType renders it.
+var instanceTypeFilters = newFilterTable(ActionDescribeInstanceTypes, map[string]filterField[limits.Limits]{
+	"instance-type":      func(_ *EC2, l limits.Limits) []string { return one(l.InstanceType) },
+	"hypervisor":         func(_ *EC2, l limits.Limits) []string { return one(l.Hypervisor) },
+	"bare-metal":         func(_ *EC2, l limits.Limits) []string { return one(strconv.FormatBool(l.BareMetal)) },
+	"current-generation": func(_ *EC2, _ limits.Limits) []string { return one("true") },
+	"network-info.maximum-network-interfaces": func(_ *EC2, l limits.Limits) []string {
+		return one(strconv.Itoa(l.MaxENIs))
+	},
+	"network-info.ipv4-addresses-per-interface": func(_ *EC2, l limits.Limits) []string {
+		return one(strconv.Itoa(l.IPv4PerENI))
+	},
+	"network-info.maximum-network-cards": func(_ *EC2, l limits.Limits) []string {
+		return one(strconv.Itoa(len(l.NetworkCards)))
+	},
+	"network-info.ipv6-supported": func(_ *EC2, l limits.Limits) []string {
+		return one(strconv.FormatBool(aws.ToBool(renderInstanceType(l).NetworkInfo.Ipv6Supported)))
+	},
+	"network-info.ena-support": func(_ *EC2, l limits.Limits) []string {
+		return one(string(renderInstanceType(l).NetworkInfo.EnaSupport))
+	},
+	"processor-info.supported-architecture": func(_ *EC2, l limits.Limits) []string {
+		return one(string(architecture(l.InstanceType)))
+	},
+})
 
 // DescribeInstanceTypes describes instance types from the fake's limits
 // table: ENI and IPv4 counts, network cards, hypervisor and bare-metal flag.
 // Like EC2 it says nothing of branch interfaces. Unknown types give
 // InvalidInstanceType. Filters: instance-type, hypervisor, bare-metal,
 // current-generation, network-info.{maximum-network-interfaces,
-// ipv4-addresses-per-interface, maximum-network-cards},
-// processor-info.supported-architecture. MaxResults is 5..100.
+// ipv4-addresses-per-interface, maximum-network-cards, ipv6-supported,
+// ena-support}, processor-info.supported-architecture. MaxResults is
+// 5..100.
 func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanceTypesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.InstanceTypes), in.MaxResults)
 	return call(ctx, f, ActionDescribeInstanceTypes, in, narrowed, func(in *ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error) {
-		if err := checkFilters(in.Filters, instanceTypeField(limits.Limits{})); err != nil {
+		if err := pages[ActionDescribeInstanceTypes].check(in.MaxResults, false); err != nil {
+			return nil, err
+		}
+		fs, err := instanceTypeFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		var names []string
@@ -90,7 +98,7 @@ func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanc
 					unknown = append(unknown, string(t))
 					continue
 				}
-				if matchFilters(in.Filters, nil, instanceTypeField(l)) {
+				if fs.match(f, l, nil) {
 					names = append(names, l.InstanceType)
 				}
 			}
@@ -101,12 +109,12 @@ func (f *EC2) DescribeInstanceTypes(ctx context.Context, in *ec2.DescribeInstanc
 			slices.Sort(names)
 		} else {
 			for _, l := range f.limits.All() {
-				if matchFilters(in.Filters, nil, instanceTypeField(l)) {
+				if fs.match(f, l, nil) {
 					names = append(names, l.InstanceType)
 				}
 			}
 		}
-		names, next, err := page{min: 5, max: 100}.paginate(names, in.MaxResults, in.NextToken, false)
+		names, next, err := pages[ActionDescribeInstanceTypes].paginate(names, in.MaxResults, in.NextToken, false)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package fake
 
 import (
 	"encoding/base64"
-	"path"
 	"slices"
 	"strings"
 
@@ -10,152 +9,69 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// fieldFunc returns the values a resource has for a filter name, and whether
-// the name is a filter of that resource type at all.
-type fieldFunc func(name string) (values []string, known bool)
-
-// checkFilters rejects empty and unknown filter names before any resource is
-// looked at, as EC2 does even when nothing would match. probe answers for a
-// zero resource of the type.
-func checkFilters(fs []types.Filter, probe fieldFunc) error {
-	for _, flt := range fs {
-		name := aws.ToString(flt.Name)
-		if name == "" {
-			return missing("Filter.Name")
-		}
-		if strings.HasPrefix(name, "tag:") || name == "tag-key" || name == "tag-value" {
-			continue
-		}
-		if _, ok := probe(name); !ok {
-			return invalidValue("The filter '%s' is invalid", name)
-		}
-	}
-	return nil
-}
-
-// matchFilters reports whether a resource with the given tags and fields
-// passes every filter: filters are ANDed, the values of one filter ORed, and
-// values may use the wildcards * and ?.
-func matchFilters(fs []types.Filter, t tags, fields fieldFunc) bool {
-	return compileFilters(fs).match(t, fields)
-}
-
-// filterSet is the filters of one request compiled once, so that a listing
-// over many resources does not re-examine every value for each of them: a
-// filter's plain values go in a set, its wildcard patterns apart.
-type filterSet []compiledFilter
-
-type compiledFilter struct {
-	name  string
-	exact map[string]bool
-	wild  []string
-}
-
-func compileFilters(fs []types.Filter) filterSet {
-	out := make(filterSet, 0, len(fs))
-	for _, flt := range fs {
-		cf := compiledFilter{name: aws.ToString(flt.Name), exact: make(map[string]bool, len(flt.Values))}
-		for _, v := range flt.Values {
-			if strings.ContainsAny(v, "*?") {
-				cf.wild = append(cf.wild, v)
-			} else {
-				cf.exact[v] = true
-			}
-		}
-		out = append(out, cf)
-	}
-	return out
-}
-
-// match reports whether a resource with the given tags and fields passes
-// every filter of s.
-func (s filterSet) match(t tags, fields fieldFunc) bool {
-	for _, cf := range s {
-		name := cf.name
-		var have []string
-		switch {
-		case strings.HasPrefix(name, "tag:"):
-			if v, ok := t[strings.TrimPrefix(name, "tag:")]; ok {
-				have = []string{v}
-			}
-		case name == "tag-key":
-			for k := range t {
-				have = append(have, k)
-			}
-		case name == "tag-value":
-			for _, v := range t {
-				have = append(have, v)
-			}
-		default:
-			have, _ = fields(name)
-		}
-		if !cf.any(have) {
-			return false
-		}
-	}
-	return true
-}
-
-// any reports whether one of have matches one of the filter's values.
-func (cf compiledFilter) any(have []string) bool {
-	for _, h := range have {
-		if cf.exact[h] {
-			return true
-		}
-		for _, p := range cf.wild {
-			if wildcard(p, h) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// wildcard matches s against an EC2 filter value, where * matches any run of
-// characters and ? any single one. Other characters, slashes included, match
-// themselves.
-func wildcard(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?") {
-		return pattern == s
-	}
-	// path.Match treats '/' specially and '[' and '\\' as syntax: escape
-	// them so only * and ? are wildcards, and compare with '/' mapped away.
-	var b strings.Builder
-	for _, r := range pattern {
-		switch r {
-		case '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '/':
-			b.WriteRune('\x00')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	ok, err := path.Match(b.String(), strings.ReplaceAll(s, "/", "\x00"))
-	return err == nil && ok
-}
-
 // page describes the pagination limits of one Describe action.
 type page struct {
-	idParam  string // name of the ID list parameter, for error messages
-	min, max int32
+	// idField and idParam are the Go and wire names of the ID list that
+	// cannot be combined with MaxResults; empty when the combination is
+	// allowed.
+	idField, idParam string
+	min, max         int32
+}
+
+// pages are the pagination limits of the Describe actions. The ranges are
+// the @range traits of the MaxResults shapes in EC2's service model
+// (DescribeNetworkInterfacesMaxResults 5..1000, DITMaxResults 5..100,
+// DescribeTrunkInterfaceAssociationsMaxResults 5..255, and so on; the same
+// numbers are in botocore's ec2 service-2.json). aws-sdk-go-v2 renders a
+// range into the doc comment only for some operations; where it does, a
+// test checks that it agrees (package ec2doc). DescribeInstances' member has
+// no range trait; its documented range is 5..1000 (EC2 API Reference,
+// DescribeInstances MaxResults, "This value can be between 5 and 1000").
+//
+// An ID list and MaxResults exclude each other only where the model's
+// documentation says so ("You cannot specify this parameter and the
+// instance IDs parameter in the same request"): DescribeInstances and
+// DescribeNetworkInterfaces (ec2doc.Input.MaxResultsExcludes; checked by a
+// test). Elsewhere IDs and MaxResults combine, which is what aws-sdk-ruby
+// relies on when it sets MaxResults on every resource collection, breaking
+// only the operations whose documentation excludes it (aws/aws-sdk-ruby#3028).
+var pages = map[Action]page{
+	ActionDescribeInstanceTypes:              {min: 5, max: 100},
+	ActionDescribeInstances:                  {idField: "InstanceIds", idParam: "instancesSet", min: 5, max: 1000},
+	ActionDescribeNetworkInterfaces:          {idField: "NetworkInterfaceIds", idParam: "NetworkInterfaceIds", min: 5, max: 1000},
+	ActionDescribeSecurityGroupRules:         {min: 5, max: 1000},
+	ActionDescribeSecurityGroups:             {min: 5, max: 1000},
+	ActionDescribeSubnets:                    {min: 5, max: 1000},
+	ActionDescribeTrunkInterfaceAssociations: {min: 5, max: 255},
+	ActionDescribeVpcs:                       {min: 5, max: 1000},
+}
+
+// Pagination is how a Describe action paginates: the range of MaxResults
+// and the ID list (by its Go field name) that cannot be combined with it, or
+// "". It is a plain value.
+type Pagination struct {
+	MinResults, MaxResults int32
+	Excludes               string
+}
+
+// PaginationOf returns how action paginates, and false for an action that
+// does not (a mutating one). Tests use it to check the table against the
+// SDK's documentation.
+func PaginationOf(action Action) (Pagination, bool) {
+	p, ok := pages[action]
+	if !ok {
+		return Pagination{}, false
+	}
+	return Pagination{MinResults: p.min, MaxResults: p.max, Excludes: p.idField}, true
 }
 
 // paginate checks MaxResults and NextToken, then returns the slice of ids
 // (sorted) that forms the requested page, and the token of the next page.
-// haveIDs tells whether the request listed IDs explicitly, which EC2 does
-// not allow together with MaxResults.
+// haveIDs tells whether the request listed IDs explicitly, which some
+// actions do not allow together with MaxResults.
 func (p page) paginate(ids []string, maxResults *int32, nextToken *string, haveIDs bool) ([]string, *string, error) {
-	if maxResults != nil {
-		if haveIDs && p.idParam != "" {
-			return nil, nil, apiError(CodeInvalidParameterCombination,
-				"The parameter %s cannot be used with the parameter maxResults", p.idParam)
-		}
-		if n := *maxResults; n < p.min || n > p.max {
-			return nil, nil, invalidValue("Value ( %d ) for parameter maxResults is invalid. "+
-				"Expecting a value between %d and %d.", n, p.min, p.max)
-		}
+	if err := p.check(maxResults, haveIDs); err != nil {
+		return nil, nil, err
 	}
 	start := 0
 	if tok := aws.ToString(nextToken); tok != "" {
@@ -174,6 +90,23 @@ func (p page) paginate(ids []string, maxResults *int32, nextToken *string, haveI
 	}
 	ids = ids[:*maxResults]
 	return ids, aws.String(encodeToken(ids[len(ids)-1])), nil
+}
+
+// check validates MaxResults, and its combination with an ID list, before
+// the request looks at anything else.
+func (p page) check(maxResults *int32, haveIDs bool) error {
+	if maxResults == nil {
+		return nil
+	}
+	if haveIDs && p.idParam != "" {
+		return apiError(CodeInvalidParameterCombination,
+			"The parameter %s cannot be used with the parameter maxResults", p.idParam)
+	}
+	if n := *maxResults; n < p.min || n > p.max {
+		return invalidValue("Value ( %d ) for parameter maxResults is invalid. "+
+			"Expecting a value between %d and %d.", n, p.min, p.max)
+	}
+	return nil
 }
 
 const tokenPrefix = "fake1:"

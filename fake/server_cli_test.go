@@ -2,6 +2,7 @@ package fake_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,16 @@ import (
 )
 
 // TestCLI drives the server with the AWS CLI (--endpoint-url), the way the
-// tutorial's commands would run against it. It skips when aws is not on PATH.
+// tutorial's commands would run against it, and checks that EC2's refusals
+// reach the CLI as EC2 words them. It skips when aws is not on PATH, unless
+// PODSG_REQUIRE_ROOT_TESTS=1 (make test as root, which installs the CLI):
+// then it fails.
 func TestCLI(t *testing.T) {
 	awsBin, err := exec.LookPath("aws")
 	if err != nil {
+		if os.Getenv("PODSG_REQUIRE_ROOT_TESTS") == "1" {
+			t.Fatal("the AWS CLI (aws) is not on PATH, and PODSG_REQUIRE_ROOT_TESTS=1 requires this test: run make setup as root or install awscli")
+		}
 		t.Skip("the AWS CLI (aws) is not on PATH; install awscli to run this test")
 	}
 	f := fake.New(fake.Options{DisableThrottling: true})
@@ -91,4 +98,40 @@ func TestCLI(t *testing.T) {
 	require.Error(t, err, "deleting twice must fail")
 	require.Contains(t, stderr, "(InvalidGroup.NotFound)")
 	require.Contains(t, stderr, "The security group '"+groupID+"' does not exist")
+
+	// The refusals EC2's contract adds, as the CLI reports them.
+	values := make([]string, 201)
+	for i := range values {
+		values[i] = fmt.Sprintf("i-%017x", i)
+	}
+	refusals := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown filter", []string{"describe-network-interfaces", "--filters", "Name=colour,Values=blue"},
+			[]string{"(InvalidParameterValue)", "The filter 'colour' is invalid"}},
+		{"filter EC2 does not document for the operation", []string{"describe-trunk-interface-associations",
+			"--filters", "Name=trunk-interface-association.branch-interface-id,Values=eni-0123456789abcdef0"},
+			[]string{"(InvalidParameterValue)", "The filter 'trunk-interface-association.branch-interface-id' is invalid"}},
+		{"201 filter values", []string{"describe-network-interfaces", "--filters",
+			"Name=tag:node.k8s.amazonaws.com/instance_id,Values=" + strings.Join(values, ",")},
+			[]string{"(FilterLimitExceeded)", "The maximum number of filter values specified on a single call is 200"}},
+		{"IDs with MaxResults", []string{"describe-network-interfaces", "--network-interface-ids", tut.Nodes[0].PrimaryENI,
+			"--max-results", "5", "--no-paginate"},
+			[]string{"(InvalidParameterCombination)", "cannot be used with the parameter maxResults"}},
+		{"MaxResults out of range", []string{"describe-trunk-interface-associations", "--max-results", "256", "--no-paginate"},
+			[]string{"(InvalidParameterValue)", "Expecting a value between 5 and 255"}},
+	}
+	for _, r := range refusals {
+		_, stderr, err := aws(r.args...)
+		require.Error(t, err, "%s: the CLI must fail", r.name)
+		for _, w := range r.want {
+			require.Contains(t, stderr, w, r.name)
+		}
+	}
+	// 200 values are fine, and the documented filter on the trunk listing
+	// works.
+	mustAWS("describe-network-interfaces", "--filters", "Name=tag:node.k8s.amazonaws.com/instance_id,Values="+strings.Join(values[:200], ","))
+	mustAWS("describe-trunk-interface-associations", "--filters", "Name=trunk-interface-association.trunk-interface-id,Values=eni-0123456789abcdef0")
 }

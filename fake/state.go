@@ -27,7 +27,16 @@ type state struct {
 	// was added or removed since.
 	eniOrder []string
 
-	visibilityDelay time.Duration
+	// Resources deleted, or associations undone, whose change has not
+	// propagated yet (Consistency.Delete and Detach): Describe calls still
+	// show them until their meta.goneAt; every other call knows they are
+	// gone.
+	goneENIs    map[string]*netIface
+	goneGroups  map[string]*secGroup
+	goneRules   map[string]*sgRule
+	goneSubnets map[string]*subnet
+	goneVPCs    map[string]*vpc
+	goneAssocs  map[string]*trunkAssoc
 }
 
 func (s *state) init() {
@@ -39,6 +48,12 @@ func (s *state) init() {
 	s.instances = make(map[string]*instance)
 	s.assocs = make(map[string]*trunkAssoc)
 	s.attach = make(map[string]string)
+	s.goneENIs = make(map[string]*netIface)
+	s.goneGroups = make(map[string]*secGroup)
+	s.goneRules = make(map[string]*sgRule)
+	s.goneSubnets = make(map[string]*subnet)
+	s.goneVPCs = make(map[string]*vpc)
+	s.goneAssocs = make(map[string]*trunkAssoc)
 }
 
 // tags are a resource's tags. The zero value holds none.
@@ -61,10 +76,14 @@ type meta struct {
 	id        string
 	tags      tags
 	created   time.Time
-	visibleAt time.Time // Describe calls skip the resource until then
+	visibleAt time.Time // calls other than its creator's know it from then on
+	goneAt    time.Time // a deleted resource: Describe calls show it until then
 }
 
 func (m *meta) visible(now time.Time) bool { return !now.Before(m.visibleAt) }
+
+// shown reports whether Describe calls still show a deleted resource.
+func (m *meta) shown(now time.Time) bool { return now.Before(m.goneAt) }
 
 type vpc struct {
 	meta
@@ -123,6 +142,13 @@ type netIface struct {
 	att         *attachment
 	assocID     string           // branch: its association
 	branches    map[int32]string // trunk: VLAN → association ID
+
+	// The attachment and association undone last, which Describe calls
+	// show until the change propagates (Consistency.Detach).
+	prevAtt        *attachment
+	prevAttUntil   time.Time
+	prevAssoc      string
+	prevAssocUntil time.Time
 }
 
 type attachment struct {
@@ -132,6 +158,8 @@ type attachment struct {
 	card         int32
 	deleteOnTerm bool
 	at           time.Time
+	attachedAt   time.Time // "attaching" until then (Consistency.Attach)
+	detaching    bool      // set on the copies Describe shows after a detach
 }
 
 type instance struct {
@@ -147,7 +175,10 @@ type instance struct {
 	reservation string
 	clientToken string
 	primaryENI  string
-	enis        []string // attached ENI IDs
+	enis        []string  // attached ENI IDs
+	runningAt   time.Time // "pending" until then (Consistency.Launch)
+	terminated  time.Time // when TerminateInstances ran
+	goneAt      time.Time // "shutting-down" until then (Consistency.Delete)
 }
 
 type trunkAssoc struct {
@@ -158,13 +189,25 @@ type trunkAssoc struct {
 	proto    types.InterfaceProtocolType
 }
 
-// idempotent remembers the outcome of a call made with a ClientToken.
-type idempotent struct {
-	fingerprint string
-	output      any
+// withGone returns the sorted IDs of live plus those of the deleted
+// resources in gone that Describe calls still show at now. It forgets, from
+// gone, those no longer shown.
+func withGone[V any](live []string, gone map[string]V, metaOf func(V) *meta, now time.Time) []string {
+	if len(gone) == 0 {
+		return live
+	}
+	out := slices.Clone(live)
+	for id, v := range gone {
+		if metaOf(v).shown(now) {
+			out = append(out, id)
+		} else {
+			delete(gone, id)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-// sortedIDs returns the keys of m in order.
 // sortedENIIDs returns the IDs of every ENI in order. The slice is shared:
 // callers must not modify it.
 func (s *state) sortedENIIDs() []string {

@@ -67,8 +67,10 @@ func applyTags(t tags, tt []types.Tag, user bool) error {
 }
 
 // tagsOf finds the tags of any resource by ID, or returns EC2's error for an
-// unknown or malformed ID.
-func (s *state) tagsOf(id string) (*meta, error) {
+// unknown or malformed ID, or for one whose creation has not propagated yet.
+// The caller holds f.mu.
+func (f *EC2) tagsOf(id string) (*meta, error) {
+	s := &f.st
 	var m *meta
 	var code, kind string
 	switch {
@@ -112,7 +114,7 @@ func (s *state) tagsOf(id string) (*meta, error) {
 	default:
 		return nil, apiError(CodeInvalidID, "The ID '%s' is not valid", id)
 	}
-	if m == nil {
+	if m == nil || !f.sees(m) {
 		return nil, notFound(code, kind, id)
 	}
 	if m.tags == nil {
@@ -135,7 +137,7 @@ func (f *EC2) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, _ ...func
 		}
 		metas := make([]*meta, 0, len(in.Resources))
 		for _, id := range in.Resources {
-			m, err := f.st.tagsOf(id)
+			m, err := f.tagsOf(id)
 			if err != nil {
 				return nil, err
 			}
@@ -169,7 +171,7 @@ func (f *EC2) DeleteTags(ctx context.Context, in *ec2.DeleteTagsInput, _ ...func
 		}
 		metas := make([]*meta, 0, len(in.Resources))
 		for _, id := range in.Resources {
-			m, err := f.st.tagsOf(id)
+			m, err := f.tagsOf(id)
 			if err != nil {
 				return nil, err
 			}

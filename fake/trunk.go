@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,6 +75,7 @@ func (f *EC2) associate(sp assocSpec, dryRun bool) (*trunkAssoc, error) {
 	}
 	a := &trunkAssoc{meta: f.newMeta(prefixAssociation, nil), trunkID: trunk.id, branchID: branch.id,
 		vlan: sp.vlan, proto: types.InterfaceProtocolTypeVlan}
+	a.visibleAt = f.now.Add(f.lag(lagAssociate, a.id))
 	f.st.assocs[a.id] = a
 	if trunk.branches == nil {
 		trunk.branches = make(map[int32]string)
@@ -87,15 +87,39 @@ func (f *EC2) associate(sp assocSpec, dryRun bool) (*trunkAssoc, error) {
 }
 
 // disassociate removes an association; the branch becomes a free interface.
+// Describe calls keep showing the association, and the branch as
+// associated, until the change propagates (Consistency.Detach).
 func (f *EC2) disassociate(a *trunkAssoc) {
+	d := f.lag(lagDetach, a.id)
+	if !a.visible(f.now) {
+		d = 0 // never shown: nothing to keep showing
+	}
 	if t := f.st.enis[a.trunkID]; t != nil {
 		delete(t.branches, a.vlan)
 	}
 	if b := f.st.enis[a.branchID]; b != nil {
 		b.assocID = ""
 		b.ifType = b.createdType
+		if d > 0 {
+			b.prevAssoc, b.prevAssocUntil = a.id, f.now.Add(d)
+		}
 	}
 	delete(f.st.assocs, a.id)
+	if d > 0 {
+		a.goneAt = f.now.Add(d)
+		f.st.goneAssocs[a.id] = a
+	}
+}
+
+// shownAssoc returns the association Describe calls show under id at now.
+func (f *EC2) shownAssoc(id string, now time.Time) *trunkAssoc {
+	if a := f.st.assocs[id]; a != nil && a.visible(now) {
+		return a
+	}
+	if g := f.st.goneAssocs[id]; g != nil && g.shown(now) {
+		return g
+	}
+	return nil
 }
 
 func (f *EC2) renderAssoc(a *trunkAssoc) types.TrunkInterfaceAssociation {
@@ -136,7 +160,7 @@ func (f *EC2) AssociateTrunkInterface(ctx context.Context, in *ec2.AssociateTrun
 			}
 			out := f.renderAssoc(a)
 			return &ec2.AssociateTrunkInterfaceOutput{InterfaceAssociation: &out, ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 
@@ -152,7 +176,7 @@ func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disassocia
 				return nil, missing("AssociationId")
 			}
 			a := f.st.assocs[id]
-			if a == nil {
+			if a == nil || !f.sees(&a.meta) {
 				return nil, notFound(CodeAssociationNotFound, "association", id)
 			}
 			if dry(in.DryRun) {
@@ -160,57 +184,54 @@ func (f *EC2) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disassocia
 			}
 			f.disassociate(a)
 			return &ec2.DisassociateTrunkInterfaceOutput{Return: aws.Bool(true), ClientToken: in.ClientToken}, nil
-		})
+		}, nil)
 	})
 }
 
-func assocField(a *trunkAssoc) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "trunk-interface-association.id", "association-id":
-			return []string{a.id}, true
-		case "trunk-interface-association.trunk-interface-id", "trunk-interface-id":
-			return []string{a.trunkID}, true
-		case "trunk-interface-association.branch-interface-id", "branch-interface-id":
-			return []string{a.branchID}, true
-		case "vlan-id":
-			return []string{strconv.Itoa(int(a.vlan))}, true
-		case "gre-key":
-			return nil, true
-		}
-		return nil, false
-	}
-}
+// assocFilters are the filters of DescribeTrunkInterfaceAssociations. The
+// SDK documents only gre-key and interface-protocol (and no tag filters);
+// trunk-interface-association.trunk-interface-id is on the evidence list
+// (see UndocumentedFilters). Other names, such as
+// trunk-interface-association.branch-interface-id, are refused: nothing
+// shows real EC2 accepting them.
+var assocFilters = newFilterTable(ActionDescribeTrunkInterfaceAssociations, map[string]filterField[*trunkAssoc]{
+	"gre-key":            func(*EC2, *trunkAssoc) []string { return nil }, // VLAN associations only
+	"interface-protocol": func(_ *EC2, a *trunkAssoc) []string { return one(string(a.proto)) },
+	"trunk-interface-association.trunk-interface-id": func(_ *EC2, a *trunkAssoc) []string { return one(a.trunkID) },
+})
 
 // DescribeTrunkInterfaceAssociations lists trunk associations in ID order.
-// Filters: trunk-interface-association.id,
-// trunk-interface-association.trunk-interface-id,
-// trunk-interface-association.branch-interface-id, vlan-id, gre-key,
-// tag:<key>, tag-key, tag-value. MaxResults is 5..255.
+// Filters: gre-key and interface-protocol (what the SDK documents) and
+// trunk-interface-association.trunk-interface-id (what the production
+// controller uses against EC2). MaxResults is 5..255.
 func (f *EC2) DescribeTrunkInterfaceAssociations(ctx context.Context, in *ec2.DescribeTrunkInterfaceAssociationsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.AssociationIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeTrunkInterfaceAssociations, in, narrowed, func(in *ec2.DescribeTrunkInterfaceAssociationsInput) (*ec2.DescribeTrunkInterfaceAssociationsOutput, error) {
-		if err := checkFilters(in.Filters, assocField(&trunkAssoc{})); err != nil {
+		if err := pages[ActionDescribeTrunkInterfaceAssociations].check(in.MaxResults, len(in.AssociationIds) > 0); err != nil {
 			return nil, err
 		}
-		ids, err := f.selectIDs(in.AssociationIds, "", "", CodeAssociationNotFound, "association",
-			func(id string) (*meta, bool) {
-				a, ok := f.st.assocs[id]
-				if !ok {
-					return nil, false
-				}
-				return &a.meta, matchFilters(in.Filters, a.tags, assocField(a))
-			}, time.Now(), sortedIDs(f.st.assocs))
+		fs, err := assocFilters.compile(in.Filters)
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{min: 5, max: 255}.paginate(ids, in.MaxResults, in.NextToken, len(in.AssociationIds) > 0)
+		ids, err := f.selectIDs(in.AssociationIds, "", "", CodeAssociationNotFound, "association",
+			func(id string) (bool, bool) {
+				a := f.shownAssoc(id, f.now)
+				if a == nil {
+					return false, false
+				}
+				return true, fs.match(f, a, a.tags)
+			}, withGone(sortedIDs(f.st.assocs), f.st.goneAssocs, func(a *trunkAssoc) *meta { return &a.meta }, f.now))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := pages[ActionDescribeTrunkInterfaceAssociations].paginate(ids, in.MaxResults, in.NextToken, len(in.AssociationIds) > 0)
 		if err != nil {
 			return nil, err
 		}
 		out := &ec2.DescribeTrunkInterfaceAssociationsOutput{NextToken: next, InterfaceAssociations: make([]types.TrunkInterfaceAssociation, 0, len(ids))}
 		for _, id := range ids {
-			out.InterfaceAssociations = append(out.InterfaceAssociations, f.renderAssoc(f.st.assocs[id]))
+			out.InterfaceAssociations = append(out.InterfaceAssociations, f.renderAssoc(f.shownAssoc(id, f.now)))
 		}
 		return out, nil
 	})

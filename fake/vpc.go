@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,20 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-// newMeta issues an ID and stamps creation and visibility times.
+// newMeta issues an ID and stamps the creation time and when the creation
+// has propagated (Consistency.Create). The caller holds f.mu.
 func (f *EC2) newMeta(prefix string, t tags) meta {
-	now := time.Now()
-	return meta{id: f.newID(prefix), tags: t, created: now, visibleAt: now.Add(f.st.visibilityDelay)}
-}
-
-// SetVisibilityDelay makes resources created from now on invisible to
-// Describe calls (lists and lookups by ID alike) for d after their creation,
-// imitating EC2's eventual consistency. Mutating calls see them at once.
-// Zero, the default, makes them visible immediately.
-func (f *EC2) SetVisibilityDelay(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.st.visibilityDelay = d
+	id := f.newID(prefix)
+	return meta{id: id, tags: t, created: f.now, visibleAt: f.now.Add(f.lag(lagCreate, id))}
 }
 
 // parseIPv4Prefix parses an IPv4 CIDR whose address is its network address.
@@ -57,10 +49,37 @@ func (f *EC2) createVPC(cidr string, t tags, isDefault bool) (*vpc, error) {
 	}
 	v := &vpc{meta: f.newMeta(prefixVPC, t), prefix: p, isDefault: isDefault}
 	f.st.vpcs[v.id] = v
+	// The default group and its rules appear with the VPC.
 	g := f.newGroup(v.id, "default", "default VPC security group", nil)
 	v.defaultSG = g.id
 	f.addRule(g, false, ruleSpec{proto: "-1", from: -1, to: -1, refGroup: g.id})
+	g.visibleAt = v.visibleAt
+	for _, id := range append(slices.Clone(g.ingress), g.egress...) {
+		f.st.rules[id].visibleAt = v.visibleAt
+	}
 	return v, nil
+}
+
+// shownVPC returns the VPC Describe calls show under id at now.
+func (f *EC2) shownVPC(id string, now time.Time) *vpc {
+	if v := f.st.vpcs[id]; v != nil && v.visible(now) {
+		return v
+	}
+	if v := f.st.goneVPCs[id]; v != nil && v.shown(now) {
+		return v
+	}
+	return nil
+}
+
+// shownSubnet returns the subnet Describe calls show under id at now.
+func (f *EC2) shownSubnet(id string, now time.Time) *subnet {
+	if s := f.st.subnets[id]; s != nil && s.visible(now) {
+		return s
+	}
+	if s := f.st.goneSubnets[id]; s != nil && s.shown(now) {
+		return s
+	}
+	return nil
 }
 
 func (v *vpc) render(owner string) types.Vpc {
@@ -113,7 +132,7 @@ func (f *EC2) lookupVPC(id string) (*vpc, error) {
 		return nil, err
 	}
 	v := f.st.vpcs[id]
-	if v == nil {
+	if v == nil || !f.sees(&v.meta) {
 		return nil, notFound(CodeVpcNotFound, "vpc", id)
 	}
 	return v, nil
@@ -142,68 +161,83 @@ func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*
 		}
 		f.deleteGroup(f.st.groups[v.defaultSG])
 		delete(f.st.vpcs, v.id)
+		if d := f.lag(lagDelete, v.id); d > 0 {
+			v.goneAt = f.now.Add(d)
+			f.st.goneVPCs[v.id] = v
+		}
 		return &ec2.DeleteVpcOutput{}, nil
 	})
 }
 
-// DescribeVpcs lists VPCs. Filters: vpc-id, cidr, cidr-block, is-default,
-// state, owner-id, tag:<key>, tag-key, tag-value.
+// DescribeVpcs lists VPCs. Filters: vpc-id, cidr,
+// cidr-block-association.{cidr-block, association-id, state},
+// dhcp-options-id, is-default, state, owner-id, tag:<key>, tag-key.
+// MaxResults is 5..1000.
 func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.VpcIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeVpcs, in, narrowed, func(in *ec2.DescribeVpcsInput) (*ec2.DescribeVpcsOutput, error) {
-		if err := checkFilters(in.Filters, (&vpc{}).field); err != nil {
+		if err := pages[ActionDescribeVpcs].check(in.MaxResults, len(in.VpcIds) > 0); err != nil {
 			return nil, err
 		}
-		now := time.Now()
-		ids, err := f.selectIDs(in.VpcIds, prefixVPC, CodeVpcIDMalformed, CodeVpcNotFound, "vpc",
-			func(id string) (*meta, bool) {
-				v, ok := f.st.vpcs[id]
-				if !ok {
-					return nil, false
-				}
-				return &v.meta, matchFilters(in.Filters, v.tags, v.field)
-			}, now, sortedIDs(f.st.vpcs))
+		fs, err := vpcFilters.compile(in.Filters)
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "vpcIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.VpcIds) > 0)
+		now := f.now
+		ids, err := f.selectIDs(in.VpcIds, prefixVPC, CodeVpcIDMalformed, CodeVpcNotFound, "vpc",
+			func(id string) (bool, bool) {
+				v := f.shownVPC(id, now)
+				if v == nil {
+					return false, false
+				}
+				return true, fs.match(f, v, v.tags)
+			}, withGone(sortedIDs(f.st.vpcs), f.st.goneVPCs, func(v *vpc) *meta { return &v.meta }, now))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := pages[ActionDescribeVpcs].paginate(ids, in.MaxResults, in.NextToken, len(in.VpcIds) > 0)
 		if err != nil {
 			return nil, err
 		}
 		out := &ec2.DescribeVpcsOutput{NextToken: next, Vpcs: make([]types.Vpc, 0, len(ids))}
 		for _, id := range ids {
-			out.Vpcs = append(out.Vpcs, f.st.vpcs[id].render(f.opts.AccountID))
+			out.Vpcs = append(out.Vpcs, f.shownVPC(id, now).render(f.opts.AccountID))
 		}
 		return out, nil
 	})
 }
 
-func (v *vpc) field(name string) ([]string, bool) {
-	switch name {
-	case "vpc-id":
-		return []string{v.id}, true
-	case "cidr", "cidr-block", "cidr-block-association.cidr-block":
-		return []string{v.prefix.String()}, true
-	case "is-default":
-		return []string{fmt.Sprint(v.isDefault)}, true
-	case "state":
-		return []string{"available"}, true
-	case "owner-id":
-		return nil, true
-	}
-	return nil, false
-}
+// vpcFilters are the filters of DescribeVpcs the fake models. Every name is
+// in the SDK's documentation of the operation (checked by a test).
+var vpcFilters = newFilterTable(ActionDescribeVpcs, map[string]filterField[*vpc]{
+	"vpc-id":                            func(_ *EC2, v *vpc) []string { return one(v.id) },
+	"cidr":                              func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
+	"cidr-block-association.cidr-block": func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
+	"cidr-block-association.association-id": func(_ *EC2, v *vpc) []string {
+		return one(aws.ToString(v.render("").CidrBlockAssociationSet[0].AssociationId))
+	},
+	"cidr-block-association.state": func(_ *EC2, v *vpc) []string {
+		return one(string(types.VpcCidrBlockStateCodeAssociated))
+	},
+	"dhcp-options-id": func(_ *EC2, v *vpc) []string { return one(aws.ToString(v.render("").DhcpOptionsId)) },
+	"is-default":      func(_ *EC2, v *vpc) []string { return one(strconv.FormatBool(v.isDefault)) },
+	"state":           func(_ *EC2, _ *vpc) []string { return one(string(types.VpcStateAvailable)) },
+	"owner-id":        func(f *EC2, _ *vpc) []string { return one(f.opts.AccountID) },
+})
 
-// selectIDs resolves the resources a Describe call asks for. With explicit
-// IDs, every ID must be well formed and visible (NotFound names all the
-// missing ones); the matching ones are returned sorted. Without IDs, every
-// visible resource in all (sorted) that passes match is returned.
+// selectIDs resolves the resources a Describe call asks for. match reports
+// whether Describe calls show the resource id at all (created and
+// propagated, or deleted and not yet propagated), and whether it passes the
+// request's filters. With explicit IDs, every ID must be well formed and
+// shown (NotFound names all the missing ones); the matching ones are
+// returned sorted. Without IDs, every resource of all (sorted) that is shown
+// and passes is returned.
 func (f *EC2) selectIDs(want []string, prefix, malformed, nf, kind string,
-	match func(id string) (*meta, bool), now time.Time, all []string) ([]string, error) {
+	match func(id string) (shown, pass bool), all []string) ([]string, error) {
 	if len(want) == 0 {
 		out := make([]string, 0, len(all))
 		for _, id := range all {
-			if m, ok := match(id); ok && m.visible(now) {
+			if shown, pass := match(id); shown && pass {
 				out = append(out, id)
 			}
 		}
@@ -218,12 +252,12 @@ func (f *EC2) selectIDs(want []string, prefix, malformed, nf, kind string,
 				return nil, err
 			}
 		}
-		m, ok := match(id)
-		if m == nil || !m.visible(now) {
+		shown, pass := match(id)
+		if !shown {
 			missingIDs = append(missingIDs, id)
 			continue
 		}
-		if ok {
+		if pass {
 			out = append(out, id)
 		}
 	}
@@ -382,7 +416,7 @@ func (f *EC2) lookupSubnet(id string) (*subnet, error) {
 		return nil, err
 	}
 	s := f.st.subnets[id]
-	if s == nil {
+	if s == nil || !f.sees(&s.meta) {
 		return nil, notFound(CodeSubnetNotFound, "subnet", id)
 	}
 	return s, nil
@@ -403,58 +437,62 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 			return nil, dryRunError()
 		}
 		delete(f.st.subnets, s.id)
+		if d := f.lag(lagDelete, s.id); d > 0 {
+			s.goneAt = f.now.Add(d)
+			f.st.goneSubnets[s.id] = s
+		}
 		return &ec2.DeleteSubnetOutput{}, nil
 	})
 }
 
-// DescribeSubnets lists subnets. Filters: subnet-id, vpc-id, cidr-block (and
-// cidr, cidrBlock), availability-zone, available-ip-address-count, state,
-// default-for-az, tag:<key>, tag-key, tag-value. MaxResults is 5..1000.
+// DescribeSubnets lists subnets. Filters: subnet-id, subnet-arn, vpc-id,
+// cidr-block, availability-zone, available-ip-address-count, state,
+// default-for-az, map-public-ip-on-launch, owner-id, tag:<key>, tag-key.
+// MaxResults is 5..1000.
 func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SubnetIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeSubnets, in, narrowed, func(in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
-		if err := checkFilters(in.Filters, (&subnet{}).field); err != nil {
+		if err := pages[ActionDescribeSubnets].check(in.MaxResults, len(in.SubnetIds) > 0); err != nil {
 			return nil, err
 		}
-		ids, err := f.selectIDs(in.SubnetIds, prefixSubnet, CodeSubnetIDMalformed, CodeSubnetNotFound, "subnet",
-			func(id string) (*meta, bool) {
-				s, ok := f.st.subnets[id]
-				if !ok {
-					return nil, false
-				}
-				return &s.meta, matchFilters(in.Filters, s.tags, s.field)
-			}, time.Now(), sortedIDs(f.st.subnets))
+		fs, err := subnetFilters.compile(in.Filters)
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "subnetIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.SubnetIds) > 0)
+		ids, err := f.selectIDs(in.SubnetIds, prefixSubnet, CodeSubnetIDMalformed, CodeSubnetNotFound, "subnet",
+			func(id string) (bool, bool) {
+				s := f.shownSubnet(id, f.now)
+				if s == nil {
+					return false, false
+				}
+				return true, fs.match(f, s, s.tags)
+			}, withGone(sortedIDs(f.st.subnets), f.st.goneSubnets, func(s *subnet) *meta { return &s.meta }, f.now))
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err := pages[ActionDescribeSubnets].paginate(ids, in.MaxResults, in.NextToken, len(in.SubnetIds) > 0)
 		if err != nil {
 			return nil, err
 		}
 		out := &ec2.DescribeSubnetsOutput{NextToken: next, Subnets: make([]types.Subnet, 0, len(ids))}
 		for _, id := range ids {
-			out.Subnets = append(out.Subnets, f.st.subnets[id].render(f.opts.AccountID))
+			out.Subnets = append(out.Subnets, f.shownSubnet(id, f.now).render(f.opts.AccountID))
 		}
 		return out, nil
 	})
 }
 
-func (s *subnet) field(name string) ([]string, bool) {
-	switch name {
-	case "subnet-id":
-		return []string{s.id}, true
-	case "vpc-id":
-		return []string{s.vpcID}, true
-	case "cidr-block", "cidr", "cidrBlock":
-		return []string{s.prefix.String()}, true
-	case "availability-zone", "availabilityZone":
-		return []string{s.az}, true
-	case "available-ip-address-count":
-		return []string{fmt.Sprint(s.size - len(s.used))}, true
-	case "state":
-		return []string{"available"}, true
-	case "default-for-az", "defaultForAz":
-		return []string{"false"}, true
-	}
-	return nil, false
-}
+// subnetFilters are the filters of DescribeSubnets the fake models. Every
+// name is in the SDK's documentation of the operation (checked by a test).
+var subnetFilters = newFilterTable(ActionDescribeSubnets, map[string]filterField[*subnet]{
+	"subnet-id":                  func(_ *EC2, s *subnet) []string { return one(s.id) },
+	"subnet-arn":                 func(f *EC2, s *subnet) []string { return one(aws.ToString(s.render(f.opts.AccountID).SubnetArn)) },
+	"vpc-id":                     func(_ *EC2, s *subnet) []string { return one(s.vpcID) },
+	"cidr-block":                 func(_ *EC2, s *subnet) []string { return one(s.prefix.String()) },
+	"availability-zone":          func(_ *EC2, s *subnet) []string { return one(s.az) },
+	"available-ip-address-count": func(_ *EC2, s *subnet) []string { return one(strconv.Itoa(s.size - len(s.used))) },
+	"state":                      func(_ *EC2, _ *subnet) []string { return one(string(types.SubnetStateAvailable)) },
+	"default-for-az":             func(_ *EC2, _ *subnet) []string { return one("false") },
+	"map-public-ip-on-launch":    func(_ *EC2, _ *subnet) []string { return one("false") },
+	"owner-id":                   func(f *EC2, _ *subnet) []string { return one(f.opts.AccountID) },
+})

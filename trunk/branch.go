@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -58,6 +59,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	if err != nil {
 		return podeni.BranchENI{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
 	}
+	m.recent.given(aws.ToString(out.NetworkInterface.NetworkInterfaceId))
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
 	if err != nil {
 		// An answer that cannot be used: the ENI is not associated, so it
@@ -73,17 +75,19 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	}
 	m.addInflight(b.ID)
 	defer m.doneInflight(b.ID)
-	aout, err := call(ctx, m, "AssociateTrunkInterface", prio, &ec2.AssociateTrunkInterfaceInput{
+	// EC2 may not know the new ENI yet: NotFound for it is asked again.
+	aout, err := callNaming(ctx, m, "AssociateTrunkInterface", prio, &ec2.AssociateTrunkInterfaceInput{
 		BranchInterfaceId: aws.String(b.ID),
 		TrunkInterfaceId:  aws.String(info.TrunkENIID),
 		VlanId:            aws.Int32(int32(req.VLAN)),
 		ClientToken:       token(append([]string{"associate", b.ID}, parts...)...),
-	}, m.ec2.AssociateTrunkInterface)
+	}, m.ec2.AssociateTrunkInterface, b.ID, info.TrunkENIID)
 	if err != nil {
 		return podeni.BranchENI{}, nb.rollback(ctx, b, err)
 	}
 	if a := aout.InterfaceAssociation; a != nil {
 		b.AssociationID = aws.ToString(a.AssociationId)
+		m.recent.given(b.AssociationID)
 	}
 	return b, nil
 }
@@ -121,10 +125,10 @@ func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
 // RetargetBranch replaces b's security groups with one
 // ModifyNetworkInterfaceAttribute call.
 func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups eni.GroupSet) error {
-	_, err := call(ctx, nb.m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
+	_, err := callNaming(ctx, nb.m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(b.ENI.ID),
 		Groups:             groups.IDs(),
-	}, nb.m.ec2.ModifyNetworkInterfaceAttribute)
+	}, nb.m.ec2.ModifyNetworkInterfaceAttribute, b.ENI.ID)
 	if err != nil {
 		return fmt.Errorf("retargeting branch ENI %s to groups %s: %w", b.ENI.ID, groups, err)
 	}
@@ -133,9 +137,14 @@ func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups 
 
 // deleteBranch disassociates the branch ENI id from trunkID (looking its
 // association up on the trunk when assocID is empty) and deletes it. An ENI
-// or association already gone counts as done.
+// or association already gone counts as done. EC2 is eventually
+// consistent: an association made moments before may answer NotFound, and
+// may not be listed on its trunk yet while it still holds the ENI
+// (InvalidNetworkInterface.InUse); both are asked again, with a growing
+// wait, while the ENI or association is that fresh.
 func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string, p Priority) error {
-	for attempt := 0; attempt < 2; attempt++ {
+	var wait time.Duration
+	for attempt := 0; ; attempt++ {
 		if assocID == "" && trunkID != "" {
 			err := m.trunkAssociations(ctx, p, []string{trunkID}, func(a types.TrunkInterfaceAssociation) {
 				if aws.ToString(a.BranchInterfaceId) == id {
@@ -147,22 +156,38 @@ func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string,
 			}
 		}
 		if assocID != "" {
-			_, err := call(ctx, m, "DisassociateTrunkInterface", p, &ec2.DisassociateTrunkInterfaceInput{
+			_, err := callNaming(ctx, m, "DisassociateTrunkInterface", p, &ec2.DisassociateTrunkInterfaceInput{
 				AssociationId: aws.String(assocID),
 				ClientToken:   token("disassociate", assocID),
-			}, m.ec2.DisassociateTrunkInterface)
+			}, m.ec2.DisassociateTrunkInterface, assocID)
 			if err != nil && ErrorCode(err) != "InvalidAssociationID.NotFound" {
 				return fmt.Errorf("disassociating branch ENI %s (%s): %w", id, assocID, err)
 			}
 		}
 		err := m.deleteENI(ctx, id, p)
-		if ErrorCode(err) == "InvalidNetworkInterface.InUse" && attempt == 0 {
-			assocID = "" // the association we knew is stale; look again
+		if ErrorCode(err) != "InvalidNetworkInterface.InUse" {
+			return err
+		}
+		// Still associated: the association we knew is stale, or one made
+		// moments before is not listed yet.
+		assocID = ""
+		if attempt == 0 {
 			continue
 		}
-		return err
+		given, young := m.recent.givenAt(id)
+		if !young {
+			return err
+		}
+		d, ok := settleWait(given, wait)
+		if !ok {
+			return err
+		}
+		wait = d
+		m.metrics.notFoundRetry()
+		if serr := sleep(ctx, d); serr != nil {
+			return fmt.Errorf("%w (not deleted: %w)", err, serr)
+		}
 	}
-	return nil
 }
 
 // trunkAssociations passes fn every trunk association of the trunks, listed
@@ -196,16 +221,20 @@ func (m *Manager) trunkAssociations(ctx context.Context, p Priority, trunkIDs []
 	return nil
 }
 
-// deleteENI deletes an unassociated ENI; one already gone counts as deleted.
+// deleteENI deletes an unassociated ENI; one already gone counts as
+// deleted. NotFound for an ENI created moments before that EC2 has not
+// confirmed since means EC2 does not know it yet, not that it is gone: the
+// deletion is asked again until EC2 knows it (see callNaming).
 func (m *Manager) deleteENI(ctx context.Context, id string, p Priority) error {
 	if id == "" {
 		return nil
 	}
-	_, err := call(ctx, m, "DeleteNetworkInterface", p, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(id)},
-		m.ec2.DeleteNetworkInterface)
+	_, err := callNaming(ctx, m, "DeleteNetworkInterface", p, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(id)},
+		m.ec2.DeleteNetworkInterface, id)
 	if err != nil && ErrorCode(err) != "InvalidNetworkInterfaceID.NotFound" {
 		return fmt.Errorf("deleting ENI %s: %w", id, err)
 	}
+	m.recent.markDeleted(id)
 	return nil
 }
 

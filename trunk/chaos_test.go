@@ -3,6 +3,7 @@ package trunk_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -77,6 +78,15 @@ type controller struct {
 	stop func()
 }
 
+// chaosRebuilds bounds the rebuild attempts after a crash, and
+// chaosDeadline the virtual time the lifecycles may take (about an hour when
+// all is well): past either the test fails and says why, instead of running
+// on while the Manager cannot make progress.
+const (
+	chaosRebuilds = 30
+	chaosDeadline = 6 * time.Hour
+)
+
 var chaosActions = []fake.Action{
 	fake.ActionCreateNetworkInterface, fake.ActionAssociateTrunkInterface, fake.ActionDisassociateTrunkInterface, fake.ActionDeleteNetworkInterface,
 	fake.ActionModifyNetworkInterfaceAttribute, fake.ActionDescribeNetworkInterfaces, fake.ActionDescribeTrunkInterfaceAssociations,
@@ -85,10 +95,14 @@ var chaosActions = []fake.Action{
 
 // TestChaos runs at least 2,000 pod lifecycles on 10 nodes while EC2
 // throttles 10% of calls, fails 2% with internal errors and loses 2% of
-// responses after acting, and the controller crashes at random (all
-// in-memory state discarded, a new manager rebuilt with ReconcileAll). At the
-// end every live pod holds exactly its own ENI with exactly its groups, no
-// VLAN is shared on a trunk, and EC2 holds no branch ENI outside a pool.
+// responses after acting, lags as EC2 does (fake.EventualConsistency: new
+// IDs unknown for a moment, associations and deletions listed late), and
+// the controller crashes at random (all in-memory state discarded, a new
+// manager rebuilt with ReconcileAll). At the end every live pod holds
+// exactly its own ENI with exactly its groups, no VLAN is shared on a trunk,
+// and EC2 holds no branch ENI outside a pool. A run that cannot make
+// progress (a rebuild failing chaosRebuilds times, or the lifecycles taking
+// longer than chaosDeadline) fails and says why.
 func TestChaos(t *testing.T) {
 	const (
 		nodes      = 10
@@ -103,7 +117,7 @@ func TestChaos(t *testing.T) {
 			defer rngMu.Unlock()
 			return lo + time.Duration(rng.Int64N(int64(hi-lo)))
 		}
-		f := fake.New(fake.Options{Seed: 42})
+		f := fake.New(fake.Options{Seed: 42, Consistency: fake.EventualConsistency()})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 		sgNode := f.AddSecurityGroup(vpc, "nodes")
@@ -127,21 +141,32 @@ func TestChaos(t *testing.T) {
 		opts := trunk.Options{ClusterName: "chaos"}
 		ctl := &controller{}
 		var crashes atomic.Int64
-		var throttles, retries atomic.Uint64 // summed over managers
-		start := func() {
+		var throttles, retries, notFound atomic.Uint64 // summed over managers
+		// start builds a Manager and rebuilds it, again for the nodes that
+		// fail (a call lost or refused), a bounded number of times.
+		start := func() error {
 			m, err := trunk.New(f, opts)
-			require.NoError(t, err)
+			if err != nil {
+				return err
+			}
 			todo := cl.livePods()
-			for len(todo) > 0 {
+			for attempt := 1; len(todo) > 0; attempt++ {
 				res, err := m.ReconcileAll(t.Context(), todo)
-				require.NoError(t, err)
+				if err != nil {
+					return fmt.Errorf("rebuild: %w", err)
+				}
 				var again []trunk.NodePods
+				var why []string
 				for _, np := range todo {
-					if res[np.InstanceID].Err != nil {
+					if err := res[np.InstanceID].Err; err != nil {
 						again = append(again, np)
+						why = append(why, err.Error())
 					}
 				}
 				todo = again
+				if len(todo) > 0 && attempt == chaosRebuilds {
+					return fmt.Errorf("rebuild: %d nodes still failing after %d attempts: %v", len(todo), attempt, why)
+				}
 				if len(todo) > 0 {
 					time.Sleep(time.Second) // nodes whose rebuild lost a call are rebuilt again
 				}
@@ -149,33 +174,70 @@ func TestChaos(t *testing.T) {
 			ctl.m = m
 			ctl.ctx, ctl.kill = context.WithCancel(t.Context())
 			ctl.stop = run(t, m)
+			return nil
 		}
-		crash := func() {
+		crash := func() error {
 			ctl.kill() // calls in flight fail wherever they are
 			ctl.mu.Lock()
 			defer ctl.mu.Unlock()
 			mt := ctl.m.Metrics()
 			throttles.Add(mt.Throttles)
 			retries.Add(mt.Retries)
+			notFound.Add(mt.NotFoundRetries)
 			ctl.m.Close()
 			ctl.stop()
 			crashes.Add(1)
-			start()
+			return start()
 		}
 		ctl.mu.Lock()
-		start()
+		require.NoError(t, start())
 		ctl.mu.Unlock()
 
+		// abort stops the run with a reason, from any goroutine; the test's
+		// goroutine fails with it.
+		var abortMu sync.Mutex
+		var abortWhy string
+		abort := func(format string, args ...any) {
+			abortMu.Lock()
+			defer abortMu.Unlock()
+			if abortWhy == "" {
+				abortWhy = fmt.Sprintf(format, args...)
+			}
+		}
+		aborted := func() bool {
+			abortMu.Lock()
+			defer abortMu.Unlock()
+			return abortWhy != ""
+		}
 		var done, started, noCap, acquireErrs atomic.Int64
 		finished := make(chan struct{})
 		var crasher sync.WaitGroup
+		begin := time.Now()
 		crasher.Go(func() {
 			for {
 				select {
 				case <-finished:
 					return
 				case <-time.After(randDur(30*time.Second, 3*time.Minute)):
-					crash()
+					if err := crash(); err != nil {
+						abort("crash %d: %v", crashes.Load(), err)
+						return
+					}
+					if time.Since(begin) > chaosDeadline {
+						ctl.mu.RLock()
+						mt := ctl.m.Metrics()
+						ctl.mu.RUnlock()
+						failing := map[fake.Action]int{}
+						for a, c := range f.AllCounts() {
+							if c.Errors > 0 {
+								failing[a] = c.Errors
+							}
+						}
+						abort("only %d of %d lifecycles after %v of virtual time: pending pods keep failing (%d no-capacity, %d other errors); "+
+							"pools %+v; failed EC2 calls by action %v",
+							done.Load(), lifecycles, chaosDeadline, noCap.Load(), acquireErrs.Load(), mt.Pools, failing)
+						return
+					}
 				}
 			}
 		})
@@ -184,7 +246,7 @@ func TestChaos(t *testing.T) {
 		for w := range workers {
 			wg.Go(func() {
 				for i := 0; ; i++ {
-					if done.Load() >= lifecycles {
+					if done.Load() >= lifecycles || aborted() {
 						return
 					}
 					node := ids[(w+i*7)%nodes]
@@ -193,6 +255,9 @@ func TestChaos(t *testing.T) {
 					cl.add(node, p, groups)
 					started.Add(1)
 					for {
+						if aborted() {
+							return
+						}
 						ctl.mu.RLock()
 						res, err := ctl.m.Acquire(ctl.ctx, node, p, groups)
 						if err == nil {
@@ -232,11 +297,16 @@ func TestChaos(t *testing.T) {
 		wg.Wait()
 		close(finished)
 		crasher.Wait()
+		if aborted() {
+			ctl.m.Close()
+			ctl.stop()
+			t.Fatalf("chaos aborted: %s", abortWhy)
+		}
 
 		// Chaos ends; let the system converge: a last rebuild, cool-downs,
 		// retried deletions and two garbage-collection passes.
 		f.ClearFaults()
-		crash()
+		require.NoError(t, crash())
 		time.Sleep(eni.DefaultCoolDown + 5*time.Minute)
 		ctl.mu.RLock()
 		m := ctl.m
@@ -309,10 +379,12 @@ func TestChaos(t *testing.T) {
 		}
 		require.GreaterOrEqual(t, done.Load(), int64(lifecycles))
 		require.Positive(t, crashes.Load())
+		require.Positive(t, notFound.Load()+mt.NotFoundRetries, "EC2's lag was met")
 		t.Logf("chaos lifecycles=%d started=%d live_pods=%d crashes=%d no_capacity=%d acquire_errors=%d "+
-			"ec2_calls=%d throttled=%d retried=%d errors=%d lost=%d branch_enis=%d in_use=%d cooling=%d warm=%d gc_deleted=%d last_manager_warm_hits=%d virtual_s=%.0f",
+			"ec2_calls=%d throttled=%d retried=%d not_found_retried=%d errors=%d lost=%d branch_enis=%d in_use=%d cooling=%d warm=%d gc_deleted=%d last_manager_warm_hits=%d virtual_s=%.0f",
 			done.Load(), started.Load(), livePods, crashes.Load(), noCap.Load(), acquireErrs.Load(),
-			total, throttles.Load()+mt.Throttles, retries.Load()+mt.Retries, errs, lost, len(all), states[eni.StateInUse], states[eni.StateCooling], states[eni.StateWarm],
+			total, throttles.Load()+mt.Throttles, retries.Load()+mt.Retries, notFound.Load()+mt.NotFoundRetries, errs, lost, len(all),
+			states[eni.StateInUse], states[eni.StateCooling], states[eni.StateWarm],
 			gc1.Deleted+gc2.Deleted, mt.Pools.WarmHits, time.Since(time.Unix(946684800, 0)).Seconds())
 		ctl.m.Close()
 		ctl.stop()

@@ -23,7 +23,10 @@ import (
 
 // The churn scenario. Every figure it prints is virtual time in a
 // testing/synctest bubble, against the fake EC2 with EC2's throttling
-// buckets (fake.DefaultBuckets) and the latencies of ec2Latencies.
+// buckets (fake.DefaultBuckets), the latencies of ec2Latencies and EC2's
+// eventual consistency (fake.EventualConsistency: a new ENI unknown for
+// about a second, so that associating it may take a second request or
+// more).
 //
 //   - 50 m5.large nodes (9 branch ENIs each: 450 slots), their trunks already
 //     attached, their pools empty.
@@ -275,7 +278,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // runChurn runs the scenario for one strategy inside the caller's bubble.
 func runChurn(t *testing.T, st churnStrategy, plan churnPlan) churnResult {
-	f := fake.New(fake.Options{Seed: plan.seed, CallLogSize: -1})
+	f := fake.New(fake.Options{Seed: plan.seed, CallLogSize: -1, Consistency: fake.EventualConsistency()})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 	nodeSG := f.AddSecurityGroup(vpc, "nodes")

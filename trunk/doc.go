@@ -63,11 +63,39 @@
 // no pool holds, on their second sighting. RemoveNode releases everything of
 // a terminated node.
 //
-// EC2 is eventually consistent, and the Manager behaves as EC2 asks of its
-// clients: a trunk created moments before and not described yet is polled
-// again, a rebuild does not forget an ENI the Manager created in the last
-// two minutes because a listing lacks it, and the pod list of a rebuild
-// never overrides what the Manager did after the list was taken.
+// # Eventual consistency
+//
+// EC2 is eventually consistent: a call may not see a change made moments
+// before, and EC2 asks its clients to retry, "starting with a couple of
+// seconds of wait time, and increasing gradually up to five minutes" (EC2
+// Developer Guide, "Eventual consistency in the Amazon EC2 API"). The
+// Manager does so at the root, for every call:
+//   - it remembers the IDs EC2 gave it (ENIs and trunks it created,
+//     association and attachment IDs) for five minutes; a NotFound answer
+//     for one of them, until a call naming it has succeeded, means "not
+//     yet": the call is asked again after 1 s, doubling up to a minute
+//     (Metrics.NotFoundRetries counts these repeats). NotFound for anything
+//     else (a pod's missing security group, an instance) is final at once;
+//   - so a rollback deletes a fresh ENI once EC2 knows it instead of taking
+//     NotFound for "already gone", and a deletion waits out an association
+//     made moments before that is not listed yet (the ENI in use);
+//   - it waits for a new trunk's attachment to go from "attaching" to
+//     "attached";
+//   - no listing alone makes it forget an ENI or report a pod Missing: an
+//     ENI it created in the last five minutes is kept, and any other only
+//     when two listings in a row lacked it; an ENI a live pod names that is
+//     listed as available (its association not listed yet) is kept on the
+//     VLAN of its tag;
+//   - no listing alone makes it use an ENI either: ENIs it deleted in the
+//     last five minutes are ignored where listings still show them, and an
+//     ENI adopted from a listing that no live pod names is reused only once
+//     a second listing, 20 s later, shows it too (otherwise it is deleted
+//     after its cool-down);
+//   - the pod list of a rebuild never overrides what the Manager did after
+//     the list was taken.
+//
+// The package's scenario tests (the tutorial, chaos, churn, scale and the
+// simulation) run against fake.EventualConsistency.
 //
 // Filter names are those the SDK documents for each operation, plus
 // trunk-interface-association.trunk-interface-id, which the VPC resource

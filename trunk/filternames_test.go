@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,7 +24,7 @@ func TestAdoptedENIsDeletedThroughDocumentedFilters(t *testing.T) {
 		for i := range nodes {
 			nodes[i].Pods = nil // every pod ended while no controller ran
 		}
-		m, err := trunk.New(strictEC2{f}, trunk.Options{ClusterName: "c1", Policy: eni.OnDemandPolicy()})
+		m, err := trunk.New(f, trunk.Options{ClusterName: "c1", Policy: eni.OnDemandPolicy()})
 		require.NoError(t, err)
 		res, err := m.ReconcileAll(t.Context(), nodes)
 		require.NoError(t, err)
@@ -42,15 +43,18 @@ func TestAdoptedENIsDeletedThroughDocumentedFilters(t *testing.T) {
 // TestRollbackFindsTheAssociation loses every answer to
 // AssociateTrunkInterface: the association happened but the Manager cannot
 // know its ID, so the rollback looks it up on the trunk (with a filter name
-// EC2 accepts), disassociates and deletes the ENI.
+// EC2 accepts), disassociates and deletes the ENI. EC2 lists the
+// association only after 5 s: until then the rollback's deletion is refused
+// (the ENI is in use) and it looks again.
 func TestRollbackFindsTheAssociation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f, tut := seedTutorial(t)
-		m, err := trunk.New(strictEC2{f}, trunk.Options{ClusterName: tut.ClusterName, MaxAttempts: 1, Policy: noPrewarm})
+		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, MaxAttempts: 1, Policy: noPrewarm})
 		require.NoError(t, err)
 		node := tut.Nodes[0].InstanceID
 		_, err = m.EnsureNode(t.Context(), node)
 		require.NoError(t, err)
+		f.SetConsistency(fake.Consistency{Associate: fake.Fixed(5 * time.Second)})
 		f.InjectFault(fake.Fault{Action: fake.ActionAssociateTrunkInterface, Lost: true, OnCall: 1})
 		_, err = m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
 		require.ErrorIs(t, err, fake.ErrLostResponse)

@@ -48,7 +48,7 @@ func TestReconcileAllFilterValueLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := fake.New()
 		_, nodes := seedBranches(t, f, "c1", 450, 1)
-		m, err := trunk.New(strictEC2{f}, trunk.Options{ClusterName: "c1"})
+		m, err := trunk.New(f, trunk.Options{ClusterName: "c1"})
 		require.NoError(t, err)
 		res, err := m.ReconcileAll(t.Context(), nodes)
 		require.NoError(t, err)

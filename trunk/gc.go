@@ -22,7 +22,10 @@ type GCResult struct {
 // (neither attached nor associated) ENIs that carry the cluster tag and the
 // owner tag, that no pool holds and that no call in flight is creating. An
 // ENI is deleted only when two consecutive passes have seen it, so one being
-// created in between is never taken. Calls run at background priority.
+// created in between is never taken, and EC2 refuses to delete one whose
+// association is not listed yet. ENIs the Manager deleted in the last five
+// minutes, which listings may still show, are not counted. Calls run at
+// background priority.
 func (m *Manager) CollectGarbage(ctx context.Context) (GCResult, error) {
 	if err := m.gcMu.Lock(ctx); err != nil {
 		return GCResult{}, fmt.Errorf("trunk: garbage collection: %w", err)
@@ -38,8 +41,8 @@ func (m *Manager) CollectGarbage(ctx context.Context) (GCResult, error) {
 	}, func(page []types.NetworkInterface) {
 		for _, ni := range page {
 			id := aws.ToString(ni.NetworkInterfaceId)
-			if known[id] || m.isInflight(id) {
-				continue
+			if known[id] || m.isInflight(id) || m.recent.wasDeleted(id) {
+				continue // held, being created, or deleted and still listed
 			}
 			seen[id] = true
 			if m.gcPrev[id] {

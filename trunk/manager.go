@@ -61,11 +61,18 @@ type node struct {
 	adopted bool      // the ENIs the node had when the pool was built are in it
 	gone    bool      // removed: the Manager no longer serves the node
 
+	// unlisted are the ENIs (held by the pool or named by a live pod) that
+	// the last listing of the node lacked; guarded by op, held exclusively.
+	unlisted map[string]bool
+
 	// scheduler state, guarded by Manager.smu
 	due     time.Time
 	running bool
 	rerun   time.Time
 	removed bool
+	// confirmAt is when a listing is due to confirm the ENIs the pool
+	// adopted unconfirmed (zero: none due).
+	confirmAt time.Time
 }
 
 // state returns the node's pool and info; pool is nil until it is set up.
@@ -104,6 +111,10 @@ type Manager struct {
 
 	inflightMu sync.Mutex
 	inflight   map[string]int // ENIs between creation and association
+
+	// recent remembers the IDs EC2 gave the Manager and the ENIs it
+	// deleted, while EC2 may still answer and list as if they were not.
+	recent *recentIDs
 
 	smu   sync.Mutex
 	queue dueHeap
@@ -154,6 +165,7 @@ func New(client EC2, opts Options) (*Manager, error) {
 		nodes:    make(map[string]*node),
 		subnets:  make(map[string]netip.Prefix),
 		inflight: make(map[string]int),
+		recent:   newRecentIDs(),
 		kick:     make(chan struct{}, 1),
 		gcPrev:   make(map[string]bool),
 	}

@@ -32,6 +32,7 @@ type metrics struct {
 	calls     map[string]map[Outcome]uint64
 	throttles uint64
 	retries   uint64
+	notFound  uint64
 	ready     []uint64 // per readyBuckets, plus one overflow
 	readyN    uint64
 	readySum  time.Duration
@@ -61,6 +62,12 @@ func (m *metrics) retry() {
 	m.mu.Unlock()
 }
 
+func (m *metrics) notFoundRetry() {
+	m.mu.Lock()
+	m.notFound++
+	m.mu.Unlock()
+}
+
 func (m *metrics) readyAfter(d time.Duration) {
 	i := sort.Search(len(readyBuckets), func(i int) bool { return d <= readyBuckets[i] })
 	m.mu.Lock()
@@ -78,6 +85,12 @@ type Metrics struct {
 	Throttles uint64
 	// Retries counts attempts repeated after a retryable error.
 	Retries uint64
+	// NotFoundRetries counts attempts repeated because EC2 answered NotFound
+	// for an ID it had given the Manager moments before, or refused to
+	// delete an ENI as in use while it did not list yet the association
+	// made moments before (EC2 is eventually consistent; see the package
+	// doc). Calls counts these attempts too.
+	NotFoundRetries uint64
 	// Nodes is the number of nodes the Manager serves.
 	Nodes int
 	// Pools sums the pools' Stats over every node.
@@ -136,9 +149,10 @@ func (m *metrics) snapshot() Metrics {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := Metrics{
-		Calls:     make(map[string]map[Outcome]uint64, len(m.calls)),
-		Throttles: m.throttles,
-		Retries:   m.retries,
+		Calls:           make(map[string]map[Outcome]uint64, len(m.calls)),
+		Throttles:       m.throttles,
+		Retries:         m.retries,
+		NotFoundRetries: m.notFound,
 		Ready: LatencyHistogram{Bounds: readyBuckets, Counts: append([]uint64(nil), m.ready...),
 			Count: m.readyN, Sum: m.readySum},
 	}

@@ -212,17 +212,7 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 		}
 		if e.ifType == string(types.NetworkInterfaceTypeTrunk) {
 			info.TrunkENIID = e.id
-			if !e.deleteOnTerm && e.attachmentID != "" {
-				if err := m.setDeleteOnTermination(ctx, e.id, e.attachmentID); err != nil {
-					return NodeInfo{}, false, fmt.Errorf("node %s: trunk ENI %s: %w", inst.id, e.id, err)
-				}
-			}
-			if e.status != types.AttachmentStatusAttached {
-				if err := m.waitAttached(ctx, inst.id, e.id); err != nil {
-					return NodeInfo{}, false, err
-				}
-			}
-			return info, false, nil
+			return info, false, m.useTrunk(ctx, inst.id, e)
 		}
 	}
 
@@ -243,7 +233,8 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 	if err != nil {
 		return NodeInfo{}, false, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
 	}
-	if trunkID == "" {
+	created := trunkID == ""
+	if created {
 		out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
 			SubnetId:      aws.String(inst.subnet),
 			InterfaceType: types.NetworkInterfaceCreationTypeTrunk,
@@ -263,27 +254,50 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 			return NodeInfo{}, false, fmt.Errorf("node %s: creating its trunk ENI: %w", inst.id, err)
 		}
 		trunkID = aws.ToString(out.NetworkInterface.NetworkInterfaceId)
+		m.recent.given(trunkID)
 	}
 	m.addInflight(trunkID)
 	defer m.doneInflight(trunkID)
 	info.TrunkENIID = trunkID
 
-	att, err := call(ctx, m, "AttachNetworkInterface", PriorityPodStart, &ec2.AttachNetworkInterfaceInput{
+	// EC2 may not know a trunk created moments before: NotFound for it is
+	// asked again.
+	att, err := callNaming(ctx, m, "AttachNetworkInterface", PriorityPodStart, &ec2.AttachNetworkInterfaceInput{
 		InstanceId: aws.String(inst.id), NetworkInterfaceId: aws.String(trunkID),
 		DeviceIndex: aws.Int32(dev), NetworkCardIndex: aws.Int32(card),
-	}, m.ec2.AttachNetworkInterface)
+	}, m.ec2.AttachNetworkInterface, trunkID)
 	var attachmentID string
 	if err == nil {
 		attachmentID = aws.ToString(att.AttachmentId)
+		m.recent.given(attachmentID)
 	} else {
-		// A lost response leaves the trunk attached and the retry refused:
-		// look before giving up, at the instance, which lists its ENIs
-		// even when a trunk created moments before is not described yet.
+		// A lost response leaves the trunk attached and the retry refused,
+		// and another set-up of the instance (another replica, or one for a
+		// node removed and added again meanwhile) may have attached its own
+		// trunk first: look before giving up, at the instance, which lists
+		// its ENIs even when a trunk created moments before is not
+		// described yet.
 		now, derr := m.describeInstance(ctx, inst.id)
+		var other *attachedENI
 		for _, e := range now.enis {
-			if derr == nil && e.id == trunkID {
+			switch {
+			case derr != nil:
+			case e.id == trunkID:
 				attachmentID = e.attachmentID
+			case e.ifType == string(types.NetworkInterfaceTypeTrunk):
+				other = &e
 			}
+		}
+		if attachmentID == "" && other != nil {
+			if created {
+				// Unattached and ours alone: it goes (garbage collection
+				// would take it otherwise).
+				if derr := m.deleteENI(ctx, trunkID, PriorityBackground); derr != nil {
+					m.log.Warn("deleting a trunk ENI another set-up made unneeded", "node", inst.id, "trunk", trunkID, "err", derr)
+				}
+			}
+			info.TrunkENIID = other.id
+			return info, false, m.useTrunk(ctx, inst.id, *other)
 		}
 		if attachmentID == "" {
 			return NodeInfo{}, false, fmt.Errorf("node %s: attaching trunk ENI %s at device index %d: %w", inst.id, trunkID, dev, err)
@@ -297,6 +311,20 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 	}
 	m.log.Info("trunk ENI attached", "node", inst.id, "trunk", trunkID, "deviceIndex", dev)
 	return info, true, nil
+}
+
+// useTrunk makes sure the instance's trunk e, found attached, is deleted
+// with the instance and attached (not "attaching" any more).
+func (m *Manager) useTrunk(ctx context.Context, instanceID string, e attachedENI) error {
+	if !e.deleteOnTerm && e.attachmentID != "" {
+		if err := m.setDeleteOnTermination(ctx, e.id, e.attachmentID); err != nil {
+			return fmt.Errorf("node %s: trunk ENI %s: %w", instanceID, e.id, err)
+		}
+	}
+	if e.status != types.AttachmentStatusAttached {
+		return m.waitAttached(ctx, instanceID, e.id)
+	}
+	return nil
 }
 
 // findDetachedTrunk returns a trunk ENI created for the instance but left
@@ -331,24 +359,26 @@ func (m *Manager) describeENI(ctx context.Context, id string) (types.NetworkInte
 }
 
 func (m *Manager) setDeleteOnTermination(ctx context.Context, eniID, attachmentID string) error {
-	_, err := call(ctx, m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
+	_, err := callNaming(ctx, m, "ModifyNetworkInterfaceAttribute", PriorityPodStart, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(eniID),
 		Attachment:         &types.NetworkInterfaceAttachmentChanges{AttachmentId: aws.String(attachmentID), DeleteOnTermination: aws.Bool(true)},
-	}, m.ec2.ModifyNetworkInterfaceAttribute)
+	}, m.ec2.ModifyNetworkInterfaceAttribute, eniID, attachmentID)
 	if err != nil {
 		return fmt.Errorf("setting DeleteOnTermination on attachment %s: %w", attachmentID, err)
 	}
 	return nil
 }
 
-// waitAttached polls the trunk until EC2 reports it attached. EC2 is
-// eventually consistent: a trunk created moments before may not be
-// described yet, so NotFound is polled again like "attaching".
+// waitAttached polls the trunk until EC2 reports it attached ("attaching"
+// until then). EC2 is eventually consistent: a trunk created moments before
+// may not be described yet, so NotFound for it is polled again like
+// "attaching"; NotFound for a trunk the Manager did not just create is
+// final.
 func (m *Manager) waitAttached(ctx context.Context, instanceID, trunkID string) error {
 	deadline := time.Now().Add(m.opts.TrunkAttachTimeout)
 	for {
 		ni, err := m.describeENI(ctx, trunkID)
-		notYet := ErrorCode(err) == "InvalidNetworkInterfaceID.NotFound"
+		notYet := ErrorCode(err) == "InvalidNetworkInterfaceID.NotFound" && m.recent.young(trunkID)
 		if err != nil && !notYet {
 			return fmt.Errorf("node %s: waiting for trunk ENI %s: %w", instanceID, trunkID, err)
 		}

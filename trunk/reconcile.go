@@ -62,9 +62,14 @@ type NodeResult struct {
 //     (DescribeTrunkInterfaceAssociations), so that their association IDs
 //     are known when they are deleted;
 //   - ENIs created but never associated are deleted;
-//   - ENIs the pool holds that EC2 no longer lists are forgotten, except
-//     those the Manager created in the last two minutes, which EC2 may not
-//     list yet (it is eventually consistent).
+//   - ENIs the pool holds that EC2 no longer lists are forgotten when the
+//     previous listing lacked them too, except those the Manager created in
+//     the last five minutes, which EC2 may not list yet (it is eventually
+//     consistent; see the package doc); a live pod is reported Missing on
+//     the same terms;
+//   - ENIs adopted that no live pod names are reused only once a listing
+//     20 s later confirms them (Run does it), since a listing may still
+//     show an ENI deleted moments before.
 //
 // Without NodePods.Complete nothing is sent towards deletion: ENIs no
 // listed pod names are held until a reconcile with a complete list. The
@@ -272,86 +277,171 @@ func (m *Manager) ReconcileAll(ctx context.Context, nodes []NodePods) (map[strin
 	return results, ctx.Err()
 }
 
-// listingLag is how long after its creation an ENI may still be missing
-// from EC2's listings. EC2 is eventually consistent: a Describe call may not
-// show a resource created moments before, usually for seconds. A rebuild
-// does not forget an ENI the Manager created within that time because a
-// listing lacks it.
-const listingLag = 2 * time.Minute
-
 // reconcileNode reconciles n's pool with the ENIs EC2 listed for it and the
 // trunk associations known (by branch ENI ID). n.op must be held
 // exclusively. Problems with single ENIs are reported in the result's
 // Conflicts.
+//
+// EC2 is eventually consistent, and one listing proves nothing by its
+// absences:
+//   - an ENI the Manager deleted in the last settleWindow is ignored: the
+//     listing shows the past;
+//   - an association made moments before is listed late, the ENI showing
+//     as an available interface meanwhile: one that a live pod names and
+//     that is tagged with this trunk was associated (a pod is only given an
+//     associated ENI), so it is kept, on the VLAN of its tag; and an
+//     available one whose deletion EC2 refuses as in use is adopted the
+//     same way;
+//   - an ENI the pool holds that the listing lacks is kept when the Manager
+//     made it in the last settleWindow, or when the previous listing had
+//     it: only two listings in a row lacking it make the pool forget it;
+//   - likewise a live pod is reported Missing only when two listings in a
+//     row lacked its ENI, and never for an ENI EC2 gave the Manager in the
+//     last settleWindow;
+//   - an ENI it adopts that no live pod names may be one deleted moments
+//     before: it is not reused until a listing confirmAfter later shows it
+//     again (see confirm).
 func (m *Manager) reconcileNode(ctx context.Context, n *node, nis []types.NetworkInterface, assocs map[string]types.TrunkInterfaceAssociation,
 	pods []eni.LivePod, complete bool, listedAt time.Time) eni.ReconcileResult {
 	info, pool, _, _ := n.state()
+	named := make(map[string]eni.PodRef, len(pods))
+	for _, lp := range pods {
+		if lp.ENIID != "" {
+			named[lp.ENIID] = lp.Pod
+		}
+	}
 	var found []eni.Branch
-	var stale, problems []string
+	var stale []types.NetworkInterface
+	var problems []string
+	listed := make(map[string]bool, len(nis))
 	for _, ni := range nis {
 		id := aws.ToString(ni.NetworkInterfaceId)
-		if ni.InterfaceType == types.NetworkInterfaceTypeTrunk || id == info.TrunkENIID {
+		if ni.InterfaceType == types.NetworkInterfaceTypeTrunk || id == info.TrunkENIID || m.recent.wasDeleted(id) {
 			continue
 		}
-		if ni.Status == types.NetworkInterfaceStatusAvailable {
-			if !m.isInflight(id) {
-				stale = append(stale, id)
-			}
-			continue
-		}
+		listed[id] = true
 		a, associated := assocs[id]
-		trunkID, _ := tagValue(ni.TagSet, TagTrunkENIID)
-		if associated {
-			trunkID = aws.ToString(a.TrunkInterfaceId)
+		if ni.Status == types.NetworkInterfaceStatusAvailable {
+			_, claimed := named[id]
+			if tag, _ := tagValue(ni.TagSet, TagTrunkENIID); !claimed || tag != info.TrunkENIID {
+				if !m.isInflight(id) {
+					stale = append(stale, ni)
+				}
+				continue
+			}
+			associated = false // listed late: the VLAN is its tag's
 		}
-		if trunkID != info.TrunkENIID {
-			continue // on another trunk: not this node's to manage
+		b, ok, problem := m.branchOn(ni, a, associated, info)
+		if problem != "" {
+			problems = append(problems, problem)
 		}
-		vs, _ := tagValue(ni.TagSet, TagVLANID)
-		vlan, err := strconv.Atoi(vs)
-		if associated {
-			// The association is EC2's own record; the tag only a copy.
-			vlan, err = int(aws.ToInt32(a.VlanId)), nil
+		if ok {
+			found = append(found, b)
 		}
-		if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
-			problems = append(problems, fmt.Sprintf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN))
-			continue
-		}
-		var gids []string
-		for _, g := range ni.Groups {
-			gids = append(gids, aws.ToString(g.GroupId))
-		}
-		groups, err := eni.ParseGroupSet(gids...)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("branch ENI %s: %v; left alone", id, err))
-			continue
-		}
-		subnet := aws.ToString(ni.SubnetId)
-		m.mu.Lock()
-		cidr := m.subnets[subnet]
-		m.mu.Unlock()
-		b, err := branchFromEC2(ni, vlan, cidr)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%v; left alone", err))
-			continue
-		}
-		b.AssociationID = aws.ToString(a.AssociationId)
-		found = append(found, eni.Branch{ENI: b, Groups: groups, Subnet: subnet})
 	}
-	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt,
-		MadeAfter: listedAt.Add(-listingLag)})
 	if complete {
-		for _, id := range stale {
-			if err := m.deleteENI(ctx, id, PriorityBackground); err != nil && ErrorCode(err) != "InvalidNetworkInterface.InUse" {
+		for _, ni := range stale {
+			id := aws.ToString(ni.NetworkInterfaceId)
+			err := m.deleteENI(ctx, id, PriorityBackground)
+			switch {
+			case err == nil:
+			case ErrorCode(err) == "InvalidNetworkInterface.InUse":
+				// Associated after all, its association not listed yet.
+				if b, ok, _ := m.branchOn(ni, types.TrunkInterfaceAssociation{}, false, info); ok {
+					found = append(found, b)
+				}
+			default:
 				problems = append(problems, fmt.Sprintf("branch ENI %s, created but never associated: %v; garbage collection will delete it", id, err))
 			}
 		}
 	}
+
+	// What the pool holds and this listing lacks, it keeps unless the
+	// previous listing lacked it too.
+	inFound := make(map[string]bool, len(found))
+	for _, b := range found {
+		inFound[b.ENI.ID] = true
+	}
+	unlisted := make(map[string]bool)
+	for _, e := range pool.Entries() {
+		id := e.Branch.ENI.ID
+		if id == "" || inFound[id] || e.State == eni.StateCreating {
+			continue
+		}
+		unlisted[id] = true
+		if !n.unlisted[id] {
+			found = append(found, e.Branch)
+			inFound[id] = true
+		}
+	}
+	for id := range named {
+		if !inFound[id] && !listed[id] {
+			unlisted[id] = true
+		}
+	}
+
+	res := pool.Reconcile(eni.ReconcileInput{Found: found, Pods: pods, Complete: complete, ListedAt: listedAt,
+		MadeAfter: listedAt.Add(-settleWindow), Unconfirmed: true})
+	if res.Adopted > 0 && pool.Unconfirmed() {
+		m.confirmLater(n)
+	}
+	enis := make(map[eni.PodRef]string, len(named))
+	for id, pod := range named {
+		enis[pod] = id
+	}
+	res.Missing = slices.DeleteFunc(res.Missing, func(pod eni.PodRef) bool {
+		id, ok := enis[pod]
+		return ok && !inFound[id] && !listed[id] && (!n.unlisted[id] || m.recent.young(id))
+	})
+	n.unlisted = unlisted
 	res.Conflicts = append(res.Conflicts, problems...)
 	for _, c := range res.Conflicts {
 		m.log.Warn("reconcile conflict", "node", info.InstanceID, "conflict", c)
 	}
 	return res
+}
+
+// branchOn builds the pool's view of a branch ENI on info's trunk from
+// EC2's description: the VLAN is the association's when associated is set,
+// else the ENI's VLAN tag. ok is false for an ENI on another trunk or one
+// whose description is unusable; problem then says why, unless it is on
+// another trunk (not this node's to manage).
+func (m *Manager) branchOn(ni types.NetworkInterface, a types.TrunkInterfaceAssociation, associated bool, info NodeInfo) (b eni.Branch, ok bool, problem string) {
+	id := aws.ToString(ni.NetworkInterfaceId)
+	trunkID, _ := tagValue(ni.TagSet, TagTrunkENIID)
+	if associated {
+		trunkID = aws.ToString(a.TrunkInterfaceId)
+	}
+	if trunkID != info.TrunkENIID {
+		return eni.Branch{}, false, ""
+	}
+	vs, _ := tagValue(ni.TagSet, TagVLANID)
+	vlan, err := strconv.Atoi(vs)
+	if associated {
+		// The association is EC2's own record; the tag only a copy.
+		vlan, err = int(aws.ToInt32(a.VlanId)), nil
+	}
+	if err != nil || vlan < podeni.MinVLAN || vlan > eni.MaxBranchVLAN {
+		return eni.Branch{}, false, fmt.Sprintf("branch ENI %s: tag %s=%q is not a VLAN ID from 1 to %d; left alone", id, TagVLANID, vs, eni.MaxBranchVLAN)
+	}
+	var gids []string
+	for _, g := range ni.Groups {
+		gids = append(gids, aws.ToString(g.GroupId))
+	}
+	groups, err := eni.ParseGroupSet(gids...)
+	if err != nil {
+		return eni.Branch{}, false, fmt.Sprintf("branch ENI %s: %v; left alone", id, err)
+	}
+	subnet := aws.ToString(ni.SubnetId)
+	m.mu.Lock()
+	cidr := m.subnets[subnet]
+	m.mu.Unlock()
+	pb, err := branchFromEC2(ni, vlan, cidr)
+	if err != nil {
+		return eni.Branch{}, false, fmt.Sprintf("%v; left alone", err)
+	}
+	pb.AssociationID = aws.ToString(a.AssociationId)
+	return eni.Branch{ENI: pb, Groups: groups, Subnet: subnet}, true, ""
 }
 
 // parallel runs fn(0..n-1) on at most Options.Workers goroutines.

@@ -29,7 +29,9 @@ const (
 )
 
 // TestScale restarts a Manager over 2,000 nodes × 50 branch ENIs against the
-// fake, with EC2's throttling and the latencies of ec2Latencies, and prints:
+// fake, with EC2's throttling, the latencies of ec2Latencies and EC2's
+// eventual consistency (which a rebuild of ENIs that all predate it, each
+// named by its pod, does not meet), and prints:
 //
 //	scale nodes=2000 enis=100000 heap_per_node_bytes=… goroutines=… rebuild_virtual_s=… calls=… throttled=…
 //
@@ -47,7 +49,7 @@ func TestScale(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		f := fake.New(fake.Options{CallLogSize: -1})
+		f := fake.New(fake.Options{CallLogSize: -1, Consistency: fake.EventualConsistency()})
 		const cluster = "scale"
 		want, pods := seedScale(t, f, cluster, nodes)
 		setLatencies(f)

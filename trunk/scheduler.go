@@ -122,6 +122,9 @@ func (m *Manager) requeue(ns []*node, at time.Time) {
 }
 
 func (m *Manager) maintain(ctx context.Context, n *node) {
+	if due := m.takeConfirms(n, time.Now()); len(due) > 0 {
+		m.confirm(ctx, due)
+	}
 	_, p, _, _ := n.state()
 	var next time.Time
 	if p != nil && n.op.RLock(ctx) == nil {
@@ -137,6 +140,9 @@ func (m *Manager) maintain(ctx context.Context, n *node) {
 	}
 	m.smu.Lock()
 	n.running = false
+	if c := n.confirmAt; !c.IsZero() && (next.IsZero() || c.Before(next)) {
+		next = c
+	}
 	if r := n.rerun; !r.IsZero() {
 		n.rerun = time.Time{}
 		if next.IsZero() || r.Before(next) {

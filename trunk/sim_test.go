@@ -31,10 +31,11 @@ import (
 // does to a Manager, in the spirit of FoundationDB's simulation testing. For
 // each seed, one pseudo-random generator draws a schedule of steps, run in
 // a testing/synctest bubble (virtual time) against package fake with
-// throttling, internal errors, lost responses, latency, attachments that
-// take a while and resources that Describe calls show only after a lag
-// (rates and delays drawn per seed). A third of the steps start at the same
-// instant as the next one:
+// throttling, internal errors, lost responses and latency (rates drawn per
+// seed), and EC2's eventual consistency as the fake models it
+// (simConsistency: new IDs unknown for a moment, attachments "attaching",
+// associations and deletions listed late), kept until the end. A third of
+// the steps start at the same instant as the next one:
 //
 //   - nodes added (m5/c5/r5, which trunk), t-family nodes (which cannot),
 //     node objects whose instance EC2 never knew, and nodes removed (their
@@ -74,15 +75,24 @@ import (
 //     VLANs are distinct, removed nodes left nothing behind, and every live
 //     node that can trunk has an attached trunk.
 //
-// What a seed reproduces: the schedule (each step's kind, arguments and
-// virtual start time), the Manager's options and the fake's configuration
-// and seed. What it does not: goroutine interleaving within the bubble,
-// hence which EC2 calls the fake's probabilistic faults and latency draws
-// hit, and so the outcome of each call. The checks hold for every
-// interleaving, but a failure that needs a rare one may not come back on
-// replay: PODSG_SIM_REPEAT runs a seed many times side by side, and the
-// failure's steps and the ENI's history point at the scenario, which then
-// becomes a deterministic regression test (as each one found so far has).
+// What a seed reproduces, exactly: the schedule (each step's kind,
+// arguments and virtual start time, so the step counts of the summary
+// line), the Manager's options and the fake's configuration and seed. The
+// schedule's generator is used by the main goroutine only and never
+// consumes draws that depend on call outcomes (a pod reconciler draws its
+// patience from the pod and its attempt). What it does not reproduce: the
+// outcome of each call. The fake draws latency, faults and lags from its
+// seed and the request, but a request's identity includes its ClientToken,
+// which carries a per-Manager random epoch (so that no two Managers ever
+// share a token), retries wait the SDK's randomly jittered back-off, and
+// goroutines that run at the same virtual instant interleave freely (which
+// takes the last token of a bucket, the warm ENI, the next VLAN). The
+// checks hold for every interleaving, but a failure that needs a rare one
+// may not come back on replay: PODSG_SIM_REPEAT runs a seed many times side
+// by side, and the failure's steps and the ENI's history (the Manager's
+// association, disassociation and deletion calls on it, with their
+// outcomes) point at the scenario, which then becomes a deterministic
+// regression test (as each one found so far has).
 // A panic in one of the Manager's own goroutines (Run's workers) ends the
 // test binary with its stack; run with -v to see which seeds were running.
 //
@@ -212,6 +222,7 @@ type sPod struct {
 	groups    eni.GroupSet
 	live      bool
 	acquiring bool
+	acquires  int    // Acquire loops started for it
 	eniID     string // from the annotation; "" while pending
 	vlan      int
 }
@@ -274,13 +285,15 @@ type sim struct {
 	step  int
 	steps int
 	log   []string
+
+	ghosts []string // deleted ENIs EC2 still listed at the end
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
 	rng := rand.New(rand.NewPCG(seed, 0x73696d))
 	s := &sim{t: t, seed: seed, rng: rng, counts: map[string]int{}, inflight: map[int]simOp{}, history: map[string][]string{}}
-	attach := time.Duration(rng.IntN(3000)) * time.Millisecond
-	s.f = fake.New(fake.Options{Seed: seed, CallLogSize: -1, AttachDelay: attach})
+	cons, slow := simConsistency(rng)
+	s.f = fake.New(fake.Options{Seed: seed, CallLogSize: -1, Consistency: cons})
 	s.led = newLedger(s)
 	vpc := s.f.AddVPC("10.0.0.0/16")
 	s.subnet = s.f.AddSubnet(vpc, "10.0.0.0/17", "")
@@ -291,13 +304,10 @@ func newSim(t *testing.T, seed uint64) *sim {
 	s.groups = []eni.GroupSet{eni.MustGroupSet(ids[0]), eni.MustGroupSet(ids[1]), eni.MustGroupSet(ids[0], ids[1]), eni.MustGroupSet(ids[2])}
 	s.types = []string{"m5.large", "c5.large", "r5.large", "m5.xlarge"}
 
-	// The fake: latency, creation lag, and background faults whose rates
-	// the seed picks.
+	// The fake: latency and background faults whose rates the seed picks.
 	s.f.SetLatency("", fake.Latency{Base: time.Duration(5+rng.IntN(40)) * time.Millisecond, Jitter: 50 * time.Millisecond})
 	s.f.SetLatency(fake.ActionCreateNetworkInterface, fake.Latency{Base: 100 * time.Millisecond, Jitter: 400 * time.Millisecond})
 	s.f.SetLatency(fake.ActionAttachNetworkInterface, fake.Latency{Base: 200 * time.Millisecond, Jitter: 800 * time.Millisecond})
-	lag := []time.Duration{0, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}[rng.IntN(4)]
-	s.f.SetVisibilityDelay(lag)
 	throttle, internal, lost := rng.Float64()*0.2, rng.Float64()*0.05, rng.Float64()*0.05
 	for _, a := range simActions {
 		if throttle > 0 {
@@ -330,9 +340,25 @@ func newSim(t *testing.T, seed uint64) *sim {
 		s.opts.MaxInFlightStarts = 1 + rng.IntN(4)
 	}
 	s.cloud, s.cloudStop = context.WithCancel(s.t.Context())
-	s.logf("seed %d: creation lag %v, attach delay %v, faults throttle=%.3f internal=%.3f lost=%.3f, workers %d, in-flight starts %d, GC every %v, policy %d",
-		seed, lag, attach, throttle, internal, lost, s.opts.Workers, s.opts.MaxInFlightStarts, s.opts.GCInterval, pi)
+	s.logf("seed %d: consistency lags ×%d, faults throttle=%.3f internal=%.3f lost=%.3f, workers %d, in-flight starts %d, GC every %v, policy %d",
+		seed, slow, throttle, internal, lost, s.opts.Workers, s.opts.MaxInFlightStarts, s.opts.GCInterval, pi)
 	return s
+}
+
+// simConsistency draws a seed's eventual consistency: EC2's as the fake
+// models it (fake.EventualConsistency), with the mean of every lag
+// multiplied by slow, 3 for a third of the seeds (1 otherwise); the cap of
+// five minutes stays.
+func simConsistency(rng *rand.Rand) (fake.Consistency, int) {
+	c := fake.EventualConsistency()
+	slow := 1
+	if rng.IntN(3) == 0 {
+		slow = 3
+	}
+	for _, d := range []*fake.Delay{&c.Create, &c.Launch, &c.Attach, &c.Associate, &c.Detach, &c.Delete} {
+		d.Mean *= time.Duration(slow)
+	}
+	return c, slow
 }
 
 // simActions are the actions whose calls get background faults.
@@ -839,10 +865,14 @@ func (s *sim) acquire(p *sPod) {
 		return
 	}
 	p.acquiring = true
+	p.acquires++
+	// Whether, and how, this pod reconciler gives up is drawn from the pod
+	// and its attempt, not from the schedule's generator: how often a pod
+	// is resynced depends on call outcomes, and the schedule must not.
+	rng := rand.New(rand.NewPCG(s.seed, uint64(p.seq)<<16|uint64(p.acquires)))
 	s.cmu.Unlock()
 	ctl := s.ctl
-	rng := rand.New(rand.NewPCG(s.seed, uint64(p.seq)))
-	impatient := s.rng.IntN(5) == 0 // gives up on each attempt after a moment
+	impatient := rng.IntN(5) == 0 // gives up on each attempt after a moment
 	s.goOp(ctl, "acquire "+p.ref.Name, func(ctx context.Context) {
 		defer func() {
 			s.cmu.Lock()
@@ -905,7 +935,7 @@ func (s *sim) annotate(ctl *simCtl, p *sPod, res trunk.Result) {
 	p.eniID, p.vlan = id, res.Branch.ENI.VLANID
 	s.cmu.Unlock()
 	if why := s.led.gone(id); why != "" {
-		s.fail("pod %s given ENI %s, which was %s", p.ref.Name, id, why)
+		s.fail("pod %s given ENI %s, which was %s; its history:%s", p.ref.Name, id, why, s.story(id))
 	}
 	s.count("acquire_ok", 1)
 }
@@ -1182,7 +1212,7 @@ func (s *sim) check() {
 			return
 		}
 		if a, ok := s.led.association(p.eniID); !ok {
-			s.fail("live pod %s's ENI %s has no association EC2 made", p.ref.Name, p.eniID)
+			s.fail("live pod %s's ENI %s has no association EC2 made; its history:%s", p.ref.Name, p.eniID, s.story(p.eniID))
 			return
 		} else if a.vlan != p.vlan || s.led.instanceOf(a.trunk) != p.node.id {
 			s.fail("live pod %s's annotation says VLAN %d on node %s; EC2 associated ENI %s on VLAN %d with trunk %s of %s",
@@ -1228,7 +1258,6 @@ func (s *sim) check() {
 // checks EC2 against the pools and the cluster.
 func (s *sim) end() {
 	s.f.ClearFaults()
-	s.f.SetVisibilityDelay(0)
 	s.startRun()
 	s.waitOps(s.ctl, simOpTimeout+simStuck)
 	for _, n := range s.liveNodes(simHealthy) {
@@ -1293,6 +1322,9 @@ func (s *sim) end() {
 	}
 	s.checkEC2()
 	s.f.SetThrottling(true)
+	if !s.failed() {
+		s.awaitGone(s.ghosts)
+	}
 }
 
 // waitQuiet waits until no pool is creating or deleting an ENI (idle warm
@@ -1340,6 +1372,18 @@ func (s *sim) checkEC2() {
 		}
 		all = append(all, page.NetworkInterfaces...)
 	}
+	// EC2 lists a deleted ENI for a while (eventual consistency): one the
+	// ledger saw deleted is checked apart, and must vanish within the
+	// longest lag.
+	var ghosts []string
+	all = slices.DeleteFunc(all, func(ni types.NetworkInterface) bool {
+		id := aws.ToString(ni.NetworkInterfaceId)
+		if _, held := states[id]; !held && s.led.gone(id) == "deleted" {
+			ghosts = append(ghosts, id)
+			return true
+		}
+		return false
+	})
 	byID := map[string]types.NetworkInterface{}
 	for _, ni := range all {
 		id := aws.ToString(ni.NetworkInterfaceId)
@@ -1356,7 +1400,8 @@ func (s *sim) checkEC2() {
 		}
 		e, ok := states[id]
 		if !ok {
-			s.fail("EC2 holds branch ENI %s (%s) that no pool holds", id, ni.Status)
+			s.fail("EC2 holds branch ENI %s (%s, node %s, VLAN %s) that no pool holds (ledger: %q); its history:%s", id, ni.Status,
+				tagOf(ni.TagSet, trunk.TagInstanceID), tagOf(ni.TagSet, trunk.TagVLANID), s.led.gone(id), s.story(id))
 			return
 		}
 		if e.State != eni.StateInUse && e.State != eni.StateCooling && e.State != eni.StateWarm {
@@ -1476,6 +1521,33 @@ func (s *sim) checkEC2() {
 		}
 	}
 	s.count("branch_enis_at_end", len(states))
+	s.ghosts = ghosts
+}
+
+// awaitGone waits until EC2 no longer lists the deleted ENIs ids, at most
+// fake.ConsistencyMaxLag.
+func (s *sim) awaitGone(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	deadline := time.Now().Add(fake.ConsistencyMaxLag)
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 200)] // EC2's bound on filter values
+		out, err := s.f.DescribeNetworkInterfaces(s.cloud, &ec2.DescribeNetworkInterfacesInput{
+			Filters: []types.Filter{{Name: aws.String("network-interface-id"), Values: batch}}})
+		switch {
+		case err != nil:
+			s.fail("listing deleted ENIs: %v", err)
+			return
+		case len(out.NetworkInterfaces) == 0:
+			ids = ids[len(batch):]
+		case time.Now().After(deadline):
+			s.fail("EC2 still lists ENI %s %v after it was deleted", aws.ToString(out.NetworkInterfaces[0].NetworkInterfaceId), fake.ConsistencyMaxLag)
+			return
+		default:
+			time.Sleep(time.Second)
+		}
+	}
 }
 
 // sleepCtx waits d or until ctx ends.
@@ -1575,9 +1647,16 @@ func (l *ledger) terminated(instanceID string) {
 
 func (l *ledger) AssociateTrunkInterface(ctx context.Context, in *ec2.AssociateTrunkInterfaceInput, o ...func(*ec2.Options)) (*ec2.AssociateTrunkInterfaceOutput, error) {
 	out, err := l.EC2.AssociateTrunkInterface(ctx, in, o...)
-	if err == nil && out.InterfaceAssociation != nil {
+	l.s.note(aws.ToString(in.BranchInterfaceId), "AssociateTrunkInterface VLAN %d: %v", aws.ToInt32(in.VlanId), outcome(err))
+	switch {
+	case err == nil && out.InterfaceAssociation != nil:
 		l.mu.Lock()
 		l.record(*out.InterfaceAssociation)
+		l.mu.Unlock()
+	case applied(err):
+		// Made, its answer lost: its ID is learnt when a listing shows it.
+		l.mu.Lock()
+		l.record(types.TrunkInterfaceAssociation{BranchInterfaceId: in.BranchInterfaceId, TrunkInterfaceId: in.TrunkInterfaceId, VlanId: in.VlanId})
 		l.mu.Unlock()
 	}
 	return out, err
@@ -1600,6 +1679,9 @@ func (l *ledger) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disasso
 	branch := l.byAssoc[aws.ToString(in.AssociationId)]
 	l.mu.Unlock()
 	out, err := l.EC2.DisassociateTrunkInterface(ctx, in, o...)
+	if branch != "" {
+		l.s.note(branch, "DisassociateTrunkInterface %s: %v", aws.ToString(in.AssociationId), outcome(err))
+	}
 	if applied(err) && branch != "" {
 		l.mu.Lock()
 		if a, ok := l.assoc[branch]; ok && a.id == aws.ToString(in.AssociationId) {
@@ -1613,10 +1695,23 @@ func (l *ledger) DisassociateTrunkInterface(ctx context.Context, in *ec2.Disasso
 
 func (l *ledger) DeleteNetworkInterface(ctx context.Context, in *ec2.DeleteNetworkInterfaceInput, o ...func(*ec2.Options)) (*ec2.DeleteNetworkInterfaceOutput, error) {
 	out, err := l.EC2.DeleteNetworkInterface(ctx, in, o...)
+	id := aws.ToString(in.NetworkInterfaceId)
+	l.s.note(id, "DeleteNetworkInterface: %v", outcome(err))
 	if applied(err) {
-		l.lost(aws.ToString(in.NetworkInterfaceId), "deleted")
+		l.lost(id, "deleted")
 	}
 	return out, err
+}
+
+// outcome renders a call's error for an ENI's history.
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if c := trunk.ErrorCode(err); c != "" {
+		return c
+	}
+	return err.Error()
 }
 
 func (l *ledger) AttachNetworkInterface(ctx context.Context, in *ec2.AttachNetworkInterfaceInput, o ...func(*ec2.Options)) (*ec2.AttachNetworkInterfaceOutput, error) {

@@ -55,6 +55,50 @@ func branchENIs(t *testing.T, f *fake.EC2) map[string]types.NetworkInterface {
 	return out
 }
 
+// settledBranchENIs waits, up to fake.ConsistencyMaxLag, until EC2 lists
+// want branch ENIs, each associated with a trunk, and returns them: an
+// eventually consistent listing shows a new ENI, and then its association,
+// only after a while.
+func settledBranchENIs(t *testing.T, f *fake.EC2, want int) map[string]types.NetworkInterface {
+	t.Helper()
+	deadline := time.Now().Add(fake.ConsistencyMaxLag)
+	for {
+		enis := branchENIs(t, f)
+		inUse := 0
+		for _, ni := range enis {
+			if ni.Status == types.NetworkInterfaceStatusInUse {
+				inUse++
+			}
+		}
+		if len(enis) == want && inUse == want {
+			return enis
+		}
+		require.True(t, time.Now().Before(deadline), "EC2 lists %d branch ENIs, %d in use, %v after; want %d in use",
+			len(enis), inUse, fake.ConsistencyMaxLag, want)
+		time.Sleep(time.Second)
+	}
+}
+
+// branchENIsSettled returns the branch ENIs EC2 lists once deletions have
+// propagated: it waits, up to fake.ConsistencyMaxLag, until the listing
+// holds only ENIs that keep is true for (an eventually consistent listing
+// shows a deleted ENI for a while), and returns the last listing either way.
+func branchENIsSettled(t *testing.T, f *fake.EC2, keep func(id string) bool) map[string]types.NetworkInterface {
+	t.Helper()
+	deadline := time.Now().Add(fake.ConsistencyMaxLag)
+	for {
+		enis := branchENIs(t, f)
+		extra := false
+		for id := range enis {
+			extra = extra || !keep(id)
+		}
+		if !extra || !time.Now().Before(deadline) {
+			return enis
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func seedTutorial(t *testing.T) (*fake.EC2, fake.Tutorial) {
 	t.Helper()
 	f := fake.New()
@@ -63,13 +107,15 @@ func seedTutorial(t *testing.T) (*fake.EC2, fake.Tutorial) {
 	return f, tut
 }
 
-// TestTutorial replays the EKS tutorial: five m5.large nodes hold 45 pods
-// with the policy's group; the 46th waits until a pod is deleted and its ENI
-// has cooled down.
+// TestTutorial replays the EKS tutorial against an eventually consistent
+// EC2 (fake.EventualConsistency): five m5.large nodes get their trunks and
+// hold 45 pods with the policy's group; the 46th waits until a pod is
+// deleted and its ENI has cooled down.
 func TestTutorial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		f, tut := seedTutorial(t)
+		f.SetConsistency(fake.EventualConsistency())
 		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName})
 		require.NoError(t, err)
 		defer run(t, m)()
@@ -85,8 +131,8 @@ func TestTutorial(t *testing.T) {
 			require.Equal(t, res.Branch.ENI, b[0])
 			held[i] = node
 		}
-		enis := branchENIs(t, f)
-		require.Len(t, enis, 45)
+		// EC2 lists what was done once it has propagated.
+		enis := settledBranchENIs(t, f, 45)
 		for id, ni := range enis {
 			require.Len(t, ni.Groups, 1, id)
 			require.Equal(t, tut.PodSecurityGroupID, aws.ToString(ni.Groups[0].GroupId))
@@ -108,6 +154,7 @@ func TestTutorial(t *testing.T) {
 		require.Equal(t, before, f.AllCounts(), "a warm ENI costs no EC2 call")
 		require.Contains(t, enis, res.Branch.ENI.ID)
 		require.Equal(t, 45, m.Metrics().Pools.InUse)
+		require.Positive(t, m.Metrics().NotFoundRetries, "EC2 did not know some new IDs at first")
 	})
 }
 
@@ -178,7 +225,7 @@ func TestAssociationFailureRollsBack(t *testing.T) {
 // EnsureNode creates.
 func TestTrunkCreation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := fake.New(fake.Options{AttachDelay: 3 * time.Second})
+		f := fake.New(fake.Options{Consistency: fake.Consistency{Attach: fake.Fixed(3 * time.Second)}})
 		vpc := f.AddVPC("10.0.0.0/16")
 		subnet := f.AddSubnet(vpc, "10.0.0.0/20", "")
 		sg := f.AddSecurityGroup(vpc, "nodes")

@@ -26,6 +26,9 @@
 //	-region     region the fake pretends to be (default us-west-2)
 //	-throttle   EC2's token-bucket throttling (default true)
 //	-latency    delay added to every call, e.g. 50ms (default 0)
+//	-eventual   EC2's eventual consistency (fake.EventualConsistency): new IDs
+//	            unknown for a moment, Describe calls lagging behind changes
+//	            (default false: strongly consistent)
 //	-seed       seed of IDs and other pseudo-random choices (default: the fake's)
 //	-grace      how long shutdown waits for requests in flight (default 10s)
 //	-v          log every request at debug level
@@ -73,6 +76,7 @@ type config struct {
 	region   string
 	throttle bool
 	latency  time.Duration
+	eventual bool
 	seed     uint64
 	grace    time.Duration
 	verbose  bool
@@ -87,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.region, "region", fake.DefaultRegion, "region the fake pretends to be")
 	fs.BoolVar(&c.throttle, "throttle", true, "throttle with EC2's token buckets (RequestLimitExceeded, HTTP 503)")
 	fs.DurationVar(&c.latency, "latency", 0, "delay added to every call")
+	fs.BoolVar(&c.eventual, "eventual", false, "EC2's eventual consistency: new IDs unknown for a moment, Describe calls lagging behind changes")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed of IDs and pseudo-random choices (0: the fake's default)")
 	fs.DurationVar(&c.grace, "grace", 10*time.Second, "how long shutdown waits for requests in flight")
 	fs.BoolVar(&c.verbose, "v", false, "log every request")
@@ -118,12 +123,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	f := fake.New(fake.Options{
+	o := fake.Options{
 		Region:            c.region,
 		Seed:              c.seed,
 		DisableThrottling: !c.throttle,
 		Logger:            logger,
-	})
+	}
+	if c.eventual {
+		o.Consistency = fake.EventualConsistency()
+	}
+	f := fake.New(o)
 	if c.latency > 0 {
 		f.SetLatency("", fake.Latency{Base: c.latency})
 	}
@@ -154,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("write the banner: %w", err)
 	}
 	logger.Info("serving EC2", "endpoint", b.Endpoint, "region", b.Region, "scenario", c.scenario,
-		"operations", len(srv.Operations()), "throttle", c.throttle)
+		"operations", len(srv.Operations()), "throttle", c.throttle, "eventual", c.eventual)
 
 	<-ctx.Done()
 	logger.Info("shutting down", "grace", c.grace)

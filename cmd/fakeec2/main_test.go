@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,6 +100,7 @@ func TestFakeEC2Run(t *testing.T) {
 	}{
 		{"tutorial", []string{"-throttle=false", "-latency", "1ms"}, true},
 		{"empty", []string{"-scenario", "empty", "-region", "eu-west-1", "-seed", "7"}, false},
+		{"eventual", []string{"-scenario", "empty", "-region", "eu-west-1", "-eventual", "-throttle=false"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -116,6 +118,16 @@ func TestFakeEC2Run(t *testing.T) {
 				vpcs, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 				require.NoError(t, err)
 				require.Empty(t, vpcs.Vpcs)
+				// A new VPC is known at once, unless EC2 is eventually
+				// consistent.
+				vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+				require.NoError(t, err)
+				_, err = c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{aws.ToString(vpc.Vpc.VpcId)}})
+				if slices.Contains(tt.args, "-eventual") {
+					require.Equal(t, fake.CodeVpcNotFound, fake.ErrorCode(err))
+				} else {
+					require.NoError(t, err)
+				}
 			}
 			go func() { _, _ = io.Copy(io.Discard, r) }()
 			cancel()

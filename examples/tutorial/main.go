@@ -16,7 +16,16 @@
 // resolution fails while a pod IP still answers; cleanup, after which EC2
 // holds no branch ENI. Then the tutorial's troubleshooting cases: the 46th pod
 // of five m5.large nodes stays Pending, and a policy naming a group that does
-// not exist leaves its pod stuck with InvalidSecurityGroupID.NotFound.
+// not exist leaves its pod stuck with InvalidSecurityGroupID.NotFound. What
+// it prints of EC2 it reads back from EC2 and checks.
+//
+// # Eventual consistency
+//
+// EC2 is eventually consistent, and the tutorial behaves as EC2 asks of its
+// clients: a call naming an ID created a moment ago is retried while EC2
+// answers NotFound, it waits for instances to run, and it polls listings
+// until they show what it just did. -eventual gives the embedded fake EC2's
+// lags (fake.EventualConsistency), which adds seconds of waiting.
 //
 // # Cool-down
 //
@@ -78,6 +87,10 @@ type options struct {
 	CoolDown time.Duration
 	// SkipTroubleshooting leaves out the troubleshooting cases.
 	SkipTroubleshooting bool
+	// Eventual gives the embedded fake EC2's eventual consistency
+	// (fake.EventualConsistency): new IDs unknown for a moment, Describe
+	// calls lagging behind changes.
+	Eventual bool
 }
 
 func main() {
@@ -88,6 +101,7 @@ func main() {
 	fs.BoolVar(&o.Wait, "wait", false, "wait out the branch ENIs' real cool-down at cleanup instead of draining the nodes' pools")
 	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs (less than %v is raised to %v)", eni.MinCoolDown, eni.MinCoolDown))
 	fs.BoolVar(&o.SkipTroubleshooting, "skip-troubleshooting", false, "leave out the troubleshooting cases")
+	fs.BoolVar(&o.Eventual, "eventual", false, "give the embedded fake EC2's eventual consistency: fresh IDs unknown for a moment, listings lagging (adds seconds of waiting)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./examples/tutorial [flags]\n\nReplays the EKS tutorial \"Security groups for pods\" on the embedded fake EC2.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -118,7 +132,14 @@ func newClient(ctx context.Context, o options) (ec2API, string, error) {
 		if region == "" {
 			region = fake.DefaultRegion
 		}
-		return fake.New(fake.Options{Region: region}), region, nil
+		fo := fake.Options{Region: region}
+		if o.Eventual {
+			fo.Consistency = fake.EventualConsistency()
+		}
+		return fake.New(fo), region, nil
+	}
+	if o.Eventual {
+		return nil, "", fmt.Errorf("-eventual applies to the embedded fake EC2; an -endpoint has the consistency it has (cmd/fakeec2 -eventual)")
 	}
 	u, err := url.Parse(o.Endpoint)
 	if err != nil || u.Scheme == "" || u.Host == "" {

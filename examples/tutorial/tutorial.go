@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -61,15 +63,20 @@ type tutorial struct {
 	m      *trunk.Manager
 	index  *selector.Index
 	pods   []*pod
-	// template is the pod template of my-deployment.
+	// template is the pod template of my-deployment, and svc the Service in
+	// front of it.
 	template corev1.PodTemplateSpec
+	svc      *corev1.Service
+	// namespaces are the namespaces of the simulated cluster.
+	namespaces map[string]bool
 }
 
 // run plays the tutorial, writing what a person would see to out.
 func run(ctx context.Context, out io.Writer, client ec2API, o options) error {
 	// The cool-down the pools apply: the default for 0, at least 30 s.
 	o.CoolDown = eni.EffectiveCoolDown(o.CoolDown)
-	t := &tutorial{p: printer{out}, opts: o, client: client, index: selector.NewIndex(selector.Options{})}
+	t := &tutorial{p: printer{out}, opts: o, client: client, index: selector.NewIndex(selector.Options{}),
+		namespaces: map[string]bool{"default": true, "kube-system": true}}
 	start := time.Now()
 	where := "the embedded fake EC2"
 	if o.Endpoint != "" {
@@ -146,7 +153,6 @@ func (w *world) sortedSubnets() []string {
 func (t *tutorial) step1(ctx context.Context) error {
 	t.p.step("Step 1", "enable pod ENIs; every node gets a trunk ENI")
 	t.p.cmd("kubectl set env daemonset aws-node -n kube-system ENABLE_POD_ENI=true")
-	t.p.f("daemonset.apps/aws-node env updated\n")
 	infos := make([]trunk.NodeInfo, len(t.w.Nodes))
 	for i, n := range t.w.Nodes {
 		info, err := t.m.EnsureNode(ctx, n.InstanceID)
@@ -155,16 +161,25 @@ func (t *tutorial) step1(ctx context.Context) error {
 		}
 		infos[i] = info
 	}
+	status, err := t.nodeStatus(ctx, infos)
+	if err != nil {
+		return fmt.Errorf("step 1: %w", err)
+	}
 	t.p.cmd("kubectl get nodes -o wide -l vpc.amazonaws.com/has-trunk-attached=true")
 	tw := tabwriter.NewWriter(t.p.w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tINTERNAL-IP\tINSTANCE-ID\tINSTANCE-TYPE\tTRUNK-ENI\tvpc.amazonaws.com/pod-eni")
 	for i, n := range t.w.Nodes {
-		fmt.Fprintf(tw, "%s\tReady\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.PrivateIP, n.InstanceID, infos[i].InstanceType, infos[i].TrunkENIID, infos[i].BranchLimit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, status[i], n.PrivateIP, n.InstanceID, infos[i].InstanceType, infos[i].TrunkENIID, infos[i].BranchLimit)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	trunks, err := t.countENIs(ctx, trunk.TrunkDescription)
+	for i, s := range status {
+		if s != "Ready" {
+			return fmt.Errorf("step 1: node %s is %s", t.w.Nodes[i].Name, s)
+		}
+	}
+	trunks, err := t.awaitENIs(ctx, trunk.TrunkDescription, len(t.w.Nodes))
 	if err != nil {
 		return err
 	}
@@ -172,10 +187,66 @@ func (t *tutorial) step1(ctx context.Context) error {
 	return nil
 }
 
+// nodeStatus is each node's STATUS as the simulated cluster derives it from
+// EC2: Ready when its instance is running and its trunk ENI attached, as
+// EC2's Describe calls show them once the changes have propagated (the
+// manager has just attached the trunks); NotReady otherwise.
+func (t *tutorial) nodeStatus(ctx context.Context, infos []trunk.NodeInfo) ([]string, error) {
+	ids, trunks := make([]string, len(t.w.Nodes)), make([]string, len(infos))
+	for i, n := range t.w.Nodes {
+		ids[i], trunks[i] = n.InstanceID, infos[i].TrunkENIID
+	}
+	status := make([]string, len(ids))
+	err := waitFor(ctx, "the nodes' instances running with their trunk ENIs attached", func() (bool, error) {
+		insts, err := t.client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		if err != nil {
+			return false, err
+		}
+		running := map[string]bool{}
+		for _, r := range insts.Reservations {
+			for _, in := range r.Instances {
+				running[aws.ToString(in.InstanceId)] = in.State != nil && in.State.Name == types.InstanceStateNameRunning
+			}
+		}
+		var enis *ec2.DescribeNetworkInterfacesOutput
+		err = settle(ctx, func() (err error) {
+			enis, err = t.client.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: trunks})
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		attached := map[string]string{} // trunk → instance it is attached to
+		for _, e := range enis.NetworkInterfaces {
+			if a := e.Attachment; a != nil && a.Status == types.AttachmentStatusAttached {
+				attached[aws.ToString(e.NetworkInterfaceId)] = aws.ToString(a.InstanceId)
+			}
+		}
+		all := true
+		for i, id := range ids {
+			status[i] = "NotReady"
+			if running[id] && attached[trunks[i]] == id {
+				status[i] = "Ready"
+			} else {
+				all = false
+			}
+		}
+		return all, nil
+	})
+	if err != nil && !errors.Is(err, errNotSettled) {
+		return nil, err
+	}
+	return status, nil
+}
+
 // step2 creates the namespace and applies the policy, validated first.
 func (t *tutorial) step2(context.Context) error {
 	t.p.step("Step 2", "create the namespace and apply the SecurityGroupPolicy")
 	t.p.cmd("kubectl create namespace my-namespace")
+	if t.namespaces["my-namespace"] {
+		return errors.New("step 2: namespace my-namespace exists already")
+	}
+	t.namespaces["my-namespace"] = true
 	t.p.f("namespace/my-namespace created\n")
 	manifest := strings.ReplaceAll(policyYAML, placeholder, t.w.PodSG)
 	t.p.cmd("sed -i 's/%s/%s/' my-security-group-policy.yaml", placeholder, t.w.PodSG)
@@ -190,8 +261,11 @@ func (t *tutorial) step2(context.Context) error {
 		return fmt.Errorf("step 2: %w", err)
 	}
 	t.p.cmd("kubectl apply -f my-security-group-policy.yaml")
-	t.p.f("securitygrouppolicy.vpcresources.k8s.aws/%s created (validated: podSelector role=my-role, groupIds [%s])\n",
-		p.Name, strings.Join(p.Spec.SecurityGroups.Groups, " "))
+	if !t.namespaces[p.Namespace] {
+		return fmt.Errorf("step 2: namespaces %q not found", p.Namespace)
+	}
+	t.p.f("securitygrouppolicy.vpcresources.k8s.aws/%s created (validated: podSelector %s, groupIds [%s])\n",
+		p.Name, metav1.FormatLabelSelector(p.Spec.PodSelector), strings.Join(p.Spec.SecurityGroups.Groups, " "))
 	return nil
 }
 
@@ -203,7 +277,12 @@ func (t *tutorial) step3(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("step 3: %w", err)
 	}
-	t.template = dep.Spec.Template
+	t.template, t.svc = dep.Spec.Template, svc
+	for _, ns := range []string{dep.Namespace, svc.Namespace} {
+		if !t.namespaces[ns] {
+			return fmt.Errorf("step 3: namespaces %q not found", ns)
+		}
+	}
 	t.p.f("deployment.apps/%s created\nservice/%s created\n", dep.Name, svc.Name)
 	if err := t.scale(ctx, int(aws.ToInt32(dep.Spec.Replicas))); err != nil {
 		return err
@@ -218,13 +297,90 @@ func (t *tutorial) step3(ctx context.Context) error {
 	if _, err := podeni.Parse(first.result.Annotation); err != nil {
 		return fmt.Errorf("step 3: the annotation the CNI would read: %w", err)
 	}
-	enis, err := t.countENIs(ctx, trunk.BranchDescription)
+	enis, err := t.checkBranches(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("step 3: %w", err)
 	}
-	t.p.f("EC2 holds %d branch ENIs (description %s), each in pod security group %s, associated with its node's trunk on its VLAN.\n",
+	t.p.f("EC2 holds %d branch ENIs (description %s), each only in pod security group %s and associated with its node's trunk on its pod's VLAN.\n",
 		enis, trunk.BranchDescription, t.w.PodSG)
 	return nil
+}
+
+// checkBranches reads the branch ENIs back from EC2 and checks what step 3
+// says of them: one per running pod, in the pod security group alone, and
+// associated with the trunk of the pod's node on the pod's VLAN. It waits
+// for EC2's Describe calls to show the associations, which lag behind them,
+// and returns how many branch ENIs EC2 holds.
+func (t *tutorial) checkBranches(ctx context.Context) (int, error) {
+	trunks := map[string]string{} // instance → trunk ENI
+	for _, info := range t.m.Nodes() {
+		trunks[info.InstanceID] = info.TrunkENIID
+	}
+	var problem error
+	n := 0
+	look := func() error {
+		want := map[string]*pod{} // branch ENI → pod
+		for _, pd := range t.pods {
+			if pd.status == "Running" {
+				want[pd.result.Branch.ENI.ID] = pd
+			}
+		}
+		enis, err := t.listENIs(ctx, trunk.BranchDescription)
+		if err != nil {
+			return err
+		}
+		n = len(enis)
+		if len(enis) != len(want) {
+			return fmt.Errorf("EC2 lists %d branch ENIs for %d running pods", len(enis), len(want))
+		}
+		for _, e := range enis {
+			id := aws.ToString(e.NetworkInterfaceId)
+			pd := want[id]
+			switch {
+			case pd == nil:
+				return fmt.Errorf("EC2 lists branch ENI %s, which no pod holds", id)
+			case len(e.Groups) != 1 || aws.ToString(e.Groups[0].GroupId) != t.w.PodSG:
+				return fmt.Errorf("branch ENI %s of pod %s is not in pod security group %s alone", id, pd.ref, t.w.PodSG)
+			case e.InterfaceType != types.NetworkInterfaceTypeBranch:
+				return fmt.Errorf("branch ENI %s of pod %s is not associated with a trunk", id, pd.ref)
+			}
+		}
+		for _, nd := range t.w.Nodes {
+			out, err := t.client.DescribeTrunkInterfaceAssociations(ctx, &ec2.DescribeTrunkInterfaceAssociationsInput{
+				Filters: []types.Filter{{Name: aws.String("trunk-interface-association.trunk-interface-id"), Values: []string{trunks[nd.InstanceID]}}}})
+			if err != nil {
+				return err
+			}
+			for _, a := range out.InterfaceAssociations {
+				id := aws.ToString(a.BranchInterfaceId)
+				pd := want[id]
+				if pd == nil || pd.node.InstanceID != nd.InstanceID || int(aws.ToInt32(a.VlanId)) != pd.result.Branch.ENI.VLANID {
+					return fmt.Errorf("the trunk of node %s associates branch ENI %s on VLAN %d, which no pod of the node holds on that VLAN",
+						nd.Name, id, aws.ToInt32(a.VlanId))
+				}
+				delete(want, id)
+			}
+		}
+		if len(want) > 0 {
+			return fmt.Errorf("%d branch ENIs are in no trunk association", len(want))
+		}
+		return nil
+	}
+	err := waitFor(ctx, "the branch ENIs associated as the pods need", func() (bool, error) {
+		problem = look()
+		var ae interface{ ErrorCode() string }
+		if errors.As(problem, &ae) {
+			return false, problem // EC2 refused the listing: stop
+		}
+		return problem == nil, nil
+	})
+	if errors.Is(err, errNotSettled) && problem != nil {
+		return 0, problem
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func readApplication() (*appsv1.Deployment, *corev1.Service, error) {
@@ -280,6 +436,26 @@ func (t *tutorial) step5(ctx context.Context) error {
 			return fmt.Errorf("step 5: revoking %s: %w", id, err)
 		}
 		t.p.f("{ \"Return\": %t }\n", aws.ToBool(out.Return))
+		if !aws.ToBool(out.Return) {
+			return fmt.Errorf("step 5: revoking %s returned false", id)
+		}
+	}
+	// curl reads the groups' rules back from EC2, whose listing shows a
+	// revocation only once it has propagated: wait for that.
+	err := waitFor(ctx, "EC2 no longer listing the revoked DNS rules", func() (bool, error) {
+		for _, id := range []string{t.w.DNSTCPRule, t.w.DNSUDPRule} {
+			_, err := t.client.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{SecurityGroupRuleIds: []string{id}})
+			if err == nil {
+				return false, nil // still listed
+			}
+			if trunk.ErrorCode(err) != "InvalidSecurityGroupRuleId.NotFound" {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("step 5: %w", err)
 	}
 	return nil
 }
@@ -294,19 +470,40 @@ func (t *tutorial) step6(ctx context.Context) error {
 }
 
 // curl decides whether "curl target" from the first pod works. target is
-// "my-app" (resolved through CoreDNS, then one of the Service's pods) or a
-// pod IP.
+// "my-app" (resolved through CoreDNS to the Service, whose traffic goes to
+// any of the running pods its selector picks, so every one of them must
+// answer) or a pod IP.
 func (t *tutorial) curl(ctx context.Context, target string, wantOK bool) error {
 	from := t.pods[0]
-	to := t.pods[1]
+	var to []*pod
+	if target == t.svc.Name {
+		sel := labels.SelectorFromSet(t.svc.Spec.Selector)
+		for _, pd := range t.pods {
+			if pd.status == "Running" && pd.ref.Namespace == t.svc.Namespace && sel.Matches(labels.Set(pd.labels)) {
+				to = append(to, pd)
+			}
+		}
+		if len(to) == 0 {
+			return fmt.Errorf("curl %s: the Service's selector %s picks no running pod", target, sel)
+		}
+	} else {
+		for _, pd := range t.pods {
+			if pd.status == "Running" && pd.result.Branch.ENI.PrivateIP.String() == target {
+				to = append(to, pd)
+			}
+		}
+		if len(to) != 1 {
+			return fmt.Errorf("curl %s: %d running pods have that address", target, len(to))
+		}
+	}
 	t.p.cmd("kubectl exec -it -n my-namespace %s -- curl %s", from.ref.Name, target)
 	groups, _, err := preflight.LoadGroups(ctx, t.client, []string{t.w.ClusterSG, t.w.NodeSG, t.w.PodSG})
 	if err != nil {
 		return fmt.Errorf("reading the security groups: %w", err)
 	}
-	src := preflight.Endpoint{Groups: []string{t.w.PodSG}, Prefix: host(from.result.Branch.ENI.PrivateIP)}
+	src := preflight.Endpoint{Groups: from.result.Branch.Groups.IDs(), Prefix: host(from.result.Branch.ENI.PrivateIP)}
 	ok := true
-	if target == "my-app" {
+	if target == t.svc.Name {
 		dns := t.w.Nodes[0]
 		coreDNS := preflight.Endpoint{Groups: []string{t.w.ClusterSG, t.w.NodeSG}, Prefix: host(netip.MustParseAddr(dns.PrivateIP))}
 		for _, proto := range []preflight.Protocol{preflight.UDP, preflight.TCP} {
@@ -318,17 +515,21 @@ func (t *tutorial) curl(ctx context.Context, target string, wantOK bool) error {
 			ok = ok && v.Allowed
 		}
 		if !ok {
-			t.p.f("curl: (6) Could not resolve host: my-app\n")
-			return expect(wantOK, false, "curl my-app")
+			t.p.f("curl: (6) Could not resolve host: %s\n", target)
+			return expect(wantOK, false, "curl "+target)
 		}
+		t.p.f("  # Service %s selects %s: %d running pods\n", t.svc.Name, labels.SelectorFromSet(t.svc.Spec.Selector), len(to))
 	}
-	dst := preflight.Endpoint{Groups: []string{t.w.PodSG}, Prefix: host(to.result.Branch.ENI.PrivateIP)}
-	v, err := groups.Evaluate(preflight.Flow{From: src, To: dst, Protocol: preflight.TCP, Port: 80})
-	if err != nil {
-		return err
+	for _, pd := range to {
+		dst := preflight.Endpoint{Groups: pd.result.Branch.Groups.IDs(), Prefix: host(pd.result.Branch.ENI.PrivateIP)}
+		v, err := groups.Evaluate(preflight.Flow{From: src, To: dst, Protocol: preflight.TCP, Port: 80})
+		if err != nil {
+			return err
+		}
+		t.p.f("  # HTTP tcp/80 to pod %s (%s, branch ENI %s): %s\n", pd.ref.Name, pd.result.Branch.ENI.PrivateIP, pd.result.Branch.ENI.ID, verdict(v))
+		ok = ok && v.Allowed
 	}
-	t.p.f("  # HTTP tcp/80 to pod %s (%s, branch ENI %s): %s\n", to.ref.Name, to.result.Branch.ENI.PrivateIP, to.result.Branch.ENI.ID, verdict(v))
-	if !v.Allowed {
+	if !ok {
 		t.p.f("curl: (28) Failed to connect to %s port 80: Connection timed out\n", target)
 		return expect(wantOK, false, "curl "+target)
 	}
@@ -371,26 +572,37 @@ func verdict(v preflight.Verdict) string {
 func (t *tutorial) step7(ctx context.Context) error {
 	t.p.step("Step 7", "clean up")
 	t.p.cmd("kubectl delete namespace my-namespace")
-	for _, pd := range t.pods {
+	if !t.namespaces["my-namespace"] {
+		return errors.New("step 7: namespace my-namespace not found")
+	}
+	t.pods = slices.DeleteFunc(t.pods, func(pd *pod) bool {
+		if pd.ref.Namespace != "my-namespace" {
+			return false
+		}
 		if pd.node != nil {
 			t.m.Release(pd.node.InstanceID, pd.ref)
 		}
-	}
-	t.pods = nil
+		return true
+	})
+	delete(t.namespaces, "my-namespace")
 	t.p.f("namespace \"my-namespace\" deleted\n")
 	st := t.m.Metrics().Pools
 	t.p.f("branch ENIs cooling down: %d (cool-down %v, so that ARP caches forget the pods' addresses)\n", st.Cooling, t.opts.CoolDown)
 
 	t.p.cmd("aws ec2 revoke-security-group-ingress --group-id %s --security-group-rule-ids %s", t.w.PodSG, t.w.PodSelfRule)
-	if _, err := t.client.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
-		GroupId: aws.String(t.w.PodSG), SecurityGroupRuleIds: []string{t.w.PodSelfRule}}); err != nil {
+	out, err := t.client.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{
+		GroupId: aws.String(t.w.PodSG), SecurityGroupRuleIds: []string{t.w.PodSelfRule}})
+	if err != nil {
 		return fmt.Errorf("step 7: %w", err)
 	}
-	t.p.f("{ \"Return\": true }\n")
+	t.p.f("{ \"Return\": %t }\n", aws.ToBool(out.Return))
+	if !aws.ToBool(out.Return) {
+		return fmt.Errorf("step 7: revoking %s returned false", t.w.PodSelfRule)
+	}
 
 	if t.opts.Wait {
 		t.p.cmd("sleep %v  # the cool-down", t.opts.CoolDown)
-		if err := t.waitNoBranches(ctx, 2*t.opts.CoolDown+time.Minute); err != nil {
+		if err := sleep(ctx, t.opts.CoolDown); err != nil {
 			return fmt.Errorf("step 7: %w", err)
 		}
 	} else {
@@ -401,49 +613,28 @@ func (t *tutorial) step7(ctx context.Context) error {
 			}
 		}
 	}
-	n, err := t.countENIs(ctx, trunk.BranchDescription)
-	if err != nil {
-		return err
-	}
+	n, err := t.awaitENIs(ctx, trunk.BranchDescription, 0)
 	t.p.cmd("aws ec2 describe-network-interfaces --filters Name=description,Values=%s Name=vpc-id,Values=%s --query 'length(NetworkInterfaces)'", trunk.BranchDescription, t.w.VPCID)
 	t.p.f("%d\n", n)
-	if n != 0 {
-		return fmt.Errorf("step 7: EC2 still holds %d branch ENIs after the cleanup", n)
+	if err != nil {
+		return fmt.Errorf("step 7: EC2 still holds branch ENIs after the cleanup: %w", err)
 	}
 	t.p.cmd("aws ec2 delete-security-group --group-id %s", t.w.PodSG)
-	if _, err := t.client.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(t.w.PodSG)}); err != nil {
+	del, err := t.client.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(t.w.PodSG)})
+	if err != nil {
 		return fmt.Errorf("step 7: deleting the pod security group: %w", err)
 	}
-	t.p.f("{ \"Return\": true, \"GroupId\": %q }\n", t.w.PodSG)
-	t.p.f("EC2 holds no branch ENI, and the pod security group is gone.\n")
+	t.p.f("{ \"Return\": %t, \"GroupId\": %q }\n", aws.ToBool(del.Return), aws.ToString(del.GroupId))
+	if !aws.ToBool(del.Return) || aws.ToString(del.GroupId) != t.w.PodSG {
+		return fmt.Errorf("step 7: deleting %s returned %t for %s", t.w.PodSG, aws.ToBool(del.Return), aws.ToString(del.GroupId))
+	}
+	t.p.f("EC2 holds no branch ENI, and it deleted the pod security group.\n")
 	return nil
 }
 
-// waitNoBranches polls EC2 until it holds no branch ENI.
-func (t *tutorial) waitNoBranches(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		n, err := t.countENIs(ctx, trunk.BranchDescription)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d branch ENIs remain after %v: %w", n, limit, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-// countENIs counts the ENIs of the tutorial's VPC with a description,
+// listENIs lists the ENIs of the tutorial's VPC with a description,
 // following pages.
-func (t *tutorial) countENIs(ctx context.Context, description string) (int, error) {
+func (t *tutorial) listENIs(ctx context.Context, description string) ([]types.NetworkInterface, error) {
 	p := ec2.NewDescribeNetworkInterfacesPaginator(t.client, &ec2.DescribeNetworkInterfacesInput{
 		Filters: []types.Filter{
 			{Name: aws.String("description"), Values: []string{description}},
@@ -451,13 +642,30 @@ func (t *tutorial) countENIs(ctx context.Context, description string) (int, erro
 		},
 		MaxResults: aws.Int32(1000),
 	})
-	n := 0
+	var out []types.NetworkInterface
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("listing %s ENIs: %w", description, err)
+			return nil, fmt.Errorf("listing %s ENIs: %w", description, err)
 		}
-		n += len(page.NetworkInterfaces)
+		out = append(out, page.NetworkInterfaces...)
+	}
+	return out, nil
+}
+
+// awaitENIs returns how many ENIs with a description the VPC holds, once
+// EC2's listing shows want of them: a listing lags behind the creations and
+// deletions that just happened, so one look proves nothing. It fails when
+// the listing never shows want.
+func (t *tutorial) awaitENIs(ctx context.Context, description string, want int) (int, error) {
+	n := 0
+	err := waitFor(ctx, fmt.Sprintf("EC2 listing %d %s ENIs", want, description), func() (bool, error) {
+		enis, err := t.listENIs(ctx, description)
+		n = len(enis)
+		return n == want, err
+	})
+	if err != nil {
+		return n, fmt.Errorf("%w (it lists %d)", err, n)
 	}
 	return n, nil
 }
@@ -560,10 +768,11 @@ func podSuffix(i int) string {
 }
 
 // printPods prints the pods like kubectl get pods -o wide, with the branch
-// ENI and VLAN of each.
+// ENI and VLAN of each. The simulated cluster restarts no container, so the
+// RESTARTS column is left out rather than printed as a constant.
 func (t *tutorial) printPods() error {
 	tw := tabwriter.NewWriter(t.p.w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tRESTARTS\tIP\tNODE\tBRANCH-ENI\tVLAN")
+	fmt.Fprintln(tw, "NAME\tREADY\tSTATUS\tIP\tNODE\tBRANCH-ENI\tVLAN")
 	for _, pd := range t.pods {
 		ip, nodeName, id, vlan := "<none>", "<none>", "<none>", "<none>"
 		ready := "0/1"
@@ -574,7 +783,7 @@ func (t *tutorial) printPods() error {
 			b := pd.result.Branch.ENI
 			ip, id, vlan, ready = b.PrivateIP.String(), b.ID, fmt.Sprint(b.VLANID), "1/1"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t0\t%s\t%s\t%s\t%s\n", pd.ref.Name, ready, pd.status, ip, nodeName, id, vlan)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pd.ref.Name, ready, pd.status, ip, nodeName, id, vlan)
 	}
 	return tw.Flush()
 }
@@ -601,17 +810,30 @@ func (t *tutorial) troubleCapacity(ctx context.Context) error {
 	last := t.pods[len(t.pods)-1]
 	t.p.cmd("kubectl describe pod %s -n my-namespace | grep -A1 Events", last.ref.Name)
 	t.p.f("Events:\n  %s\n", last.event)
-	t.p.f("# %d nodes x %d branch ENIs (m5.large) = %d pods with security groups; the 46th waits until a pod is deleted and its ENI has cooled down.\n",
-		len(t.w.Nodes), t.capacity(&t.w.Nodes[0]), len(t.w.Nodes)*t.capacity(&t.w.Nodes[0]))
-	if counts["Running"] != 45 || last.status != "Pending" {
-		return fmt.Errorf("troubleshooting: %d pods running and the last %s, where the tutorial says 45 and Pending", counts["Running"], last.status)
+	total, byType := 0, map[string]int{}
+	for i := range t.w.Nodes {
+		total += t.capacity(&t.w.Nodes[i])
 	}
+	for _, info := range t.m.Nodes() {
+		byType[info.InstanceType]++
+	}
+	if counts["Running"] != total || last.status != "Pending" {
+		return fmt.Errorf("troubleshooting: %d pods running and the last %s, where the nodes' capacity is %d and the last must be Pending",
+			counts["Running"], last.status, total)
+	}
+	var kinds []string
+	for typ, n := range byType {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, typ))
+	}
+	slices.Sort(kinds)
+	t.p.f("# %s nodes advertise %d vpc.amazonaws.com/pod-eni in all, and %d pods hold one each: the 46th fits on no node and stays Pending.\n",
+		strings.Join(kinds, ", "), total, counts["Running"])
 	t.p.cmd("kubectl scale deployment my-deployment -n my-namespace --replicas=4")
 	before := t.m.Metrics().Pools.Cooling
 	if err := t.scale(ctx, 4); err != nil {
 		return err
 	}
-	t.p.f("deployment.apps/my-deployment scaled (%d branch ENIs cool down, then are deleted)\n", t.m.Metrics().Pools.Cooling-before)
+	t.p.f("deployment.apps/my-deployment scaled (%d more branch ENIs cooling down)\n", t.m.Metrics().Pools.Cooling-before)
 	return nil
 }
 

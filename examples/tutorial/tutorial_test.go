@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/eni"
@@ -22,12 +27,13 @@ var keyLines = []string{
 	`^ip-192-168-\d+-\d+\.us-west-2\.compute\.internal +Ready +192\.168\.\d+\.\d+ +i-[0-9a-f]{17} +m5\.large +eni-[0-9a-f]{17} +9$`,
 	`^EC2 holds 5 trunk ENIs`,
 	`^securitygrouppolicy\.vpcresources\.k8s\.aws/my-security-group-policy created \(validated`,
-	`^NAME +READY +STATUS +RESTARTS +IP +NODE +BRANCH-ENI +VLAN$`,
-	`^my-deployment-5df6f7687b-4fbjm +1/1 +Running +0 +192\.168\.(3[2-9]|[4-9]\d|1[0-2]\d)\.\d+ +ip-192-168-\S+ +eni-[0-9a-f]{17} +\d+$`,
+	`^NAME +READY +STATUS +IP +NODE +BRANCH-ENI +VLAN$`,
+	`^my-deployment-5df6f7687b-4fbjm +1/1 +Running +192\.168\.(3[2-9]|[4-9]\d|1[0-2]\d)\.\d+ +ip-192-168-\S+ +eni-[0-9a-f]{17} +\d+$`,
 	`^\[\{"eniId":"eni-[0-9a-f]{17}","ifAddress":"02:[0-9a-f:]{14}","privateIp":"192\.168\.\d+\.\d+","ipv6Addr":"","vlanId":\d+,"subnetCidr":"192\.168\.\d+\.0/19"`,
-	`^EC2 holds 4 branch ENIs`,
+	`^EC2 holds 4 branch ENIs .*, each only in pod security group sg-\w+ and associated with its node's trunk`,
 	`^  # DNS udp/53 to CoreDNS .*: allowed .*ingress by sg-\w+ ingress udp 53-53 from sg-\w+\)$`,
 	`^  # DNS tcp/53 to CoreDNS .*: allowed .*ingress by sg-\w+ ingress tcp 53-53 from sg-\w+\)$`,
+	`^  # Service my-app selects app=my-app: 4 running pods$`,
 	`^  # HTTP tcp/80 to pod .*: allowed .*ingress by (sg-\w+) ingress tcp 80-80 from (sg-\w+)\)$`,
 	`^<!DOCTYPE html> <html> <head> <title>Welcome to nginx!</title>`,
 	`^\$ aws ec2 revoke-security-group-ingress --group-id sg-\w+ --security-group-rule-ids sgr-\w+$`,
@@ -46,7 +52,8 @@ var troubleLines = []string{
 	`^ +1 Pending$`,
 	`^ +45 Running$`,
 	`Warning  FailedScheduling  0/5 nodes are available: 5 Insufficient vpc\.amazonaws\.com/pod-eni\.$`,
-	`^deployment\.apps/my-deployment scaled \(41 branch ENIs cool down`,
+	`^# 5 m5\.large nodes advertise 45 vpc\.amazonaws\.com/pod-eni in all, and 45 pods hold one each: the 46th fits on no node and stays Pending\.$`,
+	`^deployment\.apps/my-deployment scaled \(41 more branch ENIs cooling down\)$`,
 }
 
 // cleanupLines are the key lines of step 7.
@@ -54,7 +61,7 @@ var cleanupLines = []string{
 	`^== Step 7: clean up$`,
 	`^0$`,
 	`^\{ "Return": true, "GroupId": "sg-\w+" \}$`,
-	`^EC2 holds no branch ENI, and the pod security group is gone\.$`,
+	`^EC2 holds no branch ENI, and it deleted the pod security group\.$`,
 }
 
 // checkKeyLines requires every key line, in order, with or without the
@@ -94,6 +101,22 @@ func TestTutorial(t *testing.T) {
 	})
 }
 
+// TestTutorialEventual runs the tutorial as go run -eventual does: against
+// an eventually consistent EC2 (fake.EventualConsistency), where new IDs are
+// unknown for a moment and listings lag behind. Its output is the same.
+func TestTutorialEventual(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		o := options{Region: fake.DefaultRegion, Eventual: true}
+		client, _, err := newClient(t.Context(), o)
+		require.NoError(t, err)
+		require.NoError(t, run(t.Context(), &out, client, o))
+		checkKeyLines(t, out.String(), true)
+		f := client.(*fake.EC2)
+		require.Positive(t, f.Count(fake.ActionAssociateTrunkInterface).Errors, "EC2 did not know some new ENIs at first")
+	})
+}
+
 // TestTutorialWaitsCoolDown runs the tutorial with -wait in a synctest
 // bubble: the branch ENIs are deleted by the manager once their cool-down
 // has passed (in virtual time), not by draining.
@@ -117,6 +140,8 @@ func TestTutorialRefusesRealEC2(t *testing.T) {
 	require.ErrorContains(t, err, "allow-listed")
 	_, _, err = newClient(t.Context(), options{Endpoint: "127.0.0.1:8080"})
 	require.ErrorContains(t, err, "want a URL")
+	_, _, err = newClient(t.Context(), options{Endpoint: "http://127.0.0.1:8080", Eventual: true})
+	require.ErrorContains(t, err, "-eventual applies to the embedded fake")
 }
 
 // TestTutorialOverHTTP runs the tutorial with the SDK's EC2 client against
@@ -131,4 +156,56 @@ func TestTutorialOverHTTP(t *testing.T) {
 	require.NoError(t, run(t.Context(), &out, client, options{Endpoint: ts.URL, Region: fake.DefaultRegion, SkipTroubleshooting: true}))
 	checkKeyLines(t, out.String(), false)
 	require.Contains(t, out.String(), "on EC2 at "+ts.URL)
+}
+
+// TestBuildWorldEventuallyConsistent builds the tutorial's world against an
+// eventually consistent EC2: the calls that name a VPC, subnet or group
+// created a moment ago meet NotFound and retry, and the nodes are running
+// when buildWorld returns.
+func TestBuildWorldEventuallyConsistent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		f := fake.New(fake.Options{Consistency: fake.EventualConsistency()})
+		w, err := buildWorld(ctx, f, fake.DefaultRegion)
+		require.NoError(t, err)
+		require.Positive(t, f.Count(fake.ActionCreateSubnet).Errors, "CreateSubnet met the VPC before it propagated")
+		require.Positive(t, f.Count(fake.ActionDescribeInstances).Calls, "the nodes were waited for")
+		ids := make([]string, len(w.Nodes))
+		for i, n := range w.Nodes {
+			ids[i] = n.InstanceID
+		}
+		out, err := f.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		require.NoError(t, err)
+		for _, r := range out.Reservations {
+			for _, in := range r.Instances {
+				require.Equal(t, types.InstanceStateNameRunning, in.State.Name)
+			}
+		}
+	})
+}
+
+// TestAwaitENIs checks that the tutorial reports what EC2 lists once the
+// listing has caught up, and fails when it never does.
+func TestAwaitENIs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		f := fake.New(fake.Options{DisableThrottling: true, Consistency: fake.Consistency{Create: fake.Fixed(3 * time.Second)}})
+		vpc := f.AddVPC("10.0.0.0/16")
+		subnet := f.AddSubnet(vpc, "10.0.0.0/24", "")
+		tut := &tutorial{client: f, w: &world{VPCID: vpc}}
+		for i := range 3 {
+			_, err := f.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet),
+				Description: aws.String("d"), ClientToken: aws.String(fmt.Sprint(i))})
+			require.NoError(t, err)
+		}
+		enis, err := tut.listENIs(ctx, "d")
+		require.NoError(t, err)
+		require.Empty(t, enis, "one look right after the creations shows none of them")
+		n, err := tut.awaitENIs(ctx, "d", 3)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		_, err = tut.awaitENIs(ctx, "d", 4)
+		require.ErrorIs(t, err, errNotSettled)
+		require.ErrorContains(t, err, "it lists 3")
+	})
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -22,6 +25,7 @@ type ec2API interface {
 	CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, optFns ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error)
 	AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2.AuthorizeSecurityGroupIngressInput, optFns ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 	RevokeSecurityGroupIngress(ctx context.Context, in *ec2.RevokeSecurityGroupIngressInput, optFns ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupIngressOutput, error)
+	DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupRulesOutput, error)
 	DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurityGroupInput, optFns ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error)
 	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, optFns ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
 }
@@ -57,12 +61,76 @@ const (
 	vpcCIDR      = "192.168.0.0/16"
 )
 
+// EC2 is eventually consistent: an ID it has just handed out may be unknown
+// to the next call for a while, and Describe calls lag behind changes. EC2's
+// advice is to retry "starting with a couple of seconds of wait time, and
+// increasing gradually up to five minutes" (EC2 Developer Guide, "Eventual
+// consistency in the Amazon EC2 API"). The tutorial starts lower, as most
+// lags are short, and doubles up to that bound.
+const (
+	settleFirstWait = 250 * time.Millisecond
+	settleMaxWait   = 10 * time.Second
+	settleLimit     = 5 * time.Minute
+)
+
+// settle runs fn until it does not fail with a NotFound error: what fn names
+// was created a moment ago and EC2 does not know it everywhere yet. Any
+// other outcome is returned as it is.
+func settle(ctx context.Context, fn func() error) error {
+	wait, deadline := settleFirstWait, time.Now().Add(settleLimit)
+	for {
+		err := fn()
+		if !strings.HasSuffix(trunk.ErrorCode(err), ".NotFound") || time.Now().After(deadline) {
+			return err
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, settleMaxWait)
+	}
+}
+
+// waitFor polls done until it reports true, with settle's back-off, and
+// fails after settleLimit: EC2's Describe calls show a change only once it
+// has propagated, so one look is not enough.
+func waitFor(ctx context.Context, what string, done func() (bool, error)) error {
+	wait, deadline := settleFirstWait, time.Now().Add(settleLimit)
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w after %v", what, errNotSettled, settleLimit)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		wait = min(2*wait, settleMaxWait)
+	}
+}
+
+// errNotSettled is matched by waitFor's error when time ran out.
+var errNotSettled = errors.New("still not the case")
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // buildWorld creates the tutorial's starting point through the EC2 API, so
 // that the same steps run against the embedded fake and against any EC2
 // endpoint: a VPC with three private subnets, the cluster security group
 // (with the DNS rules the tutorial adds for the pod group), the node group's
 // group, the pod security group with its self rule for port 80, and five
-// m5.large nodes.
+// m5.large nodes, running. Each call that names something just created
+// retries while EC2 does not know it yet (settle).
 func buildWorld(ctx context.Context, client ec2API, region string) (*world, error) {
 	w := &world{Subnets: map[string]string{}}
 	tags := func(rt types.ResourceType, name string) []types.TagSpecification {
@@ -80,8 +148,12 @@ func buildWorld(ctx context.Context, client ec2API, region string) (*world, erro
 	var subnets []string
 	for i, zone := range []string{"a", "b", "c"} {
 		cidr := fmt.Sprintf("192.168.%d.0/19", 32*(i+1))
-		out, err := client.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr),
-			AvailabilityZone: aws.String(region + zone), TagSpecifications: tags(types.ResourceTypeSubnet, "eksctl-my-cluster-cluster/SubnetPrivate"+zone)})
+		var out *ec2.CreateSubnetOutput
+		err := settle(ctx, func() (err error) {
+			out, err = client.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr),
+				AvailabilityZone: aws.String(region + zone), TagSpecifications: tags(types.ResourceTypeSubnet, "eksctl-my-cluster-cluster/SubnetPrivate"+zone)})
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("creating subnet %s: %w", cidr, err)
 		}
@@ -90,8 +162,12 @@ func buildWorld(ctx context.Context, client ec2API, region string) (*world, erro
 		subnets = append(subnets, id)
 	}
 	group := func(name string) (string, error) {
-		out, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name),
-			Description: aws.String(name), VpcId: vpc.Vpc.VpcId})
+		var out *ec2.CreateSecurityGroupOutput
+		err := settle(ctx, func() (err error) {
+			out, err = client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name),
+				Description: aws.String(name), VpcId: vpc.Vpc.VpcId})
+			return err
+		})
 		if err != nil {
 			return "", fmt.Errorf("creating security group %s: %w", name, err)
 		}
@@ -111,8 +187,12 @@ func buildWorld(ctx context.Context, client ec2API, region string) (*world, erro
 		if proto != "-1" {
 			perm.FromPort, perm.ToPort = aws.Int32(port), aws.Int32(port)
 		}
-		out, err := client.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(groupID),
-			IpPermissions: []types.IpPermission{perm}})
+		var out *ec2.AuthorizeSecurityGroupIngressOutput
+		err := settle(ctx, func() (err error) {
+			out, err = client.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(groupID),
+				IpPermissions: []types.IpPermission{perm}})
+			return err
+		})
 		if err != nil {
 			return "", fmt.Errorf("authorizing %s %d from %s on %s: %w", proto, port, from, groupID, err)
 		}
@@ -143,13 +223,19 @@ func buildWorld(ctx context.Context, client ec2API, region string) (*world, erro
 			*s.id = id
 		}
 	}
+	var ids []string
 	for i := range nodeCount {
 		subnet := subnets[i%len(subnets)]
-		out, err := client.RunInstances(ctx, &ec2.RunInstancesInput{
-			ImageId: aws.String("ami-0eks0node0image0"), InstanceType: types.InstanceType(instanceType),
-			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: aws.String(subnet),
-			SecurityGroupIds:  []string{w.ClusterSG, w.NodeSG},
-			TagSpecifications: tags(types.ResourceTypeInstance, clusterName+"-my-nodegroup-Node"),
+		var out *ec2.RunInstancesOutput
+		err := settle(ctx, func() (err error) {
+			out, err = client.RunInstances(ctx, &ec2.RunInstancesInput{
+				ImageId: aws.String("ami-0eks0node0image0"), InstanceType: types.InstanceType(instanceType),
+				MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: aws.String(subnet),
+				SecurityGroupIds:  []string{w.ClusterSG, w.NodeSG},
+				TagSpecifications: tags(types.ResourceTypeInstance, clusterName+"-my-nodegroup-Node"),
+				ClientToken:       aws.String(fmt.Sprintf("%s-%s-node-%d", clusterName, w.VPCID, i)),
+			})
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("launching node %d: %w", i+1, err)
@@ -160,6 +246,15 @@ func buildWorld(ctx context.Context, client ec2API, region string) (*world, erro
 			InstanceID: aws.ToString(inst.InstanceId), PrivateIP: ip, SubnetID: subnet,
 			Name: nodeName(ip, region),
 		})
+		ids = append(ids, aws.ToString(inst.InstanceId))
+	}
+	// Instances start pending; a trunk ENI attaches only to a running one.
+	// The SDK's waiter retries InvalidInstanceID.NotFound too.
+	waiter := ec2.NewInstanceRunningWaiter(client, func(o *ec2.InstanceRunningWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Second, settleMaxWait
+	})
+	if err := waiter.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, settleLimit); err != nil {
+		return nil, fmt.Errorf("waiting for the nodes to run: %w", err)
 	}
 	return w, nil
 }

@@ -48,13 +48,6 @@ func (r ruleSpec) peer() string {
 	return r.refGroup
 }
 
-func (f *EC2) newGroup(vpcID, name, desc string, t tags) *secGroup {
-	g := &secGroup{meta: f.newMeta(prefixGroup, t), name: name, desc: desc, vpcID: vpcID}
-	f.st.groups[g.id] = g
-	f.addRule(g, true, ruleSpec{proto: "-1", from: -1, to: -1, cidr4: "0.0.0.0/0"})
-	return g
-}
-
 func (f *EC2) addRule(g *secGroup, egress bool, sp ruleSpec) *sgRule {
 	r := &sgRule{meta: f.newMeta(prefixRule, nil), groupID: g.id, egress: egress,
 		proto: sp.proto, from: sp.from, to: sp.to, cidr4: sp.cidr4, cidr6: sp.cidr6,
@@ -68,6 +61,8 @@ func (f *EC2) addRule(g *secGroup, egress bool, sp ruleSpec) *sgRule {
 	return r
 }
 
+// removeRule deletes a rule. Describe calls keep showing it until the
+// deletion propagates (Consistency.Delete).
 func (f *EC2) removeRule(r *sgRule) {
 	g := f.st.groups[r.groupID]
 	if g != nil {
@@ -75,183 +70,50 @@ func (f *EC2) removeRule(r *sgRule) {
 		g.egress = slices.DeleteFunc(g.egress, func(id string) bool { return id == r.id })
 	}
 	delete(f.st.rules, r.id)
+	f.ghostRule(r, f.lag(lagDelete, r.id))
 }
 
-func (f *EC2) deleteGroup(g *secGroup) {
-	if g == nil {
-		return
+func (f *EC2) ghostRule(r *sgRule, d time.Duration) {
+	if d > 0 && r.visible(f.now) {
+		r.goneAt = f.now.Add(d)
+		f.st.goneRules[r.id] = r
 	}
-	for _, id := range append(slices.Clone(g.ingress), g.egress...) {
-		delete(f.st.rules, id)
-	}
-	delete(f.st.groups, g.id)
 }
 
-// groupsOf validates the security groups given to a network interface or
-// instance in VPC vpcID: each must exist (InvalidSecurityGroupID.NotFound),
-// belong to the VPC, and there may be at most MaxGroupsPerENI of them. No
-// groups means the VPC's default group.
-func (f *EC2) groupsOf(ids []string, vpcID string) ([]string, error) {
-	ids = dedupe(ids)
-	if len(ids) == 0 {
-		if v := f.st.vpcs[vpcID]; v != nil {
-			return []string{v.defaultSG}, nil
-		}
+// shownRule returns the rule Describe calls show under id at now.
+func (f *EC2) shownRule(id string, now time.Time) *sgRule {
+	if r := f.st.rules[id]; r != nil && r.visible(now) {
+		return r
 	}
-	var missingIDs []string
-	for _, id := range ids {
-		if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
-			return nil, err
-		}
-		g := f.st.groups[id]
-		if g == nil {
-			missingIDs = append(missingIDs, id)
-			continue
-		}
-		if g.vpcID != vpcID {
-			return nil, apiError(CodeInvalidParameter,
-				"Security group %s and subnet belong to different networks.", id)
-		}
-	}
-	if len(missingIDs) > 0 {
-		return nil, notFound(CodeSecurityGroupIDNotFound, "securityGroup", missingIDs...)
-	}
-	if len(ids) > f.opts.MaxGroupsPerENI {
-		return nil, apiError(CodeSecurityGroupsPerInterface,
-			"The maximum number of security groups per interface has been reached (%d groups, quota %d).",
-			len(ids), f.opts.MaxGroupsPerENI)
-	}
-	return ids, nil
-}
-
-// lookupGroup finds a group by ID, or by name (in the only VPC holding a
-// group of that name) when the ID is empty. Unknown groups give
-// InvalidGroup.NotFound, as the security-group calls of EC2 answer.
-func (f *EC2) lookupGroup(id, name string) (*secGroup, error) {
-	if id != "" {
-		if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
-			return nil, err
-		}
-		g := f.st.groups[id]
-		if g == nil {
-			return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", id)
-		}
-		return g, nil
-	}
-	if name == "" {
-		return nil, missing("GroupId")
-	}
-	var found *secGroup
-	for _, gid := range sortedIDs(f.st.groups) {
-		g := f.st.groups[gid]
-		if g.name != name {
-			continue
-		}
-		if v := f.st.vpcs[g.vpcID]; found == nil || (v != nil && v.isDefault) {
-			found = g
-		}
-	}
-	if found == nil {
-		return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", name)
-	}
-	return found, nil
-}
-
-func (f *EC2) createGroup(vpcID, name, desc string, t tags, dryRun bool) (*secGroup, error) {
-	if name == "" {
-		return nil, missing("GroupName")
-	}
-	if desc == "" {
-		return nil, missing("GroupDescription")
-	}
-	if len(name) > 255 || len(desc) > 255 {
-		return nil, invalidValue("Group name and description must be at most 255 characters.")
-	}
-	if strings.HasPrefix(name, prefixGroup) {
-		return nil, invalidValue("Group names may not be in the format sg-*.")
-	}
-	if vpcID == "" {
-		for _, id := range sortedIDs(f.st.vpcs) {
-			if f.st.vpcs[id].isDefault {
-				vpcID = id
-			}
-		}
-		if vpcID == "" {
-			return nil, apiError(CodeVPCIDNotSpecified, "No default VPC for this user")
-		}
-	}
-	v, err := f.lookupVPC(vpcID)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range f.st.groups {
-		if g.vpcID == v.id && g.name == name {
-			return nil, apiError(CodeGroupDuplicate, "The security group '%s' already exists for VPC '%s'", name, v.id)
-		}
-	}
-	if dryRun {
-		return nil, dryRunError()
-	}
-	return f.newGroup(v.id, name, desc, t), nil
-}
-
-// CreateSecurityGroup creates a security group in a VPC (the default VPC when
-// VpcId is empty and one exists) with EC2's default outbound rule allowing
-// all traffic. Names are unique per VPC (InvalidGroup.Duplicate).
-func (f *EC2) CreateSecurityGroup(ctx context.Context, in *ec2.CreateSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.CreateSecurityGroupOutput, error) {
-	return call(ctx, f, ActionCreateSecurityGroup, in, true, func(in *ec2.CreateSecurityGroupInput) (*ec2.CreateSecurityGroupOutput, error) {
-		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSecurityGroup)
-		if err != nil {
-			return nil, err
-		}
-		g, err := f.createGroup(aws.ToString(in.VpcId), aws.ToString(in.GroupName), aws.ToString(in.Description), t, dry(in.DryRun))
-		if err != nil {
-			return nil, err
-		}
-		return &ec2.CreateSecurityGroupOutput{GroupId: aws.String(g.id), SecurityGroupArn: aws.String(f.groupARN(g.id)), Tags: g.tags.list()}, nil
-	})
-}
-
-func (f *EC2) groupARN(id string) string {
-	return fmt.Sprintf("arn:aws:ec2:%s:%s:security-group/%s", f.opts.Region, f.opts.AccountID, id)
-}
-
-// DeleteSecurityGroup deletes a security group by ID (or by name). A group
-// still used by a network interface, or referenced by a rule of another
-// group, cannot be deleted (DependencyViolation); nor can a VPC's default
-// group (CannotDelete).
-func (f *EC2) DeleteSecurityGroup(ctx context.Context, in *ec2.DeleteSecurityGroupInput, _ ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
-	return call(ctx, f, ActionDeleteSecurityGroup, in, true, func(in *ec2.DeleteSecurityGroupInput) (*ec2.DeleteSecurityGroupOutput, error) {
-		g, err := f.lookupGroup(aws.ToString(in.GroupId), aws.ToString(in.GroupName))
-		if err != nil {
-			return nil, err
-		}
-		if v := f.st.vpcs[g.vpcID]; v != nil && v.defaultSG == g.id {
-			return nil, apiError(CodeGroupCannotDelete, "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.id)
-		}
-		if err := f.groupInUse(g.id); err != nil {
-			return nil, err
-		}
-		if dry(in.DryRun) {
-			return nil, dryRunError()
-		}
-		f.deleteGroup(g)
-		return &ec2.DeleteSecurityGroupOutput{GroupId: aws.String(g.id), Return: aws.Bool(true)}, nil
-	})
-}
-
-func (f *EC2) groupInUse(id string) error {
-	for _, eid := range sortedIDs(f.st.enis) {
-		if slices.Contains(f.st.enis[eid].groups, id) {
-			return apiError(CodeDependencyViolation, "resource %s has a dependent object", id)
-		}
-	}
-	for _, r := range f.st.rules {
-		if r.refGroup == id && r.groupID != id {
-			return apiError(CodeDependencyViolation, "resource %s has a dependent object", id)
-		}
+	if r := f.st.goneRules[id]; r != nil && r.shown(now) {
+		return r
 	}
 	return nil
+}
+
+// shownRules returns the rules of g in one direction that Describe calls
+// show at now: those whose creation has propagated, in creation order, then
+// those deleted too recently for the deletion to have propagated.
+func (f *EC2) shownRules(g *secGroup, egress bool, now time.Time) []ruleSpec {
+	ids := g.ingress
+	if egress {
+		ids = g.egress
+	}
+	var out []ruleSpec
+	for _, id := range ids {
+		if r := f.shownRule(id, now); r != nil {
+			out = append(out, r.spec())
+		}
+	}
+	if len(f.st.goneRules) > 0 {
+		for _, id := range sortedIDs(f.st.goneRules) {
+			r := f.st.goneRules[id]
+			if r.groupID == g.id && r.egress == egress && r.shown(now) && !slices.Contains(ids, id) {
+				out = append(out, r.spec())
+			}
+		}
+	}
+	return out
 }
 
 // normProto normalizes an IP protocol as EC2 stores it.
@@ -459,9 +321,14 @@ func (f *EC2) AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2.Authoriz
 
 // revoke removes rules of g in one direction, by rule IDs or by
 // permissions (not both). By IDs, every ID must name a rule of g in that
-// direction (InvalidSecurityGroupRuleId.NotFound). By permissions, rules
-// that match are removed and the others are returned as unknown; when none
-// matches, the call fails with InvalidPermission.NotFound.
+// direction (InvalidSecurityGroupRuleId.NotFound), and nothing is revoked
+// otherwise. By permissions, as the SDK documents RevokeSecurityGroupIngress:
+// "For a non-default VPC, if the values you specify do not match the
+// existing rule's values, an InvalidPermission.NotFound client error is
+// returned, and no rules are revoked"; in a default VPC "no error is
+// returned, and the output describes the security group rules that were not
+// revoked" (the matching ones are). RevokeSecurityGroupEgress documents only
+// the default-VPC case; the fake refuses the same way in other VPCs.
 func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.IpPermission, dryRun bool) ([]types.RevokedSecurityGroupRule, []types.IpPermission, error) {
 	if len(ruleIDs) > 0 && len(perms) > 0 {
 		return nil, nil, apiError(CodeInvalidParameterCombination,
@@ -476,7 +343,7 @@ func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.I
 				return nil, nil, err
 			}
 			r := f.st.rules[id]
-			if r == nil || r.groupID != g.id || r.egress != egress {
+			if r == nil || !f.sees(&r.meta) || r.groupID != g.id || r.egress != egress {
 				missingIDs = append(missingIDs, id)
 				continue
 			}
@@ -508,7 +375,7 @@ func (f *EC2) revoke(g *secGroup, egress bool, ruleIDs []string, perms []types.I
 				}
 			}
 		}
-		if len(victims) == 0 {
+		if v := f.st.vpcs[g.vpcID]; len(unknown) > 0 && (v == nil || !v.isDefault) {
 			return nil, nil, apiError(CodePermissionNotFound, "The specified rule does not exist in this security group.")
 		}
 	}
@@ -630,206 +497,46 @@ func renderPermissions(specs []ruleSpec) []types.IpPermission {
 	return out
 }
 
-func (f *EC2) specsOf(ids []string) []ruleSpec {
-	out := make([]ruleSpec, len(ids))
-	for i, id := range ids {
-		out[i] = f.st.rules[id].spec()
-	}
-	return out
-}
-
-func (f *EC2) renderGroup(g *secGroup) types.SecurityGroup {
-	perms := renderPermissions(f.specsOf(g.ingress))
-	for i := range perms {
-		for j := range perms[i].UserIdGroupPairs {
-			perms[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
-		}
-	}
-	egress := renderPermissions(f.specsOf(g.egress))
-	for i := range egress {
-		for j := range egress[i].UserIdGroupPairs {
-			egress[i].UserIdGroupPairs[j].UserId = aws.String(f.opts.AccountID)
-		}
-	}
-	return types.SecurityGroup{
-		GroupId:             aws.String(g.id),
-		GroupName:           aws.String(g.name),
-		Description:         aws.String(g.desc),
-		VpcId:               aws.String(g.vpcID),
-		OwnerId:             aws.String(f.opts.AccountID),
-		SecurityGroupArn:    aws.String(f.groupARN(g.id)),
-		IpPermissions:       perms,
-		IpPermissionsEgress: egress,
-		Tags:                g.tags.list(),
-	}
-}
-
-// groupField answers the filters of DescribeSecurityGroups for g.
-func (f *EC2) groupField(g *secGroup) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "group-id":
-			return []string{g.id}, true
-		case "group-name":
-			return []string{g.name}, true
-		case "description":
-			return []string{g.desc}, true
-		case "vpc-id":
-			return []string{g.vpcID}, true
-		case "owner-id":
-			return []string{f.opts.AccountID}, true
-		}
-		ids := g.ingress
-		rest, ok := strings.CutPrefix(name, "ip-permission.")
-		if !ok {
-			if rest, ok = strings.CutPrefix(name, "egress.ip-permission."); !ok {
-				return nil, false
-			}
-			ids = g.egress
-		}
-		var vals []string
-		for _, sp := range f.specsOf(ids) {
-			switch rest {
-			case "cidr":
-				vals = append(vals, sp.cidr4)
-			case "ipv6-cidr":
-				vals = append(vals, sp.cidr6)
-			case "prefix-list-id":
-				vals = append(vals, sp.prefixID)
-			case "group-id":
-				vals = append(vals, sp.refGroup)
-			case "group-name":
-				if rg := f.st.groups[sp.refGroup]; rg != nil {
-					vals = append(vals, rg.name)
-				}
-			case "protocol":
-				vals = append(vals, sp.proto)
-			case "from-port":
-				vals = append(vals, strconv.Itoa(int(sp.from)))
-			case "to-port":
-				vals = append(vals, strconv.Itoa(int(sp.to)))
-			case "user-id":
-				vals = append(vals, f.opts.AccountID)
-			default:
-				return nil, false
-			}
-		}
-		return vals, true
-	}
-}
-
-// DescribeSecurityGroups lists security groups with their rules as IP
-// permissions. Unknown IDs give InvalidGroup.NotFound. Filters: group-id,
-// group-name, description, vpc-id, owner-id, ip-permission.{cidr,
-// ipv6-cidr, prefix-list-id, group-id, group-name, protocol, from-port,
-// to-port, user-id} and the same under egress.ip-permission., tag:<key>,
-// tag-key, tag-value. MaxResults is 5..1000.
-func (f *EC2) DescribeSecurityGroups(ctx context.Context, in *ec2.DescribeSecurityGroupsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error) {
-	narrowed := in != nil && filtered(in.Filters, len(in.GroupIds)+len(in.GroupNames), in.MaxResults)
-	return call(ctx, f, ActionDescribeSecurityGroups, in, narrowed, func(in *ec2.DescribeSecurityGroupsInput) (*ec2.DescribeSecurityGroupsOutput, error) {
-		if err := checkFilters(in.Filters, f.groupField(&secGroup{})); err != nil {
-			return nil, err
-		}
-		now := time.Now()
-		match := func(id string) (*meta, bool) {
-			g, ok := f.st.groups[id]
-			if !ok {
-				return nil, false
-			}
-			return &g.meta, matchFilters(in.Filters, g.tags, f.groupField(g))
-		}
-		var ids []string
-		if len(in.GroupIds) > 0 {
-			var missingIDs []string
-			for _, id := range dedupe(in.GroupIds) {
-				if err := checkID(id, prefixGroup, CodeGroupIDMalformed); err != nil {
-					return nil, err
-				}
-				m, ok := match(id)
-				if m == nil || !m.visible(now) {
-					missingIDs = append(missingIDs, id)
-				} else if ok {
-					ids = append(ids, id)
-				}
-			}
-			if len(missingIDs) > 0 {
-				return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", strings.Join(missingIDs, "', '"))
-			}
-			slices.Sort(ids)
-		} else {
-			ids, _ = f.selectIDs(nil, "", "", "", "", match, now, sortedIDs(f.st.groups))
-		}
-		if len(in.GroupNames) > 0 {
-			names := dedupe(in.GroupNames)
-			ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(names, f.st.groups[id].name) })
-			for _, n := range names {
-				if !slices.ContainsFunc(ids, func(id string) bool { return f.st.groups[id].name == n }) {
-					return nil, apiError(CodeGroupNotFound, "The security group '%s' does not exist", n)
-				}
-			}
-		}
-		ids, next, err := page{idParam: "groupIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.GroupIds) > 0)
-		if err != nil {
-			return nil, err
-		}
-		out := &ec2.DescribeSecurityGroupsOutput{NextToken: next, SecurityGroups: make([]types.SecurityGroup, 0, len(ids))}
-		for _, id := range ids {
-			out.SecurityGroups = append(out.SecurityGroups, f.renderGroup(f.st.groups[id]))
-		}
-		return out, nil
-	})
-}
-
-func (f *EC2) ruleField(r *sgRule) fieldFunc {
-	return func(name string) ([]string, bool) {
-		switch name {
-		case "group-id":
-			return []string{r.groupID}, true
-		case "security-group-rule-id":
-			return []string{r.id}, true
-		case "is-egress":
-			return []string{strconv.FormatBool(r.egress)}, true
-		case "referenced-group-id":
-			return []string{r.refGroup}, true
-		case "cidr", "cidr-ipv4":
-			return []string{r.cidr4}, true
-		case "protocol", "ip-protocol":
-			return []string{r.proto}, true
-		}
-		return nil, false
-	}
-}
+// ruleFilters are the filters of DescribeSecurityGroupRules: the SDK
+// documents group-id, security-group-rule-id and tag:<key>, and nothing else.
+var ruleFilters = newFilterTable(ActionDescribeSecurityGroupRules, map[string]filterField[*sgRule]{
+	"group-id":               func(_ *EC2, r *sgRule) []string { return one(r.groupID) },
+	"security-group-rule-id": func(_ *EC2, r *sgRule) []string { return one(r.id) },
+})
 
 // DescribeSecurityGroupRules lists rules. Unknown IDs give
 // InvalidSecurityGroupRuleId.NotFound. Filters: group-id,
-// security-group-rule-id, is-egress, referenced-group-id, cidr, protocol,
-// tag:<key>, tag-key, tag-value. MaxResults is 5..1000; rules are listed in
-// ID order.
+// security-group-rule-id and tag:<key>, the only ones the SDK documents for
+// the operation. MaxResults is 5..1000; rules are listed in ID order.
 func (f *EC2) DescribeSecurityGroupRules(ctx context.Context, in *ec2.DescribeSecurityGroupRulesInput, _ ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupRulesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SecurityGroupRuleIds), in.MaxResults)
 	return call(ctx, f, ActionDescribeSecurityGroupRules, in, narrowed, func(in *ec2.DescribeSecurityGroupRulesInput) (*ec2.DescribeSecurityGroupRulesOutput, error) {
-		if err := checkFilters(in.Filters, f.ruleField(&sgRule{})); err != nil {
+		if err := pages[ActionDescribeSecurityGroupRules].check(in.MaxResults, len(in.SecurityGroupRuleIds) > 0); err != nil {
+			return nil, err
+		}
+		fs, err := ruleFilters.compile(in.Filters)
+		if err != nil {
 			return nil, err
 		}
 		ids, err := f.selectIDs(in.SecurityGroupRuleIds, prefixRule, CodeSecurityGroupRuleIDMalformed,
 			CodeSecurityGroupRuleIDNotFound, "security group rule",
-			func(id string) (*meta, bool) {
-				r, ok := f.st.rules[id]
-				if !ok {
-					return nil, false
+			func(id string) (bool, bool) {
+				r := f.shownRule(id, f.now)
+				if r == nil {
+					return false, false
 				}
-				return &r.meta, matchFilters(in.Filters, r.tags, f.ruleField(r))
-			}, time.Now(), sortedIDs(f.st.rules))
+				return true, fs.match(f, r, r.tags)
+			}, withGone(sortedIDs(f.st.rules), f.st.goneRules, func(r *sgRule) *meta { return &r.meta }, f.now))
 		if err != nil {
 			return nil, err
 		}
-		ids, next, err := page{idParam: "securityGroupRuleIds", min: 5, max: 1000}.paginate(ids, in.MaxResults, in.NextToken, len(in.SecurityGroupRuleIds) > 0)
+		ids, next, err := pages[ActionDescribeSecurityGroupRules].paginate(ids, in.MaxResults, in.NextToken, len(in.SecurityGroupRuleIds) > 0)
 		if err != nil {
 			return nil, err
 		}
 		out := &ec2.DescribeSecurityGroupRulesOutput{NextToken: next, SecurityGroupRules: make([]types.SecurityGroupRule, 0, len(ids))}
 		for _, id := range ids {
-			out.SecurityGroupRules = append(out.SecurityGroupRules, f.renderRule(f.st.rules[id]))
+			out.SecurityGroupRules = append(out.SecurityGroupRules, f.renderRule(f.shownRule(id, f.now)))
 		}
 		return out, nil
 	})

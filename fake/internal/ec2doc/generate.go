@@ -1,0 +1,3 @@
+package ec2doc
+
+//go:generate go run ./docgen -ops operations.txt -o inputs_gen.go
