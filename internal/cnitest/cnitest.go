@@ -61,22 +61,46 @@ func RequireRoot(t testing.TB) {
 // PluginPackage is the import path of the plugin command.
 const PluginPackage = "github.com/podsg/podsg/cmd/podsg-cni"
 
+// modulePath is the module that provides the plugin.
+const modulePath = "github.com/podsg/podsg"
+
 // PluginType is the plugin's "type" in network configurations: the name
 // of its binary.
 const PluginType = "podsg-cni"
 
 // BuildPlugin builds the plugin into dir (as dir/podsg-cni) with the go
-// command that runs the tests, from the module of the current directory.
-// Call it from TestMain.
+// command that runs the tests, as `go build ./cmd/podsg-cni` builds it in
+// the podsg module: with that module's go.mod, so with the dependency
+// versions the plugin ships with. The module is found from the current
+// directory: the module itself, or a nested module of this repository that
+// replaces it with its directory (examples/controller). It is built
+// without the race detector: a race-enabled binary takes about a second to
+// start on a 2-core machine, which would swamp what the tests measure of
+// each ADD and DEL. Call it once, from TestMain or a test.
 func BuildPlugin(dir string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("building the plugin needs the go command on PATH: %w", err)
 	}
-	cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, PluginType), PluginPackage)
-	out, err := cmd.CombinedOutput()
+	out, err := exec.Command(gobin, "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
 	if err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", PluginPackage, err, out)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			out = ee.Stderr
+		}
+		return fmt.Errorf("building the plugin: go list -m %s (the module's directory): %w\n%s", modulePath, err, out)
+	}
+	root := strings.TrimSpace(string(out))
+	if root == "" {
+		return fmt.Errorf("building the plugin: module %s has no directory here (go list -m gave none)", modulePath)
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, PluginType))
+	if err != nil {
+		return err
+	}
+	build := exec.Command(gobin, "build", "-C", root, "-o", bin, "./cmd/"+PluginType)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s (in %s): %w\n%s", PluginPackage, root, err, out)
 	}
 	return nil
 }
