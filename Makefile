@@ -12,8 +12,8 @@
 #   make tools   build the pinned tools into bin/ (rebuilt only when a pin changes)
 #   make work    write a go.work for editors and gopls (see below)
 #   make bench   run every benchmark and print the figures of the tests that
-#                measure (scenarios, CNI, API server, end to end; see
-#                BENCHMARKS.md)
+#                measure (scenarios, CNI, the fake EC2 server against moto,
+#                API server, end to end; see BENCHMARKS.md)
 #   make kube-assets
 #                build kube-apiserver, etcd and kubectl from source into
 #                .kube-assets/ for the API-server tests (make test does it)
@@ -145,6 +145,10 @@ bench:
 	@# CNI ADD/DEL through libcni (needs root; skipped otherwise).
 	set -o pipefail; $(GO) test -run 'TestLatency' -count=1 -v ./cmd/podsg-cni/ \
 	  | grep -E '^(cni|ok|FAIL|--- FAIL|--- SKIP)'
+	@# The fake's HTTP server against moto_server on the same SDK client (make
+	@# test skips it when moto_server is missing; here that fails).
+	set -o pipefail; PODSG_REQUIRE_MOTO=1 $(GO) test -run '^TestServerAgainstMoto$$' -count=1 -v ./fake/ \
+	  | grep -E '^(fakehttp|ok|FAIL|--- FAIL|\s+moto_test)'
 	@# The controller against a real API server (its figures come from the
 	@# race-enabled tests, as make test runs them), and end to end with the
 	@# CNI plugin (TestEndToEnd needs root; skipped otherwise).
