@@ -401,22 +401,28 @@ func startMoto(t *testing.T, bin string) string {
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start(), "start %s", bin)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var exitErr error
+	stopped := make(chan struct{})
+	go func() { exitErr = cmd.Wait(); close(stopped) }()
 	logTail := func() string { b, _ := os.ReadFile(logPath); return string(b[max(0, len(b)-4000):]) }
 	t.Cleanup(func() {
 		defer func() { _ = logFile.Close() }()
+		select {
+		case <-stopped:
+			return // it ended on its own: the start or the calls failed and said so
+		default:
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-exited:
-			// Ended by the SIGTERM, or exited on its own before it.
+		case <-stopped:
 			var ee *exec.ExitError
-			if err != nil && (!errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM) {
-				t.Errorf("moto_server: %v; the end of its output:\n%s", err, logTail())
+			if exitErr != nil && (!errors.As(exitErr, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM) {
+				t.Errorf("moto_server: %v; the end of its output:\n%s", exitErr, logTail())
 			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			t.Errorf("moto_server did not stop within 10 s of SIGTERM; killed: %v", <-exited)
+			<-stopped
+			t.Errorf("moto_server did not stop within 10 s of SIGTERM; killed: %v", exitErr)
 		}
 	})
 
@@ -424,9 +430,8 @@ func startMoto(t *testing.T, bin string) string {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("moto_server exited before serving (%v); its output:\n%s", err, logTail())
+		case <-stopped:
+			t.Fatalf("moto_server exited before serving (%v); the end of its output:\n%s", exitErr, logTail())
 		default:
 		}
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, endpoint+"/", nil)
