@@ -39,12 +39,13 @@ const (
 
 	// motoMinRatio is the least podsg's server must answer, in calls per
 	// second, for each operation, as a multiple of moto's (without the
-	// race detector). Measured on a shared, loaded 2-core machine: 15× to
-	// 30×. The bound is far below that because the two servers do not
-	// share the machine alike (moto is a process of its own, podsg's server
-	// shares the test's process with the client), so load from elsewhere
-	// can land on one more than the other; a regression that makes the
-	// fake as slow as the Python mock still fails it.
+	// race detector). Measured on a shared 2-core machine: 11× to 36×
+	// (see BENCHMARKS.md). The bound is far below that because the two
+	// servers do not share the machine alike (moto is a process of its
+	// own, podsg's server shares the test's process with the client), so
+	// load from elsewhere can land on one more than the other; a
+	// regression that makes the fake as slow as the Python mock still
+	// fails it.
 	motoMinRatio = 2.0
 )
 
