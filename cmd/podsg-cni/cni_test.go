@@ -19,6 +19,7 @@ import (
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/internal/cnitest"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 )
@@ -134,14 +135,14 @@ func TestAddConnectCheckDel(t *testing.T) {
 	}
 }
 
-func counters(t *testing.T, ns *cnitest.NetNS, link string) (rx, tx uint64) {
+func counters(t *testing.T, ns *netnstest.NetNS, link string) (rx, tx uint64) {
 	t.Helper()
 	rx, tx, err := ns.Counters(link)
 	require.NoError(t, err)
 	return rx, tx
 }
 
-func linkMACIn(t *testing.T, ns *cnitest.NetNS, name string) string {
+func linkMACIn(t *testing.T, ns *netnstest.NetNS, name string) string {
 	t.Helper()
 	l, err := ns.NL.LinkByName(name)
 	require.NoError(t, err)
@@ -206,7 +207,7 @@ func TestCheckReportsFirstDifference(t *testing.T) {
 	}
 }
 
-func delRoute(t *testing.T, ns *cnitest.NetNS, table int, dst netip.Prefix) {
+func delRoute(t *testing.T, ns *netnstest.NetNS, table int, dst netip.Prefix) {
 	t.Helper()
 	rs, err := ns.NL.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
 	require.NoError(t, err)

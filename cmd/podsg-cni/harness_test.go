@@ -16,6 +16,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/internal/cnitest"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,7 +67,7 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	cnitest.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	w := &world{t: t, vpc: cnitest.NewVPC(t, vpcCIDR), cacheDir: t.TempDir(), logDir: t.TempDir()}
 	w.api = newAPIServer(t, w.vpc)
 	w.kubeconfig = w.api.kubeconfig(t)
@@ -141,7 +142,7 @@ func confList(t *testing.T, plugins ...map[string]any) *libcni.NetworkConfigList
 // and the branch ENI the controller gave it.
 type testPod struct {
 	Namespace, Name, UID string
-	NS                   *cnitest.NetNS
+	NS                   *netnstest.NetNS
 	Branch               podeni.BranchENI
 	rt                   *libcni.RuntimeConf
 }
@@ -163,7 +164,7 @@ func (w *world) unannotatedPod(name string, vlan int, ip netip.Addr) *testPod {
 	m := w.macs
 	w.mu.Unlock()
 	p := &testPod{
-		Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%s-%d", name, m), NS: cnitest.NewNetNS(w.t),
+		Namespace: "default", Name: name, UID: fmt.Sprintf("uid-%s-%d", name, m), NS: netnstest.NewNetNS(w.t),
 		Branch: podeni.BranchENI{
 			ID: fmt.Sprintf("eni-%017x", m), MAC: podeni.MAC{0x02, 0xbb, 0, 0, byte(m >> 8), byte(m)},
 			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet, AssociationID: fmt.Sprintf("trunk-assoc-%017x", m),
@@ -209,7 +210,7 @@ func cniError(t *testing.T, err error) *types.Error {
 	return ce
 }
 
-func snapshot(t *testing.T, ns *cnitest.NetNS) string {
+func snapshot(t *testing.T, ns *netnstest.NetNS) string {
 	t.Helper()
 	s, err := ns.Snapshot()
 	require.NoError(t, err)

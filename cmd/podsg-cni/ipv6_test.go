@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/internal/cnitest"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,7 @@ func (w *world) podV6(name string, vlan int, ip netip.Addr) *testPod {
 // namespace is tentative any more: a link's link-local address gets its
 // local route when duplicate address detection ends, a second or so after
 // the link comes up.
-func snapshotV6(t *testing.T, ns *cnitest.NetNS) string {
+func snapshotV6(t *testing.T, ns *netnstest.NetNS) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -31,6 +31,7 @@ import (
 	"github.com/podsg/podsg/eni"
 	"github.com/podsg/podsg/fake"
 	"github.com/podsg/podsg/internal/cnitest"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/podsg/podsg/limits"
 	"github.com/podsg/podsg/preflight"
 )
@@ -79,7 +80,7 @@ const (
 // controller wrote it), and the plugin's share, annotation seen → ADD
 // returned; it asserts the bounds above.
 func TestEndToEnd(t *testing.T) {
-	cnitest.RequireRoot(t)
+	netnstest.RequireRoot(t)
 	w := newWorld(t, worldOptions{})
 	ctx := t.Context()
 	// The plugin as it ships (built in the root module, without the race
@@ -158,7 +159,7 @@ func TestEndToEnd(t *testing.T) {
 	// directories they use go.
 	t.Cleanup(wg.Wait)
 	for i := range replicas {
-		p := &e2ePod{node: nodes[i%len(nodes)], ns: cnitest.NewNetNS(t)}
+		p := &e2ePod{node: nodes[i%len(nodes)], ns: netnstest.NewNetNS(t)}
 		pods[i] = p
 		p.created = time.Now()
 		p.pod = w.createPod(newPod(dep, fmt.Sprintf("my-deployment-5df6f7687b-%05d", i)))
@@ -354,7 +355,7 @@ type e2eNode struct {
 type e2ePod struct {
 	pod     *corev1.Pod
 	node    *e2eNode
-	ns      *cnitest.NetNS
+	ns      *netnstest.NetNS
 	rt      *libcni.RuntimeConf
 	created time.Time
 	added   time.Time

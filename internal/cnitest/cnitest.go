@@ -13,9 +13,9 @@
 // link (eth1); its Exec runs the plugin inside it, so the plugin wires the
 // node as it would on a real host.
 //
-// The tests that use it need root (CAP_NET_ADMIN and CAP_SYS_ADMIN);
-// RequireRoot skips them otherwise, or fails them when
-// PODSG_REQUIRE_ROOT_TESTS=1.
+// The namespaces are package netnstest's; the tests that use them need
+// root (CAP_NET_ADMIN and CAP_SYS_ADMIN): netnstest.RequireRoot skips them
+// otherwise, or fails them when PODSG_REQUIRE_ROOT_TESTS=1.
 package cnitest
 
 import (
@@ -26,11 +26,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,23 +37,10 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/version"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// RequireRoot skips a test that needs root, or fails it when
-// PODSG_REQUIRE_ROOT_TESTS=1.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("PODSG_REQUIRE_ROOT_TESTS") == "1" {
-		t.Fatal("this test needs root to create network namespaces, and PODSG_REQUIRE_ROOT_TESTS=1 forbids skipping it")
-	}
-	t.Skip("needs root to create network namespaces (set PODSG_REQUIRE_ROOT_TESTS=1 to make this a failure)")
-}
 
 // PluginPackage is the import path of the plugin command.
 const PluginPackage = "github.com/podsg/podsg/cmd/podsg-cni"
@@ -105,192 +89,13 @@ func BuildPlugin(dir string) error {
 	return nil
 }
 
-// NetNS is a network namespace created by a test, kept alive by an open
-// handle until the test ends.
-type NetNS struct {
-	// Path names the namespace for CNI_NETNS and for setns(2) in other
-	// processes (/proc/<pid>/fd/<fd> of the test process).
-	Path string
-	// NL is a netlink handle inside the namespace.
-	NL *netlink.Handle
-	h  netns.NsHandle
-}
-
-// NewNetNS creates a network namespace with lo up.
-func NewNetNS(t testing.TB) *NetNS {
-	t.Helper()
-	type res struct {
-		h   netns.NsHandle
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		// The thread is switched into the new namespace and never
-		// unlocked: it is discarded when this goroutine ends.
-		runtime.LockOSThread()
-		h, err := netns.New()
-		ch <- res{h, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("create a network namespace: %v", r.err)
-	}
-	ns := &NetNS{h: r.h, Path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(r.h))}
-	var err error
-	if ns.NL, err = netlink.NewHandleAt(r.h); err != nil {
-		r.h.Close()
-		t.Fatalf("netlink in a new namespace: %v", err)
-	}
-	t.Cleanup(ns.Close)
-	if err := ns.Up("lo"); err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
-// Handle returns the namespace's handle (valid until Close).
-func (ns *NetNS) Handle() netns.NsHandle { return ns.h }
-
-// Close releases the namespace; the kernel deletes it with its links when
-// nothing else holds it.
-func (ns *NetNS) Close() {
-	if ns.NL != nil {
-		ns.NL.Close()
-		ns.NL = nil
-	}
-	if ns.h.IsOpen() {
-		ns.h.Close()
-	}
-}
-
-// Do runs fn on an OS thread switched into the namespace. Processes that fn
-// starts run in the namespace too. If switching back fails, the thread is
-// discarded rather than returned to the scheduler.
-func (ns *NetNS) Do(fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns.h); err != nil {
-			done <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- ferr
-	}()
-	return <-done
-}
-
-// Up brings a link up.
-func (ns *NetNS) Up(name string) error {
-	l, err := ns.NL.LinkByName(name)
-	if err == nil {
-		err = ns.NL.LinkSetUp(l)
-	}
-	if err != nil {
-		return fmt.Errorf("bring up %s: %w", name, err)
-	}
-	return nil
-}
-
-// AddAddr adds an address ("10.0.0.10/19") to a link.
-func (ns *NetNS) AddAddr(name, cidr string) error {
-	p := netip.MustParsePrefix(cidr)
-	l, err := ns.NL.LinkByName(name)
-	if err == nil {
-		err = ns.NL.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}})
-	}
-	if err != nil {
-		return fmt.Errorf("address %s on %s: %w", cidr, name, err)
-	}
-	return nil
-}
-
-// Sysctl sets a kernel parameter ("net.ipv4.ip_forward") in the namespace.
-func (ns *NetNS) Sysctl(key, value string) error {
-	return ns.Do(func() error {
-		return os.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), []byte(value), 0o644)
-	})
-}
-
-// Counters returns a link's received and sent packets.
-func (ns *NetNS) Counters(name string) (rx, tx uint64, err error) {
-	l, err := ns.NL.LinkByName(name)
-	if err != nil {
-		return 0, 0, err
-	}
-	s := l.Attrs().Statistics
-	return s.RxPackets, s.TxPackets, nil
-}
-
-// Snapshot describes the namespace's network state for before/after
-// comparisons: links (name, kind, MAC, MTU, state), IPv4 addresses, routes
-// of every table, rules and permanent neighbours, sorted.
-func (ns *NetNS) Snapshot() (string, error) { return ns.SnapshotFamily(netlink.FAMILY_V4) }
-
-// SnapshotFamily is Snapshot with the addresses, routes, rules and
-// neighbours of one netlink family (netlink.FAMILY_V4 or FAMILY_V6).
-func (ns *NetNS) SnapshotFamily(family int) (string, error) {
-	var lines []string
-	links, err := ns.NL.LinkList()
-	if err != nil {
-		return "", err
-	}
-	names := map[int]string{}
-	for _, l := range links {
-		a := l.Attrs()
-		names[a.Index] = a.Name
-		lines = append(lines, fmt.Sprintf("link %s %s %s mtu %d up=%v", a.Name, l.Type(), a.HardwareAddr, a.MTU, a.Flags&net.FlagUp != 0))
-	}
-	addrs, err := ns.NL.AddrList(nil, family)
-	if err != nil {
-		return "", err
-	}
-	for _, a := range addrs {
-		lines = append(lines, fmt.Sprintf("addr %s %s", names[a.LinkIndex], a.IPNet))
-	}
-	routes, err := ns.NL.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return "", err
-	}
-	for _, r := range routes {
-		lines = append(lines, fmt.Sprintf("route table %d type %d dst %v gw %v dev %s scope %d", r.Table, r.Type, r.Dst, r.Gw, names[r.LinkIndex], r.Scope))
-	}
-	rules, err := ns.NL.RuleList(family)
-	if err != nil {
-		return "", err
-	}
-	for _, r := range rules {
-		lines = append(lines, fmt.Sprintf("rule %d iif %q %s mark %#x", r.Priority, r.IifName, r, r.Mark))
-	}
-	neigh, err := ns.NL.NeighList(0, family)
-	if err != nil {
-		return "", err
-	}
-	for _, n := range neigh {
-		if n.State&netlink.NUD_PERMANENT != 0 {
-			lines = append(lines, fmt.Sprintf("neigh %s %s %s", names[n.LinkIndex], n.IP, n.HardwareAddr))
-		}
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n"), nil
-}
-
 // APIServerIP is where the VPC namespace serves the cluster's API server
 // to the nodes (VPC.Listen, VPC.Forward), outside every VPC CIDR.
 var APIServerIP = netip.MustParseAddr("198.18.0.10")
 
 // VPC is the namespace that plays the VPC.
 type VPC struct {
-	*NetNS
+	*netnstest.NetNS
 	// CIDR is the VPC's IPv4 CIDR.
 	CIDR netip.Prefix
 	// ServerIP is an address in the VPC (near the top of CIDR, away from
@@ -305,7 +110,7 @@ type VPC struct {
 func NewVPC(t testing.TB, cidr netip.Prefix) *VPC {
 	t.Helper()
 	base := cidr.Masked().Addr().As4()
-	v := &VPC{NetNS: NewNetNS(t), CIDR: cidr.Masked(), ServerIP: netip.AddrFrom4([4]byte{base[0], base[1], 255, 50})}
+	v := &VPC{NetNS: netnstest.NewNetNS(t), CIDR: cidr.Masked(), ServerIP: netip.AddrFrom4([4]byte{base[0], base[1], 255, 50})}
 	if !v.CIDR.Contains(v.ServerIP) {
 		t.Fatalf("cnitest.NewVPC: want an IPv4 CIDR of prefix length 16 or less, got %s", cidr)
 	}
@@ -374,7 +179,7 @@ func must(t testing.TB, err error) {
 // Node is a simulated node: its namespace, its primary IP on eth0 and its
 // trunk link eth1.
 type Node struct {
-	*NetNS
+	*netnstest.NetNS
 	Name string
 	// IP is the node's primary IP, with its subnet's prefix length.
 	IP netip.Prefix
@@ -403,9 +208,9 @@ func (v *VPC) NewNode(t testing.TB, name string, ip netip.Prefix) *Node {
 	nodeSeq.n++
 	seq := nodeSeq.n
 	nodeSeq.Unlock()
-	n := &Node{NetNS: NewNetNS(t), Name: name, IP: ip, PeerPrefix: fmt.Sprintf("n%dv", seq), StateDir: t.TempDir(), vpc: v}
+	n := &Node{NetNS: netnstest.NewNetNS(t), Name: name, IP: ip, PeerPrefix: fmt.Sprintf("n%dv", seq), StateDir: t.TempDir(), vpc: v}
 	vpcEnd := fmt.Sprintf("n%de0", seq)
-	must(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: vpcEnd, PeerNamespace: netlink.NsFd(int(v.h))}))
+	must(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: vpcEnd, PeerNamespace: netlink.NsFd(int(v.Handle()))}))
 	must(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1-peer"}))
 	if !v.CIDR.Contains(ip.Addr()) {
 		t.Fatalf("cnitest: node IP %s is outside the VPC %s", ip, v.CIDR)
@@ -426,27 +231,6 @@ func (v *VPC) NewNode(t testing.TB, name string, ip netip.Prefix) *Node {
 	must(t, n.WaitOperUp("eth0"))
 	must(t, v.WaitOperUp(vpcEnd))
 	return n
-}
-
-// WaitOperUp waits until a link that was just brought up is operational.
-// Until then the kernel drops what is sent on it (its queue is not
-// attached yet), which costs a first TCP connection a one-second SYN
-// retransmission.
-func (ns *NetNS) WaitOperUp(name string) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		l, err := ns.NL.LinkByName(name)
-		if err != nil {
-			return err
-		}
-		if l.Attrs().OperState == netlink.OperUp {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("link %s is not operational after 5s (state %s)", name, l.Attrs().OperState)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // PluginConf returns the plugin's settings for this node, to be completed
@@ -479,7 +263,7 @@ func (n *Node) CNI(binDir, cacheDir string) *libcni.CNIConfig {
 // nodeExec runs plugins inside a node's namespace: the plugin process is
 // forked from a thread switched into it, and inherits it.
 type nodeExec struct {
-	ns  *NetNS
+	ns  *netnstest.NetNS
 	raw invoke.RawExec
 }
 
@@ -508,7 +292,7 @@ type Hit struct {
 
 // Serve listens on addr:port in ns until the test ends and reports every
 // connection it accepts; it greets each with "ok\n".
-func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
+func Serve(t testing.TB, ns *netnstest.NetNS, addr netip.Addr, port int) <-chan Hit {
 	t.Helper()
 	hits := make(chan Hit, 256)
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -536,7 +320,7 @@ func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
 }
 
 // Dial connects from ns to addr:port over TCP and reads the greeting.
-func Dial(ns *NetNS, addr netip.Addr, port int) error {
+func Dial(ns *netnstest.NetNS, addr netip.Addr, port int) error {
 	return ns.Do(func() error {
 		d := net.Dialer{Timeout: 5 * time.Second}
 		c, err := d.Dial("tcp", netip.AddrPortFrom(addr, uint16(port)).String())
@@ -558,7 +342,7 @@ func Dial(ns *NetNS, addr netip.Addr, port int) error {
 
 // Connect dials addr:port from ns and waits for the server's report of
 // the connection.
-func Connect(from *NetNS, to netip.Addr, port int, hits <-chan Hit) (Hit, error) {
+func Connect(from *netnstest.NetNS, to netip.Addr, port int, hits <-chan Hit) (Hit, error) {
 	if err := Dial(from, to, port); err != nil {
 		return Hit{}, fmt.Errorf("connect to %s:%d: %w", to, port, err)
 	}
