@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,75 +21,29 @@ import (
 
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/internal/netnstest"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// requireRoot skips a test that needs root, or fails it when
-// PODSG_REQUIRE_ROOT_TESTS=1.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("PODSG_REQUIRE_ROOT_TESTS") == "1" {
-		t.Fatal("this test needs root to create network namespaces, and PODSG_REQUIRE_ROOT_TESTS=1 forbids skipping it")
-	}
-	t.Skip("needs root to create network namespaces (set PODSG_REQUIRE_ROOT_TESTS=1 to make this a failure)")
-}
-
-// testNS is a network namespace created by a test, kept alive by an open
-// handle; the test process's own namespace is never changed.
+// testNS is a test's network namespace with the steps these tests take in
+// it (run a command, add an address, compare snapshots), each failing the
+// test on error.
 type testNS struct {
-	h    netns.NsHandle
-	path string
-	nl   *netlink.Handle
+	*netnstest.NetNS
 }
 
 func newNS(t testing.TB) *testNS {
 	t.Helper()
-	type res struct {
-		h   netns.NsHandle
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		// The thread is switched into the new namespace and never
-		// unlocked: it is discarded when this goroutine ends.
-		runtime.LockOSThread()
-		h, err := netns.New()
-		ch <- res{h, err}
-	}()
-	r := <-ch
-	require.NoError(t, r.err)
-	ns := &testNS{h: r.h, path: fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), int(r.h))}
-	nl, err := netlink.NewHandleAt(r.h)
-	require.NoError(t, err)
-	ns.nl = nl
-	lo, err := nl.LinkByName("lo")
-	require.NoError(t, err)
-	require.NoError(t, nl.LinkSetUp(lo))
-	t.Cleanup(ns.close)
-	return ns
-}
-
-func (ns *testNS) close() {
-	if ns.nl != nil {
-		ns.nl.Close()
-		ns.nl = nil
-	}
-	if ns.h.IsOpen() {
-		ns.h.Close()
-	}
+	return &testNS{netnstest.NewNetNS(t)}
 }
 
 // run runs a command inside the namespace and returns its output.
 func (ns *testNS) run(t testing.TB, args ...string) string {
 	t.Helper()
 	var out []byte
-	err := inNetNS(ns.path, func() error {
+	err := inNetNS(ns.Path, func() error {
 		var err error
 		out, err = exec.Command(args[0], args[1:]...).CombinedOutput()
 		return err
@@ -101,18 +54,16 @@ func (ns *testNS) run(t testing.TB, args ...string) string {
 
 func (ns *testNS) sysctl(t testing.TB, key, value string) {
 	t.Helper()
-	require.NoError(t, inNetNS(ns.path, func() error {
-		return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
-	}))
+	require.NoError(t, ns.Sysctl(key, value))
 }
 
 // addr adds an address to a link; IPv6 addresses skip duplicate address
 // detection, so that the test's own VPC and node are usable at once.
 func (ns *testNS) addr(t testing.TB, dev, cidr string) {
 	t.Helper()
-	l, err := ns.nl.LinkByName(dev)
+	l, err := ns.NL.LinkByName(dev)
 	require.NoError(t, err)
-	require.NoError(t, ns.nl.AddrAdd(l, nlAddr(netip.MustParsePrefix(cidr))))
+	require.NoError(t, ns.NL.AddrAdd(l, nlAddr(netip.MustParsePrefix(cidr))))
 }
 
 func nlAddr(p netip.Prefix) *netlink.Addr {
@@ -132,7 +83,7 @@ func (ns *testNS) settle(t testing.TB) {
 	deadline := time.Now().Add(10 * time.Second)
 	prev := ""
 	for {
-		links, err := ns.nl.LinkList()
+		links, err := ns.NL.LinkList()
 		require.NoError(t, err)
 		var devs []string
 		for _, l := range links {
@@ -159,10 +110,10 @@ func (ns *testNS) waitDAD(t testing.TB, devs ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, dev := range devs {
-		l, err := ns.nl.LinkByName(dev)
+		l, err := ns.NL.LinkByName(dev)
 		require.NoError(t, err)
 		for {
-			addrs, err := ns.nl.AddrList(l, netlink.FAMILY_V6)
+			addrs, err := ns.NL.AddrList(l, netlink.FAMILY_V6)
 			require.NoError(t, err)
 			// Until the link's own link-local address exists, it may
 			// still be generated.
@@ -186,17 +137,14 @@ func (ns *testNS) waitDAD(t testing.TB, devs ...string) {
 
 func (ns *testNS) up(t testing.TB, dev string) {
 	t.Helper()
-	l, err := ns.nl.LinkByName(dev)
-	require.NoError(t, err)
-	require.NoError(t, ns.nl.LinkSetUp(l))
+	require.NoError(t, ns.Up(dev))
 }
 
 func (ns *testNS) counters(t testing.TB, dev string) (rx, tx uint64) {
 	t.Helper()
-	l, err := ns.nl.LinkByName(dev)
+	rx, tx, err := ns.Counters(dev)
 	require.NoError(t, err)
-	s := l.Attrs().Statistics
-	return s.RxPackets, s.TxPackets
+	return rx, tx
 }
 
 // snapshot describes what a test compares before and after: links (name,
@@ -206,18 +154,18 @@ func (ns *testNS) counters(t testing.TB, dev string) (rx, tx uint64) {
 func (ns *testNS) snapshot(t testing.TB, full bool) string {
 	t.Helper()
 	var b strings.Builder
-	links, err := ns.nl.LinkList()
+	links, err := ns.NL.LinkList()
 	require.NoError(t, err)
 	for _, l := range links {
 		a := l.Attrs()
 		fmt.Fprintf(&b, "link %d %s %s %s mtu %d up=%v\n", a.Index, a.Name, l.Type(), a.HardwareAddr, a.MTU, a.Flags&net.FlagUp != 0)
 	}
-	addrs, err := ns.nl.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := ns.NL.AddrList(nil, netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "addr %d %s\n", a.LinkIndex, a.IPNet)
 	}
-	routes, err := ns.nl.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := ns.NL.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	require.NoError(t, err)
 	for _, r := range routes {
 		if r.Table == unix.RT_TABLE_LOCAL && r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() {
@@ -228,12 +176,12 @@ func (ns *testNS) snapshot(t testing.TB, full bool) string {
 		}
 		fmt.Fprintf(&b, "route family %d table %d type %d %s\n", r.Family, r.Table, r.Type, r)
 	}
-	rules, err := ns.nl.RuleList(netlink.FAMILY_ALL)
+	rules, err := ns.NL.RuleList(netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, r := range rules {
 		fmt.Fprintf(&b, "rule family %d %d iif %q %s ipproto %d mark %#x\n", r.Family, r.Priority, r.IifName, r, r.IPProto, r.Mark)
 	}
-	neigh, err := ns.nl.NeighList(0, netlink.FAMILY_ALL)
+	neigh, err := ns.NL.NeighList(0, netlink.FAMILY_ALL)
 	require.NoError(t, err)
 	for _, n := range neigh {
 		if n.State&netlink.NUD_PERMANENT != 0 {
@@ -312,23 +260,23 @@ func newTopoWith(t testing.TB, iptablesPath string) *topo {
 	tp := &topo{node: newNS(t), vpc: newNS(t), podIPs: map[int]netip.Addr{}, iptables: iptablesPath}
 	tp.nft = tp.ipt(t).NFTables()
 	n, v := tp.node, tp.vpc
-	require.NoError(t, n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "tonode", PeerNamespace: netlink.NsFd(int(v.h))}))
+	require.NoError(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "tonode", PeerNamespace: netlink.NsFd(int(v.Handle()))}))
 	// This kernel may lack dummy links: veth pairs stand in for the trunk
 	// link and for the VPC's far side.
-	require.NoError(t, n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1-peer"}))
+	require.NoError(t, n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "eth1-peer"}))
 	n.addr(t, "eth0", "10.0.0.10/19")
 	n.addr(t, "eth0", nodeIP6.String()+"/128")
 	n.up(t, "eth0")
 	n.up(t, "eth1")
 	n.up(t, "eth1-peer")
-	eth0, err := n.nl.LinkByName("eth0")
+	eth0, err := n.NL.LinkByName("eth0")
 	require.NoError(t, err)
-	require.NoError(t, n.nl.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: vpcGW.AsSlice()}))
-	require.NoError(t, n.nl.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: routerLL6.Addr().AsSlice(), Family: netlink.FAMILY_V6}))
+	require.NoError(t, n.NL.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: vpcGW.AsSlice()}))
+	require.NoError(t, n.NL.RouteAdd(&netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: routerLL6.Addr().AsSlice(), Family: netlink.FAMILY_V6}))
 
 	v.addr(t, "tonode", "10.0.0.1/19")
 	v.up(t, "tonode")
-	require.NoError(t, v.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "world"}, PeerName: "world-peer"}))
+	require.NoError(t, v.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "world"}, PeerName: "world-peer"}))
 	v.addr(t, "world", vpcPeer.String()+"/32")
 	v.addr(t, "world", outside.String()+"/32")
 	v.up(t, "world")
@@ -340,9 +288,9 @@ func newTopoWith(t testing.TB, iptablesPath string) *topo {
 	v.addr(t, "world", vpcPeer6.String()+"/128")
 	v.addr(t, "world", outside6.String()+"/128")
 	v.sysctl(t, "net.ipv6.conf.all.forwarding", "1")
-	tonode, err := v.nl.LinkByName("tonode")
+	tonode, err := v.NL.LinkByName("tonode")
 	require.NoError(t, err)
-	require.NoError(t, v.nl.RouteAdd(&netlink.Route{LinkIndex: tonode.Attrs().Index, Dst: ipNet(netip.PrefixFrom(nodeIP6, 128))}))
+	require.NoError(t, v.NL.RouteAdd(&netlink.Route{LinkIndex: tonode.Attrs().Index, Dst: ipNet(netip.PrefixFrom(nodeIP6, 128))}))
 	n.settle(t)
 	v.settle(t)
 	return tp
@@ -359,10 +307,10 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 	}
 	br := fmt.Sprintf("br%d", l.VLANID)
 	n, v := tp.node, tp.vpc
-	if err := n.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.Name}, PeerName: br, PeerNamespace: netlink.NsFd(int(v.h))}); err != nil {
+	if err := n.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.Name}, PeerName: br, PeerNamespace: netlink.NsFd(int(v.Handle()))}); err != nil {
 		return err
 	}
-	peer, err := v.nl.LinkByName(br)
+	peer, err := v.NL.LinkByName(br)
 	if err != nil {
 		return err
 	}
@@ -370,17 +318,17 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 	if podIP.Is6() {
 		gw = routerLL6
 	}
-	if err := v.nl.AddrAdd(peer, nlAddr(gw)); err != nil {
+	if err := v.NL.AddrAdd(peer, nlAddr(gw)); err != nil {
 		return err
 	}
-	if err := v.nl.LinkSetUp(peer); err != nil {
+	if err := v.NL.LinkSetUp(peer); err != nil {
 		return err
 	}
 	// EC2's source/destination check: an ENI sends only packets from its
 	// own addresses; the VPC drops an IPv4 packet from the branch with
 	// another source (ARP is not affected).
 	if podIP.Is4() {
-		if err := inNetNS(v.path, func() error {
+		if err := inNetNS(v.Path, func() error {
 			out, err := exec.Command("iptables", "-w", "-t", "raw", "-A", "PREROUTING", "-i", br, "!", "-s", podIP.String(), "-j", "DROP").CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("%w: %s", err, out)
@@ -390,10 +338,10 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 			return fmt.Errorf("source/destination check on %s: %w", br, err)
 		}
 	}
-	if err := v.nl.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlFamily(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
+	if err := v.NL.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlFamily(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
 		return err
 	}
-	return v.nl.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, podIP.BitLen())), Scope: netlink.SCOPE_LINK})
+	return v.NL.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, podIP.BitLen())), Scope: netlink.SCOPE_LINK})
 }
 
 func (tp *topo) applier(t testing.TB) enforce.Applier {
@@ -412,7 +360,7 @@ func (tp *topo) iptablesBinary() string {
 // ipt returns an IPTables applier for the topology's node.
 func (tp *topo) ipt(t testing.TB) *IPTables {
 	t.Helper()
-	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.path, Path: tp.iptables})
+	ipt, err := NewIPTables(IPTablesOptions{HostNetNS: tp.node.Path, Path: tp.iptables})
 	require.NoError(t, err)
 	return ipt
 }
@@ -421,7 +369,7 @@ func (tp *topo) ipt(t testing.TB) *IPTables {
 // VLAN stand-in.
 func (tp *topo) netlink(t testing.TB) *Netlink {
 	t.Helper()
-	nl, err := NewNetlink(NetlinkOptions{HostNetNS: tp.node.path, VLANStandIn: tp.standIn})
+	nl, err := NewNetlink(NetlinkOptions{HostNetNS: tp.node.Path, VLANStandIn: tp.standIn})
 	require.NoError(t, err)
 	return nl
 }
@@ -472,7 +420,7 @@ func (tp *topo) pod(t testing.TB, name string, vlan int, ip netip.Addr) (enforce
 	tp.podIPs[vlan] = ip
 	tp.mu.Unlock()
 	return enforce.Pod{
-		Namespace: "default", Name: name, NetNS: ns.path, IfName: "eth0",
+		Namespace: "default", Name: name, NetNS: ns.Path, IfName: "eth0",
 		Branch: podeni.BranchENI{
 			ID: fmt.Sprintf("eni-%08x", vlan), MAC: podeni.MAC{0x02, 0xaa, 0xbb, 0xcc, byte(vlan >> 8), byte(vlan)},
 			PrivateIP: ip, VLANID: vlan, SubnetCIDR: subnet,
@@ -500,7 +448,7 @@ func (tp *topo) podV6(t testing.TB, name string, vlan int, ip netip.Addr) (enfor
 	enis, err := podeni.Parse(fmt.Sprintf(`[{"eniId":"eni-%08x","ifAddress":"02:aa:bb:cc:%02x:%02x","privateIp":"","ipv6Addr":%q,"vlanId":%d,"subnetCidr":"","subnetV6Cidr":%q,"associationID":"trunk-assoc-1"}]`,
 		vlan, vlan>>8, vlan&0xff, ip, vlan, subnetV6))
 	require.NoError(t, err)
-	return enforce.Pod{Namespace: "default", Name: name, NetNS: ns.path, IfName: "eth0", Branch: enis[0]}, ns
+	return enforce.Pod{Namespace: "default", Name: name, NetNS: ns.Path, IfName: "eth0", Branch: enis[0]}, ns
 }
 
 type hit struct {
@@ -526,7 +474,7 @@ func serve(t testing.TB, ns *testNS, addr netip.Addr, devs ...string) <-chan hit
 			return errors.Join(err, serr)
 		}}
 		var ln net.Listener
-		require.NoError(t, inNetNS(ns.path, func() error {
+		require.NoError(t, inNetNS(ns.Path, func() error {
 			var err error
 			ln, err = lc.Listen(t.Context(), "tcp", netip.AddrPortFrom(addr, uint16(probePort)).String())
 			return err
@@ -563,7 +511,7 @@ func dialTimeout(ns *testNS, addr netip.Addr, timeout time.Duration) error {
 // dialFrom connects from ns (from the local address src, if valid) to
 // dst and reads the server's greeting.
 func dialFrom(ns *testNS, src netip.Addr, dst netip.AddrPort, timeout time.Duration) error {
-	return inNetNS(ns.path, func() error {
+	return inNetNS(ns.Path, func() error {
 		d := net.Dialer{Timeout: timeout}
 		if src.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
@@ -606,7 +554,7 @@ func mustApply(t testing.TB, a enforce.Applier, p enforce.Plan) {
 }
 
 func TestKernelStrict(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopo(t)
 	b := tp.builder(t, enforce.Strict, false)
 	a := tp.applier(t)
@@ -661,7 +609,7 @@ func TestKernelStrict(t *testing.T) {
 }
 
 func TestKernelStandard(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, v := range iptablesVariants {
 		for _, externalSNAT := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/externalSNAT=%v", v.name, externalSNAT), func(t *testing.T) {
@@ -715,7 +663,7 @@ func testKernelStandard(t *testing.T, iptablesPath string, externalSNAT bool) {
 // branch finds the VPC's router by neighbour discovery (which needs the
 // node plan's ICMPv6 rule), and that teardown leaves nothing behind.
 func TestKernelIPv6Strict(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopo(t)
 	b := tp.builderV6(t, enforce.Strict)
 	a := tp.applier(t)
@@ -761,7 +709,7 @@ func TestKernelIPv6Strict(t *testing.T) {
 	// would be routed by table 103 instead of delivered.
 	gwRule := node.Want.Rules[1]
 	require.Equal(t, enforce.VPCGatewayV6, gwRule.Src.Addr())
-	require.NoError(t, tp.node.nl.RuleDel(nlRule(gwRule)))
+	require.NoError(t, tp.node.NL.RuleDel(nlRule(gwRule)))
 	tp.node.run(t, "ip", "-6", "neigh", "flush", "dev", "vlan.eth.3")
 	require.Error(t, dialTimeout(podNS, vpcPeer6, 3*time.Second), "without the gateway rule the branch cannot reach its router")
 	mustApply(t, a, node)
@@ -778,7 +726,7 @@ func TestKernelIPv6Strict(t *testing.T) {
 }
 
 func TestKernelIPv6Standard(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopo(t)
 	b := tp.builderV6(t, enforce.Standard)
 	a := tp.applier(t)
@@ -837,7 +785,7 @@ func (tp *topo) dropped(t testing.TB, br string) int {
 // source, and the VPC (its source/destination check, emulated with strict
 // reverse-path filtering) drops it.
 func TestKernelNodePort(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	const nodePort = 30080
 	type tcase struct {
 		iptables                 string
@@ -885,7 +833,7 @@ func TestKernelNodePort(t *testing.T) {
 }
 
 func TestKernelFiftyPods(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		t.Run(mode.String(), func(t *testing.T) {
 			tp := newTopo(t)
@@ -925,7 +873,7 @@ func TestKernelFiftyPods(t *testing.T) {
 }
 
 func TestKernelIdempotentAndStale(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopo(t)
 	b := tp.builder(t, enforce.Strict, false)
 	nl := tp.netlink(t)
@@ -969,7 +917,7 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	p2, err := b.Setup(pod2)
 	require.NoError(t, err)
 	mustApply(t, a, p2)
-	rules, err := tp.node.nl.RuleList(netlink.FAMILY_V4)
+	rules, err := tp.node.NL.RuleList(netlink.FAMILY_V4)
 	require.NoError(t, err)
 	veth := p2.Want.Veths[0].HostName
 	var iif []string
@@ -989,12 +937,12 @@ func TestKernelIdempotentAndStale(t *testing.T) {
 	td, err := b.Teardown(pod)
 	require.NoError(t, err)
 	mustApply(t, a, td)
-	_, err = tp.node.nl.LinkByName("vlan.eth.3")
+	_, err = tp.node.NL.LinkByName("vlan.eth.3")
 	require.Error(t, err, "the old VLAN link is gone")
 }
 
 func TestKernelRollbackAtEveryStep(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	for _, tc := range []struct {
 		mode   enforce.Mode
 		family enforce.Family
@@ -1049,7 +997,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 			}
 
 			// A real failure: the pod's namespace already has an eth0.
-			require.NoError(t, podNS.nl.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0-peer"}))
+			require.NoError(t, podNS.NL.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "eth0-peer"}))
 			before[podNS] = podNS.snapshot(t, false)
 			nl.beforeChange = nil
 			err = nl.Apply(t.Context(), &p)
@@ -1067,7 +1015,7 @@ func TestKernelRollbackAtEveryStep(t *testing.T) {
 // veth pair into the VPC namespace: the netlink applier through its
 // stand-in hook, the commands with "ip link add ... type veth".
 func BenchmarkApplyTeardown(b *testing.B) {
-	requireRoot(b)
+	netnstest.RequireRoot(b)
 	for _, mode := range []enforce.Mode{enforce.Strict, enforce.Standard} {
 		tp := newTopo(b)
 		bl := tp.builder(b, mode, false)
@@ -1089,7 +1037,7 @@ func BenchmarkApplyTeardown(b *testing.B) {
 		b.Run(mode.String()+"/commands", func(b *testing.B) {
 			// The VPC end of the stand-in is wired by the test in both
 			// variants; here by extra commands after the pair is created.
-			vpcPath := tp.vpc.path
+			vpcPath := tp.vpc.Path
 			var cmds []enforce.Command
 			for _, c := range setup.Commands() {
 				if len(c.Args) > 6 && c.Args[2] == "add" && c.Args[3] == "link" {
@@ -1108,7 +1056,7 @@ func BenchmarkApplyTeardown(b *testing.B) {
 			cmds = append(cmds, td.Commands()...)
 			b.ReportAllocs()
 			for b.Loop() {
-				require.NoError(b, inNetNS(tp.node.path, func() error { return runCommands(cmds) }))
+				require.NoError(b, inNetNS(tp.node.Path, func() error { return runCommands(cmds) }))
 			}
 		})
 	}

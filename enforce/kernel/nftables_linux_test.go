@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/internal/netnstest"
 )
 
 // vpcCNIRule names a rule of table ip aws-cni the way the VPC CNI plugin
@@ -113,7 +114,7 @@ var nftCounters = regexp.MustCompile(`packets \d+ bytes \d+ `)
 // way, the plugin's iptables chain of older versions removed, and a plan
 // for the other iptables variant refused.
 func TestKernelConnmarkTableAsVPCCNI(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopo(t)
 	require.True(t, tp.nft, "this test needs the nf_tables iptables in PATH (iptables --version: nf_tables)")
 	ipt := tp.ipt(t)
@@ -213,7 +214,7 @@ func TestKernelConnmarkTableAsVPCCNI(t *testing.T) {
 // chain in iptables, a table aws-cni left by an nf_tables setup removed (as
 // the plugin removes it), and an nftables plan refused.
 func TestKernelConnmarkLegacy(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	tp := newTopoWith(t, iptablesVariants[1].path)
 	require.False(t, tp.nft)
 	a := tp.applier(t)
