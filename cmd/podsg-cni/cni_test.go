@@ -20,6 +20,7 @@ import (
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/internal/cnitest"
 	"github.com/podsg/podsg/internal/netnstest"
+	"github.com/podsg/podsg/internal/nlconv"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 )
@@ -212,7 +213,7 @@ func delRoute(t *testing.T, ns *netnstest.NetNS, table int, dst netip.Prefix) {
 	rs, err := ns.NL.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
 	require.NoError(t, err)
 	for _, r := range rs {
-		if prefixOf(r.Dst) == dst || r.Dst == nil && dst.Bits() == 0 {
+		if nlconv.Prefix(r.Dst) == dst || r.Dst == nil && dst.Bits() == 0 {
 			require.NoError(t, ns.NL.RouteDel(&r))
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/podsg/podsg/enforce"
+	"github.com/podsg/podsg/internal/nlconv"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -76,14 +77,6 @@ type verifier struct {
 	podNS     string
 	err       error                  // a failure to read the kernel state (not a difference)
 	rules     map[int][]netlink.Rule // by netlink family, once read
-}
-
-// nlFamily is the netlink family of an address.
-func nlFamily(a netip.Addr) int {
-	if a.Is6() && !a.Is4In6() {
-		return netlink.FAMILY_V6
-	}
-	return netlink.FAMILY_V4
 }
 
 // what describes a wanted object the way the enforce package prints it.
@@ -174,7 +167,7 @@ func (v *verifier) addr(w enforce.Addr) string {
 		return ""
 	}
 	for _, a := range addrs {
-		if prefixOf(a.IPNet) == w.Prefix {
+		if nlconv.Prefix(a.IPNet) == w.Prefix {
 			return ""
 		}
 	}
@@ -186,7 +179,7 @@ func (v *verifier) neighbor(w enforce.Neighbor) string {
 	if l == nil {
 		return fmt.Sprintf("%s is missing: no link %s", what(w), w.Dev)
 	}
-	ns, err := v.h(w.NS).NeighList(l.Attrs().Index, nlFamily(w.IP))
+	ns, err := v.h(w.NS).NeighList(l.Attrs().Index, nlconv.Family(w.IP))
 	if err != nil {
 		v.err = err
 		return ""
@@ -206,9 +199,9 @@ func (v *verifier) neighbor(w enforce.Neighbor) string {
 
 func (v *verifier) route(w enforce.Route) string {
 	h := v.h(w.NS)
-	fam := nlFamily(w.Dst.Addr())
+	fam := nlconv.Family(w.Dst.Addr())
 	if !w.Dst.IsValid() {
-		fam = nlFamily(w.Gw)
+		fam = nlconv.Family(w.Gw)
 	}
 	rs, err := h.RouteListFiltered(fam, &netlink.Route{Table: w.Table}, netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -220,7 +213,7 @@ func (v *verifier) route(w enforce.Route) string {
 		if r.Type != unix.RTN_UNICAST || dev == nil || r.LinkIndex != dev.Attrs().Index {
 			continue
 		}
-		dst := prefixOf(r.Dst)
+		dst := nlconv.Prefix(r.Dst)
 		if !dst.IsValid() && fam == netlink.FAMILY_V6 {
 			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 		} else if !dst.IsValid() {
@@ -256,7 +249,7 @@ func (v *verifier) rule(w enforce.IPRule) string {
 		if r.Mask != nil {
 			mask = *r.Mask
 		}
-		if r.Priority == w.Priority && r.Table == w.Table && prefixOf(r.Src) == w.Src && prefixOf(r.Dst) == w.Dst &&
+		if r.Priority == w.Priority && r.Table == w.Table && nlconv.Prefix(r.Src) == w.Src && nlconv.Prefix(r.Dst) == w.Dst &&
 			r.IifName == w.IIF && r.Mark == w.Mark && mask == w.Mask && r.IPProto == int(w.IPProto) {
 			return ""
 		}
@@ -268,16 +261,7 @@ func (v *verifier) sysctl(w enforce.Sysctl) string {
 	if w.NS != enforce.HostNS {
 		return "" // pod sysctls are not part of any plan today
 	}
-	path := "/proc/sys/" + strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, w.Key)
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(nlconv.SysctlPath(w.Key))
 	if err != nil {
 		return fmt.Sprintf("%s cannot be read: %v", what(w), err)
 	}
@@ -285,16 +269,4 @@ func (v *verifier) sysctl(w enforce.Sysctl) string {
 		return fmt.Sprintf("sysctl %s is %s, want %s", w.Key, got, w.Value)
 	}
 	return ""
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.Prefix{}
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}
-	}
-	bits, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), bits)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/internal/netnstest"
+	"github.com/podsg/podsg/internal/nlconv"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -67,7 +68,7 @@ func (ns *testNS) addr(t testing.TB, dev, cidr string) {
 }
 
 func nlAddr(p netip.Prefix) *netlink.Addr {
-	a := &netlink.Addr{IPNet: ipNet(p)}
+	a := &netlink.Addr{IPNet: nlconv.IPNet(p)}
 	if p.Addr().Is6() {
 		a.Flags = unix.IFA_F_NODAD
 	}
@@ -290,7 +291,7 @@ func newTopoWith(t testing.TB, iptablesPath string) *topo {
 	v.sysctl(t, "net.ipv6.conf.all.forwarding", "1")
 	tonode, err := v.NL.LinkByName("tonode")
 	require.NoError(t, err)
-	require.NoError(t, v.NL.RouteAdd(&netlink.Route{LinkIndex: tonode.Attrs().Index, Dst: ipNet(netip.PrefixFrom(nodeIP6, 128))}))
+	require.NoError(t, v.NL.RouteAdd(&netlink.Route{LinkIndex: tonode.Attrs().Index, Dst: nlconv.IPNet(netip.PrefixFrom(nodeIP6, 128))}))
 	n.settle(t)
 	v.settle(t)
 	return tp
@@ -338,10 +339,10 @@ func (tp *topo) standIn(ctx context.Context, l enforce.VLANLink) error {
 			return fmt.Errorf("source/destination check on %s: %w", br, err)
 		}
 	}
-	if err := v.NL.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlFamily(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
+	if err := v.NL.NeighSet(&netlink.Neigh{LinkIndex: peer.Attrs().Index, Family: nlconv.Family(podIP), State: netlink.NUD_PERMANENT, IP: podIP.AsSlice(), HardwareAddr: hw(l.MAC)}); err != nil {
 		return err
 	}
-	return v.NL.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: ipNet(netip.PrefixFrom(podIP, podIP.BitLen())), Scope: netlink.SCOPE_LINK})
+	return v.NL.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Dst: nlconv.IPNet(netip.PrefixFrom(podIP, podIP.BitLen())), Scope: netlink.SCOPE_LINK})
 }
 
 func (tp *topo) applier(t testing.TB) enforce.Applier {

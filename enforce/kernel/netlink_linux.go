@@ -15,6 +15,7 @@ import (
 	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
 	"github.com/podsg/podsg/enforce/internal/apply"
+	"github.com/podsg/podsg/internal/nlconv"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -319,33 +320,6 @@ func (b *nlBackend) DelLink(ns enforce.Namespace, name string) error {
 	return nil
 }
 
-// nlFamily is the netlink family of an address.
-func nlFamily(a netip.Addr) int {
-	if a.Is6() && !a.Is4In6() {
-		return netlink.FAMILY_V6
-	}
-	return netlink.FAMILY_V4
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	if !p.IsValid() {
-		return nil
-	}
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.Prefix{}
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}
-	}
-	bits, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), bits)
-}
-
 func (b *nlBackend) devIndex(ns enforce.Namespace, dev string) (netlink.Link, error) {
 	l, err := b.link(ns, dev)
 	if err != nil {
@@ -363,12 +337,12 @@ func (b *nlBackend) HasAddr(a enforce.Addr) (bool, error) {
 		return false, err
 	}
 	h, _ := b.h(a.NS)
-	addrs, err := h.AddrList(l, nlFamily(a.Prefix.Addr()))
+	addrs, err := h.AddrList(l, nlconv.Family(a.Prefix.Addr()))
 	if err != nil {
 		return false, fmt.Errorf("list addresses of %s: %w", a.Dev, err)
 	}
 	for _, x := range addrs {
-		if prefixOf(x.IPNet) == a.Prefix {
+		if nlconv.Prefix(x.IPNet) == a.Prefix {
 			return true, nil
 		}
 	}
@@ -381,7 +355,7 @@ func (b *nlBackend) AddAddr(a enforce.Addr) error {
 		return err
 	}
 	h, _ := b.h(a.NS)
-	x := &netlink.Addr{IPNet: ipNet(a.Prefix)}
+	x := &netlink.Addr{IPNet: nlconv.IPNet(a.Prefix)}
 	if a.NoDAD {
 		x.Flags = unix.IFA_F_NODAD
 	}
@@ -394,7 +368,7 @@ func (b *nlBackend) DelAddr(a enforce.Addr) error {
 		return err
 	}
 	h, _ := b.h(a.NS)
-	return h.AddrDel(l, &netlink.Addr{IPNet: ipNet(a.Prefix)})
+	return h.AddrDel(l, &netlink.Addr{IPNet: nlconv.IPNet(a.Prefix)})
 }
 
 func (b *nlBackend) LookupNeighbor(n enforce.Neighbor) (enforce.Neighbor, bool, error) {
@@ -403,7 +377,7 @@ func (b *nlBackend) LookupNeighbor(n enforce.Neighbor) (enforce.Neighbor, bool, 
 		return enforce.Neighbor{}, false, err
 	}
 	h, _ := b.h(n.NS)
-	ns, err := h.NeighList(l.Attrs().Index, nlFamily(n.IP))
+	ns, err := h.NeighList(l.Attrs().Index, nlconv.Family(n.IP))
 	if err != nil {
 		return enforce.Neighbor{}, false, fmt.Errorf("list neighbours of %s: %w", n.Dev, err)
 	}
@@ -425,7 +399,7 @@ func (b *nlBackend) neigh(n enforce.Neighbor) (*netlink.Handle, *netlink.Neigh, 
 		return nil, nil, err
 	}
 	h, _ := b.h(n.NS)
-	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: nlFamily(n.IP), State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
+	return h, &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: nlconv.Family(n.IP), State: netlink.NUD_PERMANENT, IP: n.IP.AsSlice(), HardwareAddr: hw(n.MAC)}, nil
 }
 
 func (b *nlBackend) SetNeighbor(n enforce.Neighbor) error {
@@ -466,7 +440,7 @@ func (b *nlBackend) Routes(ns enforce.Namespace, table int) ([]enforce.Route, er
 			}
 			names[r.LinkIndex] = dev
 		}
-		dst := prefixOf(r.Dst)
+		dst := nlconv.Prefix(r.Dst)
 		if !dst.IsValid() && r.Family == netlink.FAMILY_V6 {
 			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 		} else if !dst.IsValid() {
@@ -490,9 +464,9 @@ func (b *nlBackend) nlRoute(r enforce.Route) (*netlink.Handle, *netlink.Route, e
 		return nil, nil, err
 	}
 	h, _ := b.h(r.NS)
-	x := &netlink.Route{LinkIndex: l.Attrs().Index, Table: r.Table, Scope: netlink.SCOPE_UNIVERSE, Family: nlFamily(r.Dst.Addr())}
+	x := &netlink.Route{LinkIndex: l.Attrs().Index, Table: r.Table, Scope: netlink.SCOPE_UNIVERSE, Family: nlconv.Family(r.Dst.Addr())}
 	if r.Dst.Bits() > 0 {
-		x.Dst = ipNet(r.Dst)
+		x.Dst = nlconv.IPNet(r.Dst)
 	}
 	if r.Gw.IsValid() {
 		x.Gw = r.Gw.AsSlice()
@@ -524,7 +498,7 @@ func (b *nlBackend) DelRoute(r enforce.Route) error {
 	if err != nil {
 		return err
 	}
-	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: ipNet(r.Dst), Family: nlFamily(r.Dst.Addr())}
+	x := &netlink.Route{Table: r.Table, Scope: netlink.SCOPE_NOWHERE, Dst: nlconv.IPNet(r.Dst), Family: nlconv.Family(r.Dst.Addr())}
 	if r.Gw.IsValid() {
 		x.Gw = r.Gw.AsSlice()
 	}
@@ -545,7 +519,7 @@ func (b *nlBackend) Rules() ([]enforce.IPRule, error) {
 	}
 	out := make([]enforce.IPRule, 0, len(rs))
 	for _, r := range rs {
-		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: prefixOf(r.Src), Dst: prefixOf(r.Dst), IIF: r.IifName, IPProto: uint8(r.IPProto), Mark: r.Mark}
+		x := enforce.IPRule{Priority: r.Priority, Table: r.Table, Src: nlconv.Prefix(r.Src), Dst: nlconv.Prefix(r.Dst), IIF: r.IifName, IPProto: uint8(r.IPProto), Mark: r.Mark}
 		if r.Family == netlink.FAMILY_V6 {
 			x.Family = enforce.IPv6
 		}
@@ -566,8 +540,8 @@ func nlRule(r enforce.IPRule) *netlink.Rule {
 	x.IPProto = int(r.IPProto)
 	x.Priority = r.Priority
 	x.Table = r.Table
-	x.Src = ipNet(r.Src)
-	x.Dst = ipNet(r.Dst)
+	x.Src = nlconv.IPNet(r.Src)
+	x.Dst = nlconv.IPNet(r.Dst)
 	x.IifName = r.IIF
 	if r.Mask != 0 {
 		mask := r.Mask
@@ -586,18 +560,6 @@ func (b *nlBackend) DelRule(r enforce.IPRule) error {
 	return err
 }
 
-func sysctlPath(key string) string {
-	return "/proc/sys/" + strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, key)
-}
-
 func (b *nlBackend) nsPath(ns enforce.Namespace) string {
 	if ns == enforce.PodNS {
 		return b.podPath
@@ -608,7 +570,7 @@ func (b *nlBackend) nsPath(ns enforce.Namespace) string {
 func (b *nlBackend) GetSysctl(s enforce.Sysctl) (string, error) {
 	var v string
 	err := inNetNS(b.nsPath(s.NS), func() error {
-		data, err := os.ReadFile(sysctlPath(s.Key))
+		data, err := os.ReadFile(nlconv.SysctlPath(s.Key))
 		v = strings.TrimSpace(string(data))
 		return err
 	})
@@ -617,6 +579,6 @@ func (b *nlBackend) GetSysctl(s enforce.Sysctl) (string, error) {
 
 func (b *nlBackend) SetSysctl(s enforce.Sysctl) error {
 	return inNetNS(b.nsPath(s.NS), func() error {
-		return os.WriteFile(sysctlPath(s.Key), []byte(s.Value), 0o644)
+		return os.WriteFile(nlconv.SysctlPath(s.Key), []byte(s.Value), 0o644)
 	})
 }
