@@ -131,12 +131,18 @@ func (ns *NetNS) Up(name string) error {
 	return nil
 }
 
-// AddAddr adds an IPv4 address ("10.0.0.10/19") to a link.
+// AddAddr adds an address ("10.0.0.10/19", "2600:1f14::10/128") to a link.
+// An IPv6 address skips duplicate address detection, so that it is usable
+// at once: the test owns the namespace and knows it is unique.
 func (ns *NetNS) AddAddr(name, cidr string) error {
 	p := netip.MustParsePrefix(cidr)
 	l, err := ns.NL.LinkByName(name)
 	if err == nil {
-		err = ns.NL.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}})
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+		if p.Addr().Is6() {
+			a.Flags = unix.IFA_F_NODAD
+		}
+		err = ns.NL.AddrAdd(l, a)
 	}
 	if err != nil {
 		return fmt.Errorf("address %s on %s: %w", cidr, name, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -70,6 +71,12 @@ func TestNetNS(t *testing.T) {
 	other, err := b.Snapshot()
 	require.NoError(t, err)
 	require.NotContains(t, other, "192.0.2.1", "the other namespace does not see the address")
+
+	// An IPv6 address keeps its prefix length and is usable at once.
+	require.NoError(t, a.AddAddr("lo", "2001:db8::1/128"))
+	v6, err := a.SnapshotFamily(netlink.FAMILY_V6)
+	require.NoError(t, err)
+	require.Contains(t, v6, "addr lo 2001:db8::1/128")
 
 	a.Close()
 	require.False(t, a.Handle().IsOpen(), "Close releases the namespace")
