@@ -292,7 +292,7 @@ func (p *Pool) prewarmVictim(sh []keyDemand, s *keyDemand) *entry {
 		if float64(s.starts) < p.policy.Prewarm.Dominance*float64(o.starts) {
 			continue
 		}
-		if best == nil || stack[0].since.Before(best.since) {
+		if best == nil || stack[0].idleLonger(best) {
 			best, from = stack[0], op
 		}
 	}
@@ -357,13 +357,14 @@ func (p *Pool) wantPrewarm(now time.Time) {
 	}
 }
 
-// prewarmFor returns an ENI being created ahead of demand for k, if any.
-// p.mu must be held.
+// prewarmFor returns the ENI on the lowest VLAN being created ahead of
+// demand for k, if any. p.mu must be held.
 func (p *Pool) prewarmFor(k Key) *entry {
+	var best *entry
 	for e := range p.all {
-		if e.target && e.state == StateCreating && e.b.id() == k {
-			return e
+		if e.target && e.state == StateCreating && e.b.id() == k && (best == nil || e.b.ENI.VLANID < best.b.ENI.VLANID) {
+			best = e
 		}
 	}
-	return nil
+	return best
 }

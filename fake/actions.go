@@ -20,6 +20,7 @@ const (
 	ActionAuthorizeSecurityGroupEgress       Action = "AuthorizeSecurityGroupEgress"
 	ActionAuthorizeSecurityGroupIngress      Action = "AuthorizeSecurityGroupIngress"
 	ActionCreateNetworkInterface             Action = "CreateNetworkInterface"
+	ActionCreateNetworkInterfacePermission   Action = "CreateNetworkInterfacePermission"
 	ActionCreateSecurityGroup                Action = "CreateSecurityGroup"
 	ActionCreateSubnet                       Action = "CreateSubnet"
 	ActionCreateTags                         Action = "CreateTags"
@@ -52,6 +53,7 @@ var actions = []Action{
 	ActionAuthorizeSecurityGroupEgress,
 	ActionAuthorizeSecurityGroupIngress,
 	ActionCreateNetworkInterface,
+	ActionCreateNetworkInterfacePermission,
 	ActionCreateSecurityGroup,
 	ActionCreateSubnet,
 	ActionCreateTags,

@@ -2,6 +2,7 @@ package trunk
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -83,7 +84,9 @@ func defaultActionRate(action string) Rate {
 // Budget hands out EC2 calls. Pod-start calls reserve tokens ahead (the
 // bucket may go negative, and they wait for the refill); background calls
 // only take a token while the bucket holds more than its reserve, so they
-// yield to pod starts. A Budget is safe for concurrent use.
+// yield to pod starts. Both are granted in the order they asked: a
+// reservation's turn is fixed when it is made, and background calls wait in
+// line. A Budget is safe for concurrent use.
 type Budget struct {
 	cfg BudgetOptions
 
@@ -97,6 +100,9 @@ type bucket struct {
 	reserve float64
 	tokens  float64
 	last    time.Time
+	// line holds the background calls waiting for a token, first in line
+	// first; each is woken (its channel closed) when it becomes first.
+	line []chan struct{}
 }
 
 // NewBudget returns a budget shaped by cfg. Errors match ErrInvalidOptions.
@@ -201,39 +207,88 @@ func (b *Budget) refund(bk *bucket) {
 }
 
 func (b *Budget) take(ctx context.Context, bk *bucket, p Priority) error {
-	for {
+	if p == PriorityPodStart {
 		b.mu.Lock()
-		now := time.Now()
-		if !bk.last.IsZero() {
-			bk.tokens = min(bk.rate.Burst, bk.tokens+now.Sub(bk.last).Seconds()*bk.rate.PerSecond)
-		}
-		bk.last = now
-		var wait time.Duration
-		if p == PriorityPodStart {
-			bk.tokens--
-			if bk.tokens >= 0 {
-				b.mu.Unlock()
-				return nil
-			}
-			wait = time.Duration(-bk.tokens / bk.rate.PerSecond * float64(time.Second))
+		bk.refill(time.Now())
+		bk.tokens--
+		if bk.tokens >= 0 {
 			b.mu.Unlock()
-			if err := sleep(ctx, wait); err != nil {
-				b.refund(bk) // give the reservation back
-				return err
-			}
 			return nil
 		}
+		wait := time.Duration(-bk.tokens / bk.rate.PerSecond * float64(time.Second))
+		b.mu.Unlock()
+		if err := sleep(ctx, wait); err != nil {
+			b.refund(bk) // give the reservation back
+			return err
+		}
+		return nil
+	}
+	// Background calls are granted one at a time, in the order they
+	// asked: only the first in line watches the bucket, so two of them
+	// never wake together and race for the same token.
+	w := make(chan struct{})
+	b.mu.Lock()
+	bk.line = append(bk.line, w)
+	first := len(bk.line) == 1
+	b.mu.Unlock()
+	if !first {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			b.leave(bk, w)
+			return ctx.Err()
+		}
+	}
+	for {
+		b.mu.Lock()
+		bk.refill(time.Now())
 		need := 1 + bk.reserve
 		if bk.tokens >= need {
 			bk.tokens--
+			b.next(bk)
 			b.mu.Unlock()
 			return nil
 		}
-		wait = time.Duration((need - bk.tokens) / bk.rate.PerSecond * float64(time.Second))
+		wait := time.Duration((need - bk.tokens) / bk.rate.PerSecond * float64(time.Second))
 		b.mu.Unlock()
 		if err := sleep(ctx, max(wait, time.Millisecond)); err != nil {
+			b.leave(bk, w)
 			return err
 		}
+	}
+}
+
+// refill adds the tokens that flowed in since the last look. b.mu must be
+// held.
+func (bk *bucket) refill(now time.Time) {
+	if !bk.last.IsZero() {
+		bk.tokens = min(bk.rate.Burst, bk.tokens+now.Sub(bk.last).Seconds()*bk.rate.PerSecond)
+	}
+	bk.last = now
+}
+
+// next takes the first background waiter, which has its token, out of line
+// and wakes the one after it. b.mu must be held.
+func (b *Budget) next(bk *bucket) {
+	bk.line[0] = nil
+	bk.line = bk.line[1:]
+	if len(bk.line) > 0 {
+		close(bk.line[0])
+	}
+}
+
+// leave takes the background waiter w out of line, waking the next one if w
+// was first.
+func (b *Budget) leave(bk *bucket, w chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.Index(bk.line, w)
+	if i < 0 {
+		return
+	}
+	bk.line = slices.Delete(bk.line, i, i+1)
+	if i == 0 && len(bk.line) > 0 {
+		close(bk.line[0])
 	}
 }
 

@@ -3,6 +3,7 @@ package trunk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -63,6 +64,17 @@ type Options struct {
 	GCInterval time.Duration
 	// Logger receives records of what the Manager does; nil logs nothing.
 	Logger *slog.Logger
+	// Rand is the source of the Manager's randomness: the 8 bytes, read
+	// once, that keep its ClientTokens apart from those of every other
+	// Manager, and the jitter of the back-off between retried attempts.
+	// Nil means crypto/rand, which production should keep. A test that
+	// replays a scenario from a seed passes a seeded source (a
+	// *math/rand/v2.ChaCha8, say), so that the Manager sends the same
+	// requests and waits the same back-offs on every run; two Managers on
+	// the same account must never read the same seeded source, or EC2
+	// would answer one Manager's request with the result of the other's.
+	// Reads are serialised: the source need not be safe for concurrent use.
+	Rand io.Reader
 }
 
 // OnDemandOptions returns the production controller's strategy: no reuse
