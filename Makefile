@@ -11,7 +11,9 @@
 #                          generators produce from its sources
 #   make tools   build the pinned tools into bin/ (rebuilt only when a pin changes)
 #   make work    write a go.work for editors and gopls (see below)
-#   make bench   run every benchmark and the scenario benchmarks
+#   make bench   run every benchmark and print the figures of the tests that
+#                measure (scenarios, CNI, API server, end to end; see
+#                BENCHMARKS.md)
 #   make kube-assets
 #                build kube-apiserver, etcd and kubectl from source into
 #                .kube-assets/ for the API-server tests (make test does it)
@@ -143,6 +145,15 @@ bench:
 	@# CNI ADD/DEL through libcni (needs root; skipped otherwise).
 	set -o pipefail; $(GO) test -run 'TestLatency' -count=1 -v ./cmd/podsg-cni/ \
 	  | grep -E '^(cni|ok|FAIL|--- FAIL|--- SKIP)'
+	@# The controller against a real API server (its figures come from the
+	@# race-enabled tests, as make test runs them), and end to end with the
+	@# CNI plugin (TestEndToEnd needs root; skipped otherwise).
+	set -o pipefail; cd examples/controller && KUBEBUILDER_ASSETS=$(KUBE_ASSETS) $(GO) test -race -count=1 -v \
+	  -run '^(TestAPIServerKubectl|TestAPIServerBindLatency|TestAPIServerLeaderElection|TestEndToEnd)$$' . \
+	  | grep -E '^(apiserver|e2e|ok|FAIL|--- FAIL|--- SKIP)'
+	@# make kube-assets with the binaries present (printed by t.Logf, hence -o).
+	set -o pipefail; cd hack/kube-assets && KUBEBUILDER_ASSETS=$(KUBE_ASSETS) $(GO) test -count=1 -v -run '^TestReuse$$' . \
+	  | grep -oE '(kube-assets warm_ms=.*|^(ok|FAIL|--- FAIL|--- SKIP).*)'
 
 # The API-server tests of examples/controller run a real kube-apiserver, etcd
 # and kubectl, built from source by hack/kube-assets (pinned in its go.mod)
@@ -162,6 +173,7 @@ kube-assets:
 
 unit: kube-assets
 unit: export KUBEBUILDER_ASSETS := $(KUBE_ASSETS)
+bench: kube-assets
 
 # SOAK_SEEDS seeds of trunk.TestSimulation, with the race detector. It
 # prints the summary line, or each failure (seed, step, steps before it; a

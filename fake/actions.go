@@ -15,7 +15,9 @@ type Action string
 
 // The actions the fake implements: one per EC2 operation method of *EC2.
 const (
+	ActionAssociateSubnetCidrBlock           Action = "AssociateSubnetCidrBlock"
 	ActionAssociateTrunkInterface            Action = "AssociateTrunkInterface"
+	ActionAssociateVpcCidrBlock              Action = "AssociateVpcCidrBlock"
 	ActionAttachNetworkInterface             Action = "AttachNetworkInterface"
 	ActionAuthorizeSecurityGroupEgress       Action = "AuthorizeSecurityGroupEgress"
 	ActionAuthorizeSecurityGroupIngress      Action = "AuthorizeSecurityGroupIngress"
@@ -48,7 +50,9 @@ const (
 )
 
 var actions = []Action{
+	ActionAssociateSubnetCidrBlock,
 	ActionAssociateTrunkInterface,
+	ActionAssociateVpcCidrBlock,
 	ActionAttachNetworkInterface,
 	ActionAuthorizeSecurityGroupEgress,
 	ActionAuthorizeSecurityGroupIngress,

@@ -66,7 +66,8 @@ type Node struct {
 	SubnetID     string
 	// PrimaryENI is the interface at device index 0.
 	PrimaryENI string
-	// PrivateIP is the primary interface's address.
+	// PrivateIP is the primary interface's IPv4 address; "" in an IPv6-only
+	// subnet.
 	PrivateIP string
 }
 
@@ -177,15 +178,38 @@ func (f *EC2) addBuiltRule(groupID string, egress bool, r Rule) string {
 // AddNode launches one running instance of instanceType in a subnet with the
 // given security groups (the VPC's default group when none) and returns it.
 func (f *EC2) AddNode(instanceType, subnetID string, groupIDs ...string) Node {
-	return build(f, "AddNode "+instanceType, func() (Node, error) {
+	return f.addNode(instanceType, subnetID, 0, groupIDs...).Node
+}
+
+// builtNode is a Node and its primary interface's first IPv6 address.
+type builtNode struct {
+	Node
+	ipv6 string
+}
+
+// addNode is AddNode with ipv6 IPv6 addresses on the primary interface
+// (an IPv6-only subnet gives one whatever ipv6 says).
+func (f *EC2) addNode(instanceType, subnetID string, ipv6 int, groupIDs ...string) builtNode {
+	return build(f, "AddNode "+instanceType, func() (builtNode, error) {
+		spec := eniSpec{subnetID: subnetID, groups: groupIDs}
+		if ipv6 > 0 {
+			spec.ipv6.count = aws.Int32(int32(ipv6))
+		}
 		insts, _, err := f.launch(launchSpec{imageID: "ami-0fake0000000000000", instanceType: instanceType, count: 1,
-			nics: []nicSpec{{eniSpec: eniSpec{subnetID: subnetID, groups: groupIDs}, deleteOnTerm: true}}}, false)
+			nics: []nicSpec{{eniSpec: spec, deleteOnTerm: true}}}, false)
 		if err != nil {
-			return Node{}, err
+			return builtNode{}, err
 		}
 		inst := insts[0]
-		return Node{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnetID,
-			PrimaryENI: inst.primaryENI, PrivateIP: f.st.enis[inst.primaryENI].ip.String()}, nil
+		n := builtNode{Node: Node{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnetID, PrimaryENI: inst.primaryENI}}
+		p := f.st.enis[inst.primaryENI]
+		if p.ip.IsValid() {
+			n.PrivateIP = p.ip.String()
+		}
+		if len(p.ipv6) > 0 {
+			n.ipv6 = p.ipv6[0].String()
+		}
+		return n, nil
 	})
 }
 

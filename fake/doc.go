@@ -19,6 +19,17 @@
 //   - Subnets hand out real addresses, skipping the four reserved at the
 //     start of the range and the broadcast address; when none is left,
 //     InsufficientFreeAddressesInSubnet.
+//   - IPv6 as EC2 has it: VPCs get Amazon-provided /56 blocks (CreateVpc
+//     or AssociateVpcCidrBlock with AmazonProvidedIpv6CidrBlock), subnets a
+//     /44 to /64 of them (CreateSubnet with Ipv6CidrBlock,
+//     AssociateSubnetCidrBlock), dual-stack or IPv6-only (Ipv6Native: no
+//     IPv4 CIDR, interfaces without an IPv4 address). Interfaces get IPv6
+//     addresses with Ipv6AddressCount or Ipv6Addresses, refused in a subnet
+//     without an IPv6 block; the first four and the last address of a
+//     subnet's block are reserved. Describe calls show them (Ipv6Address,
+//     Ipv6Addresses, Ipv6CidrBlockAssociationSet) and filter on them as the
+//     SDK documents. Pools, IPAM and prefixes are not modelled and refused
+//     as such.
 //   - Attachments respect the instance type's per-network-card interface
 //     limit (AttachmentLimitExceeded) and device indexes (a taken index is
 //     InvalidParameterValue). Limits come from package limits (or the table

@@ -21,6 +21,7 @@ type eniSpec struct {
 	ip        string
 	secondary int      // how many secondary addresses to allocate
 	extra     []string // explicit secondary addresses
+	ipv6      ipv6Spec
 	tags      tags
 }
 
@@ -50,22 +51,28 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 	if sp.secondary < 0 {
 		return nil, invalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", sp.secondary)
 	}
-	need := 1 + sp.secondary + len(sp.extra)
-	explicit := sp.extra
-	if sp.ip != "" {
-		explicit = append([]string{sp.ip}, explicit...)
+	draw6, err := f.checkAddrs(s, sp)
+	if err != nil {
+		return nil, err
 	}
-	for i, a := range explicit {
-		if err := s.checkAddr(a); err != nil {
-			return nil, err
+	if !s.ipv6Native {
+		need := 1 + sp.secondary + len(sp.extra)
+		explicit := sp.extra
+		if sp.ip != "" {
+			explicit = append([]string{sp.ip}, explicit...)
 		}
-		if slices.Contains(explicit[:i], a) {
-			return nil, invalidValue("Address %s is specified more than once.", a)
+		for i, a := range explicit {
+			if err := s.checkAddr(a); err != nil {
+				return nil, err
+			}
+			if slices.Contains(explicit[:i], a) {
+				return nil, invalidValue("Address %s is specified more than once.", a)
+			}
 		}
-	}
-	if free := s.size - len(s.used); free < need {
-		return nil, apiError(CodeInsufficientFreeAddresses,
-			"There are not enough free addresses in subnet '%s' to satisfy the requested number of addresses.", s.id)
+		if free := s.size - len(s.used); free < need {
+			return nil, apiError(CodeInsufficientFreeAddresses,
+				"There are not enough free addresses in subnet '%s' to satisfy the requested number of addresses.", s.id)
+		}
 	}
 	if dryRun {
 		return nil, dryRunError()
@@ -75,19 +82,22 @@ func (f *EC2) createENI(sp eniSpec, dryRun bool) (*netIface, error) {
 		desc: sp.desc, ifType: typ, createdType: typ, groups: groups, sourceDest: true,
 	}
 	e.mac = f.newMAC(e.id)
-	if sp.ip != "" {
-		e.ip, _ = s.reserve(sp.ip, e.id)
-	} else {
-		e.ip, _ = s.allocate(e.id)
+	if !s.ipv6Native {
+		if sp.ip != "" {
+			e.ip, _ = s.reserve(sp.ip, e.id)
+		} else {
+			e.ip, _ = s.allocate(e.id)
+		}
+		for _, addr := range sp.extra {
+			a, _ := s.reserve(addr, e.id)
+			e.secondary = append(e.secondary, a)
+		}
+		for range sp.secondary {
+			a, _ := s.allocate(e.id)
+			e.secondary = append(e.secondary, a)
+		}
 	}
-	for _, addr := range sp.extra {
-		a, _ := s.reserve(addr, e.id)
-		e.secondary = append(e.secondary, a)
-	}
-	for range sp.secondary {
-		a, _ := s.allocate(e.id)
-		e.secondary = append(e.secondary, a)
-	}
+	f.assign6(s, e, sp.ipv6.explicit, draw6)
 	f.st.enis[e.id] = e
 	f.st.eniOrder = nil
 	return e, nil
@@ -101,6 +111,9 @@ func (f *EC2) deleteENI(e *netIface) {
 		s.release(e.ip)
 		for _, a := range e.secondary {
 			s.release(a)
+		}
+		for _, a := range e.ipv6 {
+			delete(s.used6, a)
 		}
 	}
 	delete(f.st.enis, e.id)
@@ -225,7 +238,11 @@ func (f *EC2) groupIdentifiers(ids []string) []types.GroupIdentifier {
 	return out
 }
 
+// dnsName is the private DNS name of an IPv4 address; "" for none.
 func (f *EC2) dnsName(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
 	host := "ip-" + strings.ReplaceAll(a.String(), ".", "-")
 	if f.opts.Region == "us-east-1" {
 		return host + ".ec2.internal"
@@ -255,18 +272,31 @@ func (f *EC2) renderENI(e *netIface, now time.Time) types.NetworkInterface {
 		InterfaceType:      e.ifType,
 		MacAddress:         aws.String(e.mac),
 		OwnerId:            aws.String(f.opts.AccountID),
-		PrivateIpAddress:   aws.String(e.ip.String()),
-		PrivateDnsName:     aws.String(f.dnsName(e.ip)),
 		RequesterManaged:   aws.Bool(false),
 		SourceDestCheck:    aws.Bool(e.sourceDest),
 		Status:             e.status(),
 		TagSet:             e.tags.list(),
+		Ipv6Native:         aws.Bool(!e.ip.IsValid()),
 	}
-	out.PrivateIpAddresses = append(out.PrivateIpAddresses, types.NetworkInterfacePrivateIpAddress{
-		Primary: aws.Bool(true), PrivateIpAddress: aws.String(e.ip.String()), PrivateDnsName: aws.String(f.dnsName(e.ip))})
+	if e.ip.IsValid() {
+		out.PrivateIpAddress = aws.String(e.ip.String())
+		out.PrivateDnsName = aws.String(f.dnsName(e.ip))
+		out.PrivateIpAddresses = append(out.PrivateIpAddresses, types.NetworkInterfacePrivateIpAddress{
+			Primary: aws.Bool(true), PrivateIpAddress: aws.String(e.ip.String()), PrivateDnsName: aws.String(f.dnsName(e.ip))})
+	}
 	for _, a := range e.secondary {
 		out.PrivateIpAddresses = append(out.PrivateIpAddresses, types.NetworkInterfacePrivateIpAddress{
 			Primary: aws.Bool(false), PrivateIpAddress: aws.String(a.String()), PrivateDnsName: aws.String(f.dnsName(a))})
+	}
+	// Ipv6Address is the interface's first IPv6 address: the field the VPC
+	// resource controller reads a branch ENI's address from
+	// (pkg/provider/branch/trunk/trunk.go, CreateAndAssociateBranchENIs).
+	for i, a := range e.ipv6 {
+		if i == 0 {
+			out.Ipv6Address = aws.String(a.String())
+		}
+		out.Ipv6Addresses = append(out.Ipv6Addresses, types.NetworkInterfaceIpv6Address{
+			Ipv6Address: aws.String(a.String()), IsPrimaryIpv6: aws.Bool(false)})
 	}
 	if a := e.att; a != nil {
 		at := a.at
@@ -293,7 +323,11 @@ func (e *netIface) status() types.NetworkInterfaceStatus {
 
 // CreateNetworkInterface creates a network interface in a subnet, with the
 // given security groups (the VPC's default group when none), an address
-// from the subnet (or the one asked for) and a MAC address. InterfaceType
+// from the subnet (or the one asked for) and a MAC address; IPv6 addresses
+// with Ipv6AddressCount or Ipv6Addresses, in a subnet with an IPv6 CIDR (an
+// IPv6-only subnet gives one IPv6 address and no IPv4 one). Prefixes,
+// primary IPv6 addresses and connection tracking are not modelled and
+// refused as such. InterfaceType
 // "trunk" creates a trunk interface; an interface associated later with
 // AssociateTrunkInterface reports type "branch". ClientToken makes the call
 // idempotent.
@@ -310,8 +344,12 @@ func (f *EC2) CreateNetworkInterface(ctx context.Context, in *ec2.CreateNetworkI
 			if err != nil {
 				return nil, err
 			}
+			if err := createENIUnmodelled(in); err != nil {
+				return nil, err
+			}
 			sp := eniSpec{subnetID: aws.ToString(in.SubnetId), groups: in.Groups, desc: aws.ToString(in.Description),
-				ifType: in.InterfaceType, ip: aws.ToString(in.PrivateIpAddress), secondary: int(aws.ToInt32(in.SecondaryPrivateIpAddressCount)), tags: t}
+				ifType: in.InterfaceType, ip: aws.ToString(in.PrivateIpAddress), secondary: int(aws.ToInt32(in.SecondaryPrivateIpAddressCount)),
+				ipv6: v6Spec(in.Ipv6AddressCount, in.Ipv6Addresses), tags: t}
 			for _, p := range in.PrivateIpAddresses {
 				if aws.ToBool(p.Primary) {
 					if sp.ip != "" && sp.ip != aws.ToString(p.PrivateIpAddress) {
@@ -587,10 +625,34 @@ func (f *EC2) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2.Modif
 
 func one(s string) []string { return []string{s} }
 
-// addresses returns the interface's private addresses, the primary first.
+// createENIUnmodelled refuses the parameters of CreateNetworkInterface the
+// fake does not model, which it would otherwise ignore.
+func createENIUnmodelled(in *ec2.CreateNetworkInterfaceInput) error {
+	for _, p := range []struct {
+		set  bool
+		name string
+	}{
+		{in.Ipv4PrefixCount != nil, "Ipv4PrefixCount"},
+		{len(in.Ipv4Prefixes) > 0, "Ipv4Prefixes"},
+		{in.Ipv6PrefixCount != nil, "Ipv6PrefixCount"},
+		{len(in.Ipv6Prefixes) > 0, "Ipv6Prefixes"},
+		{aws.ToBool(in.EnablePrimaryIpv6), "EnablePrimaryIpv6"},
+		{in.ConnectionTrackingSpecification != nil, "ConnectionTrackingSpecification"},
+	} {
+		if p.set {
+			return notModelled(ActionCreateNetworkInterface, p.name)
+		}
+	}
+	return nil
+}
+
+// addresses returns the interface's private IPv4 addresses, the primary
+// first.
 func (e *netIface) addresses() []string {
 	out := make([]string, 0, 1+len(e.secondary))
-	out = append(out, e.ip.String())
+	if e.ip.IsValid() {
+		out = append(out, e.ip.String())
+	}
 	for _, a := range e.secondary {
 		out = append(out, a.String())
 	}
@@ -609,7 +671,7 @@ func attachmentField(get func(f *EC2, a *attachment) string) filterField[*netIfa
 }
 
 // none answers a documented filter on something the fake never models
-// (Elastic IP associations, IPv6 addresses): no interface has a value, so
+// (Elastic IP associations): no interface has a value, so
 // the filter matches nothing, as it would in an account without them.
 func none(*EC2, *netIface) []string { return nil }
 
@@ -633,12 +695,20 @@ var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filt
 	"private-ip-address":           func(_ *EC2, e *netIface) []string { return e.addresses() },
 	"addresses.private-ip-address": func(_ *EC2, e *netIface) []string { return e.addresses() },
 	"addresses.primary": func(_ *EC2, e *netIface) []string {
-		if len(e.secondary) > 0 {
+		switch {
+		case !e.ip.IsValid():
+			return nil
+		case len(e.secondary) > 0:
 			return []string{"true", "false"}
 		}
 		return one("true")
 	},
-	"private-dns-name":                 func(f *EC2, e *netIface) []string { return one(f.dnsName(e.ip)) },
+	"private-dns-name": func(f *EC2, e *netIface) []string {
+		if !e.ip.IsValid() {
+			return nil
+		}
+		return one(f.dnsName(e.ip))
+	},
 	"association.allocation-id":        none,
 	"association.association-id":       none,
 	"association.ip-owner-id":          none,
@@ -646,7 +716,7 @@ var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filt
 	"association.public-ip":            none,
 	"addresses.association.owner-id":   none,
 	"addresses.association.public-ip":  none,
-	"ipv6-addresses.ipv6-address":      none,
+	"ipv6-addresses.ipv6-address":      func(_ *EC2, e *netIface) []string { return ipv6Strings(e.ipv6) },
 	"attachment.attachment-id":         attachmentField(func(_ *EC2, a *attachment) string { return a.id }),
 	"attachment.instance-id":           attachmentField(func(_ *EC2, a *attachment) string { return a.instanceID }),
 	"attachment.instance-owner-id":     attachmentField(func(f *EC2, _ *attachment) string { return f.opts.AccountID }),
@@ -663,10 +733,10 @@ var eniFilters = newFilterTable(ActionDescribeNetworkInterfaces, map[string]filt
 // availability-zone, description, interface-type, status, mac-address,
 // owner-id, requester-managed, source-dest-check, group-id,
 // private-ip-address, addresses.private-ip-address, addresses.primary,
-// private-dns-name, attachment.{attachment-id, instance-id,
-// instance-owner-id, device-index, status, delete-on-termination,
-// attach-time}, tag:<key>, tag-key, and the Elastic IP and IPv6 filters,
-// which match nothing). MaxResults is 5..1000 and cannot be combined with
+// private-dns-name, ipv6-addresses.ipv6-address, attachment.{attachment-id,
+// instance-id, instance-owner-id, device-index, status,
+// delete-on-termination, attach-time}, tag:<key>, tag-key, and the Elastic
+// IP filters, which match nothing). MaxResults is 5..1000 and cannot be combined with
 // NetworkInterfaceIds.
 func (f *EC2) DescribeNetworkInterfaces(ctx context.Context, in *ec2.DescribeNetworkInterfacesInput, _ ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.NetworkInterfaceIds), in.MaxResults)

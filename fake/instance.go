@@ -105,7 +105,15 @@ func (f *EC2) launch(sp launchSpec, dryRun bool) ([]*instance, string, error) {
 		}
 		seen[[2]int32{n.card, n.device}] = true
 		perCard[n.card]++
-		need[ns.id] += (1 + n.secondary) * sp.count
+		if _, err := f.checkAddrs(ns, n.eniSpec); err != nil {
+			return nil, "", err
+		}
+		if len(n.ipv6.explicit) > 0 && sp.count > 1 {
+			return nil, "", invalidValue("IPv6 addresses can only be specified when launching a single instance.")
+		}
+		if !ns.ipv6Native {
+			need[ns.id] += (1 + n.secondary) * sp.count
+		}
 		if n.ip != "" {
 			if sp.count > 1 {
 				return nil, "", invalidValue("A private IP address can only be specified when launching a single instance.")
@@ -188,8 +196,11 @@ func cloneTags(t tags) tags {
 // (any ImageId is accepted) in a subnet, each with a primary network
 // interface at device index 0 that is deleted on termination. Network
 // interfaces may also be described in NetworkInterfaces (new interfaces
-// only, with device and card indexes). ClientToken makes the call
-// idempotent. Instances are running as soon as the call returns.
+// only, with device and card indexes). Ipv6AddressCount and Ipv6Addresses,
+// of the instance or of an interface, give IPv6 addresses as they do to
+// CreateNetworkInterface; in an IPv6-only subnet an instance has no IPv4
+// address. ClientToken makes the call idempotent. Instances are running as
+// soon as the call returns.
 //
 // Errors: MissingParameter, InvalidParameterValue (unknown instance type),
 // InvalidSubnetID.NotFound, InvalidSecurityGroupID.NotFound,
@@ -222,7 +233,8 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 				sp.az = aws.ToString(in.Placement.AvailabilityZone)
 			}
 			groups := slices.Clone(in.SecurityGroupIds)
-			primary := nicSpec{eniSpec: eniSpec{subnetID: aws.ToString(in.SubnetId), ip: aws.ToString(in.PrivateIpAddress)}, deleteOnTerm: true}
+			primary := nicSpec{eniSpec: eniSpec{subnetID: aws.ToString(in.SubnetId), ip: aws.ToString(in.PrivateIpAddress),
+				ipv6: v6Spec(in.Ipv6AddressCount, in.Ipv6Addresses)}, deleteOnTerm: true}
 			var extra []nicSpec
 			for _, n := range in.NetworkInterfaces {
 				if n.NetworkInterfaceId != nil {
@@ -231,6 +243,7 @@ func (f *EC2) RunInstances(ctx context.Context, in *ec2.RunInstancesInput, _ ...
 				ns := nicSpec{
 					eniSpec: eniSpec{subnetID: aws.ToString(n.SubnetId), groups: n.Groups, desc: aws.ToString(n.Description),
 						ip: aws.ToString(n.PrivateIpAddress), secondary: int(aws.ToInt32(n.SecondaryPrivateIpAddressCount)),
+						ipv6:   v6Spec(n.Ipv6AddressCount, n.Ipv6Addresses),
 						ifType: types.NetworkInterfaceCreationType(aws.ToString(n.InterfaceType))},
 					device: aws.ToInt32(n.DeviceIndex), card: aws.ToInt32(n.NetworkCardIndex),
 					deleteOnTerm: n.DeleteOnTermination == nil || *n.DeleteOnTermination,
@@ -418,8 +431,13 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 	out.VpcId = aws.String(inst.vpcID)
 	out.SecurityGroups = f.groupIdentifiers(inst.groups)
 	if p := f.st.enis[inst.primaryENI]; p != nil {
-		out.PrivateIpAddress = aws.String(p.ip.String())
-		out.PrivateDnsName = aws.String(f.dnsName(p.ip))
+		if p.ip.IsValid() {
+			out.PrivateIpAddress = aws.String(p.ip.String())
+			out.PrivateDnsName = aws.String(f.dnsName(p.ip))
+		}
+		if len(p.ipv6) > 0 {
+			out.Ipv6Address = aws.String(p.ipv6[0].String())
+		}
 		out.SecurityGroups = f.groupIdentifiers(p.groups)
 	}
 	ids := slices.Clone(inst.enis)
@@ -443,8 +461,6 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 			InterfaceType:      &ifType,
 			MacAddress:         aws.String(e.mac),
 			OwnerId:            aws.String(f.opts.AccountID),
-			PrivateIpAddress:   aws.String(e.ip.String()),
-			PrivateDnsName:     aws.String(f.dnsName(e.ip)),
 			SourceDestCheck:    aws.Bool(e.sourceDest),
 			Status:             e.status(),
 			Attachment: &types.InstanceNetworkInterfaceAttachment{
@@ -456,8 +472,15 @@ func (f *EC2) renderInstance(inst *instance, now time.Time) types.Instance {
 				Status:              f.attachStatus(e.att, now),
 			},
 		}
-		nic.PrivateIpAddresses = append(nic.PrivateIpAddresses, types.InstancePrivateIpAddress{
-			Primary: aws.Bool(true), PrivateIpAddress: aws.String(e.ip.String()), PrivateDnsName: aws.String(f.dnsName(e.ip))})
+		if e.ip.IsValid() {
+			nic.PrivateIpAddress = aws.String(e.ip.String())
+			nic.PrivateDnsName = aws.String(f.dnsName(e.ip))
+			nic.PrivateIpAddresses = append(nic.PrivateIpAddresses, types.InstancePrivateIpAddress{
+				Primary: aws.Bool(true), PrivateIpAddress: aws.String(e.ip.String()), PrivateDnsName: aws.String(f.dnsName(e.ip))})
+		}
+		for _, a := range e.ipv6 {
+			nic.Ipv6Addresses = append(nic.Ipv6Addresses, types.InstanceIpv6Address{Ipv6Address: aws.String(a.String()), IsPrimaryIpv6: aws.Bool(false)})
+		}
 		for _, a := range e.secondary {
 			nic.PrivateIpAddresses = append(nic.PrivateIpAddresses, types.InstancePrivateIpAddress{
 				Primary: aws.Bool(false), PrivateIpAddress: aws.String(a.String()), PrivateDnsName: aws.String(f.dnsName(a))})
@@ -523,10 +546,15 @@ var instanceFilters = newFilterTable(ActionDescribeInstances, map[string]filterF
 		}
 		return one(inst.clientToken)
 	},
-	"subnet-id":          liveField(func(inst *instance) string { return inst.subnetID }),
-	"vpc-id":             liveField(func(inst *instance) string { return inst.vpcID }),
-	"private-ip-address": primaryENI(func(_ *EC2, e *netIface) []string { return one(e.ip.String()) }),
-	"instance.group-id":  primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
+	"subnet-id": liveField(func(inst *instance) string { return inst.subnetID }),
+	"vpc-id":    liveField(func(inst *instance) string { return inst.vpcID }),
+	"private-ip-address": primaryENI(func(_ *EC2, e *netIface) []string {
+		if !e.ip.IsValid() {
+			return nil
+		}
+		return one(e.ip.String())
+	}),
+	"instance.group-id": primaryENI(func(_ *EC2, e *netIface) []string { return e.groups }),
 	"instance.group-name": primaryENI(func(f *EC2, e *netIface) []string {
 		var names []string
 		for _, id := range e.groups {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
@@ -101,6 +102,23 @@ func TestServerEveryOperation(t *testing.T) {
 	require.Equal(t, subnetID, aws.ToString(subs.Subnets[0].SubnetId))
 	require.Equal(t, int32(251), aws.ToInt32(subs.Subnets[0].AvailableIpAddressCount), "a /24 minus EC2's five reserved addresses")
 
+	// Dual-stack: an Amazon-provided /56 for the VPC, a /64 of it for the
+	// subnet.
+	v6, err := c.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(vpcID), AmazonProvidedIpv6CidrBlock: aws.Bool(true)})
+	require.NoError(t, err)
+	block := netip.MustParsePrefix(aws.ToString(v6.Ipv6CidrBlockAssociation.Ipv6CidrBlock))
+	require.Equal(t, 56, block.Bits())
+	require.Equal(t, "Amazon", aws.ToString(v6.Ipv6CidrBlockAssociation.Ipv6Pool))
+	sub64 := netip.PrefixFrom(block.Addr(), 64)
+	s6, err := c.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{SubnetId: aws.String(subnetID), Ipv6CidrBlock: aws.String(sub64.String())})
+	require.NoError(t, err)
+	require.Equal(t, types.SubnetCidrBlockStateCodeAssociating, s6.Ipv6CidrBlockAssociation.Ipv6CidrBlockState.State)
+	subs, err = c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{subnetID}})
+	require.NoError(t, err)
+	require.Len(t, subs.Subnets[0].Ipv6CidrBlockAssociationSet, 1)
+	require.Equal(t, sub64.String(), aws.ToString(subs.Subnets[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock))
+	require.Equal(t, types.SubnetCidrBlockStateCodeAssociated, subs.Subnets[0].Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlockState.State)
+
 	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 		GroupName: aws.String("pods"), Description: aws.String("pod group"), VpcId: aws.String(vpcID),
 		TagSpecifications: tagSpec(types.ResourceTypeSecurityGroup, "team", "net"),
@@ -165,6 +183,7 @@ func TestServerEveryOperation(t *testing.T) {
 	branch, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{
 		SubnetId: aws.String(subnetID), Groups: []string{sgID}, Description: aws.String("aws-k8s-branch-eni"),
 		TagSpecifications: tagSpec(types.ResourceTypeNetworkInterface, "vpcresources.k8s.aws/trunk-eni-id", trunkID),
+		Ipv6AddressCount:  aws.Int32(1),
 	})
 	require.NoError(t, err)
 	branchID := aws.ToString(branch.NetworkInterface.NetworkInterfaceId)
@@ -194,6 +213,9 @@ func TestServerEveryOperation(t *testing.T) {
 	require.Len(t, got.TagSet, 2)
 	require.NotEmpty(t, aws.ToString(got.MacAddress))
 	require.NotEmpty(t, aws.ToString(got.PrivateIpAddress))
+	require.Len(t, got.Ipv6Addresses, 1)
+	require.Equal(t, aws.ToString(got.Ipv6Addresses[0].Ipv6Address), aws.ToString(got.Ipv6Address))
+	require.True(t, sub64.Contains(netip.MustParseAddr(aws.ToString(got.Ipv6Address))), aws.ToString(got.Ipv6Address))
 
 	_, err = c.DisassociateTrunkInterface(ctx, &ec2.DisassociateTrunkInterfaceInput{AssociationId: aws.String(assocID)})
 	require.NoError(t, err)

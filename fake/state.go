@@ -90,18 +90,30 @@ type vpc struct {
 	prefix    netip.Prefix
 	isDefault bool
 	defaultSG string
+	ipv6      []cidrAssoc // Amazon-provided IPv6 blocks, /56 each
+}
+
+// cidrAssoc is an IPv6 CIDR block associated with a VPC or a subnet.
+type cidrAssoc struct {
+	id     string // vpc-cidr-assoc-… or subnet-cidr-assoc-…
+	prefix netip.Prefix
 }
 
 type subnet struct {
 	meta
 	vpcID  string
 	az     string
-	prefix netip.Prefix
-	first  netip.Addr // first assignable address (network + 4)
-	last   netip.Addr // last assignable address (broadcast − 1)
-	size   int        // assignable addresses
+	prefix netip.Prefix // the IPv4 CIDR; invalid in an IPv6-only subnet
+	first  netip.Addr   // first assignable address (network + 4)
+	last   netip.Addr   // last assignable address (broadcast − 1)
+	size   int          // assignable addresses
 	used   map[netip.Addr]string
 	cursor netip.Addr
+
+	// IPv6: the subnet's /64, when it has one, and its assigned addresses.
+	ipv6       *cidrAssoc
+	used6      map[netip.Addr]string
+	ipv6Native bool // IPv6-only: no IPv4 CIDR, no IPv4 addresses
 }
 
 type secGroup struct {
@@ -133,8 +145,9 @@ type netIface struct {
 	az          string
 	desc        string
 	mac         string
-	ip          netip.Addr
+	ip          netip.Addr // invalid in an IPv6-only subnet
 	secondary   []netip.Addr
+	ipv6        []netip.Addr
 	ifType      types.NetworkInterfaceType
 	createdType types.NetworkInterfaceType
 	groups      []string

@@ -3,6 +3,7 @@ package fake
 import (
 	"context"
 	"fmt"
+	"net/netip"
 )
 
 // Names used by the tutorial scenario.
@@ -41,6 +42,11 @@ type Tutorial struct {
 	PodSelfRuleID string         `json:"podSelfRuleId"`
 	InstanceType  string         `json:"instanceType"`
 	Nodes         []TutorialNode `json:"nodes"`
+	// VPCIPv6CIDR and SubnetIPv6CIDRs are the VPC's Amazon-provided /56
+	// and the subnets' /64s (in the order of SubnetIDs), seeded by
+	// SeedTutorialIPv6 only.
+	VPCIPv6CIDR     string   `json:"vpcIpv6Cidr,omitempty"`
+	SubnetIPv6CIDRs []string `json:"subnetIpv6Cidrs,omitempty"`
 }
 
 // TutorialNode is one node of the tutorial's node group.
@@ -49,6 +55,8 @@ type TutorialNode struct {
 	SubnetID   string `json:"subnetId"`
 	PrimaryENI string `json:"primaryEniId"`
 	PrivateIP  string `json:"privateIp"`
+	// IPv6 is the primary interface's IPv6 address (SeedTutorialIPv6 only).
+	IPv6 string `json:"ipv6,omitempty"`
 }
 
 // SeedTutorial seeds f with what the EKS tutorial "Security groups for pods"
@@ -68,7 +76,20 @@ type TutorialNode struct {
 // Seeding bypasses throttling, faults and the call log. It fails only if
 // ctx is done or f already holds conflicting state (a group name taken in a
 // VPC of the same CIDR cannot happen, as SeedTutorial always makes a new VPC).
-func SeedTutorial(ctx context.Context, f *EC2) (t Tutorial, err error) {
+func SeedTutorial(ctx context.Context, f *EC2) (Tutorial, error) {
+	return seedTutorial(ctx, f, false)
+}
+
+// SeedTutorialIPv6 seeds f with the tutorial's world for an IPv6 cluster,
+// as EKS requires one: what SeedTutorial seeds, plus an Amazon-provided IPv6
+// /56 for the VPC, a /64 of it for each subnet (dual-stack subnets, the
+// first, second and third /64) and an IPv6 address on each node's primary
+// interface.
+func SeedTutorialIPv6(ctx context.Context, f *EC2) (Tutorial, error) {
+	return seedTutorial(ctx, f, true)
+}
+
+func seedTutorial(ctx context.Context, f *EC2, ipv6 bool) (t Tutorial, err error) {
 	if err := ctx.Err(); err != nil {
 		return Tutorial{}, err
 	}
@@ -81,9 +102,19 @@ func SeedTutorial(ctx context.Context, f *EC2) (t Tutorial, err error) {
 	clusterTag := "kubernetes.io/cluster/" + TutorialClusterName
 	t.VPCID = f.AddVPC(TutorialVPCCIDR)
 	f.Tag(t.VPCID, "Name", "eksctl-"+TutorialClusterName+"-cluster/VPC", clusterTag, "shared")
+	var block netip.Prefix
+	if ipv6 {
+		block = f.AddVPCIPv6(t.VPCID)
+		t.VPCIPv6CIDR = block.String()
+	}
 	for i, zone := range []string{"a", "b", "c"} {
 		cidr := fmt.Sprintf("192.168.%d.0/19", 32*(i+1))
 		id := f.AddSubnet(t.VPCID, cidr, f.opts.Region+zone)
+		if ipv6 {
+			cidr6 := subnet64(block, i+1).String()
+			f.AddSubnetIPv6(id, cidr6)
+			t.SubnetIPv6CIDRs = append(t.SubnetIPv6CIDRs, cidr6)
+		}
 		f.Tag(id, "Name", fmt.Sprintf("eksctl-%s-cluster/SubnetPrivate%s", TutorialClusterName, zone),
 			clusterTag, "shared", "kubernetes.io/role/internal-elb", "1")
 		t.SubnetIDs = append(t.SubnetIDs, id)
@@ -102,11 +133,16 @@ func SeedTutorial(ctx context.Context, f *EC2) (t Tutorial, err error) {
 	t.DNSTCPRuleID = f.AddIngress(t.ClusterSecurityGroupID, TCP(53, t.PodSecurityGroupID))
 	t.DNSUDPRuleID = f.AddIngress(t.ClusterSecurityGroupID, UDP(53, t.PodSecurityGroupID))
 
+	v6 := 0
+	if ipv6 {
+		v6 = 1
+	}
 	for i := range TutorialNodes {
-		n := f.AddNode(TutorialInstanceType, t.SubnetIDs[i%len(t.SubnetIDs)], t.ClusterSecurityGroupID, t.NodeSecurityGroupID)
+		n := f.addNode(TutorialInstanceType, t.SubnetIDs[i%len(t.SubnetIDs)], v6, t.ClusterSecurityGroupID, t.NodeSecurityGroupID)
 		f.Tag(n.InstanceID, "Name", TutorialClusterName+"-"+tutorialNodeGroupName+"-Node",
 			"eks:cluster-name", TutorialClusterName, "eks:nodegroup-name", tutorialNodeGroupName, clusterTag, "owned")
-		t.Nodes = append(t.Nodes, TutorialNode{InstanceID: n.InstanceID, SubnetID: n.SubnetID, PrimaryENI: n.PrimaryENI, PrivateIP: n.PrivateIP})
+		t.Nodes = append(t.Nodes, TutorialNode{InstanceID: n.InstanceID, SubnetID: n.SubnetID, PrimaryENI: n.PrimaryENI,
+			PrivateIP: n.PrivateIP, IPv6: n.ipv6})
 	}
 	return t, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,6 +81,43 @@ func TestTutorial(t *testing.T) {
 	cancel()
 	_, err = fake.SeedTutorial(ctxDone, f)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestTutorialIPv6 checks the IPv6 variant of the tutorial's world: the
+// same world, dual-stack, each node with an IPv6 address of its subnet.
+func TestTutorialIPv6(t *testing.T) {
+	ctx := t.Context()
+	f := fake.New()
+	tut, err := fake.SeedTutorialIPv6(ctx, f)
+	require.NoError(t, err)
+	block := netip.MustParsePrefix(tut.VPCIPv6CIDR)
+	require.Equal(t, 56, block.Bits())
+	require.Len(t, tut.SubnetIPv6CIDRs, len(tut.SubnetIDs))
+	subs, err := f.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: tut.SubnetIDs})
+	require.NoError(t, err)
+	v6 := map[string]netip.Prefix{}
+	for i, id := range tut.SubnetIDs {
+		p := netip.MustParsePrefix(tut.SubnetIPv6CIDRs[i])
+		require.True(t, block.Contains(p.Addr()) && p.Bits() == 64, "%s in %s", p, block)
+		v6[id] = p
+	}
+	for _, s := range subs.Subnets {
+		require.Len(t, s.Ipv6CidrBlockAssociationSet, 1)
+		require.Equal(t, v6[aws.ToString(s.SubnetId)].String(), aws.ToString(s.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock))
+		require.NotEmpty(t, aws.ToString(s.CidrBlock), "dual-stack")
+	}
+	require.Len(t, tut.Nodes, fake.TutorialNodes)
+	for _, n := range tut.Nodes {
+		require.NotEmpty(t, n.PrivateIP)
+		require.True(t, v6[n.SubnetID].Contains(netip.MustParseAddr(n.IPv6)), "node %s: %s outside %s", n.InstanceID, n.IPv6, v6[n.SubnetID])
+	}
+
+	// The IPv4 tutorial's world has none of it.
+	plain, err := fake.SeedTutorial(ctx, fake.New())
+	require.NoError(t, err)
+	raw, err := json.Marshal(plain)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), "ipv6", "the IPv4 world's JSON is as before")
 }
 
 // The tutorial's world: five m5.large nodes with nine branch slots each.

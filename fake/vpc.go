@@ -82,31 +82,45 @@ func (f *EC2) shownSubnet(id string, now time.Time) *subnet {
 	return nil
 }
 
-func (v *vpc) render(owner string) types.Vpc {
-	return types.Vpc{
+// renderVPC renders v, its IPv6 blocks in state ipv6 ("associating" in the
+// answer that associates them, "associated" after).
+func (f *EC2) renderVPC(v *vpc, ipv6 types.VpcCidrBlockStateCode) types.Vpc {
+	out := types.Vpc{
 		VpcId:           aws.String(v.id),
 		CidrBlock:       aws.String(v.prefix.String()),
 		IsDefault:       aws.Bool(v.isDefault),
-		OwnerId:         aws.String(owner),
+		OwnerId:         aws.String(f.opts.AccountID),
 		State:           types.VpcStateAvailable,
 		InstanceTenancy: types.TenancyDefault,
 		DhcpOptionsId:   aws.String("default"),
 		CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{{
-			AssociationId:  aws.String("vpc-cidr-assoc-" + strings.TrimPrefix(v.id, prefixVPC)),
+			AssociationId:  aws.String(v.cidrAssocID()),
 			CidrBlock:      aws.String(v.prefix.String()),
 			CidrBlockState: &types.VpcCidrBlockState{State: types.VpcCidrBlockStateCodeAssociated},
 		}},
 		Tags: v.tags.list(),
 	}
+	for _, a := range v.ipv6 {
+		out.Ipv6CidrBlockAssociationSet = append(out.Ipv6CidrBlockAssociationSet, f.renderVPCIPv6(a, ipv6))
+	}
+	return out
 }
+
+// cidrAssocID is the association ID of the VPC's IPv4 block.
+func (v *vpc) cidrAssocID() string { return prefixVPCCIDRAssoc + strings.TrimPrefix(v.id, prefixVPC) }
 
 // CreateVpc creates a VPC with an IPv4 CIDR between /16 and /28, and its
 // default security group (named "default", allowing all traffic from itself
-// and all outbound traffic).
+// and all outbound traffic). AmazonProvidedIpv6CidrBlock adds an
+// Amazon-provided IPv6 /56 (see AssociateVpcCidrBlock).
 func (f *EC2) CreateVpc(ctx context.Context, in *ec2.CreateVpcInput, _ ...func(*ec2.Options)) (*ec2.CreateVpcOutput, error) {
 	return call(ctx, f, ActionCreateVpc, in, true, func(in *ec2.CreateVpcInput) (*ec2.CreateVpcOutput, error) {
 		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeVpc)
 		if err != nil {
+			return nil, err
+		}
+		if err := f.vpcIPv6Params(ActionCreateVpc, in.AmazonProvidedIpv6CidrBlock, in.Ipv6CidrBlock, in.Ipv6Pool,
+			in.Ipv6IpamPoolId, in.Ipv6NetmaskLength, in.Ipv6CidrBlockNetworkBorderGroup); err != nil {
 			return nil, err
 		}
 		if dry(in.DryRun) {
@@ -119,7 +133,12 @@ func (f *EC2) CreateVpc(ctx context.Context, in *ec2.CreateVpcInput, _ ...func(*
 		if err != nil {
 			return nil, err
 		}
-		out := v.render(f.opts.AccountID)
+		if aws.ToBool(in.AmazonProvidedIpv6CidrBlock) {
+			if _, err := f.addVPCIPv6(v); err != nil {
+				return nil, err
+			}
+		}
+		out := f.renderVPC(v, types.VpcCidrBlockStateCodeAssociating)
 		return &ec2.CreateVpcOutput{Vpc: &out}, nil
 	})
 }
@@ -171,7 +190,8 @@ func (f *EC2) DeleteVpc(ctx context.Context, in *ec2.DeleteVpcInput, _ ...func(*
 
 // DescribeVpcs lists VPCs. Filters: vpc-id, cidr,
 // cidr-block-association.{cidr-block, association-id, state},
-// dhcp-options-id, is-default, state, owner-id, tag:<key>, tag-key.
+// ipv6-cidr-block-association.{ipv6-cidr-block, association-id, ipv6-pool,
+// state}, dhcp-options-id, is-default, state, owner-id, tag:<key>, tag-key.
 // MaxResults is 5..1000.
 func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.VpcIds), in.MaxResults)
@@ -201,7 +221,7 @@ func (f *EC2) DescribeVpcs(ctx context.Context, in *ec2.DescribeVpcsInput, _ ...
 		}
 		out := &ec2.DescribeVpcsOutput{NextToken: next, Vpcs: make([]types.Vpc, 0, len(ids))}
 		for _, id := range ids {
-			out.Vpcs = append(out.Vpcs, f.shownVPC(id, now).render(f.opts.AccountID))
+			out.Vpcs = append(out.Vpcs, f.renderVPC(f.shownVPC(id, now), types.VpcCidrBlockStateCodeAssociated))
 		}
 		return out, nil
 	})
@@ -214,15 +234,41 @@ var vpcFilters = newFilterTable(ActionDescribeVpcs, map[string]filterField[*vpc]
 	"cidr":                              func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
 	"cidr-block-association.cidr-block": func(_ *EC2, v *vpc) []string { return one(v.prefix.String()) },
 	"cidr-block-association.association-id": func(_ *EC2, v *vpc) []string {
-		return one(aws.ToString(v.render("").CidrBlockAssociationSet[0].AssociationId))
+		return one(v.cidrAssocID())
 	},
 	"cidr-block-association.state": func(_ *EC2, v *vpc) []string {
 		return one(string(types.VpcCidrBlockStateCodeAssociated))
 	},
-	"dhcp-options-id": func(_ *EC2, v *vpc) []string { return one(aws.ToString(v.render("").DhcpOptionsId)) },
-	"is-default":      func(_ *EC2, v *vpc) []string { return one(strconv.FormatBool(v.isDefault)) },
-	"state":           func(_ *EC2, _ *vpc) []string { return one(string(types.VpcStateAvailable)) },
-	"owner-id":        func(f *EC2, _ *vpc) []string { return one(f.opts.AccountID) },
+	"dhcp-options-id": func(_ *EC2, v *vpc) []string { return one("default") },
+	"ipv6-cidr-block-association.ipv6-cidr-block": func(_ *EC2, v *vpc) []string {
+		var out []string
+		for _, a := range v.ipv6 {
+			out = append(out, a.prefix.String())
+		}
+		return out
+	},
+	"ipv6-cidr-block-association.association-id": func(_ *EC2, v *vpc) []string {
+		var out []string
+		for _, a := range v.ipv6 {
+			out = append(out, a.id)
+		}
+		return out
+	},
+	"ipv6-cidr-block-association.ipv6-pool": func(_ *EC2, v *vpc) []string {
+		if len(v.ipv6) == 0 {
+			return nil
+		}
+		return one("Amazon")
+	},
+	"ipv6-cidr-block-association.state": func(_ *EC2, v *vpc) []string {
+		if len(v.ipv6) == 0 {
+			return nil
+		}
+		return one(string(types.VpcCidrBlockStateCodeAssociated))
+	},
+	"is-default": func(_ *EC2, v *vpc) []string { return one(strconv.FormatBool(v.isDefault)) },
+	"state":      func(_ *EC2, _ *vpc) []string { return one(string(types.VpcStateAvailable)) },
+	"owner-id":   func(f *EC2, _ *vpc) []string { return one(f.opts.AccountID) },
 })
 
 // selectIDs resolves the resources a Describe call asks for. match reports
@@ -270,6 +316,8 @@ func (f *EC2) selectIDs(want []string, prefix, malformed, nf, kind string,
 
 type subnetSpec struct {
 	vpcID, cidr, az string
+	cidr6           string // the IPv6 /64, or ""
+	native          bool   // IPv6-only
 	tags            tags
 }
 
@@ -278,16 +326,35 @@ func (f *EC2) createSubnet(sp subnetSpec) (*subnet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sp.cidr == "" {
+	var p netip.Prefix
+	switch {
+	case sp.native && sp.cidr != "":
+		// "This parameter is not supported for an IPv6 only subnet" (SDK,
+		// CreateSubnetInput.CidrBlock).
+		return nil, apiError(CodeInvalidParameterCombination, "CidrBlock is not supported for an IPv6-only subnet (Ipv6Native).")
+	case sp.native && sp.cidr6 == "":
+		// "This parameter is required for an IPv6 only subnet" (SDK,
+		// CreateSubnetInput.Ipv6CidrBlock).
+		return nil, missing("Ipv6CidrBlock")
+	case sp.native:
+	case sp.cidr == "":
 		return nil, missing("CidrBlock")
+	default:
+		var ok bool
+		p, ok = parseIPv4Prefix(sp.cidr)
+		if !ok || p.Bits() < 16 || p.Bits() > 28 || !v.prefix.Contains(p.Addr()) || p.Bits() < v.prefix.Bits() {
+			return nil, apiError(CodeSubnetRange, "The CIDR '%s' is invalid.", sp.cidr)
+		}
+		for _, s := range f.st.subnets {
+			if s.vpcID == v.id && s.prefix.IsValid() && s.prefix.Overlaps(p) {
+				return nil, apiError(CodeSubnetConflict, "The CIDR '%s' conflicts with another subnet", sp.cidr)
+			}
+		}
 	}
-	p, ok := parseIPv4Prefix(sp.cidr)
-	if !ok || p.Bits() < 16 || p.Bits() > 28 || !v.prefix.Contains(p.Addr()) || p.Bits() < v.prefix.Bits() {
-		return nil, apiError(CodeSubnetRange, "The CIDR '%s' is invalid.", sp.cidr)
-	}
-	for _, s := range f.st.subnets {
-		if s.vpcID == v.id && s.prefix.Overlaps(p) {
-			return nil, apiError(CodeSubnetConflict, "The CIDR '%s' conflicts with another subnet", sp.cidr)
+	var p6 netip.Prefix
+	if sp.cidr6 != "" {
+		if p6, err = f.subnetIPv6Prefix(v, sp.cidr6); err != nil {
+			return nil, err
 		}
 	}
 	az := sp.az
@@ -297,17 +364,21 @@ func (f *EC2) createSubnet(sp subnetSpec) (*subnet, error) {
 		return nil, invalidValue("Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %sa, %sb, %sc.",
 			az, f.opts.Region, f.opts.Region, f.opts.Region)
 	}
-	network := addrToU32(p.Addr())
-	total := uint32(1) << (32 - p.Bits())
 	s := &subnet{
 		meta:  f.newMeta(prefixSubnet, sp.tags),
 		vpcID: v.id, az: az, prefix: p,
-		first: u32ToAddr(network + 4),
-		last:  u32ToAddr(network + total - 2),
-		size:  int(total) - 5,
-		used:  make(map[netip.Addr]string),
+		used:       make(map[netip.Addr]string),
+		ipv6Native: sp.native,
 	}
-	s.cursor = s.first
+	if p.IsValid() {
+		network := addrToU32(p.Addr())
+		total := uint32(1) << (32 - p.Bits())
+		s.first, s.last, s.size = u32ToAddr(network+4), u32ToAddr(network+total-2), int(total)-5
+		s.cursor = s.first
+	}
+	if p6.IsValid() {
+		f.setSubnetIPv6(s, p6)
+	}
 	f.st.subnets[s.id] = s
 	return s, nil
 }
@@ -367,30 +438,58 @@ func (s *subnet) reserve(addr, owner string) (netip.Addr, error) {
 
 func (s *subnet) release(a netip.Addr) { delete(s.used, a) }
 
-func (s *subnet) render(owner string) types.Subnet {
-	return types.Subnet{
+// render renders s, its IPv6 block in state ipv6 ("associating" in the
+// answer that associates it, "associated" after).
+func (s *subnet) render(owner string, ipv6 types.SubnetCidrBlockStateCode) types.Subnet {
+	out := types.Subnet{
 		SubnetId:                aws.String(s.id),
-		SubnetArn:               aws.String(fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", strings.TrimRight(s.az, "abcdefghijklmnopqrstuvwxyz"), owner, s.id)),
+		SubnetArn:               aws.String(s.arn(owner)),
 		VpcId:                   aws.String(s.vpcID),
-		CidrBlock:               aws.String(s.prefix.String()),
 		AvailabilityZone:        aws.String(s.az),
 		AvailableIpAddressCount: aws.Int32(int32(s.size - len(s.used))),
 		State:                   types.SubnetStateAvailable,
 		OwnerId:                 aws.String(owner),
 		DefaultForAz:            aws.Bool(false),
 		MapPublicIpOnLaunch:     aws.Bool(false),
-		Tags:                    s.tags.list(),
+		// An IPv6-only subnet assigns IPv6 addresses on creation and has no
+		// IPv4 ones to count, as DescribeSubnets shows one
+		// (ManageIQ/manageiq-providers-amazon#914). The fake has no
+		// ModifySubnetAttribute: a dual-stack subnet does not.
+		AssignIpv6AddressOnCreation: aws.Bool(s.ipv6Native),
+		Ipv6Native:                  aws.Bool(s.ipv6Native),
+		EnableDns64:                 aws.Bool(false),
+		Tags:                        s.tags.list(),
 	}
+	if s.prefix.IsValid() {
+		out.CidrBlock = aws.String(s.prefix.String())
+	}
+	if s.ipv6 != nil {
+		out.Ipv6CidrBlockAssociationSet = []types.SubnetIpv6CidrBlockAssociation{renderSubnetIPv6(*s.ipv6, ipv6)}
+	}
+	return out
+}
+
+func (s *subnet) arn(owner string) string {
+	return fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", strings.TrimRight(s.az, "abcdefghijklmnopqrstuvwxyz"), owner, s.id)
 }
 
 // CreateSubnet creates a subnet in a VPC. The CIDR must lie inside the VPC's,
 // be between /16 and /28 and overlap no other subnet of the VPC. The first
-// four addresses and the last one are reserved, as in EC2.
+// four addresses and the last one are reserved, as in EC2. Ipv6CidrBlock
+// gives the subnet an IPv6 /64 of the VPC's IPv6 blocks (dual-stack), and
+// with Ipv6Native and no CidrBlock makes it IPv6-only; IPAM pools are not
+// modelled and refused as such.
 func (f *EC2) CreateSubnet(ctx context.Context, in *ec2.CreateSubnetInput, _ ...func(*ec2.Options)) (*ec2.CreateSubnetOutput, error) {
 	return call(ctx, f, ActionCreateSubnet, in, true, func(in *ec2.CreateSubnetInput) (*ec2.CreateSubnetOutput, error) {
 		t, err := tagSpecs(in.TagSpecifications, types.ResourceTypeSubnet)
 		if err != nil {
 			return nil, err
+		}
+		switch {
+		case in.Ipv6IpamPoolId != nil:
+			return nil, notModelled(ActionCreateSubnet, "Ipv6IpamPoolId")
+		case in.Ipv6NetmaskLength != nil:
+			return nil, notModelled(ActionCreateSubnet, "Ipv6NetmaskLength")
 		}
 		if dry(in.DryRun) {
 			if _, err := f.lookupVPC(aws.ToString(in.VpcId)); err != nil {
@@ -399,11 +498,12 @@ func (f *EC2) CreateSubnet(ctx context.Context, in *ec2.CreateSubnetInput, _ ...
 			return nil, dryRunError()
 		}
 		s, err := f.createSubnet(subnetSpec{vpcID: aws.ToString(in.VpcId), cidr: aws.ToString(in.CidrBlock),
+			cidr6: aws.ToString(in.Ipv6CidrBlock), native: aws.ToBool(in.Ipv6Native),
 			az: aws.ToString(in.AvailabilityZone), tags: t})
 		if err != nil {
 			return nil, err
 		}
-		out := s.render(f.opts.AccountID)
+		out := s.render(f.opts.AccountID, types.SubnetCidrBlockStateCodeAssociating)
 		return &ec2.CreateSubnetOutput{Subnet: &out}, nil
 	})
 }
@@ -430,7 +530,7 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 		if err != nil {
 			return nil, err
 		}
-		if len(s.used) > 0 {
+		if len(s.used) > 0 || len(s.used6) > 0 {
 			return nil, apiError(CodeDependencyViolation, "The subnet '%s' has dependencies and cannot be deleted.", s.id)
 		}
 		if dry(in.DryRun) {
@@ -447,7 +547,9 @@ func (f *EC2) DeleteSubnet(ctx context.Context, in *ec2.DeleteSubnetInput, _ ...
 
 // DescribeSubnets lists subnets. Filters: subnet-id, subnet-arn, vpc-id,
 // cidr-block, availability-zone, available-ip-address-count, state,
-// default-for-az, map-public-ip-on-launch, owner-id, tag:<key>, tag-key.
+// default-for-az, map-public-ip-on-launch, owner-id, ipv6-native,
+// enable-dns64, ipv6-cidr-block-association.{ipv6-cidr-block,
+// association-id, state}, tag:<key>, tag-key.
 // MaxResults is 5..1000.
 func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
 	narrowed := in != nil && filtered(in.Filters, len(in.SubnetIds), in.MaxResults)
@@ -476,7 +578,7 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 		}
 		out := &ec2.DescribeSubnetsOutput{NextToken: next, Subnets: make([]types.Subnet, 0, len(ids))}
 		for _, id := range ids {
-			out.Subnets = append(out.Subnets, f.shownSubnet(id, f.now).render(f.opts.AccountID))
+			out.Subnets = append(out.Subnets, f.shownSubnet(id, f.now).render(f.opts.AccountID, types.SubnetCidrBlockStateCodeAssociated))
 		}
 		return out, nil
 	})
@@ -485,14 +587,39 @@ func (f *EC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput,
 // subnetFilters are the filters of DescribeSubnets the fake models. Every
 // name is in the SDK's documentation of the operation (checked by a test).
 var subnetFilters = newFilterTable(ActionDescribeSubnets, map[string]filterField[*subnet]{
-	"subnet-id":                  func(_ *EC2, s *subnet) []string { return one(s.id) },
-	"subnet-arn":                 func(f *EC2, s *subnet) []string { return one(aws.ToString(s.render(f.opts.AccountID).SubnetArn)) },
-	"vpc-id":                     func(_ *EC2, s *subnet) []string { return one(s.vpcID) },
-	"cidr-block":                 func(_ *EC2, s *subnet) []string { return one(s.prefix.String()) },
+	"subnet-id":  func(_ *EC2, s *subnet) []string { return one(s.id) },
+	"subnet-arn": func(f *EC2, s *subnet) []string { return one(s.arn(f.opts.AccountID)) },
+	"vpc-id":     func(_ *EC2, s *subnet) []string { return one(s.vpcID) },
+	"cidr-block": func(_ *EC2, s *subnet) []string {
+		if !s.prefix.IsValid() {
+			return nil
+		}
+		return one(s.prefix.String())
+	},
 	"availability-zone":          func(_ *EC2, s *subnet) []string { return one(s.az) },
 	"available-ip-address-count": func(_ *EC2, s *subnet) []string { return one(strconv.Itoa(s.size - len(s.used))) },
 	"state":                      func(_ *EC2, _ *subnet) []string { return one(string(types.SubnetStateAvailable)) },
 	"default-for-az":             func(_ *EC2, _ *subnet) []string { return one("false") },
 	"map-public-ip-on-launch":    func(_ *EC2, _ *subnet) []string { return one("false") },
 	"owner-id":                   func(f *EC2, _ *subnet) []string { return one(f.opts.AccountID) },
+	"ipv6-native":                func(_ *EC2, s *subnet) []string { return one(strconv.FormatBool(s.ipv6Native)) },
+	"enable-dns64":               func(_ *EC2, _ *subnet) []string { return one("false") },
+	"ipv6-cidr-block-association.ipv6-cidr-block": func(_ *EC2, s *subnet) []string {
+		if s.ipv6 == nil {
+			return nil
+		}
+		return one(s.ipv6.prefix.String())
+	},
+	"ipv6-cidr-block-association.association-id": func(_ *EC2, s *subnet) []string {
+		if s.ipv6 == nil {
+			return nil
+		}
+		return one(s.ipv6.id)
+	},
+	"ipv6-cidr-block-association.state": func(_ *EC2, s *subnet) []string {
+		if s.ipv6 == nil {
+			return nil
+		}
+		return one(string(types.SubnetCidrBlockStateCodeAssociated))
+	},
 })

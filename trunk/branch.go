@@ -98,6 +98,8 @@ func (nb *nodeBackend) newBranch(ctx context.Context, req eni.CreateRequest) (cr
 		SubnetId:    aws.String(req.Key.Subnet),
 		Groups:      req.Key.Groups.IDs(),
 		Description: aws.String(BranchDescription),
+		// One IPv6 address in an IPv6 cluster (see Options.IPv6).
+		Ipv6AddressCount: m.ipv6AddressCount(),
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeNetworkInterface, Tags: []types.Tag{
 			{Key: aws.String(TagVLANID), Value: aws.String(strconv.Itoa(req.VLAN))},
 			{Key: aws.String(TagTrunkENIID), Value: aws.String(info.TrunkENIID)},
@@ -312,20 +314,33 @@ func (m *Manager) deleteENI(ctx context.Context, id string, p Priority) error {
 }
 
 // branchFromEC2 builds the annotation value of a branch ENI from EC2's
-// description. b.ID is set even when an error is returned.
-func branchFromEC2(ni types.NetworkInterface, vlan int, cidr netip.Prefix) (podeni.BranchENI, error) {
-	b := podeni.BranchENI{ID: aws.ToString(ni.NetworkInterfaceId), VLANID: vlan, SubnetCIDR: cidr}
+// description and the CIDRs of its subnet, as the VPC resource controller
+// writes it: "privateIp" is the ENI's IPv4 address ("" in an IPv6-only
+// subnet), "ipv6Addr" its IPv6 address when it has one, and "subnetCidr"
+// and "subnetV6Cidr" the subnet's CIDRs when it has them. b.ID is set even
+// when an error is returned.
+func branchFromEC2(ni types.NetworkInterface, vlan int, cidr subnetCIDRs) (podeni.BranchENI, error) {
+	b := podeni.BranchENI{ID: aws.ToString(ni.NetworkInterfaceId), VLANID: vlan, SubnetCIDR: cidr.v4, SubnetV6CIDR: cidr.v6}
 	var err error
 	if b.MAC, err = podeni.ParseMAC(aws.ToString(ni.MacAddress)); err != nil {
 		return b, fmt.Errorf("branch ENI %s: %w", b.ID, err)
 	}
-	if b.PrivateIP, err = netip.ParseAddr(aws.ToString(ni.PrivateIpAddress)); err != nil {
-		return b, fmt.Errorf("branch ENI %s: private IP %q: %w", b.ID, aws.ToString(ni.PrivateIpAddress), err)
-	}
-	if ni.Ipv6Address != nil {
-		if a, err := netip.ParseAddr(*ni.Ipv6Address); err == nil {
-			b.IPv6 = a
+	if ni.PrivateIpAddress != nil {
+		if b.PrivateIP, err = netip.ParseAddr(*ni.PrivateIpAddress); err != nil {
+			return b, fmt.Errorf("branch ENI %s: private IP %q: %w", b.ID, *ni.PrivateIpAddress, err)
 		}
+	}
+	v6 := ni.Ipv6Address
+	if v6 == nil && len(ni.Ipv6Addresses) > 0 {
+		v6 = ni.Ipv6Addresses[0].Ipv6Address
+	}
+	if v6 != nil {
+		if b.IPv6, err = netip.ParseAddr(*v6); err != nil {
+			return b, fmt.Errorf("branch ENI %s: IPv6 address %q: %w", b.ID, *v6, err)
+		}
+	}
+	if !b.PrivateIP.IsValid() && !b.IPv6.IsValid() {
+		return b, fmt.Errorf("branch ENI %s: EC2 describes it without a private IPv4 or an IPv6 address", b.ID)
 	}
 	return b, nil
 }

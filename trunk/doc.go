@@ -22,6 +22,16 @@
 // ErrTrunkingUnsupported; a node with no free slot one matching
 // ErrNoFreeSlot.
 //
+// # Custom networking and IPv6
+//
+// Options.CustomNetworking gives a node the subnet and trunk groups of its
+// ENIConfig, as the VPC resource controller does: the trunk is created in
+// that subnet with those groups, and the node's branch ENIs in that subnet
+// (see CustomNetwork). Options.IPv6 makes branch ENIs of an IPv6 cluster:
+// each with one IPv6 address, written to the annotation ("ipv6Addr",
+// "subnetV6Cidr"; "privateIp":"" in an IPv6-only subnet). A node whose
+// subnet cannot serve its pods gives an error matching ErrNodeNetwork.
+//
 // # Branch ENIs
 //
 // Each node has an eni.Pool; package trunk is its Backend. A new branch ENI

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/podsg/podsg/api/podeni"
@@ -28,10 +26,13 @@ type NodeInfo struct {
 	InstanceType string
 	// TrunkENIID is the node's trunk ENI.
 	TrunkENIID string
-	// SubnetID and SubnetCIDR are the subnet of the node's primary ENI,
-	// where its branch ENIs are created.
-	SubnetID   string
-	SubnetCIDR netip.Prefix
+	// SubnetID is the subnet where the node's new branch ENIs are created:
+	// the instance's, or the one Options.CustomNetworking gives. SubnetCIDR
+	// and SubnetIPv6CIDR are its CIDRs (SubnetCIDR is the zero Prefix for
+	// an IPv6-only subnet, SubnetIPv6CIDR for a subnet without IPv6).
+	SubnetID       string
+	SubnetCIDR     netip.Prefix
+	SubnetIPv6CIDR netip.Prefix
 	// BranchLimit is how many branch ENIs the node can hold.
 	BranchLimit int
 }
@@ -57,6 +58,7 @@ type node struct {
 
 	mu      sync.Mutex
 	info    NodeInfo
+	net     nodeNet   // where the node's ENIs go
 	pool    *eni.Pool // nil until the trunk is ensured
 	adopted bool      // the ENIs the node had when the pool was built are in it
 	gone    bool      // removed: the Manager no longer serves the node
@@ -106,7 +108,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	nodes   map[string]*node
-	subnets map[string]netip.Prefix
+	subnets map[string]subnetCIDRs
 
 	inflightMu sync.Mutex
 	inflight   map[string]int // ENIs between creation and association
@@ -165,7 +167,7 @@ func New(client EC2, opts Options) (*Manager, error) {
 		log:      o.Logger,
 		epoch:    epoch,
 		nodes:    make(map[string]*node),
-		subnets:  make(map[string]netip.Prefix),
+		subnets:  make(map[string]subnetCIDRs),
 		inflight: make(map[string]int),
 		recent:   newRecentIDs(),
 		kick:     make(chan struct{}, 1),
@@ -262,11 +264,23 @@ func (m *Manager) Pool(instanceID string) (*eni.Pool, bool) {
 // what it knows of the node. The first time it finds a trunk that already
 // exists, it also loads the branch ENIs on it (without a pod list, so none
 // is released), so that a node served before its rebuild never reuses their
-// VLANs. It is cheap once done. Errors match ErrTrunkingUnsupported,
-// ErrNoFreeSlot or ErrUnknownNode where they apply, or carry EC2's error.
+// VLANs. It is cheap once done. With Options.CustomNetworking, every call
+// asks for the node's custom network again, so that calling it after the
+// node's ENIConfig changed sends its new branch ENIs to the new subnet (see
+// CustomNetwork). Errors match ErrTrunkingUnsupported, ErrNoFreeSlot,
+// ErrNodeNetwork or ErrUnknownNode where they apply, or carry EC2's error.
 func (m *Manager) EnsureNode(ctx context.Context, instanceID string) (NodeInfo, error) {
-	_, info, _, err := m.ensure(ctx, instanceID)
-	return info, err
+	n, info, _, err := m.ensure(ctx, instanceID)
+	if err != nil || m.opts.CustomNetworking == nil {
+		return info, err
+	}
+	select {
+	case n.setup <- struct{}{}:
+		defer func() { <-n.setup }()
+	case <-ctx.Done():
+		return NodeInfo{}, ctx.Err()
+	}
+	return m.refreshNetwork(ctx, n)
 }
 
 // ensure is EnsureNode; it also returns the node and its pool.
@@ -318,7 +332,11 @@ func (m *Manager) setUp(ctx context.Context, n *node, inst *instanceView) error 
 		}
 		inst = &v
 	}
-	info, fresh, err := m.ensureTrunk(ctx, *inst)
+	net, err := m.nodeNetwork(ctx, *inst)
+	if err != nil {
+		return err
+	}
+	info, fresh, err := m.ensureTrunk(ctx, *inst, net)
 	if err != nil {
 		return err
 	}
@@ -338,7 +356,7 @@ func (m *Manager) setUp(ctx context.Context, n *node, inst *instanceView) error 
 		return removedError(n.id) // the trunk stays with the instance (DeleteOnTermination)
 	}
 	// A trunk attached now has no branches; one found attached may have.
-	n.info, n.pool, n.adopted = info, pool, fresh
+	n.info, n.net, n.pool, n.adopted = info, net, pool, fresh
 	if d := m.coolDown.Load(); d != 0 {
 		pool.SetCoolDown(time.Duration(d))
 	}
@@ -511,54 +529,4 @@ func (m *Manager) isInflight(id string) bool {
 	m.inflightMu.Lock()
 	defer m.inflightMu.Unlock()
 	return m.inflight[id] > 0
-}
-
-// subnetCIDR returns the IPv4 CIDR of a subnet, asking EC2 once.
-func (m *Manager) subnetCIDR(ctx context.Context, subnetID string) (netip.Prefix, error) {
-	m.mu.Lock()
-	p, ok := m.subnets[subnetID]
-	m.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	if err := m.loadSubnets(ctx, []string{subnetID}); err != nil {
-		return netip.Prefix{}, err
-	}
-	m.mu.Lock()
-	p, ok = m.subnets[subnetID]
-	m.mu.Unlock()
-	if !ok {
-		return netip.Prefix{}, fmt.Errorf("subnet %s: not reported by DescribeSubnets", subnetID)
-	}
-	return p, nil
-}
-
-// loadSubnets caches the CIDRs of subnets not cached yet.
-func (m *Manager) loadSubnets(ctx context.Context, ids []string) error {
-	m.mu.Lock()
-	var want []string
-	seen := map[string]bool{}
-	for _, id := range ids {
-		if _, ok := m.subnets[id]; !ok && !seen[id] && id != "" {
-			want = append(want, id)
-			seen[id] = true
-		}
-	}
-	m.mu.Unlock()
-	for len(want) > 0 {
-		batch := want[:min(len(want), 200)]
-		want = want[len(batch):]
-		out, err := call(ctx, m, "DescribeSubnets", PriorityPodStart, &ec2.DescribeSubnetsInput{SubnetIds: batch}, m.ec2.DescribeSubnets)
-		if err != nil {
-			return fmt.Errorf("describing subnets %v: %w", batch, err)
-		}
-		m.mu.Lock()
-		for _, s := range out.Subnets {
-			if p, err := netip.ParsePrefix(aws.ToString(s.CidrBlock)); err == nil {
-				m.subnets[aws.ToString(s.SubnetId)] = p
-			}
-		}
-		m.mu.Unlock()
-	}
-	return nil
 }

@@ -16,11 +16,13 @@ import (
 // instanceView is what trunk needs of an instance.
 type instanceView struct {
 	id, typ, subnet string
+	vpc, az         string
 	enis            []attachedENI
 }
 
 type attachedENI struct {
 	id, ifType   string
+	subnet       string
 	device, card int32
 	attachmentID string
 	status       types.AttachmentStatus
@@ -29,9 +31,13 @@ type attachedENI struct {
 }
 
 func viewInstance(in types.Instance) instanceView {
-	v := instanceView{id: aws.ToString(in.InstanceId), typ: string(in.InstanceType), subnet: aws.ToString(in.SubnetId)}
+	v := instanceView{id: aws.ToString(in.InstanceId), typ: string(in.InstanceType), subnet: aws.ToString(in.SubnetId),
+		vpc: aws.ToString(in.VpcId)}
+	if in.Placement != nil {
+		v.az = aws.ToString(in.Placement.AvailabilityZone)
+	}
 	for _, ni := range in.NetworkInterfaces {
-		a := attachedENI{id: aws.ToString(ni.NetworkInterfaceId), ifType: aws.ToString(ni.InterfaceType)}
+		a := attachedENI{id: aws.ToString(ni.NetworkInterfaceId), ifType: aws.ToString(ni.InterfaceType), subnet: aws.ToString(ni.SubnetId)}
 		if att := ni.Attachment; att != nil {
 			a.device = aws.ToInt32(att.DeviceIndex)
 			a.card = aws.ToInt32(att.NetworkCardIndex)
@@ -184,8 +190,9 @@ func subnetsOf(nis []types.NetworkInterface) []string {
 }
 
 // ensureTrunk finds the trunk of inst, or attaches one (found unattached, or
-// created). fresh reports a trunk attached now, which has no branches yet.
-func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info NodeInfo, fresh bool, err error) {
+// created in net's subnet with net's groups). fresh reports a trunk attached
+// now, which has no branches yet.
+func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView, net nodeNet) (info NodeInfo, fresh bool, err error) {
 	lim, err := m.opts.Limits.Lookup(inst.typ)
 	if err != nil {
 		return NodeInfo{}, false, fmt.Errorf("node %s: %w", inst.id, err)
@@ -193,12 +200,8 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 	if !lim.TrunkingCompatible || lim.MaxBranchENIs <= 0 {
 		return NodeInfo{}, false, &UnsupportedTypeError{InstanceID: inst.id, InstanceType: inst.typ}
 	}
-	cidr, err := m.subnetCIDR(ctx, inst.subnet)
-	if err != nil {
-		return NodeInfo{}, false, fmt.Errorf("node %s: %w", inst.id, err)
-	}
-	info = NodeInfo{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: inst.subnet, SubnetCIDR: cidr,
-		BranchLimit: min(lim.MaxBranchENIs, eni.MaxBranchVLAN)}
+	info = NodeInfo{InstanceID: inst.id, InstanceType: inst.typ, SubnetID: net.subnet, SubnetCIDR: net.cidr.v4,
+		SubnetIPv6CIDR: net.cidr.v6, BranchLimit: min(lim.MaxBranchENIs, eni.MaxBranchVLAN)}
 
 	card := int32(lim.DefaultNetworkCard)
 	used := map[int32]bool{}
@@ -212,6 +215,7 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 		}
 		if e.ifType == string(types.NetworkInterfaceTypeTrunk) {
 			info.TrunkENIID = e.id
+			m.checkTrunk(net, e.id, e.subnet, e.groups)
 			return info, false, m.useTrunk(ctx, inst.id, e)
 		}
 	}
@@ -229,6 +233,9 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 			inst.id, inst.typ, ErrNoFreeSlot, lim.DefaultCardENIs(), card)
 	}
 
+	if net.groups != nil {
+		groups = net.groups
+	}
 	trunkID, err := m.findDetachedTrunk(ctx, inst.id)
 	if err != nil {
 		return NodeInfo{}, false, fmt.Errorf("node %s: looking for its trunk ENI: %w", inst.id, err)
@@ -236,7 +243,7 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView) (info Node
 	created := trunkID == ""
 	if created {
 		out, err := call(ctx, m, "CreateNetworkInterface", PriorityPodStart, &ec2.CreateNetworkInterfaceInput{
-			SubnetId:      aws.String(inst.subnet),
+			SubnetId:      aws.String(net.subnet),
 			InterfaceType: types.NetworkInterfaceCreationTypeTrunk,
 			Description:   aws.String(TrunkDescription),
 			Groups:        groups,

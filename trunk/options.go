@@ -1,6 +1,7 @@
 package trunk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,29 @@ type Options struct {
 	// would answer one Manager's request with the result of the other's.
 	// Reads are serialised: the source need not be safe for concurrent use.
 	Rand io.Reader
+	// IPv6 says the cluster's pods are IPv6 (the VPC CNI plugin's
+	// ENABLE_IPv6=true): every branch ENI is created with one IPv6 address
+	// (Ipv6AddressCount 1) and its annotation carries it ("ipv6Addr", with
+	// "subnetV6Cidr"; "privateIp" is the ENI's IPv4 address in a dual-stack
+	// subnet and "" in an IPv6-only one), which the CNI plugin of an IPv6
+	// node gives the pod. A node whose branch subnet has no IPv6 CIDR is
+	// refused. Without it branch ENIs get an IPv6 address only where their
+	// subnet assigns one on creation, and nodes in IPv6-only subnets are
+	// refused. (The VPC resource controller asks for no address and relies
+	// on the subnet assigning one on creation, which EKS asks of an IPv6
+	// cluster's subnets: aws/amazon-vpc-resource-controller-k8s,
+	// pkg/provider/branch/trunk/trunk.go, CreateAndAssociateBranchENIs.
+	// Asking works whatever the subnet's setting.)
+	IPv6 bool
+	// CustomNetworking, when set, says where each node's trunk and branch
+	// ENIs go and which security groups its trunk gets: the node's custom
+	// networking, which the VPC CNI plugin configures with an ENIConfig.
+	// The Manager asks when it sets a node up and on every EnsureNode call
+	// (so that a changed ENIConfig moves the node's new branch ENIs); a
+	// zero CustomNetwork means the instance's own subnet and its primary
+	// ENI's groups. An error fails the set-up or EnsureNode call. It must
+	// be safe for concurrent use; nil means no custom networking.
+	CustomNetworking func(ctx context.Context, instanceID string) (CustomNetwork, error)
 }
 
 // OnDemandOptions returns the production controller's strategy: no reuse

@@ -22,7 +22,9 @@
 // Flags:
 //
 //	-listen     address to listen on (default 127.0.0.1:0, a free port)
-//	-scenario   tutorial (the EKS "Security groups for pods" starting point) or empty
+//	-scenario   tutorial (the EKS "Security groups for pods" starting point),
+//	            tutorial-ipv6 (the same for an IPv6 cluster: dual-stack VPC and
+//	            subnets, nodes with IPv6 addresses) or empty
 //	-region     region the fake pretends to be (default us-west-2)
 //	-throttle   EC2's token-bucket throttling (default true)
 //	-latency    delay added to every call, e.g. 50ms (default 0)
@@ -87,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("fakeec2", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
-	fs.StringVar(&c.scenario, "scenario", "tutorial", "state to seed: tutorial or empty")
+	fs.StringVar(&c.scenario, "scenario", "tutorial", "state to seed: tutorial, tutorial-ipv6 or empty")
 	fs.StringVar(&c.region, "region", fake.DefaultRegion, "region the fake pretends to be")
 	fs.BoolVar(&c.throttle, "throttle", true, "throttle with EC2's token buckets (RequestLimitExceeded, HTTP 503)")
 	fs.DurationVar(&c.latency, "latency", 0, "delay added to every call")
@@ -102,9 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unexpected arguments %q; all settings are flags (see -h)", fs.Args())
 	}
 	switch c.scenario {
-	case "tutorial", "empty":
+	case "tutorial", "tutorial-ipv6", "empty":
 	default:
-		return c, fmt.Errorf("-scenario %q is unknown; use tutorial or empty", c.scenario)
+		return c, fmt.Errorf("-scenario %q is unknown; use tutorial, tutorial-ipv6 or empty", c.scenario)
 	}
 	if c.latency < 0 {
 		return c, fmt.Errorf("-latency %v is negative", c.latency)
@@ -137,10 +139,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f.SetLatency("", fake.Latency{Base: c.latency})
 	}
 	b := banner{Region: f.Region(), Scenario: c.scenario}
-	if c.scenario == "tutorial" {
-		t, err := fake.SeedTutorial(ctx, f)
+	seed := map[string]func(context.Context, *fake.EC2) (fake.Tutorial, error){
+		"tutorial":      fake.SeedTutorial,
+		"tutorial-ipv6": fake.SeedTutorialIPv6,
+	}[c.scenario]
+	if seed != nil {
+		t, err := seed(ctx, f)
 		if err != nil {
-			return fmt.Errorf("seed the tutorial scenario: %w", err)
+			return fmt.Errorf("seed the %s scenario: %w", c.scenario, err)
 		}
 		b.Tutorial = &t
 	}

@@ -101,6 +101,7 @@ func TestFakeEC2Run(t *testing.T) {
 		{"tutorial", []string{"-throttle=false", "-latency", "1ms"}, true},
 		{"empty", []string{"-scenario", "empty", "-region", "eu-west-1", "-seed", "7"}, false},
 		{"eventual", []string{"-scenario", "empty", "-region", "eu-west-1", "-eventual", "-throttle=false"}, false},
+		{"tutorial-ipv6", []string{"-scenario", "tutorial-ipv6", "-throttle=false"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -111,7 +112,15 @@ func TestFakeEC2Run(t *testing.T) {
 			line, err := bufio.NewReader(r).ReadString('\n')
 			require.NoError(t, err)
 			if tt.tutorial {
-				checkTutorial(t, line)
+				b := checkTutorial(t, line)
+				ipv6 := slices.Contains(tt.args, "tutorial-ipv6")
+				c := fake.NewClient(b.Endpoint, b.Region)
+				subs, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: b.SubnetIDs})
+				require.NoError(t, err)
+				for _, s := range subs.Subnets {
+					require.Equal(t, ipv6, len(s.Ipv6CidrBlockAssociationSet) == 1, "subnet %s: dual-stack only in the IPv6 scenario", aws.ToString(s.SubnetId))
+				}
+				require.Equal(t, ipv6, b.VPCIPv6CIDR != "")
 			} else {
 				require.JSONEq(t, `{"endpoint":"`+jsonField(t, line, "endpoint")+`","region":"eu-west-1","scenario":"empty"}`, line)
 				c := fake.NewClient(jsonField(t, line, "endpoint"), "eu-west-1")

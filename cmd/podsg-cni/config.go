@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
+	"github.com/podsg/podsg/api/podeni"
 	"github.com/podsg/podsg/enforce"
 )
 
@@ -54,6 +55,7 @@ type netConf struct {
 	VPCCIDRs          []string        `json:"vpcCIDRs,omitempty"`
 	SNATExcludedCIDRs []string        `json:"snatExcludedCIDRs,omitempty"`
 	ExternalSNAT      bool            `json:"externalSNAT,omitempty"`
+	IPv6              bool            `json:"ipv6,omitempty"`
 	DisableNodePort   bool            `json:"disableNodePortSupport,omitempty"`
 	DisableEarlyDemux bool            `json:"disableTCPEarlyDemux,omitempty"`
 	MTU               int             `json:"mtu,omitempty"`
@@ -96,7 +98,7 @@ type config struct {
 // about an unknown one.
 var configKeys = []string{
 	"cniVersion", "name", "type", "capabilities", "runtimeConfig", "args", "dns", "prevResult",
-	"mode", "trunkLink", "primaryInterface", "primaryIP", "vpcCIDRs", "snatExcludedCIDRs", "externalSNAT",
+	"mode", "trunkLink", "primaryInterface", "primaryIP", "vpcCIDRs", "snatExcludedCIDRs", "externalSNAT", "ipv6",
 	"disableNodePortSupport", "disableTCPEarlyDemux",
 	"mtu", "vethPrefix", "kubeconfig", "annotationTimeout", "stateDir", "logFile", "logLevel", "vlanStandIn",
 }
@@ -173,8 +175,13 @@ func validate(nc *netConf) (*config, error) {
 	case err != nil:
 		bad("mode", strconv.Quote(nc.Mode), `want "strict" (the default) or "standard"`)
 	}
+	family := enforce.IPv4
+	if nc.IPv6 {
+		family = enforce.IPv6
+	}
 	c.opts = enforce.Options{
 		Mode:                   mode,
+		Family:                 family,
 		TrunkLink:              nc.TrunkLink,
 		PrimaryInterface:       nc.PrimaryInterface,
 		ExternalSNAT:           nc.ExternalSNAT,
@@ -198,7 +205,7 @@ func validate(nc *netConf) (*config, error) {
 		}
 		c.opts.PrimaryIP, c.primaryIPSet = ip, true
 	}
-	if !nc.ExternalSNAT && len(nc.VPCCIDRs) == 0 {
+	if !nc.ExternalSNAT && !nc.IPv6 && len(nc.VPCCIDRs) == 0 {
 		bad("vpcCIDRs", "[]", "want the VPC's IPv4 CIDRs (traffic to them is never SNATed), or set externalSNAT")
 	}
 
@@ -320,6 +327,16 @@ func configKey(field string) string {
 	}
 }
 
+// podAddr is the branch ENI's address a pod gets on this node: its IPv6
+// address on an IPv6 node, its private IPv4 address otherwise, as the VPC
+// CNI plugin picks by ENABLE_IPv6.
+func (c *config) podAddr(b podeni.BranchENI) netip.Addr {
+	if c.opts.Family == enforce.IPv6 {
+		return b.IPv6
+	}
+	return b.PrivateIP
+}
+
 func unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
@@ -329,12 +346,12 @@ func unjoin(err error) []error {
 
 // builder returns the enforce.Builder of this configuration, detecting the
 // node's primary IP from primaryInterface when the configuration does not
-// give it and SNAT needs it. nft says whether the node's iptables is the
+// give it and SNAT needs it (an IPv6 node has no SNAT). nft says whether the node's iptables is the
 // nf_tables variant (it matters to node plans only).
 func (c *config) builder(primaryIP func(ifName string) (netip.Addr, error), nft bool) (*enforce.Builder, error) {
 	opts := c.opts
 	opts.NFTables = nft
-	if !c.primaryIPSet && !opts.ExternalSNAT {
+	if !c.primaryIPSet && !opts.ExternalSNAT && opts.Family == enforce.IPv4 {
 		ip, err := primaryIP(opts.PrimaryInterface)
 		if err != nil {
 			return nil, types.NewError(types.ErrInvalidNetworkConfig,

@@ -132,7 +132,7 @@ func inProcess(t *testing.T, n *testNode, pods []placed) (setup, teardown []time
 			if err != nil {
 				return err
 			}
-			nl, err := kernel.NewNetlink(kernel.NetlinkOptions{VLANStandIn: standIn(c.standIn, x.p.Branch)})
+			nl, err := kernel.NewNetlink(kernel.NetlinkOptions{VLANStandIn: standIn(c.standIn, x.p.Branch, c.opts.Family)})
 			if err != nil {
 				return err
 			}

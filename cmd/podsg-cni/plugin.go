@@ -118,10 +118,15 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 	if err != nil {
 		return nil, err
 	}
-	if !branch.PrivateIP.Is4() {
+	switch {
+	case c.opts.Family == enforce.IPv6 && !branch.IPv6.IsValid():
 		return nil, types.NewError(codeInvalidAnnotation,
-			fmt.Sprintf("pod %s/%s: branch ENI %s has no IPv4 address (ipv6Addr %s): podsg-cni wires pods of IPv4 clusters", pa.Namespace, pa.Name, branch.ID, branch.IPv6),
-			"IPv6 clusters are not supported by this plugin yet (package enforce plans them)")
+			fmt.Sprintf("pod %s/%s: branch ENI %s has no IPv6 address (privateIp %s), and this node's pods are IPv6 (\"ipv6\": true)", pa.Namespace, pa.Name, branch.ID, branch.PrivateIP),
+			"an IPv6 cluster's controller gives every branch ENI an IPv6 address (podsg's with trunk.Options.IPv6, the example controller with -ipv6)")
+	case c.opts.Family == enforce.IPv4 && !branch.PrivateIP.Is4():
+		return nil, types.NewError(codeInvalidAnnotation,
+			fmt.Sprintf("pod %s/%s: branch ENI %s has no IPv4 address (ipv6Addr %s), and this node's pods are IPv4", pa.Namespace, pa.Name, branch.ID, branch.IPv6),
+			"for an IPv6 cluster, set \"ipv6\": true in the network configuration (the VPC CNI plugin's ENABLE_IPv6)")
 	}
 	if t := enforce.RouteTable(branch.VLANID); t >= 253 && t <= 255 {
 		return nil, types.NewError(codeInvalidAnnotation,
@@ -194,7 +199,7 @@ func setupHint(err error) string {
 func (p *plugin) netlinkOptions(c *config, branch podeni.BranchENI, log *slog.Logger) kernel.NetlinkOptions {
 	o := kernel.NetlinkOptions{Logger: log}
 	if c.standIn != nil {
-		o.VLANStandIn = standIn(c.standIn, branch)
+		o.VLANStandIn = standIn(c.standIn, branch, c.opts.Family)
 	}
 	return o
 }
@@ -238,8 +243,8 @@ func (p *plugin) ensureNode(c *config, s *store, nl *kernel.Netlink, log *slog.L
 }
 
 // result describes the attachment: the host veth, the pod's interface
-// (in its sandbox) and the VLAN link, the pod's address with the
-// link-local gateway, and the pod's routes.
+// (in its sandbox) and the VLAN link, the pod's address (IPv4, or IPv6 on
+// an IPv6 node) with the link-local gateway, and the pod's routes.
 func (p *plugin) result(c *config, a *attachment, setup *enforce.Plan) (*types100.Result, error) {
 	podMAC, err := linkMAC(a.NetNS, a.IfName)
 	if err != nil {
@@ -247,8 +252,15 @@ func (p *plugin) result(c *config, a *attachment, setup *enforce.Plan) (*types10
 	}
 	v := setup.Want.Veths[0]
 	vl := setup.Want.VLANs[0]
-	gw := net.IP(enforce.PodGateway.AsSlice())
 	scopeLink := 253 // RT_SCOPE_LINK
+	podGW, anyDst, gwScope := enforce.PodGateway, net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, &scopeLink
+	if c.opts.Family == enforce.IPv6 {
+		// The pod's route to fe80::1 is a plain (universe) one on its
+		// interface, as the plan makes it: IPv6 routes to a link-local
+		// gateway need no link scope.
+		podGW, anyDst, gwScope = enforce.PodGatewayV6, net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}, nil
+	}
+	gw := net.IP(podGW.AsSlice())
 	res := &types100.Result{
 		CNIVersion: types100.ImplementedSpecVersion,
 		Interfaces: []*types100.Interface{
@@ -258,12 +270,12 @@ func (p *plugin) result(c *config, a *attachment, setup *enforce.Plan) (*types10
 		},
 		IPs: []*types100.IPConfig{{
 			Interface: types100.Int(1),
-			Address:   *hostPrefix(a.Branch.PrivateIP),
+			Address:   *hostPrefix(c.podAddr(a.Branch)),
 			Gateway:   gw,
 		}},
 		Routes: []*types.Route{
-			{Dst: *hostPrefix(enforce.PodGateway), Scope: &scopeLink},
-			{Dst: net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}, GW: gw},
+			{Dst: *hostPrefix(podGW), Scope: gwScope},
+			{Dst: anyDst, GW: gw},
 		},
 		DNS: c.raw.DNS,
 	}
@@ -432,7 +444,7 @@ func (p *plugin) teardown(c *config, s *store, nl *kernel.Netlink, a *attachment
 // fromPrevResult rebuilds what teardown needs from the result of ADD that
 // the runtime passes to DEL, for an attachment whose record is gone (a
 // wiped state directory): the VLAN link's name gives the VLAN, the IP the
-// pod's address, CNI_ARGS the pod's name. It returns nil when the result
+// pod's address (of the node's family), CNI_ARGS the pod's name. It returns nil when the result
 // is not one of this plugin's.
 func fromPrevResult(c *config, args *skel.CmdArgs) *attachment {
 	pa, ok := parsePodArgs(args.Args)
@@ -453,13 +465,21 @@ func fromPrevResult(c *config, args *skel.CmdArgs) *attachment {
 			a.Branch.VLANID, _ = strconv.Atoi(v)
 		}
 	}
+	v6 := c.opts.Family == enforce.IPv6
 	for _, ip := range res.IPs {
-		if addr, ok := netip.AddrFromSlice(ip.Address.IP); ok && addr.Unmap().Is4() {
-			a.Branch.PrivateIP = addr.Unmap()
+		addr, ok := netip.AddrFromSlice(ip.Address.IP)
+		if !ok {
+			continue
+		}
+		if addr = addr.Unmap(); v6 && addr.Is6() {
+			a.Branch.IPv6 = addr
+			break
+		} else if !v6 && addr.Is4() {
+			a.Branch.PrivateIP = addr
 			break
 		}
 	}
-	if a.Branch.VLANID == 0 || !a.Branch.PrivateIP.IsValid() {
+	if a.Branch.VLANID == 0 || !c.podAddr(a.Branch).IsValid() {
 		return nil
 	}
 	return a
@@ -531,7 +551,7 @@ func (p *plugin) doCheck(c *config, args *skel.CmdArgs) error {
 }
 
 // checkPrevResult compares the runtime's copy of the ADD result with the
-// attachment: the pod's IP must be the branch ENI's.
+// attachment: the pod's IP must be the branch ENI's (of the node's family).
 func checkPrevResult(c *config, a *attachment) error {
 	if len(c.raw.RawPrevResult) == 0 {
 		return types.NewError(codeCheck, "CHECK needs the prevResult of ADD, and the runtime sent none", "")
@@ -541,11 +561,11 @@ func checkPrevResult(c *config, a *attachment) error {
 		var res *types100.Result
 		if res, err = types100.NewResultFromResult(r); err == nil {
 			for _, ip := range res.IPs {
-				if addr, ok := netip.AddrFromSlice(ip.Address.IP); ok && addr.Unmap() == a.Branch.PrivateIP {
+				if addr, ok := netip.AddrFromSlice(ip.Address.IP); ok && addr.Unmap() == c.podAddr(a.Branch) {
 					return nil
 				}
 			}
-			return types.NewError(codeCheck, fmt.Sprintf("pod %s/%s: the runtime's result does not list the branch ENI's IP %s", a.Namespace, a.Name, a.Branch.PrivateIP), "")
+			return types.NewError(codeCheck, fmt.Sprintf("pod %s/%s: the runtime's result does not list the branch ENI's IP %s", a.Namespace, a.Name, c.podAddr(a.Branch)), "")
 		}
 	}
 	return types.NewError(types.ErrDecodingFailure, fmt.Sprintf("prevResult: %v", err), "")

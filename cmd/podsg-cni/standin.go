@@ -22,9 +22,10 @@ import (
 // whose node end is named like the VLAN link and whose other end
 // (PeerPrefix + VLAN ID) goes into the namespace that plays the VPC. There
 // it does what the VPC does for a branch ENI: it answers for the subnet's
-// gateway and delivers the branch's IP to the branch's MAC. Deleting the
+// gateway (the VPC's IPv6 router fe80:ec2::1 on an IPv6 node) and delivers
+// the branch's IP (of the node's family) to the branch's MAC. Deleting the
 // node end (teardown) deletes the VPC end with its routes.
-func standIn(conf *standInConf, b podeni.BranchENI) func(context.Context, enforce.VLANLink) error {
+func standIn(conf *standInConf, b podeni.BranchENI, family enforce.Family) func(context.Context, enforce.VLANLink) error {
 	return func(_ context.Context, l enforce.VLANLink) error {
 		vpc, err := netns.GetFromPath(conf.PeerNetNS)
 		if err != nil {
@@ -56,16 +57,22 @@ func standIn(conf *standInConf, b podeni.BranchENI) func(context.Context, enforc
 		if err == nil {
 			err = h.LinkSetUp(pl)
 		}
-		if err == nil {
-			gw := b.Gateway()
-			err = h.AddrAdd(pl, &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(32, 32)}})
+		ip, gw, fam, scope := b.PrivateIP, &netlink.Addr{IPNet: hostPrefix(b.Gateway())}, netlink.FAMILY_V4, netlink.SCOPE_LINK
+		if family == enforce.IPv6 {
+			// The router's link-local address, usable at once (no
+			// duplicate address detection: the link has one peer).
+			ip, fam, scope = b.IPv6, netlink.FAMILY_V6, netlink.SCOPE_UNIVERSE
+			gw = &netlink.Addr{IPNet: &net.IPNet{IP: enforce.VPCGatewayV6.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
 		}
 		if err == nil {
-			err = h.NeighSet(&netlink.Neigh{LinkIndex: pl.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
-				IP: b.PrivateIP.AsSlice(), HardwareAddr: net.HardwareAddr(b.MAC[:])})
+			err = h.AddrAdd(pl, gw)
 		}
 		if err == nil {
-			err = h.RouteReplace(&netlink.Route{LinkIndex: pl.Attrs().Index, Dst: hostPrefix(b.PrivateIP), Scope: netlink.SCOPE_LINK})
+			err = h.NeighSet(&netlink.Neigh{LinkIndex: pl.Attrs().Index, Family: fam, State: netlink.NUD_PERMANENT,
+				IP: ip.AsSlice(), HardwareAddr: net.HardwareAddr(b.MAC[:])})
+		}
+		if err == nil {
+			err = h.RouteReplace(&netlink.Route{LinkIndex: pl.Attrs().Index, Dst: hostPrefix(ip), Scope: scope})
 		}
 		if err != nil {
 			if l, lerr := netlink.LinkByName(l.Name); lerr == nil {

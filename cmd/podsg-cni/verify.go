@@ -74,9 +74,16 @@ type verifier struct {
 	host, pod *netlink.Handle
 	standIn   bool
 	podNS     string
-	err       error // a failure to read the kernel state (not a difference)
-	rules     []netlink.Rule
-	rulesRead bool
+	err       error                  // a failure to read the kernel state (not a difference)
+	rules     map[int][]netlink.Rule // by netlink family, once read
+}
+
+// nlFamily is the netlink family of an address.
+func nlFamily(a netip.Addr) int {
+	if a.Is6() && !a.Is4In6() {
+		return netlink.FAMILY_V6
+	}
+	return netlink.FAMILY_V4
 }
 
 // what describes a wanted object the way the enforce package prints it.
@@ -179,7 +186,7 @@ func (v *verifier) neighbor(w enforce.Neighbor) string {
 	if l == nil {
 		return fmt.Sprintf("%s is missing: no link %s", what(w), w.Dev)
 	}
-	ns, err := v.h(w.NS).NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+	ns, err := v.h(w.NS).NeighList(l.Attrs().Index, nlFamily(w.IP))
 	if err != nil {
 		v.err = err
 		return ""
@@ -199,7 +206,11 @@ func (v *verifier) neighbor(w enforce.Neighbor) string {
 
 func (v *verifier) route(w enforce.Route) string {
 	h := v.h(w.NS)
-	rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: w.Table}, netlink.RT_FILTER_TABLE)
+	fam := nlFamily(w.Dst.Addr())
+	if !w.Dst.IsValid() {
+		fam = nlFamily(w.Gw)
+	}
+	rs, err := h.RouteListFiltered(fam, &netlink.Route{Table: w.Table}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		v.err = err
 		return ""
@@ -210,7 +221,9 @@ func (v *verifier) route(w enforce.Route) string {
 			continue
 		}
 		dst := prefixOf(r.Dst)
-		if !dst.IsValid() {
+		if !dst.IsValid() && fam == netlink.FAMILY_V6 {
+			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		} else if !dst.IsValid() {
 			dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 		}
 		gw, _ := netip.AddrFromSlice(r.Gw)
@@ -223,20 +236,28 @@ func (v *verifier) route(w enforce.Route) string {
 }
 
 func (v *verifier) rule(w enforce.IPRule) string {
-	if !v.rulesRead {
-		v.rules, v.err = v.host.RuleList(netlink.FAMILY_V4)
-		v.rulesRead = true
+	fam := netlink.FAMILY_V4
+	if w.Family == enforce.IPv6 {
+		fam = netlink.FAMILY_V6
+	}
+	if v.rules == nil {
+		v.rules = map[int][]netlink.Rule{}
+	}
+	rules, ok := v.rules[fam]
+	if !ok {
+		rules, v.err = v.host.RuleList(fam)
 		if v.err != nil {
 			return ""
 		}
+		v.rules[fam] = rules
 	}
-	for _, r := range v.rules {
+	for _, r := range rules {
 		var mask uint32
 		if r.Mask != nil {
 			mask = *r.Mask
 		}
 		if r.Priority == w.Priority && r.Table == w.Table && prefixOf(r.Src) == w.Src && prefixOf(r.Dst) == w.Dst &&
-			r.IifName == w.IIF && r.Mark == w.Mark && mask == w.Mask {
+			r.IifName == w.IIF && r.Mark == w.Mark && mask == w.Mask && r.IPProto == int(w.IPProto) {
 			return ""
 		}
 	}

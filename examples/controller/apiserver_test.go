@@ -956,7 +956,8 @@ func (w *world) hasEvent(pod *corev1.Pod, reason string) bool {
 // account, bound by config/rbac.yaml and nothing else, through everything it
 // does: leader election, watches, node labels and capacity, pod
 // annotations, an annotation that conflicts, a pod on a node the cache does
-// not know, and an event that repeats. From the API server's audit log: the
+// not know, and an event that repeats, with custom networking on (so that
+// it watches ENIConfigs). From the API server's audit log: the
 // server refused it nothing (the manifest grants enough), and it used every
 // permission the manifest grants (the manifest grants no more than needed).
 func TestAPIServerRBAC(t *testing.T) {
@@ -964,7 +965,7 @@ func TestAPIServerRBAC(t *testing.T) {
 	ctx := t.Context()
 	w.applyTutorialPolicy()
 	dep := w.tutorialDeployment()
-	ctrl := w.startController("podsg-controller")
+	ctrl := w.startController("podsg-controller", "-custom-networking")
 	ctrl.waitMetric(t, "podsg_rebuilt", 30*time.Second, func(v float64) bool { return v == 1 })
 
 	// Pods annotated, one of them after a conflict.

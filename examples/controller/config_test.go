@@ -107,6 +107,7 @@ func TestConfig(t *testing.T) {
 		{"", "nodes", "watch"}, {"", "nodes", "patch"}, {"", "nodes/status", "patch"},
 		{"", "serviceaccounts", "watch"}, {"", "pods", "get"}, {"", "nodes", "get"},
 		{"vpcresources.k8s.aws", "securitygrouppolicies", "watch"},
+		{"crd.k8s.amazonaws.com", "eniconfigs", "watch"},
 		{"events.k8s.io", "events", "create"},
 	} {
 		require.True(t, allowed(need.group, need.resource, need.verb), "RBAC lacks %s %s/%s", need.verb, need.group, need.resource)

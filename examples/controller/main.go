@@ -23,7 +23,14 @@
 //     work (cool-downs, deletions, garbage collection);
 //   - a watch of the amazon-vpc-cni ConfigMap in kube-system
 //     (CoolDownReconciler) that takes the branch ENI cool-down from its
-//     branch-eni-cooldown key, as the VPC resource controller does.
+//     branch-eni-cooldown key, as the VPC resource controller does;
+//   - with -custom-networking, the nodes' ENIConfigs (ENIConfigs): the trunk
+//     and branch ENIs of a node whose ENIConfig names a subnet go to that
+//     subnet, its trunk gets the ENIConfig's groups, as with the VPC
+//     resource controller.
+//
+// With -ipv6 (an IPv6 cluster) every branch ENI gets an IPv6 address, which
+// the annotation carries for the CNI plugin of the IPv6 nodes.
 //
 // Leader election (on by default) makes one replica the writer; the webhooks
 // serve on every replica. For large clusters, shard nodes across replicas with
@@ -100,6 +107,11 @@ type options struct {
 	CoolDown       time.Duration
 	MaxWarm        int
 	LogLevel       slog.Level
+	IPv6           bool
+	// Custom networking (see ENIConfigs).
+	CustomNetworking       bool
+	ENIConfigLabelDef      string
+	ENIConfigAnnotationDef string
 }
 
 // Paths of the webhooks on the webhook server (config/webhook.yaml).
@@ -131,6 +143,11 @@ func flagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.CoolDown, "cooldown", eni.DefaultCoolDown, fmt.Sprintf("cool-down of released branch ENIs before reuse or deletion (at least %v), until the %s ConfigMap's %s key sets one", eni.MinCoolDown, CoolDownConfigMapName, CoolDownKey))
 	fs.IntVar(&o.MaxWarm, "max-warm", 0, "warm branch ENIs kept per node for reuse (0: up to the node's limit; -1: none, every released ENI is deleted after its cool-down, as the VPC resource controller does)")
 	fs.TextVar(&o.LogLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+	fs.BoolVar(&o.IPv6, "ipv6", false, "the cluster is IPv6 (the VPC CNI's ENABLE_IPv6): branch ENIs get an IPv6 address, written to the pod annotation")
+	fs.BoolVar(&o.CustomNetworking, "custom-networking", false,
+		"custom networking (the VPC CNI's AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG; needs its ENIConfig CRD): trunk and branch ENIs of a node with an ENIConfig go to its subnet, the trunk gets its groups")
+	fs.StringVar(&o.ENIConfigLabelDef, "eni-config-label-def", DefaultENIConfigKey, "node label naming the node's ENIConfig (the VPC CNI's ENI_CONFIG_LABEL_DEF)")
+	fs.StringVar(&o.ENIConfigAnnotationDef, "eni-config-annotation-def", DefaultENIConfigKey, "node annotation naming the node's ENIConfig (the VPC CNI's ENI_CONFIG_ANNOTATION_DEF)")
 	// -kubeconfig is controller-runtime's flag, read by ctrl.GetConfig.
 	ctrlconfig.RegisterFlags(fs)
 	fs.Lookup(ctrlconfig.KubeconfigFlagName).Usage = "kubeconfig file of the cluster to serve, to run outside it " +
@@ -194,6 +211,9 @@ func run(ctx context.Context, o options) error {
 	if err := v1beta1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := AddENIConfigToScheme(scheme); err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:           scheme,
 		LeaderElection:   o.LeaderElect,
@@ -229,14 +249,21 @@ func run(ctx context.Context, o options) error {
 	if share == 0 {
 		share = 1 / float64(o.Shards)
 	}
-	tm, err := trunk.New(client, trunk.Options{
+	topts := trunk.Options{
 		ClusterName: o.ClusterName,
 		Policy:      o.policy(),
 		// Keep 20 % of the account's rate for other clients, and split the
 		// rest among the shards.
 		Budget: trunk.BudgetOptions{Headroom: 1 - 0.8*share},
 		Logger: logger,
-	})
+		IPv6:   o.IPv6,
+	}
+	var eniConfigs *ENIConfigs
+	if o.CustomNetworking {
+		eniConfigs = &ENIConfigs{Reader: mgr.GetClient(), LabelDef: o.ENIConfigLabelDef, AnnotationDef: o.ENIConfigAnnotationDef}
+		topts.CustomNetworking = eniConfigs.CustomNetwork
+	}
+	tm, err := trunk.New(client, topts)
 	if err != nil {
 		return err
 	}
@@ -246,6 +273,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if err := ctrlmetrics.Registry.Register(&Collector{Trunk: tm, Rebuilt: c.Rebuilt}); err != nil {
 		return err
+	}
+	if eniConfigs != nil {
+		if err := setupCustomNetworking(ctx, mgr, eniConfigs, c.Nodes); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }

@@ -45,13 +45,15 @@ func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 // Paths of what the API-server tests install, relative to this package.
 const (
 	crdDir       = "../../api/v1beta1/crd"
+	vpcCNICRDDir = "testdata/vpc-cni" // a stand-in for the VPC CNI plugin's ENIConfig CRD
 	webhookYAML  = "config/webhook.yaml"
 	rbacYAML     = "config/rbac.yaml"
 	manifestsDir = "../tutorial/manifests"
 	tutorialNS   = "my-namespace"
 )
 
-// world is a real API server with the SecurityGroupPolicy CRD, the
+// world is a real API server with the SecurityGroupPolicy CRD (and the VPC
+// CNI plugin's ENIConfig CRD, as on EKS), the
 // controller's webhook configurations (config/webhook.yaml) and RBAC
 // (config/rbac.yaml, applied with kubectl); the fake EC2 seeded with the EKS
 // tutorial and served over HTTP; a Node object for each of its instances;
@@ -91,7 +93,7 @@ type worldOptions struct {
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	c := kubetest.Start(t, kubetest.Options{CRDs: []string{crdDir}, Webhooks: []string{webhookYAML}, Scheme: newScheme(t)})
+	c := kubetest.Start(t, kubetest.Options{CRDs: []string{crdDir, vpcCNICRDDir}, Webhooks: []string{webhookYAML}, Scheme: newScheme(t)})
 	t.Logf("apiserver start_ms=%d version=%s", c.StartTime.Milliseconds(), c.Version)
 	w := &world{t: t, c: c}
 	ctx := t.Context()

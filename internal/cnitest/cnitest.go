@@ -61,22 +61,46 @@ func RequireRoot(t testing.TB) {
 // PluginPackage is the import path of the plugin command.
 const PluginPackage = "github.com/podsg/podsg/cmd/podsg-cni"
 
+// modulePath is the module that provides the plugin.
+const modulePath = "github.com/podsg/podsg"
+
 // PluginType is the plugin's "type" in network configurations: the name
 // of its binary.
 const PluginType = "podsg-cni"
 
 // BuildPlugin builds the plugin into dir (as dir/podsg-cni) with the go
-// command that runs the tests, from the module of the current directory.
-// Call it from TestMain.
+// command that runs the tests, as `go build ./cmd/podsg-cni` builds it in
+// the podsg module: with that module's go.mod, so with the dependency
+// versions the plugin ships with. The module is found from the current
+// directory: the module itself, or a nested module of this repository that
+// replaces it with its directory (examples/controller). It is built
+// without the race detector: a race-enabled binary takes about a second to
+// start on a 2-core machine, which would swamp what the tests measure of
+// each ADD and DEL. Call it once, from TestMain or a test.
 func BuildPlugin(dir string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("building the plugin needs the go command on PATH: %w", err)
 	}
-	cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, PluginType), PluginPackage)
-	out, err := cmd.CombinedOutput()
+	out, err := exec.Command(gobin, "list", "-m", "-f", "{{.Dir}}", modulePath).Output()
 	if err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", PluginPackage, err, out)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			out = ee.Stderr
+		}
+		return fmt.Errorf("building the plugin: go list -m %s (the module's directory): %w\n%s", modulePath, err, out)
+	}
+	root := strings.TrimSpace(string(out))
+	if root == "" {
+		return fmt.Errorf("building the plugin: module %s has no directory here (go list -m gave none)", modulePath)
+	}
+	bin, err := filepath.Abs(filepath.Join(dir, PluginType))
+	if err != nil {
+		return err
+	}
+	build := exec.Command(gobin, "build", "-C", root, "-o", bin, "./cmd/"+PluginType)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s (in %s): %w\n%s", PluginPackage, root, err, out)
 	}
 	return nil
 }
@@ -210,7 +234,11 @@ func (ns *NetNS) Counters(name string) (rx, tx uint64, err error) {
 // Snapshot describes the namespace's network state for before/after
 // comparisons: links (name, kind, MAC, MTU, state), IPv4 addresses, routes
 // of every table, rules and permanent neighbours, sorted.
-func (ns *NetNS) Snapshot() (string, error) {
+func (ns *NetNS) Snapshot() (string, error) { return ns.SnapshotFamily(netlink.FAMILY_V4) }
+
+// SnapshotFamily is Snapshot with the addresses, routes, rules and
+// neighbours of one netlink family (netlink.FAMILY_V4 or FAMILY_V6).
+func (ns *NetNS) SnapshotFamily(family int) (string, error) {
 	var lines []string
 	links, err := ns.NL.LinkList()
 	if err != nil {
@@ -222,28 +250,28 @@ func (ns *NetNS) Snapshot() (string, error) {
 		names[a.Index] = a.Name
 		lines = append(lines, fmt.Sprintf("link %s %s %s mtu %d up=%v", a.Name, l.Type(), a.HardwareAddr, a.MTU, a.Flags&net.FlagUp != 0))
 	}
-	addrs, err := ns.NL.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := ns.NL.AddrList(nil, family)
 	if err != nil {
 		return "", err
 	}
 	for _, a := range addrs {
 		lines = append(lines, fmt.Sprintf("addr %s %s", names[a.LinkIndex], a.IPNet))
 	}
-	routes, err := ns.NL.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := ns.NL.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return "", err
 	}
 	for _, r := range routes {
 		lines = append(lines, fmt.Sprintf("route table %d type %d dst %v gw %v dev %s scope %d", r.Table, r.Type, r.Dst, r.Gw, names[r.LinkIndex], r.Scope))
 	}
-	rules, err := ns.NL.RuleList(netlink.FAMILY_V4)
+	rules, err := ns.NL.RuleList(family)
 	if err != nil {
 		return "", err
 	}
 	for _, r := range rules {
 		lines = append(lines, fmt.Sprintf("rule %d iif %q %s mark %#x", r.Priority, r.IifName, r, r.Mark))
 	}
-	neigh, err := ns.NL.NeighList(0, netlink.FAMILY_V4)
+	neigh, err := ns.NL.NeighList(0, family)
 	if err != nil {
 		return "", err
 	}
@@ -489,7 +517,7 @@ func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
 	var ln net.Listener
 	must(t, ns.Do(func() error {
 		var err error
-		ln, err = lc.Listen(t.Context(), "tcp4", netip.AddrPortFrom(addr, uint16(port)).String())
+		ln, err = lc.Listen(t.Context(), "tcp", netip.AddrPortFrom(addr, uint16(port)).String())
 		return err
 	}))
 	t.Cleanup(func() { _ = ln.Close() })
@@ -511,7 +539,7 @@ func Serve(t testing.TB, ns *NetNS, addr netip.Addr, port int) <-chan Hit {
 func Dial(ns *NetNS, addr netip.Addr, port int) error {
 	return ns.Do(func() error {
 		d := net.Dialer{Timeout: 5 * time.Second}
-		c, err := d.Dial("tcp4", netip.AddrPortFrom(addr, uint16(port)).String())
+		c, err := d.Dial("tcp", netip.AddrPortFrom(addr, uint16(port)).String())
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,9 @@ const sdkVersion = "v1.345.0"
 // operations lists the operations whose outputs the table covers.
 var operations = []string{
 	"AssignPrivateIpAddresses",
+	"AssociateSubnetCidrBlock",
 	"AssociateTrunkInterface",
+	"AssociateVpcCidrBlock",
 	"AttachNetworkInterface",
 	"AuthorizeSecurityGroupEgress",
 	"AuthorizeSecurityGroupIngress",
@@ -63,9 +65,18 @@ var shapes = map[reflect.Type][]member{
 		{"AssignedPrivateIpAddresses", "assignedPrivateIpAddressesSet", "item"},
 		{"NetworkInterfaceId", "networkInterfaceId", ""},
 	},
+	reflect.TypeFor[ec2.AssociateSubnetCidrBlockOutput](): {
+		{"Ipv6CidrBlockAssociation", "ipv6CidrBlockAssociation", ""},
+		{"SubnetId", "subnetId", ""},
+	},
 	reflect.TypeFor[ec2.AssociateTrunkInterfaceOutput](): {
 		{"ClientToken", "clientToken", ""},
 		{"InterfaceAssociation", "interfaceAssociation", ""},
+	},
+	reflect.TypeFor[ec2.AssociateVpcCidrBlockOutput](): {
+		{"CidrBlockAssociation", "cidrBlockAssociation", ""},
+		{"Ipv6CidrBlockAssociation", "ipv6CidrBlockAssociation", ""},
+		{"VpcId", "vpcId", ""},
 	},
 	reflect.TypeFor[ec2.AttachNetworkInterfaceOutput](): {
 		{"AttachmentId", "attachmentId", ""},
