@@ -80,12 +80,12 @@ func TestBudgetPriorities(t *testing.T) {
 		require.Equal(t, []string{"pod-start", "pod-start", "pod-start", "pod-start", "background"}, order)
 		require.Equal(t, trunk.Rate{Burst: 4, PerSecond: 1}, b.Rate("CreateNetworkInterface"))
 
-		// Defaults: EC2's buckets with 20 % headroom.
+		// Defaults: EC2's buckets with 10 % headroom.
 		d, err := trunk.NewBudget(trunk.DefaultBudget())
 		require.NoError(t, err)
-		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 4}, d.Rate("CreateNetworkInterface"))
-		require.Equal(t, trunk.Rate{Burst: 40, PerSecond: 4}, d.Rate("AssociateTrunkInterface"))
-		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 16}, d.Rate("DescribeNetworkInterfaces"))
+		require.Equal(t, trunk.Rate{Burst: 90, PerSecond: 4.5}, d.Rate("CreateNetworkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 45, PerSecond: 4.5}, d.Rate("AssociateTrunkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 90, PerSecond: 18}, d.Rate("DescribeNetworkInterfaces"))
 		c, err := trunk.NewBudget(trunk.ClientLimiterBudget(12, 18))
 		require.NoError(t, err)
 		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
