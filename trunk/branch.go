@@ -134,7 +134,12 @@ func (nb *nodeBackend) newBranch(ctx context.Context, req eni.CreateRequest) (cr
 // deleting it when that fails.
 func (nb *nodeBackend) associate(ctx context.Context, c creation) (podeni.BranchENI, error) {
 	m, info, b := nb.m, nb.info, c.b
-	// EC2 may not know the new ENI yet: NotFound for it is asked again.
+	if !m.opts.associateAtOnce {
+		// Wait until EC2 lists the new ENI (see lookout), so that the
+		// association is not spent on a NotFound.
+		m.awaitListed(ctx, b.ID)
+	}
+	// EC2 may still not know the new ENI: NotFound for it is asked again.
 	aout, err := callNaming(ctx, m, "AssociateTrunkInterface", c.prio, &ec2.AssociateTrunkInterfaceInput{
 		BranchInterfaceId: aws.String(b.ID),
 		TrunkInterfaceId:  aws.String(info.TrunkENIID),

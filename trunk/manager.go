@@ -116,6 +116,8 @@ type Manager struct {
 	// recent remembers the IDs EC2 gave the Manager and the ENIs it
 	// deleted, while EC2 may still answer and list as if they were not.
 	recent *recentIDs
+	// look lists new ENIs until EC2 knows them (awaitListed).
+	look *lookout
 
 	smu   sync.Mutex
 	queue dueHeap
@@ -170,6 +172,7 @@ func New(client EC2, opts Options) (*Manager, error) {
 		subnets:  make(map[string]subnetCIDRs),
 		inflight: make(map[string]int),
 		recent:   newRecentIDs(),
+		look:     newLookout(),
 		kick:     make(chan struct{}, 1),
 		gcPrev:   make(map[string]bool),
 	}
