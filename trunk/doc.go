@@ -49,7 +49,7 @@
 // # The EC2 budget
 //
 // Every call passes a Budget: one token bucket per action below EC2's own
-// (20 % headroom by default), where calls a pod waits on reserve tokens ahead
+// (10 % headroom by default), where calls a pod waits on reserve tokens ahead
 // and deletions and garbage collection leave a reserve to them. Retryable
 // failures (throttling, server faults, lost responses) are retried with the
 // SDK's exponential jitter back-off (aws/retry); the SDK client's own
@@ -131,6 +131,6 @@
 // cluster can be sharded across controller replicas by node.
 //
 // A strategy is a set of Options: the zero Options give podsg's defaults,
-// OnDemandOptions the production controller's (no reuse, 12 requests/s with
-// burst 18, 30 workers).
+// OnDemandOptions the production controller's (no reuse, 24 requests/s with
+// burst 36, 30 workers).
 package trunk

@@ -99,19 +99,32 @@ type Options struct {
 	// ENI's groups. An error fails the set-up or EnsureNode call. It must
 	// be safe for concurrent use; nil means no custom networking.
 	CustomNetworking func(ctx context.Context, instanceID string) (CustomNetwork, error)
+
+	// associateAtOnce (OnDemandOptions) associates a new branch ENI as soon
+	// as it is created, as the production controller does, instead of
+	// waiting until EC2 lists it: a NotFound answer is then asked again.
+	associateAtOnce bool
 }
 
 // OnDemandOptions returns the production controller's strategy: no reuse
 // and no warm ENIs (a new ENI per pod, deleted 60 s after its pod), a
-// client-wide limiter of 12 requests/s with burst 18, and 30 pod workers.
-// It exists to compare strategies on equal terms.
+// client-wide limiter of 24 requests/s with burst 36 (the VPC resource
+// controller's since 2026; 12 and 18 before), 30 pod workers, the SDK's
+// standard retryer (3 attempts), and each new ENI associated as soon as it
+// is created, NotFound answers asked again. It exists to compare strategies
+// on equal terms. It makes the two calls podsg needs per pod (create,
+// associate), not the controller's third, CreateNetworkInterfacePermission
+// (INSTANCE-ATTACH on the branch, for the EKS account it runs in), which a
+// model of the production controller adds itself (TestChurn does).
 func OnDemandOptions(clusterName string) Options {
 	return Options{
 		ClusterName:       clusterName,
 		Policy:            eni.OnDemandPolicy(),
-		Budget:            ClientLimiterBudget(12, 18),
+		Budget:            ClientLimiterBudget(24, 36),
 		MaxInFlightStarts: 30,
 		Workers:           30,
+		MaxAttempts:       3,
+		associateAtOnce:   true,
 	}
 }
 

@@ -3,6 +3,8 @@ package trunk
 import (
 	"container/heap"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,13 +21,17 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(m.life, cancel)
 	defer stop()
-	work := make(chan *node)
+	work := make(chan turn)
 	var wg sync.WaitGroup
 	defer wg.Wait() // workers, and a garbage-collection pass in flight
 	for range m.opts.Workers {
 		wg.Go(func() {
-			for n := range work {
-				m.maintain(ctx, n)
+			for w := range work {
+				if sleep(ctx, w.after) == nil {
+					m.maintain(ctx, w.n)
+				} else {
+					m.requeue([]*node{w.n}, time.Now())
+				}
 			}
 		})
 	}
@@ -64,9 +70,14 @@ func (m *Manager) Run(ctx context.Context) error {
 			fire = timer.C
 		}
 		m.smu.Unlock()
+		// Nodes due together start two nanoseconds apart in ID order, so
+		// that their calls take their turns at the budget in an order that
+		// does not depend on the goroutine schedule (a simulation in
+		// virtual time replays the same).
+		slices.SortFunc(ready, func(a, b *node) int { return strings.Compare(a.id, b.id) })
 		for i, n := range ready {
 			select {
-			case work <- n:
+			case work <- turn{n: n, after: time.Duration(2 * i)}:
 			case <-ctx.Done():
 				if timer != nil {
 					timer.Stop()
@@ -103,6 +114,12 @@ func (m *Manager) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+}
+
+// turn is a node handed to a worker, to maintain after a delay.
+type turn struct {
+	n     *node
+	after time.Duration
 }
 
 // requeue puts back nodes taken off the queue but never handed to a worker,
