@@ -119,9 +119,10 @@ type Manager struct {
 	// look lists new ENIs until EC2 knows them (awaitListed).
 	look *lookout
 
-	smu   sync.Mutex
-	queue dueHeap
-	kick  chan struct{}
+	smu       sync.Mutex
+	queue     dueHeap
+	kick      chan struct{}
+	lastStart time.Time // when the last maintenance started (startTurn)
 
 	gcMu   gate
 	gcPrev map[string]bool
