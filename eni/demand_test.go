@@ -1,6 +1,7 @@
 package eni_test
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -154,6 +155,47 @@ func TestAcquireWaitsForPrewarm(t *testing.T) {
 		synctest.Wait()
 		close(be.block)
 		require.NoError(t, <-got)
+		require.Equal(t, counts{InUse: 2}, stateCounts(p))
+		require.Equal(t, 2, be.count("create"))
+	})
+}
+
+// TestPrewarmWaitersInOrder: pods waiting for the same pre-warming ENI are
+// served in the order they came, the pool choosing for each as the ENI is
+// ready: the first gets it, the next finds the node full. A waiter that
+// gives up before is forgotten.
+func TestPrewarmWaitersInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		p, be := newPool(t, 2, eni.Policy{})
+		_, err := p.Acquire(ctx, pod(1), web)
+		require.NoError(t, err)
+		be.block = make(chan struct{})
+		go func() { _, _ = p.Maintain(ctx) }()
+		synctest.Wait()
+		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+
+		quit, cancel := context.WithCancel(ctx)
+		gaveUp := make(chan error)
+		go func() { _, err := p.Acquire(quit, pod(2), web); gaveUp <- err }()
+		synctest.Wait()
+		type answer struct {
+			b   eni.Branch
+			err error
+		}
+		got := make([]chan answer, 2)
+		for i := range got {
+			got[i] = make(chan answer)
+			go func() { b, err := p.Acquire(ctx, pod(3+i), web); got[i] <- answer{b, err} }()
+			synctest.Wait() // pod 3 waits before pod 4
+		}
+		cancel()
+		require.ErrorIs(t, <-gaveUp, context.Canceled)
+		close(be.block)
+		first, second := <-got[0], <-got[1]
+		require.NoError(t, first.err, "the first waiter left gets the ENI")
+		require.Equal(t, web, first.b.Key())
+		require.ErrorIs(t, second.err, eni.ErrNoCapacity, "the next finds the node full")
 		require.Equal(t, counts{InUse: 2}, stateCounts(p))
 		require.Equal(t, 2, be.count("create"))
 	})

@@ -385,18 +385,6 @@ func (p *Pool) statsLocked() Stats {
 	return s
 }
 
-// byVLAN returns the entries holding a slot, ordered by VLAN: choices among
-// them do not depend on map order, so that a pool driven the same way makes
-// the same calls in the same order. p.mu must be held.
-func (p *Pool) byVLAN() []*entry {
-	out := make([]*entry, 0, len(p.all))
-	for e := range p.all {
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b *entry) int { return a.b.ENI.VLANID - b.b.ENI.VLANID })
-	return out
-}
-
 // Entries returns every ENI the pool tracks, ordered by VLAN: those that
 // hold a slot, and those being deleted that hold none (taken off the trunk
 // by a Replacer: VLAN 0).

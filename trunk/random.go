@@ -71,11 +71,11 @@ func (r *random) generation(instance string, vlan int) string {
 
 // backoff returns the wait before the attempt after attempt (1 for the first
 // retry) with the formula of the SDK's retry.ExponentialJitterBackoff: a
-// uniform draw in [0, 2^attempt) seconds, or max once 2^attempt seconds
-// exceed it.
-func (r *random) backoff(attempt int, max time.Duration) (time.Duration, error) {
-	if float64(attempt) > math.Log2(float64(max)/float64(time.Second)) {
-		return max, nil
+// uniform draw in [0, 2^attempt) seconds, or maxWait once 2^attempt
+// seconds exceed it.
+func (r *random) backoff(attempt int, maxWait time.Duration) (time.Duration, error) {
+	if float64(attempt) > math.Log2(float64(maxWait)/float64(time.Second)) {
+		return maxWait, nil
 	}
 	b, err := r.float64()
 	if err != nil {
