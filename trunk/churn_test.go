@@ -352,6 +352,8 @@ type churnPlan struct {
 	rollouts [][]time.Duration
 	// jobs are the job arrivals.
 	jobs []time.Duration
+	// record keeps the fake's call log, for churnResult.log.
+	record bool
 }
 
 func newChurnPlan(seed uint64, sc churnScenario) churnPlan {
@@ -485,6 +487,9 @@ type churnResult struct {
 	p50, p99           time.Duration
 	calls, throttled   int
 	pods               int
+	// log is every call EC2 answered, its time from the start, action,
+	// parameters and outcome (with churnPlan.record).
+	log []string
 }
 
 func (r churnResult) callsPerPod() float64 { return float64(r.calls) / float64(r.pods) }
@@ -498,7 +503,11 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // runChurn runs scenario sc for strategy st inside the caller's bubble.
 func runChurn(t *testing.T, sc churnScenario, st churnStrategy, plan churnPlan) churnResult {
-	f := fake.New(fake.Options{Seed: plan.seed, CallLogSize: -1, Consistency: fake.EventualConsistency()})
+	logSize := -1
+	if plan.record {
+		logSize = 1 << 20
+	}
+	f := fake.New(fake.Options{Seed: plan.seed, CallLogSize: logSize, Consistency: fake.EventualConsistency()})
 	vpc := f.AddVPC("10.0.0.0/16")
 	subnet := f.AddSubnet(vpc, "10.0.0.0/18", "")
 	nodeSG := f.AddSecurityGroup(vpc, "nodes")
@@ -570,6 +579,11 @@ func runChurn(t *testing.T, sc churnScenario, st churnStrategy, plan churnPlan) 
 
 	res := s.loop()
 	res.scenario, res.strategy = sc.name, st.name
+	if plan.record {
+		for _, c := range f.Calls() {
+			res.log = append(res.log, fmt.Sprintf("%v %s %s %s %s", c.Time.Sub(s.start), c.Action, c.Params, c.Outcome, c.Code))
+		}
+	}
 	if sc.name == "open" {
 		require.Zero(t, s.waited, "open: pods waited for a free slot; the scenario must not be capacity-bound")
 	}
@@ -1055,4 +1069,35 @@ func tagOf(tags []types.Tag, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestChurnReplays runs podsg in the open scenario twice from the same seed
+// and compares what EC2 saw, call by call, time, parameters (ClientTokens
+// included) and outcome: a run does not depend on how goroutines are
+// scheduled. open is the scenario where most happens at once: many nodes
+// maintained at the same instant, pods waiting for the same listing,
+// background calls and pod starts asking the budget together.
+func TestChurnReplays(t *testing.T) {
+	open := churnScenarios()[0]
+	var logs [2][]string
+	var lines [2]string
+	for i := range logs {
+		t.Run(fmt.Sprint("run ", i+1), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				plan := newChurnPlan(churnSeed, open)
+				plan.record = true
+				podsg := churnStrategies()[slices.IndexFunc(churnStrategies(), func(st churnStrategy) bool { return st.name == "podsg" })]
+				r := runChurn(t, open, podsg, plan)
+				logs[i], lines[i] = r.log, r.line()
+			})
+		})
+	}
+	require.NotEmpty(t, logs[0])
+	require.Equal(t, lines[0], lines[1])
+	for i := range min(len(logs[0]), len(logs[1])) {
+		if logs[0][i] != logs[1][i] {
+			t.Fatalf("call %d of %d differs:\n  first:  %s\n  second: %s", i, len(logs[0]), logs[0][i], logs[1][i])
+		}
+	}
+	require.Len(t, logs[1], len(logs[0]))
 }
