@@ -59,6 +59,62 @@ func TestPrewarmShares(t *testing.T) {
 	}
 }
 
+// TestPrewarmCore: on a node whose keys in demand share a group, the pool
+// keeps ENIs of the shared groups (the core) in CoreSlots of its spare
+// slots, and a pod of a key with no warm ENI gets a core ENI retargeted to
+// its groups (one call) instead of a new ENI. Keys that share nothing, a
+// retarget policy that would not allow it, or NoCore keep no core.
+func TestPrewarmCore(t *testing.T) {
+	const (
+		sgCluster = "sg-0000000c"
+		sgApp1    = "sg-000000a1"
+		sgApp2    = "sg-000000a2"
+		sgApp3    = "sg-000000a3"
+	)
+	app := func(sg string) eni.Key { return eni.Key{Groups: eni.MustGroupSet(sgCluster, sg), Subnet: "subnet-0a"} }
+	core := eni.Key{Groups: eni.MustGroupSet(sgCluster), Subnet: "subnet-0a"}
+	tests := []struct {
+		name      string
+		policy    eni.Policy
+		pods      []eni.Key
+		wantCore  int  // warm core ENIs after pre-warming
+		wantReuse bool // the next pod, of another key, takes a core ENI
+	}{
+		{"core", eni.Policy{}, []eni.Key{app(sgApp1), app(sgApp2)}, 2, true},
+		{"more core slots", eni.Policy{Prewarm: eni.PrewarmPolicy{CoreSlots: 4}}, []eni.Key{app(sgApp1), app(sgApp2)}, 2, true},
+		{"nothing shared", eni.Policy{}, []eni.Key{web, db}, 0, false},
+		{"no core", eni.Policy{Prewarm: eni.PrewarmPolicy{CoreSlots: eni.NoCore}}, []eni.Key{app(sgApp1), app(sgApp2)}, 0, false},
+		{"never retarget", eni.Policy{Retarget: eni.NeverRetarget}, []eni.Key{app(sgApp1), app(sgApp2)}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, be := newPool(t, 6, tt.policy)
+				for i, k := range tt.pods {
+					_, err := p.Acquire(t.Context(), pod(i), k)
+					require.NoError(t, err)
+				}
+				maintainAll(t, p)
+				n := 0
+				for _, e := range p.Entries() {
+					if e.State == eni.StateWarm && e.Branch.Key() == core {
+						n++
+					}
+				}
+				// Two pod starts in the window: the core holds at most
+				// as many ENIs.
+				require.Equal(t, tt.wantCore, n, "warm core ENIs")
+				creates := be.count("create")
+				got, err := p.Acquire(t.Context(), pod(9), app(sgApp3))
+				require.NoError(t, err)
+				require.Equal(t, app(sgApp3), got.Key())
+				require.Equal(t, tt.wantReuse, be.count("create") == creates, "no new ENI for the next pod")
+				require.Equal(t, btoi(tt.wantReuse), be.count("retarget"))
+			})
+		})
+	}
+}
+
 func TestPrewarmedENIServesNextPod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()

@@ -94,8 +94,9 @@ import (
 //     AssociateBranchToTrunk grants before associating) and
 //     AssociateTrunkInterface; the permission passes the same client
 //     limiter.
-//   - podsg: trunk.Options{} (the defaults: warm reuse, pre-warming, EC2's
-//     buckets with 10 % headroom).
+//   - podsg: trunk.Options{} (the defaults: warm reuse, pre-warming with
+//     core ENIs of the shared cluster group, retargeted to a pod's set by
+//     adding its group; EC2's buckets with 10 % headroom).
 //   - floor: a zero-cost ENI, ready the moment it is asked for, with no EC2
 //     call: the limit no strategy can beat. It still holds a released
 //     ENI's slot through the cool-down, as every strategy must.
@@ -123,18 +124,12 @@ import (
 // a seeded source (Options.Rand) and the fake's draws are a function of
 // each request, so the same seed prints the same lines on every run.
 //
-// After the nine lines, one more shows podsg in open with pools that may
-// retarget any warm ENI to another group set (eni.AlwaysRetarget, which
-// gives up the guarantee of the default RetargetSuperset; see
-// eni.RetargetPolicy):
-//
-//	churn-variant scenario=open strategy=podsg-alwaysretarget rollout_s=<f> …
-//
 // # Goals (asserted)
 //
-//   - open: podsg throttled=0, and podsg's rollout_s shorter than
-//     ondemand's; with AlwaysRetarget, rollout_s within 1.25× of floor's,
-//     ready_p99_ms at most 1/10 of ondemand's, throttled=0.
+//   - open: podsg's rollout_s within 1.25× of floor's and shorter than
+//     ondemand's; podsg's ready_p99_ms at most 1/10 of ondemand's; podsg
+//     throttled=0. (A rollout 5× faster than ondemand's is out of reach
+//     here: floor's is about 3× faster.)
 //   - tight: podsg no worse than ondemand on any figure.
 //   - cold: podsg starts at least 0.9 × 5 pods/s, with throttled=0.
 //
@@ -157,19 +152,6 @@ func TestChurn(t *testing.T) {
 			})
 		}
 	}
-	// What podsg does in open when its pools may retarget any warm ENI
-	// (eni.AlwaysRetarget), trading the guarantee RetargetSuperset keeps
-	// (see eni.RetargetPolicy) for speed.
-	open := churnScenarios()[0]
-	variant := churnStrategy{name: "podsg-alwaysretarget", opts: trunk.Options{
-		ClusterName: churnCluster, Policy: eni.Policy{Retarget: eni.AlwaysRetarget}}}
-	t.Run(open.name+"/"+variant.name, func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			r := runChurn(t, open, variant, newChurnPlan(churnSeed, open))
-			res[key{open.name, variant.name}] = r
-			lines = append(lines, "churn-variant"+strings.TrimPrefix(r.line(), "churn"))
-		})
-	})
 	for _, l := range lines {
 		fmt.Println(l)
 	}
@@ -182,21 +164,15 @@ func TestChurn(t *testing.T) {
 		return r
 	}
 
-	// open: podsg is never throttled and rolls out faster than ondemand.
-	// Its defaults do not come within 1.25× of floor nor to 1/10 of
-	// ondemand's ready_p99_ms: with a dozen group sets spread over 150
-	// nodes, most pods land where no warm ENI of their set waits, and a
-	// warm ENI of another set is not retargeted by default. With
-	// AlwaysRetarget they do (asserted below). No strategy is 5× faster
-	// than ondemand here: floor itself is about 3× (see BENCHMARKS.md).
-	openPodsg, openOD, openFloor := get("open", "podsg"), get("open", "ondemand"), get("open", "floor")
-	require.Zero(t, openPodsg.throttled, "open: podsg throttled")
-	require.Less(t, openPodsg.rollout, openOD.rollout, "open: podsg's rollout_s shorter than ondemand's")
-	retarget := get("open", variant.name)
-	require.Zero(t, retarget.throttled, "open: %s throttled", variant.name)
-	require.LessOrEqual(t, retarget.rollout.Seconds(), 1.25*openFloor.rollout.Seconds(),
-		"open: %s's rollout_s within 1.25× of floor's", variant.name)
-	require.LessOrEqual(t, 10*retarget.p99, openOD.p99, "open: %s's ready_p99_ms at most 1/10 of ondemand's", variant.name)
+	// open. The goal of a rollout 5× faster than ondemand's is not
+	// asserted: no strategy reaches it in this scenario, where floor itself
+	// is about 3× faster (see BENCHMARKS.md).
+	open, openOD, openFloor := get("open", "podsg"), get("open", "ondemand"), get("open", "floor")
+	require.LessOrEqual(t, open.rollout.Seconds(), 1.25*openFloor.rollout.Seconds(),
+		"open: podsg's rollout_s within 1.25× of floor's")
+	require.Less(t, open.rollout, openOD.rollout, "open: podsg's rollout_s shorter than ondemand's")
+	require.LessOrEqual(t, 10*open.p99, openOD.p99, "open: podsg's ready_p99_ms at most 1/10 of ondemand's")
+	require.Zero(t, open.throttled, "open: podsg throttled")
 
 	tight, tightOD := get("tight", "podsg"), get("tight", "ondemand")
 	require.LessOrEqual(t, tight.rollout, tightOD.rollout, "tight: podsg's rollout_s no worse than ondemand's")
