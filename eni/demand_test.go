@@ -194,18 +194,28 @@ func TestPrewarmWaitsForPodStarts(t *testing.T) {
 	})
 }
 
+// prewarmingLastSlot returns a two-slot pool whose first slot holds pod 1's
+// ENI (web) and whose second is being pre-warmed for web, the creation held
+// until be.block is closed. It must run in a synctest bubble.
+func prewarmingLastSlot(t *testing.T) (*eni.Pool, *memBackend) {
+	t.Helper()
+	ctx := t.Context()
+	p, be := newPool(t, 2, eni.Policy{})
+	_, err := p.Acquire(ctx, pod(1), web)
+	require.NoError(t, err)
+	be.block = make(chan struct{})
+	go func() { _, _ = p.Maintain(ctx) }()
+	synctest.Wait()
+	require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+	return p, be
+}
+
 // TestAcquireWaitsForPrewarm: a pod that finds the node's last slot taken by
 // an ENI being pre-warmed for its key waits for that ENI.
 func TestAcquireWaitsForPrewarm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		p, be := newPool(t, 2, eni.Policy{})
-		_, err := p.Acquire(ctx, pod(1), web)
-		require.NoError(t, err)
-		be.block = make(chan struct{})
-		go func() { _, _ = p.Maintain(ctx) }()
-		synctest.Wait()
-		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+		p, be := prewarmingLastSlot(t)
 		got := make(chan error)
 		go func() { _, err := p.Acquire(ctx, pod(2), web); got <- err }()
 		synctest.Wait()
@@ -223,13 +233,7 @@ func TestAcquireWaitsForPrewarm(t *testing.T) {
 func TestPrewarmWaitersInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		p, be := newPool(t, 2, eni.Policy{})
-		_, err := p.Acquire(ctx, pod(1), web)
-		require.NoError(t, err)
-		be.block = make(chan struct{})
-		go func() { _, _ = p.Maintain(ctx) }()
-		synctest.Wait()
-		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+		p, be := prewarmingLastSlot(t)
 
 		quit, cancel := context.WithCancel(ctx)
 		gaveUp := make(chan error)

@@ -70,15 +70,7 @@ func TestEvictWithReplacer(t *testing.T) {
 				p, err := eni.NewPool(be, eni.Options{Node: "i-0123456789abcdef0", Limit: 2,
 					Policy: eni.Policy{Prewarm: eni.PrewarmPolicy{Window: eni.NoPrewarm}}})
 				require.NoError(t, err)
-				warm, err := p.Acquire(ctx, pod(1), web)
-				require.NoError(t, err)
-				_, err = p.Acquire(ctx, pod(2), web)
-				require.NoError(t, err)
-				p.Release(pod(1))
-				time.Sleep(eni.DefaultCoolDown)
-				_, err = p.Maintain(ctx)
-				require.NoError(t, err)
-				require.Equal(t, counts{InUse: 1, Warm: 1}, stateCounts(p))
+				warm := oneInUseOneWarm(t, p, web)
 				if tt.fail {
 					be.failOn["replace"] = errors.New("refused")
 				}
