@@ -41,10 +41,10 @@
 // from the request, so a retry after a lost response returns the same ENI
 // and association instead of leaking a second one. Between the two, the
 // Manager waits until DescribeNetworkInterfaces lists the new ENI (one
-// listing every 200 ms for all the new ENIs waiting, up to 10 s), so that
-// the association is not spent on EC2 not knowing the ENI yet; Options
-// from OnDemandOptions associate at once. A failed association deletes the
-// ENI. A warm ENI of the same groups costs no call; a
+// listing at once and then every 200 ms for all the new ENIs waiting, up to
+// 10 s), so that the association is not spent on EC2 not knowing the ENI
+// yet; Options from OnDemandOptions associate at once. A failed association
+// deletes the ENI. A warm ENI of the same groups costs no call; a
 // retarget one ModifyNetworkInterfaceAttribute call (see eni.RetargetPolicy).
 // Deletion is DisassociateTrunkInterface then DeleteNetworkInterface, at
 // background priority. EC2 errors keep their code: errors.As to

@@ -18,8 +18,8 @@ import (
 // the resource shows (EC2 Developer Guide, "Eventual consistency in the
 // Amazon EC2 API"): the Manager does so before the association, for all
 // the new ENIs waiting together, with one DescribeNetworkInterfaces call
-// filtered by network-interface-id every listedPoll, on the Describe bucket
-// (100, 20/s) that pod starts barely use.
+// filtered by network-interface-id at once and then every listedPoll, on
+// the Describe bucket (100, 20/s) that pod starts barely use.
 const (
 	// listedPoll is the time between two listings of the ENIs waiting.
 	listedPoll = 200 * time.Millisecond
@@ -73,23 +73,27 @@ func (m *Manager) awaitListed(ctx context.Context, id string) {
 	}
 }
 
-// poll lists the waiting ENIs every listedPoll, in ID order, at most
-// maxFilterValues per call, and wakes the waiters of those listed. The
-// waiters go on two nanoseconds apart, in ID order: their associations then
-// take their turns at the budget in an order that does not depend on how
-// goroutines are scheduled, so that a simulation in virtual time replays
-// the same calls. It
-// returns once nobody waits (or the Manager is closed), so that an idle
-// Manager runs no poller.
+// poll lists the waiting ENIs at once, then every listedPoll, in ID order,
+// at most maxFilterValues per call, and wakes the waiters of those listed.
+// The waiters go on two nanoseconds apart, in ID order: their associations
+// then take their turns at the budget in an order that does not depend on
+// how goroutines are scheduled, so that a simulation in virtual time
+// replays the same calls. It returns once nobody waits (or the Manager is
+// closed), so that an idle Manager runs no poller.
 func (m *Manager) poll() {
 	l := m.look
+	// The first listing goes at once (two nanoseconds later, so that every
+	// ENI that began to wait at the same instant is in it), for an ENI EC2
+	// may know already; the next ones every listedPoll.
+	wait := 2 * time.Nanosecond
 	for {
-		if sleep(m.life, listedPoll) != nil {
+		if sleep(m.life, wait) != nil {
 			l.mu.Lock()
 			l.polling = false
 			l.mu.Unlock()
 			return
 		}
+		wait = listedPoll
 		l.mu.Lock()
 		ids := make([]string, 0, len(l.waiting))
 		for id := range l.waiting {
