@@ -136,6 +136,9 @@ func (p *Pool) decide(pod PodRef, want Key, now time.Time) step {
 		p.unwarm(v)
 		p.setState(v, StateCreating)
 		v.pod, v.since, v.busy = pod, now, true
+		// Being prepared for a pod now, not pre-warmed: no pod may wait
+		// for it as for an ENI being pre-warmed (prewarmFor).
+		v.target = false
 		v.ready, v.err, v.released = make(chan struct{}), nil, false
 		p.pods[pod] = v
 		return step{kind: stepRetarget, v: v, from: from, pod: pod, want: want}

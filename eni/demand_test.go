@@ -320,3 +320,41 @@ func TestPrewarmReplacesOnlyWhatItNeeds(t *testing.T) {
 		require.Equal(t, 2, be.count("delete"), "one eviction, one replacement")
 	})
 }
+
+// blockingRetarget is a memBackend whose RetargetBranch waits for release.
+type blockingRetarget struct {
+	*memBackend
+	release chan struct{}
+}
+
+func (b *blockingRetarget) RetargetBranch(ctx context.Context, br eni.Branch, groups eni.GroupSet) error {
+	<-b.release
+	return b.memBackend.RetargetBranch(ctx, br, groups)
+}
+
+// TestRetargetedPrewarmIsNotWaitedFor: a pre-warmed ENI that a pod takes and
+// retargets to other groups is no longer being pre-warmed: a pod of its old
+// key finds the node full instead of waiting for it (forever: the retarget
+// ends with the other pod's groups).
+func TestRetargetedPrewarmIsNotWaitedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		be := &blockingRetarget{memBackend: newMemBackend(), release: make(chan struct{})}
+		p, err := eni.NewPool(be, eni.Options{Node: "i-0123456789abcdef0", Limit: 2})
+		require.NoError(t, err)
+		_, err = p.Acquire(ctx, pod(1), web)
+		require.NoError(t, err)
+		maintainAll(t, p)
+		require.Equal(t, counts{InUse: 1, Warm: 1}, stateCounts(p), "the second slot pre-warmed for web")
+
+		retargeted := make(chan error)
+		go func() { _, err := p.Acquire(ctx, pod(2), both); retargeted <- err }()
+		synctest.Wait()
+		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "the warm ENI being retargeted to both")
+		_, err = p.Acquire(ctx, pod(3), web)
+		require.ErrorIs(t, err, eni.ErrNoCapacity)
+		close(be.release)
+		require.NoError(t, <-retargeted)
+		require.Equal(t, counts{InUse: 2}, stateCounts(p))
+	})
+}
