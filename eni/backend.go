@@ -49,11 +49,34 @@ type Backend interface {
 	// case the pool keeps the VLAN and deletes the named ENI later.
 	CreateBranch(ctx context.Context, req CreateRequest) (podeni.BranchENI, error)
 	// DeleteBranch disassociates b from the trunk and deletes it. An ENI
-	// that no longer exists counts as deleted (nil error).
+	// that no longer exists counts as deleted (nil error). A b whose
+	// ENI.VLANID is 0 is not associated (a Replacer took it off its
+	// trunk): it only needs deleting.
 	DeleteBranch(ctx context.Context, b Branch) error
 	// RetargetBranch replaces b's security groups with groups. On failure
 	// the pool deletes b, since its groups are then unknown.
 	RetargetBranch(ctx context.Context, b Branch, groups GroupSet) error
+}
+
+// A Replacer is a Backend that can give the slot of a warm ENI to a new ENI
+// faster than deleting the warm one and then creating the new one: it takes
+// the warm ENI off the trunk while it creates the new one, and associates
+// the new one on the VLAN the warm one held. A pool that must evict a warm
+// ENI of another key to make room for a pod (a full node) uses it when its
+// Backend implements it, so that the pod waits about as long as for an ENI
+// created in a free slot; the evicted ENI is deleted in the background.
+type Replacer interface {
+	Backend
+	// ReplaceBranch disassociates old from the trunk and creates a branch
+	// ENI for req, associated on req.VLAN (old's VLAN) once old is off
+	// it. It does not delete old: on success the pool deletes it later
+	// with DeleteBranch, with ENI.VLANID 0.
+	//
+	// On failure nothing new may remain associated on req.VLAN, unless the
+	// error matches *InDoubtError naming the new ENI, as for CreateBranch;
+	// old may or may not be off the trunk, and the pool deletes it with
+	// DeleteBranch (old's VLAN held until then).
+	ReplaceBranch(ctx context.Context, old Branch, req CreateRequest) (podeni.BranchENI, error)
 }
 
 // InDoubtError is returned by a Backend's CreateBranch when it could not

@@ -14,6 +14,9 @@ const (
 	// that of another before a warm ENI of the other is replaced by one of
 	// the first.
 	DefaultDominance = 2.0
+	// DefaultCoreSlots is how many spare slots a pool keeps for ENIs of
+	// the groups its keys in demand share (see PrewarmPolicy).
+	DefaultCoreSlots = 2
 	// NoPrewarm turns demand-driven pre-warming off when given as
 	// PrewarmPolicy.Window.
 	NoPrewarm = -1
@@ -40,6 +43,15 @@ const (
 // has had no pod start for Window, its share is zero and its warm ENIs age
 // out after Policy.IdleTimeout as usual.
 //
+// When the keys in demand share some groups (all pods get a cluster-wide
+// group, say) and the retarget policy lets an ENI of just those groups
+// become an ENI of any of the keys (RetargetSuperset does: it only adds
+// groups), CoreSlots of the spare slots go to ENIs of the shared groups, the
+// core, instead of the keys' shares, and so do the slots the shares leave
+// over. A pod whose key has no warm ENI then takes a core ENI and waits for
+// one ModifyNetworkInterfaceAttribute instead of a new ENI: on a node that
+// sees many keys, few of which start twice, the core serves them all.
+//
 // Every warm ENI holds an address of its subnet; in a subnet short of
 // addresses, cap them with Policy.MaxWarm or turn pre-warming off.
 //
@@ -56,7 +68,13 @@ type PrewarmPolicy struct {
 	// Dominance: see PrewarmPolicy. Zero means DefaultDominance; values
 	// below 1 are refused.
 	Dominance float64
+	// CoreSlots: see PrewarmPolicy. Zero means DefaultCoreSlots; NoCore
+	// (any negative value) keeps no core ENIs.
+	CoreSlots int
 }
+
+// NoCore turns core ENIs off when given as PrewarmPolicy.CoreSlots.
+const NoCore = -1
 
 func (w PrewarmPolicy) normalize(path string, idle time.Duration) (PrewarmPolicy, error) {
 	if w.Window == 0 {
@@ -67,6 +85,9 @@ func (w PrewarmPolicy) normalize(path string, idle time.Duration) (PrewarmPolicy
 	}
 	if w.Dominance == 0 {
 		w.Dominance = DefaultDominance
+	}
+	if w.CoreSlots == 0 {
+		w.CoreSlots = DefaultCoreSlots
 	}
 	if w.Window > 0 && w.Window < demandSlots*time.Second {
 		return w, invalidOption(path+".Window", w.Window, "want at least %v, 0 for the default, or NoPrewarm", demandSlots*time.Second)
@@ -197,20 +218,65 @@ func (p *Pool) shares(now time.Time) []keyDemand {
 		}
 		return cmp.Compare(a.key.String(), b.key.String())
 	})
+	core, ok := coreKey(out)
+	ok = ok && p.policy.Prewarm.CoreSlots > 0 && p.policy.Retarget(Branch{Groups: core.Groups, Subnet: core.Subnet}, out[0].key)
+	exact := spare
+	if ok {
+		exact = max(spare-p.policy.Prewarm.CoreSlots, 0)
+	}
 	given := 0
 	for i := range out {
-		out[i].want = spare * out[i].starts / total
+		out[i].want = exact * out[i].starts / total
 		out[i].have = have[out[i].key]
 		given += out[i].want
 	}
-	for i := 0; given < spare && i < len(out); i++ {
+	for i := 0; !ok && given < spare && i < len(out); i++ {
 		out[i].want++
 		given++
 	}
 	for i := range out {
 		out[i].want = min(out[i].want, out[i].starts)
 	}
+	if ok {
+		// The core's slots and those the shares leave over go to ENIs of
+		// the groups every key in demand has, which the retarget policy
+		// lets the pool give to a pod of any of them with one call.
+		out = append(out, keyDemand{key: core, starts: total, want: min(spare-given, total), have: have[core]})
+	}
 	return out
+}
+
+// coreKey returns the groups every key of sh has, in their common subnet,
+// when there are such groups, at least two keys, and no key has just those
+// groups: a warm ENI of the core can become an ENI of any of the keys by
+// adding groups (a retarget RetargetSuperset allows), where an ENI of one
+// key cannot become one of another. The core of keys that share no group,
+// or that lie in several subnets, is none.
+func coreKey(sh []keyDemand) (Key, bool) {
+	if len(sh) < 2 {
+		return Key{}, false
+	}
+	subnet := sh[0].key.Subnet
+	var ids []string
+	for id := range sh[0].key.Groups.All() {
+		ids = append(ids, id)
+	}
+	for _, k := range sh[1:] {
+		if k.key.Subnet != subnet {
+			return Key{}, false
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !k.key.Groups.Contains(id) })
+	}
+	if len(ids) == 0 {
+		return Key{}, false
+	}
+	core := Key{Groups: MustGroupSet(ids...).Canonical(), Subnet: subnet}
+	for _, k := range sh {
+		if k.key.Groups.Equal(core.Groups) {
+			return Key{}, false
+		}
+	}
+	return core, true
 }
 
 // shareOf returns k's share in sh.
@@ -292,7 +358,7 @@ func (p *Pool) prewarmVictim(sh []keyDemand, s *keyDemand) *entry {
 		if float64(s.starts) < p.policy.Prewarm.Dominance*float64(o.starts) {
 			continue
 		}
-		if best == nil || stack[0].since.Before(best.since) {
+		if best == nil || stack[0].idleLonger(best) {
 			best, from = stack[0], op
 		}
 	}
@@ -357,13 +423,14 @@ func (p *Pool) wantPrewarm(now time.Time) {
 	}
 }
 
-// prewarmFor returns an ENI being created ahead of demand for k, if any.
-// p.mu must be held.
+// prewarmFor returns the ENI on the lowest VLAN being created ahead of
+// demand for k, if any. p.mu must be held.
 func (p *Pool) prewarmFor(k Key) *entry {
+	var best *entry
 	for e := range p.all {
-		if e.target && e.state == StateCreating && e.b.id() == k {
-			return e
+		if e.target && e.state == StateCreating && e.b.id() == k && (best == nil || e.b.ENI.VLANID < best.b.ENI.VLANID) {
+			best = e
 		}
 	}
-	return nil
+	return best
 }

@@ -1,6 +1,7 @@
 package eni_test
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -53,6 +54,62 @@ func TestPrewarmShares(t *testing.T) {
 					t.Errorf("states (-want +got):\n%s", diff)
 				}
 				require.Equal(t, tt.wantCreates, be.count("create"))
+			})
+		})
+	}
+}
+
+// TestPrewarmCore: on a node whose keys in demand share a group, the pool
+// keeps ENIs of the shared groups (the core) in CoreSlots of its spare
+// slots, and a pod of a key with no warm ENI gets a core ENI retargeted to
+// its groups (one call) instead of a new ENI. Keys that share nothing, a
+// retarget policy that would not allow it, or NoCore keep no core.
+func TestPrewarmCore(t *testing.T) {
+	const (
+		sgCluster = "sg-0000000c"
+		sgApp1    = "sg-000000a1"
+		sgApp2    = "sg-000000a2"
+		sgApp3    = "sg-000000a3"
+	)
+	app := func(sg string) eni.Key { return eni.Key{Groups: eni.MustGroupSet(sgCluster, sg), Subnet: "subnet-0a"} }
+	core := eni.Key{Groups: eni.MustGroupSet(sgCluster), Subnet: "subnet-0a"}
+	tests := []struct {
+		name      string
+		policy    eni.Policy
+		pods      []eni.Key
+		wantCore  int  // warm core ENIs after pre-warming
+		wantReuse bool // the next pod, of another key, takes a core ENI
+	}{
+		{"core", eni.Policy{}, []eni.Key{app(sgApp1), app(sgApp2)}, 2, true},
+		{"more core slots", eni.Policy{Prewarm: eni.PrewarmPolicy{CoreSlots: 4}}, []eni.Key{app(sgApp1), app(sgApp2)}, 2, true},
+		{"nothing shared", eni.Policy{}, []eni.Key{web, db}, 0, false},
+		{"no core", eni.Policy{Prewarm: eni.PrewarmPolicy{CoreSlots: eni.NoCore}}, []eni.Key{app(sgApp1), app(sgApp2)}, 0, false},
+		{"never retarget", eni.Policy{Retarget: eni.NeverRetarget}, []eni.Key{app(sgApp1), app(sgApp2)}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, be := newPool(t, 6, tt.policy)
+				for i, k := range tt.pods {
+					_, err := p.Acquire(t.Context(), pod(i), k)
+					require.NoError(t, err)
+				}
+				maintainAll(t, p)
+				n := 0
+				for _, e := range p.Entries() {
+					if e.State == eni.StateWarm && e.Branch.Key() == core {
+						n++
+					}
+				}
+				// Two pod starts in the window: the core holds at most
+				// as many ENIs.
+				require.Equal(t, tt.wantCore, n, "warm core ENIs")
+				creates := be.count("create")
+				got, err := p.Acquire(t.Context(), pod(9), app(sgApp3))
+				require.NoError(t, err)
+				require.Equal(t, app(sgApp3), got.Key())
+				require.Equal(t, tt.wantReuse, be.count("create") == creates, "no new ENI for the next pod")
+				require.Equal(t, btoi(tt.wantReuse), be.count("retarget"))
 			})
 		})
 	}
@@ -137,23 +194,68 @@ func TestPrewarmWaitsForPodStarts(t *testing.T) {
 	})
 }
 
+// prewarmingLastSlot returns a two-slot pool whose first slot holds pod 1's
+// ENI (web) and whose second is being pre-warmed for web, the creation held
+// until be.block is closed. It must run in a synctest bubble.
+func prewarmingLastSlot(t *testing.T) (*eni.Pool, *memBackend) {
+	t.Helper()
+	ctx := t.Context()
+	p, be := newPool(t, 2, eni.Policy{})
+	_, err := p.Acquire(ctx, pod(1), web)
+	require.NoError(t, err)
+	be.block = make(chan struct{})
+	go func() { _, _ = p.Maintain(ctx) }()
+	synctest.Wait()
+	require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+	return p, be
+}
+
 // TestAcquireWaitsForPrewarm: a pod that finds the node's last slot taken by
 // an ENI being pre-warmed for its key waits for that ENI.
 func TestAcquireWaitsForPrewarm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		p, be := newPool(t, 2, eni.Policy{})
-		_, err := p.Acquire(ctx, pod(1), web)
-		require.NoError(t, err)
-		be.block = make(chan struct{})
-		go func() { _, _ = p.Maintain(ctx) }()
-		synctest.Wait()
-		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "pre-warming the second slot")
+		p, be := prewarmingLastSlot(t)
 		got := make(chan error)
 		go func() { _, err := p.Acquire(ctx, pod(2), web); got <- err }()
 		synctest.Wait()
 		close(be.block)
 		require.NoError(t, <-got)
+		require.Equal(t, counts{InUse: 2}, stateCounts(p))
+		require.Equal(t, 2, be.count("create"))
+	})
+}
+
+// TestPrewarmWaitersInOrder: pods waiting for the same pre-warming ENI are
+// served in the order they came, the pool choosing for each as the ENI is
+// ready: the first gets it, the next finds the node full. A waiter that
+// gives up before is forgotten.
+func TestPrewarmWaitersInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		p, be := prewarmingLastSlot(t)
+
+		quit, cancel := context.WithCancel(ctx)
+		gaveUp := make(chan error)
+		go func() { _, err := p.Acquire(quit, pod(2), web); gaveUp <- err }()
+		synctest.Wait()
+		type answer struct {
+			b   eni.Branch
+			err error
+		}
+		got := make([]chan answer, 2)
+		for i := range got {
+			got[i] = make(chan answer)
+			go func() { b, err := p.Acquire(ctx, pod(3+i), web); got[i] <- answer{b, err} }()
+			synctest.Wait() // pod 3 waits before pod 4
+		}
+		cancel()
+		require.ErrorIs(t, <-gaveUp, context.Canceled)
+		close(be.block)
+		first, second := <-got[0], <-got[1]
+		require.NoError(t, first.err, "the first waiter left gets the ENI")
+		require.Equal(t, web, first.b.Key())
+		require.ErrorIs(t, second.err, eni.ErrNoCapacity, "the next finds the node full")
 		require.Equal(t, counts{InUse: 2}, stateCounts(p))
 		require.Equal(t, 2, be.count("create"))
 	})
@@ -216,5 +318,43 @@ func TestPrewarmReplacesOnlyWhatItNeeds(t *testing.T) {
 		}
 		require.Equal(t, map[eni.Key]int{web: 1, db: 2}, warm)
 		require.Equal(t, 2, be.count("delete"), "one eviction, one replacement")
+	})
+}
+
+// blockingRetarget is a memBackend whose RetargetBranch waits for release.
+type blockingRetarget struct {
+	*memBackend
+	release chan struct{}
+}
+
+func (b *blockingRetarget) RetargetBranch(ctx context.Context, br eni.Branch, groups eni.GroupSet) error {
+	<-b.release
+	return b.memBackend.RetargetBranch(ctx, br, groups)
+}
+
+// TestRetargetedPrewarmIsNotWaitedFor: a pre-warmed ENI that a pod takes and
+// retargets to other groups is no longer being pre-warmed: a pod of its old
+// key finds the node full instead of waiting for it (forever: the retarget
+// ends with the other pod's groups).
+func TestRetargetedPrewarmIsNotWaitedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		be := &blockingRetarget{memBackend: newMemBackend(), release: make(chan struct{})}
+		p, err := eni.NewPool(be, eni.Options{Node: "i-0123456789abcdef0", Limit: 2})
+		require.NoError(t, err)
+		_, err = p.Acquire(ctx, pod(1), web)
+		require.NoError(t, err)
+		maintainAll(t, p)
+		require.Equal(t, counts{InUse: 1, Warm: 1}, stateCounts(p), "the second slot pre-warmed for web")
+
+		retargeted := make(chan error)
+		go func() { _, err := p.Acquire(ctx, pod(2), both); retargeted <- err }()
+		synctest.Wait()
+		require.Equal(t, counts{InUse: 1, Creating: 1}, stateCounts(p), "the warm ENI being retargeted to both")
+		_, err = p.Acquire(ctx, pod(3), web)
+		require.ErrorIs(t, err, eni.ErrNoCapacity)
+		close(be.release)
+		require.NoError(t, <-retargeted)
+		require.Equal(t, counts{InUse: 2}, stateCounts(p))
 	})
 }

@@ -19,12 +19,23 @@ type entry struct {
 	err      error         // outcome, for Acquire calls waiting on ready
 	released bool          // the pod was released meanwhile
 	target   bool          // created for a warm target
+	waiters  []*waiter     // pods waiting for this pre-warming ENI, first come first
 	// in use only: the last reconcile could not name the pod.
 	unverified bool
 	// adopted from a listing that may show ENIs deleted moments before
 	// (ReconcileInput.Unconfirmed), and no later listing confirmed it
 	// (Pool.Confirm): never reused, deleted once cooled down.
 	unconfirmed bool
+}
+
+// idleLonger reports whether e entered its state before o, or at the same
+// time on a lower VLAN: a total order, so that choosing the longest-idle ENI
+// never depends on map iteration.
+func (e *entry) idleLonger(o *entry) bool {
+	if !e.since.Equal(o.since) {
+		return e.since.Before(o.since)
+	}
+	return e.b.ENI.VLANID < o.b.ENI.VLANID
 }
 
 // queue is a FIFO of entries that reuses its backing array.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -110,6 +111,7 @@ func (p *Pool) expireIdle(now time.Time, sh []keyDemand) {
 			old = append(old, s[i])
 		}
 	}
+	slices.SortFunc(old, func(a, b *entry) int { return a.b.ENI.VLANID - b.b.ENI.VLANID })
 	for _, e := range old {
 		p.toDeleting(e, now)
 	}

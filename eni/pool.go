@@ -327,7 +327,7 @@ func (p *Pool) oldestWarm(skip Key, other bool) *entry {
 		if other && k == skip || len(s) == 0 {
 			continue
 		}
-		if best == nil || s[0].since.Before(best.since) {
+		if best == nil || s[0].idleLonger(best) {
 			best = s[0]
 		}
 	}
@@ -385,13 +385,23 @@ func (p *Pool) statsLocked() Stats {
 	return s
 }
 
-// Entries returns every ENI the pool tracks, ordered by VLAN.
+// Entries returns every ENI the pool tracks, ordered by VLAN: those that
+// hold a slot, and those being deleted that hold none (taken off the trunk
+// by a Replacer: VLAN 0).
 func (p *Pool) Entries() []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]Entry, 0, len(p.all))
+	entry := func(e *entry) Entry {
+		return Entry{Branch: e.b, State: e.state, Pod: e.pod, Unverified: e.unverified, Unconfirmed: e.unconfirmed, Since: e.since}
+	}
 	for e := range p.all {
-		out = append(out, Entry{Branch: e.b, State: e.state, Pod: e.pod, Unverified: e.unverified, Unconfirmed: e.unconfirmed, Since: e.since})
+		out = append(out, entry(e))
+	}
+	for _, e := range p.deleting {
+		if !e.slot {
+			out = append(out, entry(e))
+		}
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return a.Branch.ENI.VLANID - b.Branch.ENI.VLANID })
 	return out

@@ -176,6 +176,24 @@ func TestIdleTimeoutAndMaxWarm(t *testing.T) {
 	}
 }
 
+// oneInUseOneWarm fills a two-slot pool with ENIs of key: pod 2 holds one,
+// and the other, pod 1's, is warm after its cool-down; it returns the warm
+// one. It must run in a synctest bubble.
+func oneInUseOneWarm(t *testing.T, p *eni.Pool, key eni.Key) eni.Branch {
+	t.Helper()
+	ctx := t.Context()
+	w, err := p.Acquire(ctx, pod(1), key)
+	require.NoError(t, err)
+	_, err = p.Acquire(ctx, pod(2), key)
+	require.NoError(t, err)
+	p.Release(pod(1))
+	time.Sleep(eni.DefaultCoolDown)
+	_, err = p.Maintain(ctx)
+	require.NoError(t, err)
+	require.Equal(t, counts{InUse: 1, Warm: 1}, stateCounts(p))
+	return w
+}
+
 func TestRetargetAndEvict(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -196,15 +214,7 @@ func TestRetargetAndEvict(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := t.Context()
 				p, be := newPool(t, 2, eni.Policy{Retarget: tt.retarget})
-				w, err := p.Acquire(ctx, pod(1), tt.from)
-				require.NoError(t, err)
-				_, err = p.Acquire(ctx, pod(2), tt.from)
-				require.NoError(t, err)
-				p.Release(pod(1))
-				time.Sleep(eni.DefaultCoolDown)
-				_, err = p.Maintain(ctx)
-				require.NoError(t, err)
-				require.Equal(t, counts{InUse: 1, Warm: 1}, stateCounts(p))
+				w := oneInUseOneWarm(t, p, tt.from)
 
 				got, err := p.Acquire(ctx, pod(3), tt.to)
 				require.NoError(t, err)

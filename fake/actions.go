@@ -22,6 +22,7 @@ const (
 	ActionAuthorizeSecurityGroupEgress       Action = "AuthorizeSecurityGroupEgress"
 	ActionAuthorizeSecurityGroupIngress      Action = "AuthorizeSecurityGroupIngress"
 	ActionCreateNetworkInterface             Action = "CreateNetworkInterface"
+	ActionCreateNetworkInterfacePermission   Action = "CreateNetworkInterfacePermission"
 	ActionCreateSecurityGroup                Action = "CreateSecurityGroup"
 	ActionCreateSubnet                       Action = "CreateSubnet"
 	ActionCreateTags                         Action = "CreateTags"
@@ -56,6 +57,7 @@ var actions = []Action{
 	ActionAuthorizeSecurityGroupEgress,
 	ActionAuthorizeSecurityGroupIngress,
 	ActionCreateNetworkInterface,
+	ActionCreateNetworkInterfacePermission,
 	ActionCreateSecurityGroup,
 	ActionCreateSubnet,
 	ActionCreateTags,

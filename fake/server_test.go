@@ -187,6 +187,12 @@ func TestServerEveryOperation(t *testing.T) {
 	})
 	require.NoError(t, err)
 	branchID := aws.ToString(branch.NetworkInterface.NetworkInterfaceId)
+	perm, err := c.CreateNetworkInterfacePermission(ctx, &ec2.CreateNetworkInterfacePermissionInput{
+		NetworkInterfaceId: aws.String(branchID), Permission: types.InterfacePermissionTypeInstanceAttach, AwsAccountId: aws.String("123456789012"),
+	})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(aws.ToString(perm.InterfacePermission.NetworkInterfacePermissionId), "eni-perm-"), aws.ToString(perm.InterfacePermission.NetworkInterfacePermissionId))
+	require.Equal(t, types.NetworkInterfacePermissionStateCodeGranted, perm.InterfacePermission.PermissionState.State)
 	assoc, err := c.AssociateTrunkInterface(ctx, &ec2.AssociateTrunkInterfaceInput{BranchInterfaceId: aws.String(branchID), TrunkInterfaceId: aws.String(trunkID), VlanId: aws.Int32(7)})
 	require.NoError(t, err)
 	assocID := aws.ToString(assoc.InterfaceAssociation.AssociationId)

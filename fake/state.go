@@ -155,6 +155,7 @@ type netIface struct {
 	att         *attachment
 	assocID     string           // branch: its association
 	branches    map[int32]string // trunk: VLAN → association ID
+	perms       []*eniPermission // CreateNetworkInterfacePermission
 
 	// The attachment and association undone last, which Describe calls
 	// show until the change propagates (Consistency.Detach).

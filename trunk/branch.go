@@ -21,7 +21,7 @@ type nodeBackend struct {
 	info NodeInfo
 }
 
-var _ eni.Backend = (*nodeBackend)(nil)
+var _ eni.Replacer = (*nodeBackend)(nil)
 
 // CreateBranch creates a branch ENI (CreateNetworkInterface with the pod's
 // groups, the branch description and tags) and associates it with the trunk
@@ -30,10 +30,61 @@ var _ eni.Backend = (*nodeBackend)(nil)
 // ENI and association. When the association fails the ENI is deleted; when
 // that cannot be confirmed the error is an *eni.InDoubtError.
 func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) (podeni.BranchENI, error) {
+	c, err := nb.newBranch(ctx, req)
+	if err != nil {
+		return podeni.BranchENI{}, err
+	}
+	defer nb.m.doneInflight(c.b.ID)
+	return nb.associate(ctx, c)
+}
+
+// ReplaceBranch takes old off the trunk (DisassociateTrunkInterface, at
+// pod-start priority) while it creates the new branch ENI for req, then
+// associates the new one on req.VLAN, which old held. old is left
+// unassociated: the pool deletes it afterwards (DeleteBranch with VLAN 0).
+// A pod that must evict a warm ENI so waits about as long as for an ENI in
+// a free slot, instead of the deletion and then the creation.
+func (nb *nodeBackend) ReplaceBranch(ctx context.Context, old eni.Branch, req eni.CreateRequest) (podeni.BranchENI, error) {
+	m := nb.m
+	if old.ENI.VLANID != req.VLAN {
+		return podeni.BranchENI{}, fmt.Errorf("replacing branch ENI %s on VLAN %d by one on VLAN %d: want the same VLAN", old.ENI.ID, old.ENI.VLANID, req.VLAN)
+	}
+	off := make(chan error, 1)
+	go func() {
+		off <- m.disassociate(ctx, old.ENI.ID, old.ENI.AssociationID, nb.info.TrunkENIID, PriorityPodStart)
+	}()
+	c, err := nb.newBranch(ctx, req)
+	offErr := <-off
+	if err != nil {
+		if offErr != nil {
+			//nolint:errorlint // the creation's error is the one to match; the other is context
+			return podeni.BranchENI{}, fmt.Errorf("%w (taking branch ENI %s off the trunk failed too: %v)", err, old.ENI.ID, offErr)
+		}
+		return podeni.BranchENI{}, err
+	}
+	defer m.doneInflight(c.b.ID)
+	if offErr != nil {
+		// The new ENI cannot take the VLAN: it goes, unassociated.
+		return podeni.BranchENI{}, nb.rollback(ctx, c.b, fmt.Errorf("taking branch ENI %s off trunk %s to make room: %w", old.ENI.ID, nb.info.TrunkENIID, offErr))
+	}
+	return nb.associate(ctx, c)
+}
+
+// creation is a branch ENI created and not yet associated.
+type creation struct {
+	b     podeni.BranchENI
+	req   eni.CreateRequest
+	prio  Priority
+	parts []string // the request's identity, for ClientTokens
+}
+
+// newBranch creates the branch ENI of req (CreateNetworkInterface) and marks
+// it in flight; the caller calls doneInflight once it is associated or gone.
+func (nb *nodeBackend) newBranch(ctx context.Context, req eni.CreateRequest) (creation, error) {
 	m, info := nb.m, nb.info
 	cidr, err := m.subnetCIDR(ctx, req.Key.Subnet)
 	if err != nil {
-		return podeni.BranchENI{}, err
+		return creation{}, err
 	}
 	// ENIs made ahead of demand wait for spare budget; pods never wait
 	// behind them.
@@ -41,8 +92,8 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 	if req.Pod.IsZero() {
 		prio = PriorityBackground
 	}
-	seq := strconv.FormatUint(m.seq.Add(1), 10)
-	parts := []string{m.opts.ClusterName, info.InstanceID, info.TrunkENIID, strconv.Itoa(req.VLAN), req.Key.String(), req.Pod.UID, m.epoch, seq}
+	parts := []string{m.opts.ClusterName, info.InstanceID, info.TrunkENIID, strconv.Itoa(req.VLAN), req.Key.String(), req.Pod.UID,
+		m.unique(info.InstanceID, req.VLAN)}
 	out, err := call(ctx, m, "CreateNetworkInterface", prio, &ec2.CreateNetworkInterfaceInput{
 		SubnetId:    aws.String(req.Key.Subnet),
 		Groups:      req.Key.Groups.IDs(),
@@ -59,7 +110,7 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		ClientToken: token(append([]string{"create"}, parts...)...),
 	}, m.ec2.CreateNetworkInterface)
 	if err != nil {
-		return podeni.BranchENI{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
+		return creation{}, fmt.Errorf("creating branch ENI (VLAN %d, groups %s): %w", req.VLAN, req.Key.Groups, err)
 	}
 	m.recent.given(aws.ToString(out.NetworkInterface.NetworkInterfaceId))
 	b, err := branchFromEC2(*out.NetworkInterface, req.VLAN, cidr)
@@ -71,18 +122,29 @@ func (nb *nodeBackend) CreateBranch(ctx context.Context, req eni.CreateRequest) 
 		if derr := m.deleteENI(dctx, b.ID, PriorityPodStart); derr != nil {
 			// The pool deletes it later, holding its VLAN until then.
 			//nolint:errorlint // only the answer's error is matchable; the clean-up error is context
-			return podeni.BranchENI{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
+			return creation{}, &eni.InDoubtError{ENI: b, Err: fmt.Errorf("%w (deleting it failed: %v)", err, derr)}
 		}
-		return podeni.BranchENI{}, err
+		return creation{}, err
 	}
 	m.addInflight(b.ID)
-	defer m.doneInflight(b.ID)
-	// EC2 may not know the new ENI yet: NotFound for it is asked again.
-	aout, err := callNaming(ctx, m, "AssociateTrunkInterface", prio, &ec2.AssociateTrunkInterfaceInput{
+	return creation{b: b, req: req, prio: prio, parts: parts}, nil
+}
+
+// associate associates the new branch ENI of c with the trunk on its VLAN,
+// deleting it when that fails.
+func (nb *nodeBackend) associate(ctx context.Context, c creation) (podeni.BranchENI, error) {
+	m, info, b := nb.m, nb.info, c.b
+	if !m.opts.associateAtOnce {
+		// Wait until EC2 lists the new ENI (see lookout), so that the
+		// association is not spent on a NotFound.
+		m.awaitListed(ctx, b.ID)
+	}
+	// EC2 may still not know the new ENI: NotFound for it is asked again.
+	aout, err := callNaming(ctx, m, "AssociateTrunkInterface", c.prio, &ec2.AssociateTrunkInterfaceInput{
 		BranchInterfaceId: aws.String(b.ID),
 		TrunkInterfaceId:  aws.String(info.TrunkENIID),
-		VlanId:            aws.Int32(int32(req.VLAN)),
-		ClientToken:       token(append([]string{"associate", b.ID}, parts...)...),
+		VlanId:            aws.Int32(int32(c.req.VLAN)),
+		ClientToken:       token(append([]string{"associate", b.ID}, c.parts...)...),
 	}, m.ec2.AssociateTrunkInterface, b.ID, info.TrunkENIID)
 	if err != nil {
 		return podeni.BranchENI{}, nb.rollback(ctx, b, err)
@@ -119,9 +181,14 @@ func (nb *nodeBackend) rollback(ctx context.Context, b podeni.BranchENI, cause e
 	}
 }
 
-// DeleteBranch disassociates b from the trunk and deletes it.
+// DeleteBranch disassociates b from the trunk and deletes it; one with VLAN
+// 0, which ReplaceBranch took off the trunk, is only deleted.
 func (nb *nodeBackend) DeleteBranch(ctx context.Context, b eni.Branch) error {
-	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, nb.info.TrunkENIID, PriorityBackground)
+	trunkID := nb.info.TrunkENIID
+	if b.ENI.VLANID == 0 {
+		trunkID = "" // not associated: no association to look up
+	}
+	return nb.m.deleteBranch(ctx, b.ENI.ID, b.ENI.AssociationID, trunkID, PriorityBackground)
 }
 
 // RetargetBranch replaces b's security groups with one
@@ -147,24 +214,8 @@ func (nb *nodeBackend) RetargetBranch(ctx context.Context, b eni.Branch, groups 
 func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string, p Priority) error {
 	var wait time.Duration
 	for attempt := 0; ; attempt++ {
-		if assocID == "" && trunkID != "" {
-			err := m.trunkAssociations(ctx, p, []string{trunkID}, func(a types.TrunkInterfaceAssociation) {
-				if aws.ToString(a.BranchInterfaceId) == id {
-					assocID = aws.ToString(a.AssociationId)
-				}
-			})
-			if err != nil {
-				return fmt.Errorf("looking up the association of branch ENI %s on trunk %s: %w", id, trunkID, err)
-			}
-		}
-		if assocID != "" {
-			_, err := callNaming(ctx, m, "DisassociateTrunkInterface", p, &ec2.DisassociateTrunkInterfaceInput{
-				AssociationId: aws.String(assocID),
-				ClientToken:   token("disassociate", assocID),
-			}, m.ec2.DisassociateTrunkInterface, assocID)
-			if err != nil && ErrorCode(err) != "InvalidAssociationID.NotFound" {
-				return fmt.Errorf("disassociating branch ENI %s (%s): %w", id, assocID, err)
-			}
+		if err := m.disassociate(ctx, id, assocID, trunkID, p); err != nil {
+			return err
 		}
 		err := m.deleteENI(ctx, id, p)
 		if ErrorCode(err) != "InvalidNetworkInterface.InUse" {
@@ -190,6 +241,33 @@ func (m *Manager) deleteBranch(ctx context.Context, id, assocID, trunkID string,
 			return fmt.Errorf("%w (not deleted: %w)", err, serr)
 		}
 	}
+}
+
+// disassociate takes the branch ENI id off trunkID: it disassociates assocID,
+// or the association the trunk lists for id when assocID is empty (none when
+// trunkID is empty too). An association already gone counts as done.
+func (m *Manager) disassociate(ctx context.Context, id, assocID, trunkID string, p Priority) error {
+	if assocID == "" && trunkID != "" {
+		err := m.trunkAssociations(ctx, p, []string{trunkID}, func(a types.TrunkInterfaceAssociation) {
+			if aws.ToString(a.BranchInterfaceId) == id {
+				assocID = aws.ToString(a.AssociationId)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("looking up the association of branch ENI %s on trunk %s: %w", id, trunkID, err)
+		}
+	}
+	if assocID == "" {
+		return nil
+	}
+	_, err := callNaming(ctx, m, "DisassociateTrunkInterface", p, &ec2.DisassociateTrunkInterfaceInput{
+		AssociationId: aws.String(assocID),
+		ClientToken:   token("disassociate", assocID),
+	}, m.ec2.DisassociateTrunkInterface, assocID)
+	if err != nil && ErrorCode(err) != "InvalidAssociationID.NotFound" {
+		return fmt.Errorf("disassociating branch ENI %s (%s): %w", id, assocID, err)
+	}
+	return nil
 }
 
 // trunkAssociations passes fn every trunk association of the trunks, listed

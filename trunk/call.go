@@ -55,7 +55,8 @@ func retryable(err error) bool {
 func ErrorCode(err error) string { return ec2err.Code(err) }
 
 // call makes one EC2 call through the budget, retrying retryable failures
-// with the SDK's exponential jitter back-off, up to the Manager's attempts.
+// with the SDK's exponential jitter back-off (drawn from Options.Rand), up to
+// the Manager's attempts.
 // The last error is returned as the SDK gave it, so errors.As still finds
 // its smithy.APIError.
 func call[I, O any](ctx context.Context, m *Manager, action string, p Priority, in *I,
@@ -77,7 +78,7 @@ func call[I, O any](ctx context.Context, m *Manager, action string, p Priority, 
 		if ctx.Err() != nil || !retryable(err) || attempt >= m.opts.MaxAttempts {
 			return nil, err
 		}
-		d, derr := m.backoff.BackoffDelay(attempt, err)
+		d, derr := m.rnd.backoff(attempt, m.opts.MaxBackoff)
 		if derr != nil {
 			return nil, err
 		}

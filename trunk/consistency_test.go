@@ -29,28 +29,51 @@ import (
 // ids returns the keys of a map of ENIs, sorted.
 func ids[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
-// TestFreshBranchAssociated gives a pod a new ENI while EC2 takes 3 s to
-// know a new ENI: AssociateTrunkInterface answers NotFound for it at first,
-// the Manager asks again, and the pod gets its ENI. Nothing is left behind.
+// TestFreshBranchAssociated gives a pod a new ENI while EC2 takes a while to
+// know a new ENI. By default the Manager lists the ENI until EC2 knows it and
+// only then associates it: no association is answered NotFound. With
+// OnDemandOptions (the production controller's way) it associates at once,
+// EC2 answers NotFound, and the Manager asks again; so it does when EC2
+// takes longer to know the ENI than the Manager waits for the listing. The
+// pod gets its ENI either way, and nothing is left behind.
 func TestFreshBranchAssociated(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f, tut := seedTutorial(t)
-		m, err := trunk.New(f, trunk.Options{ClusterName: tut.ClusterName, GCInterval: -1, Policy: noPrewarm})
-		require.NoError(t, err)
-		node := tut.Nodes[0].InstanceID
-		_, err = m.EnsureNode(t.Context(), node)
-		require.NoError(t, err)
-		f.SetConsistency(fake.Consistency{Create: fake.Fixed(3 * time.Second)})
+	tests := []struct {
+		name     string
+		opts     trunk.Options
+		lag      time.Duration
+		notFound bool // associations answered NotFound
+		listed   bool // DescribeNetworkInterfaces listings before the association
+	}{
+		{"listed first", trunk.Options{Policy: noPrewarm}, 3 * time.Second, false, true},
+		{"at once", trunk.OnDemandOptions(""), 3 * time.Second, true, false},
+		{"listing gives up", trunk.Options{Policy: noPrewarm}, 15 * time.Second, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, tut := seedTutorial(t)
+				opts := tt.opts
+				opts.ClusterName, opts.GCInterval = tut.ClusterName, -1
+				m, err := trunk.New(f, opts)
+				require.NoError(t, err)
+				node := tut.Nodes[0].InstanceID
+				_, err = m.EnsureNode(t.Context(), node)
+				require.NoError(t, err)
+				f.SetConsistency(fake.Consistency{Create: fake.Fixed(tt.lag)})
+				lists := f.Count(fake.ActionDescribeNetworkInterfaces).Calls
 
-		res, err := m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
-		require.NoError(t, err)
-		assoc := f.Count(fake.ActionAssociateTrunkInterface)
-		require.Positive(t, assoc.Errors, "the association met the ENI before EC2 knew it")
-		require.Equal(t, 1, assoc.OK)
-		require.Equal(t, uint64(assoc.Errors), m.Metrics().NotFoundRetries, "every NotFound was retried, and counted")
-		time.Sleep(10 * time.Second)
-		require.Equal(t, []string{res.Branch.ENI.ID}, ids(branchENIs(t, f)), "one ENI, the pod's")
-	})
+				res, err := m.Acquire(t.Context(), node, pod(1), eni.MustGroupSet(tut.PodSecurityGroupID))
+				require.NoError(t, err)
+				assoc := f.Count(fake.ActionAssociateTrunkInterface)
+				require.Equal(t, tt.notFound, assoc.Errors > 0, "associations answered NotFound: %d", assoc.Errors)
+				require.Equal(t, tt.listed, f.Count(fake.ActionDescribeNetworkInterfaces).Calls > lists, "listings before the association")
+				require.Equal(t, 1, assoc.OK)
+				require.Equal(t, uint64(assoc.Errors), m.Metrics().NotFoundRetries, "every NotFound was retried, and counted")
+				time.Sleep(10 * time.Second)
+				require.Equal(t, []string{res.Branch.ENI.ID}, ids(branchENIs(t, f)), "one ENI, the pod's")
+			})
+		})
+	}
 }
 
 // TestRollbackDeletesFreshENI refuses the association of a pod's new ENI

@@ -39,7 +39,11 @@
 // the pod's groups, the VPC resource controller's tags including the VLAN
 // and trunk) and AssociateTrunkInterface. Both carry a ClientToken derived
 // from the request, so a retry after a lost response returns the same ENI
-// and association instead of leaking a second one. A failed association
+// and association instead of leaking a second one. Between the two, the
+// Manager waits until DescribeNetworkInterfaces lists the new ENI (one
+// listing at once and then every 200 ms for all the new ENIs waiting, up to
+// 10 s), so that the association is not spent on EC2 not knowing the ENI
+// yet; Options from OnDemandOptions associate at once. A failed association
 // deletes the ENI. A warm ENI of the same groups costs no call; a
 // retarget one ModifyNetworkInterfaceAttribute call (see eni.RetargetPolicy).
 // Deletion is DisassociateTrunkInterface then DeleteNetworkInterface, at
@@ -49,7 +53,7 @@
 // # The EC2 budget
 //
 // Every call passes a Budget: one token bucket per action below EC2's own
-// (20 % headroom by default), where calls a pod waits on reserve tokens ahead
+// (10 % headroom by default), where calls a pod waits on reserve tokens ahead
 // and deletions and garbage collection leave a reserve to them. Retryable
 // failures (throttling, server faults, lost responses) are retried with the
 // SDK's exponential jitter back-off (aws/retry); the SDK client's own
@@ -131,6 +135,6 @@
 // cluster can be sharded across controller replicas by node.
 //
 // A strategy is a set of Options: the zero Options give podsg's defaults,
-// OnDemandOptions the production controller's (no reuse, 12 requests/s with
-// burst 18, 30 workers).
+// OnDemandOptions the production controller's (no reuse, 24 requests/s with
+// burst 36, 30 workers).
 package trunk

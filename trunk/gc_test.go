@@ -2,9 +2,11 @@ package trunk_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -80,12 +82,12 @@ func TestBudgetPriorities(t *testing.T) {
 		require.Equal(t, []string{"pod-start", "pod-start", "pod-start", "pod-start", "background"}, order)
 		require.Equal(t, trunk.Rate{Burst: 4, PerSecond: 1}, b.Rate("CreateNetworkInterface"))
 
-		// Defaults: EC2's buckets with 20 % headroom.
+		// Defaults: EC2's buckets with 10 % headroom.
 		d, err := trunk.NewBudget(trunk.DefaultBudget())
 		require.NoError(t, err)
-		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 4}, d.Rate("CreateNetworkInterface"))
-		require.Equal(t, trunk.Rate{Burst: 40, PerSecond: 4}, d.Rate("AssociateTrunkInterface"))
-		require.Equal(t, trunk.Rate{Burst: 80, PerSecond: 16}, d.Rate("DescribeNetworkInterfaces"))
+		require.Equal(t, trunk.Rate{Burst: 90, PerSecond: 4.5}, d.Rate("CreateNetworkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 45, PerSecond: 4.5}, d.Rate("AssociateTrunkInterface"))
+		require.Equal(t, trunk.Rate{Burst: 90, PerSecond: 18}, d.Rate("DescribeNetworkInterfaces"))
 		c, err := trunk.NewBudget(trunk.ClientLimiterBudget(12, 18))
 		require.NoError(t, err)
 		require.Equal(t, trunk.Rate{Burst: 18, PerSecond: 12}, c.Rate("CreateNetworkInterface"))
@@ -129,4 +131,55 @@ func TestRemoveNodeReleasesEverything(t *testing.T) {
 		require.False(t, ok)
 		require.Len(t, m.Nodes(), 1)
 	})
+}
+
+// TestBudgetSameInstant asks a budget with one token above its reserve for
+// a background call and a pod start at the same virtual instant, started in
+// either order: the pod start takes the token at once, whichever goroutine
+// ran first, and the background call waits for the refill. Waits are exact
+// to the nanosecond (the budget counts in integer units).
+func TestBudgetSameInstant(t *testing.T) {
+	for _, podFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pod start asked first: %v", podFirst), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b, err := trunk.NewBudget(trunk.BudgetOptions{
+					Actions:  map[string]trunk.Rate{"AssociateTrunkInterface": {Burst: 3, PerSecond: 3}},
+					Headroom: -1, Reserve: -1,
+				})
+				require.NoError(t, err)
+				ctx := t.Context()
+				for range 2 {
+					require.NoError(t, b.Wait(ctx, "AssociateTrunkInterface", trunk.PriorityPodStart))
+				}
+				start := time.Now()
+				waited := map[trunk.Priority]time.Duration{}
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				ask := func(p trunk.Priority) {
+					wg.Go(func() {
+						if err := b.Wait(ctx, "AssociateTrunkInterface", p); err != nil {
+							t.Error(err)
+						}
+						mu.Lock()
+						waited[p] = time.Since(start)
+						mu.Unlock()
+					})
+				}
+				if podFirst {
+					ask(trunk.PriorityPodStart)
+					ask(trunk.PriorityBackground)
+				} else {
+					ask(trunk.PriorityBackground)
+					ask(trunk.PriorityPodStart)
+				}
+				wg.Wait()
+				require.Equal(t, map[trunk.Priority]time.Duration{
+					trunk.PriorityPodStart: 0,
+					// A third of a second for the refill, rounded up to the
+					// nanosecond, counted from its nanosecond of yield.
+					trunk.PriorityBackground: time.Second/3 + time.Nanosecond,
+				}, waited)
+			})
+		})
+	}
 }

@@ -2,18 +2,18 @@ package trunk
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/podsg/podsg/api/podeni"
@@ -96,10 +96,9 @@ type Manager struct {
 	opts    Options
 	budget  *Budget
 	metrics *metrics
-	backoff *retry.ExponentialJitterBackoff
+	rnd     *random
 	log     *slog.Logger
 	epoch   string
-	seq     atomic.Uint64
 	starts  chan struct{} // semaphore for MaxInFlightStarts, nil when unbounded
 
 	// coolDown is the cool-down SetCoolDown set (0: Options.Policy's);
@@ -117,10 +116,13 @@ type Manager struct {
 	// recent remembers the IDs EC2 gave the Manager and the ENIs it
 	// deleted, while EC2 may still answer and list as if they were not.
 	recent *recentIDs
+	// look lists new ENIs until EC2 knows them (awaitListed).
+	look *lookout
 
-	smu   sync.Mutex
-	queue dueHeap
-	kick  chan struct{}
+	smu       sync.Mutex
+	queue     dueHeap
+	kick      chan struct{}
+	lastStart time.Time // when the last maintenance started (startTurn)
 
 	gcMu   gate
 	gcPrev map[string]bool
@@ -154,20 +156,24 @@ func New(client EC2, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	var e [8]byte
-	_, _ = rand.Read(e[:])
+	rnd := newRandom(o.Rand)
+	epoch, err := rnd.epoch()
+	if err != nil {
+		return nil, invalidOptions("Options.Rand: reading 8 bytes failed (%v): want a source that does not run dry, or nil for crypto/rand", err)
+	}
 	m := &Manager{
 		ec2:      client,
 		opts:     o,
 		budget:   b,
 		metrics:  newMetrics(),
-		backoff:  retry.NewExponentialJitterBackoff(o.MaxBackoff),
+		rnd:      rnd,
 		log:      o.Logger,
-		epoch:    hex.EncodeToString(e[:]),
+		epoch:    epoch,
 		nodes:    make(map[string]*node),
 		subnets:  make(map[string]subnetCIDRs),
 		inflight: make(map[string]int),
 		recent:   newRecentIDs(),
+		look:     newLookout(),
 		kick:     make(chan struct{}, 1),
 		gcPrev:   make(map[string]bool),
 	}
@@ -195,10 +201,12 @@ func token(parts ...string) *string {
 }
 
 // unique returns a string no other request of this Manager, nor of any
-// other, uses: for ClientTokens of requests that must not be answered with
-// the result of an earlier one.
-func (m *Manager) unique() string {
-	return m.epoch + "-" + fmt.Sprint(m.seq.Add(1))
+// other, uses for the same node and VLAN (vlan 0: the node's trunk): for
+// ClientTokens of requests that must not be answered with the result of an
+// earlier one. It does not depend on the order of concurrent calls for
+// other nodes or VLANs.
+func (m *Manager) unique(instanceID string, vlan int) string {
+	return m.epoch + "-" + m.rnd.generation(instanceID, vlan)
 }
 
 func (m *Manager) clusterTag() string { return ClusterTagPrefix + m.opts.ClusterName }
@@ -220,13 +228,16 @@ func (m *Manager) lookup(id string) *node {
 	return m.nodes[id]
 }
 
+// allNodes returns the nodes in instance ID order, so that work done over
+// all of them happens in the same order on every run.
 func (m *Manager) allNodes() []*node {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	ns := make([]*node, 0, len(m.nodes))
 	for _, n := range m.nodes {
 		ns = append(ns, n)
 	}
+	m.mu.Unlock()
+	slices.SortFunc(ns, func(a, b *node) int { return strings.Compare(a.id, b.id) })
 	return ns
 }
 

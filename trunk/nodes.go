@@ -255,7 +255,7 @@ func (m *Manager) ensureTrunk(ctx context.Context, inst instanceView, net nodeNe
 			// Unique per attempt: a token of an earlier attempt could
 			// return a trunk that has been deleted since (EC2 answers a
 			// known token with the original result).
-			ClientToken: token("trunk", m.opts.ClusterName, inst.id, m.unique()),
+			ClientToken: token("trunk", m.opts.ClusterName, inst.id, m.unique(inst.id, 0)),
 		}, m.ec2.CreateNetworkInterface)
 		if err != nil {
 			return NodeInfo{}, false, fmt.Errorf("node %s: creating its trunk ENI: %w", inst.id, err)

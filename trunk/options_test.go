@@ -26,6 +26,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"bad policy", trunk.Options{ClusterName: "c", Policy: eni.Policy{MaxWarm: -2}}, "Policy.MaxWarm = -2"},
 		{"bad budget", trunk.Options{ClusterName: "c", Budget: trunk.BudgetOptions{Headroom: 1.5}}, "BudgetOptions.Headroom is 1.5"},
 		{"bad client rate", trunk.Options{ClusterName: "c", Budget: trunk.BudgetOptions{Client: trunk.Rate{Burst: 5}}}, "BudgetOptions.Client.PerSecond is 0"},
+		{"dry rand", trunk.Options{ClusterName: "c", Rand: strings.NewReader("short")}, "Options.Rand: reading 8 bytes failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package trunk
 import (
 	"container/heap"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,13 +21,17 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(m.life, cancel)
 	defer stop()
-	work := make(chan *node)
+	work := make(chan turn)
 	var wg sync.WaitGroup
 	defer wg.Wait() // workers, and a garbage-collection pass in flight
 	for range m.opts.Workers {
 		wg.Go(func() {
-			for n := range work {
-				m.maintain(ctx, n)
+			for w := range work {
+				if m.startTurn(ctx, w) == nil {
+					m.maintain(ctx, w.n)
+				} else {
+					m.requeue([]*node{w.n}, time.Now())
+				}
 			}
 		})
 	}
@@ -37,6 +43,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		gc = t.C
 	}
 	var collecting atomic.Bool
+	// prev is closed once the last node handed out has taken its start.
+	prev := make(chan struct{})
+	close(prev)
 	end := func() error {
 		if m.life.Err() != nil {
 			return ErrClosed
@@ -47,26 +56,50 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.smu.Lock()
 		now := time.Now()
 		var ready []*node
-		for m.queue.Len() > 0 && !m.queue[0].at.After(now) {
+		// A node is handed out once the time it is due at and the time it
+		// was queued at are both past, a nanosecond later at the earliest:
+		// every node queued at an instant is in the queue by then,
+		// whichever goroutine put it there, so that the nodes handed out
+		// together do not depend on the goroutine schedule.
+		var early []dueItem
+		for m.queue.Len() > 0 && m.queue[0].at.Before(now) {
 			it := heap.Pop(&m.queue).(dueItem)
 			n := it.n
 			if n.removed || !n.due.Equal(it.at) {
+				continue
+			}
+			if !it.queued.Before(now) {
+				early = append(early, it)
 				continue
 			}
 			n.due = time.Time{}
 			n.running = true
 			ready = append(ready, n)
 		}
+		for _, it := range early {
+			heap.Push(&m.queue, it)
+		}
 		var timer *time.Timer
 		var fire <-chan time.Time
-		if m.queue.Len() > 0 {
-			timer = time.NewTimer(m.queue[0].at.Sub(now))
+		switch {
+		case len(early) > 0:
+			timer = time.NewTimer(time.Nanosecond)
+			fire = timer.C
+		case m.queue.Len() > 0:
+			timer = time.NewTimer(m.queue[0].at.Add(time.Nanosecond).Sub(now))
 			fire = timer.C
 		}
 		m.smu.Unlock()
+		// Nodes due together are handed out in ID order, and start in
+		// that order (startTurn), so that their calls take their turns at
+		// the budget in an order that does not depend on the goroutine
+		// schedule (a simulation in virtual time replays the same).
+		slices.SortStableFunc(ready, func(a, b *node) int { return strings.Compare(a.id, b.id) })
 		for i, n := range ready {
+			w := turn{n: n, after: prev, took: make(chan struct{})}
 			select {
-			case work <- n:
+			case work <- w:
+				prev = w.took
 			case <-ctx.Done():
 				if timer != nil {
 					timer.Stop()
@@ -103,6 +136,37 @@ func (m *Manager) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+}
+
+// turn is a node handed to a worker.
+type turn struct {
+	n     *node
+	after <-chan struct{} // closed once the node handed out before took its start
+	took  chan struct{}   // closed once this one took its start
+}
+
+// startTurn waits until w's node may start: after the node handed out
+// before it took its start, at a time of its own, two nanoseconds after the
+// last start at the latest. Two maintenances never start at the same
+// instant, and those handed out together start in the order they were
+// handed out whichever worker runs them. (Two nanoseconds: background calls
+// take their turn at the budget a nanosecond after they ask.)
+func (m *Manager) startTurn(ctx context.Context, w turn) error {
+	select {
+	case <-w.after:
+	case <-ctx.Done():
+		close(w.took)
+		return ctx.Err()
+	}
+	m.smu.Lock()
+	start := time.Now()
+	if next := m.lastStart.Add(2 * time.Nanosecond); start.Before(next) {
+		start = next
+	}
+	m.lastStart = start
+	m.smu.Unlock()
+	close(w.took)
+	return sleep(ctx, time.Until(start))
 }
 
 // requeue puts back nodes taken off the queue but never handed to a worker,
@@ -172,7 +236,7 @@ func (m *Manager) schedule(n *node, t time.Time) {
 		return
 	}
 	n.due = t
-	heap.Push(&m.queue, dueItem{at: t, n: n})
+	heap.Push(&m.queue, dueItem{at: t, n: n, queued: time.Now()})
 	select {
 	case m.kick <- struct{}{}:
 	default:
@@ -180,8 +244,9 @@ func (m *Manager) schedule(n *node, t time.Time) {
 }
 
 type dueItem struct {
-	at time.Time
-	n  *node
+	at     time.Time
+	n      *node
+	queued time.Time // when schedule queued it
 }
 
 type dueHeap []dueItem

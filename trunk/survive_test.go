@@ -253,7 +253,9 @@ func TestReadersDoNotWaitForNodeSetup(t *testing.T) {
 		require.Len(t, m.Nodes(), 1)
 		_, err = m.CollectGarbage(t.Context())
 		require.NoError(t, err)
-		require.Zero(t, time.Since(start), "readers do not wait for a node being set up")
+		// Background calls yield a nanosecond to pod starts (Budget): far
+		// from the minute and a half the setup takes.
+		require.Less(t, time.Since(start), time.Millisecond, "readers do not wait for a node being set up")
 		wg.Wait()
 		require.Len(t, m.Nodes(), 2)
 	})
