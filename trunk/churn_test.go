@@ -53,8 +53,8 @@ import (
 // after it has its ENI, an old pod's ENI is released 1–5 s after the pod is
 // deleted (termination). Job pods run 15–45 s.
 //
-//   - open: 150 nodes (1,350 slots); 12 Deployments, 744 replicas, sized as
-//     a Zipf law (240 down to 20) so that popularity is skewed as in a real
+//   - open: 150 nodes (1,350 slots); 12 Deployments, 498 replicas, sized as
+//     a Zipf law (160 down to 13) so that popularity is skewed as in a real
 //     cluster, each matching its own policy (a cluster-wide group plus the
 //     application's group: 12 group sets); a job every 2 s on average
 //     drawing among two more group sets (3:1). From 5 virtual minutes on,
