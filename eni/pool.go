@@ -385,9 +385,10 @@ func (p *Pool) statsLocked() Stats {
 	return s
 }
 
-// Entries returns every ENI the pool tracks, ordered by VLAN: those that
-// hold a slot, and those being deleted that hold none (taken off the trunk
-// by a Replacer: VLAN 0).
+// Entries returns every ENI the pool tracks, once each, ordered by VLAN:
+// those that hold a slot, and those being deleted that hold none (queued by
+// Reconcile when their VLAN clashed, or taken off the trunk by a Replacer:
+// VLAN 0).
 func (p *Pool) Entries() []Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -399,7 +400,9 @@ func (p *Pool) Entries() []Entry {
 		out = append(out, entry(e))
 	}
 	for _, e := range p.deleting {
-		if !e.slot {
+		// A Replacer's old ENI has left p.all; one that Reconcile queued
+		// for deletion without a slot (its VLAN clashed) is still there.
+		if _, listed := p.all[e]; !listed {
 			out = append(out, entry(e))
 		}
 	}

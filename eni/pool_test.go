@@ -463,6 +463,16 @@ func TestReconcileConflicts(t *testing.T) {
 		require.Len(t, res.Conflicts, 2)
 		require.Contains(t, res.Missing, pod(0))
 		require.LessOrEqual(t, p.Stats().Total(), 5)
+		// The clashing ENI, queued for deletion without a slot, is
+		// listed once.
+		var listed []eni.Entry
+		for _, e := range p.Entries() {
+			if e.Branch.ENI.ID == other.ENI.ID {
+				listed = append(listed, e)
+			}
+		}
+		require.Len(t, listed, 1, "Entries lists %s once", other.ENI.ID)
+		require.Equal(t, eni.StateDeleting, listed[0].State)
 	})
 }
 
