@@ -279,20 +279,10 @@ func (p *Pool) create(ctx context.Context, e *entry) (Branch, error) {
 	if !e.target {
 		p.wantPrewarm(now)
 	}
-	switch {
-	case p.closed:
-		p.forgetPod(e)
-		p.toDeleting(e, now)
-		err = fmt.Errorf("eni: node %s: %w", p.node, ErrPoolClosed)
-	case e.target:
+	if e.target && !p.closed {
 		p.toWarm(e, now)
-	case e.released:
-		p.forgetPod(e)
-		p.toCooling(e, now)
-		err = fmt.Errorf("eni: pod %s on node %s: %w", e.pod, p.node, ErrPodReleased)
-	default:
-		p.setState(e, StateInUse)
-		e.since = now
+	} else {
+		err = p.settle(e, e.pod, now, now)
 	}
 	e.err = err
 	close(e.ready)
@@ -344,18 +334,7 @@ func (p *Pool) retarget(ctx context.Context, v *entry, from Branch, pod PodRef, 
 	}
 	v.b.Groups = want.Groups
 	p.stats.Retargets++
-	switch {
-	case p.closed:
-		p.forgetPod(v)
-		p.toDeleting(v, now)
-		err = fmt.Errorf("eni: node %s: %w", p.node, ErrPoolClosed)
-	case v.released:
-		p.forgetPod(v)
-		p.toCooling(v, now)
-		err = fmt.Errorf("eni: pod %s on node %s: %w", pod, p.node, ErrPodReleased)
-	default:
-		p.setState(v, StateInUse)
-	}
+	err = p.settle(v, pod, now, v.since)
 	v.err = err
 	close(v.ready)
 	b := v.b
@@ -461,19 +440,7 @@ func (p *Pool) replace(ctx context.Context, r Replacer, v, e *entry, pod PodRef,
 	p.byENI[got.ID] = e
 	p.stats.Creates++
 	p.wantPrewarm(now)
-	switch {
-	case p.closed:
-		p.forgetPod(e)
-		p.toDeleting(e, now)
-		err = fmt.Errorf("eni: node %s: %w", p.node, ErrPoolClosed)
-	case e.released:
-		p.forgetPod(e)
-		p.toCooling(e, now)
-		err = fmt.Errorf("eni: pod %s on node %s: %w", pod, p.node, ErrPodReleased)
-	default:
-		p.setState(e, StateInUse)
-		e.since = now
-	}
+	err = p.settle(e, pod, now, now)
 	e.err = err
 	close(e.ready)
 	b := e.b
@@ -503,4 +470,24 @@ func (p *Pool) handOver(v, e *entry) {
 	e.state = StateCreating
 	p.counts[StateCreating]++
 	p.all[e] = struct{}{}
+}
+
+// settle ends the creation or retargeting of e for pod: e is deleted if the
+// pool closed meanwhile, cools down if the pod was released meanwhile (the
+// error says which), and is otherwise in use for the pod since inUseSince.
+// p.mu must be held.
+func (p *Pool) settle(e *entry, pod PodRef, now, inUseSince time.Time) error {
+	switch {
+	case p.closed:
+		p.forgetPod(e)
+		p.toDeleting(e, now)
+		return fmt.Errorf("eni: node %s: %w", p.node, ErrPoolClosed)
+	case e.released:
+		p.forgetPod(e)
+		p.toCooling(e, now)
+		return fmt.Errorf("eni: pod %s on node %s: %w", pod, p.node, ErrPodReleased)
+	}
+	p.setState(e, StateInUse)
+	e.since = inUseSince
+	return nil
 }

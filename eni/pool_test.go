@@ -312,6 +312,7 @@ func TestReleaseWhileCreating(t *testing.T) {
 		close(be.block)
 		err1, err2 := <-errc, <-errc
 		require.ErrorIs(t, errors.Join(err1, err2), eni.ErrPodReleased)
+		require.ErrorContains(t, errors.Join(err1, err2), "pod "+pod(1).String()+" on node", "the error names the pod")
 		require.Equal(t, counts{Cooling: 1}, stateCounts(p))
 		require.Equal(t, 1, be.count("create"))
 	})
