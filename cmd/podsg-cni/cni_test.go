@@ -103,21 +103,13 @@ func TestAddConnectCheckDel(t *testing.T) {
 			}
 			require.Empty(t, cmp.Diff(want, shapeOf(res)), "ADD result")
 
-			// a -> b: out of a's branch into the VPC, into b's branch.
-			hits := cnitest.Serve(t, b.NS, ipB, probePort)
-			aOutRx, _ := counters(t, w.vpc.NetNS, n1.BranchPeer(3))
-			_, bInTx := counters(t, w.vpc.NetNS, n2.BranchPeer(3))
-			h, err := cnitest.Connect(a.NS, ipB, probePort, hits)
-			require.NoError(t, err)
-			require.Equal(t, ipA, h.Remote, "b sees a's own address: no SNAT inside the VPC")
-			aOutRx2, _ := counters(t, w.vpc.NetNS, n1.BranchPeer(3))
-			_, bInTx2 := counters(t, w.vpc.NetNS, n2.BranchPeer(3))
-			require.GreaterOrEqual(t, aOutRx2-aOutRx, uint64(3), "a's packets left through its branch")
-			require.GreaterOrEqual(t, bInTx2-bInTx, uint64(3), "the VPC delivered them through b's branch")
+			// a -> b: out of a's branch into the VPC, into b's branch;
+			// b sees a's own address: no SNAT inside the VPC.
+			connectThroughBranches(t, w.vpc.NetNS, a.NS, n1.BranchPeer(3), b.NS, n2.BranchPeer(3), ipB, ipA)
 
 			// a -> a server elsewhere in the VPC.
 			vpcHits := cnitest.Serve(t, w.vpc.NetNS, w.vpc.ServerIP, probePort)
-			h, err = cnitest.Connect(a.NS, w.vpc.ServerIP, probePort, vpcHits)
+			h, err := cnitest.Connect(a.NS, w.vpc.ServerIP, probePort, vpcHits)
 			require.NoError(t, err)
 			require.Equal(t, ipA, h.Remote)
 
@@ -134,6 +126,24 @@ func TestAddConnectCheckDel(t *testing.T) {
 			requireNoRecords(t, n1, n2)
 		})
 	}
+}
+
+// connectThroughBranches opens a TCP connection from the pod namespace from
+// to addr, served in the pod namespace to, and requires the server to see
+// the client's address wantRemote and the packets to leave through fromPeer
+// and arrive through toPeer: the VPC's ends of the two pods' branch links.
+func connectThroughBranches(t *testing.T, vpc, from *netnstest.NetNS, fromPeer string, to *netnstest.NetNS, toPeer string, addr, wantRemote netip.Addr) {
+	t.Helper()
+	hits := cnitest.Serve(t, to, addr, probePort)
+	outRx, _ := counters(t, vpc, fromPeer)
+	_, inTx := counters(t, vpc, toPeer)
+	h, err := cnitest.Connect(from, addr, probePort, hits)
+	require.NoError(t, err)
+	require.Equal(t, wantRemote, h.Remote, "the server sees the client's own address")
+	outRx2, _ := counters(t, vpc, fromPeer)
+	_, inTx2 := counters(t, vpc, toPeer)
+	require.GreaterOrEqual(t, outRx2-outRx, uint64(3), "the client's packets left through its branch")
+	require.GreaterOrEqual(t, inTx2-inTx, uint64(3), "the VPC delivered them through the server's branch")
 }
 
 func counters(t *testing.T, ns *netnstest.NetNS, link string) (rx, tx uint64) {

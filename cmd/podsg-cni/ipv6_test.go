@@ -111,20 +111,11 @@ func TestAddIPv6(t *testing.T) {
 			require.Empty(t, cmp.Diff(want, shapeOf(res)), "ADD result")
 
 			// a -> b over IPv6: out of a's branch into the VPC, into b's.
-			hits := cnitest.Serve(t, b.NS, ipB6, probePort)
-			aOutRx, _ := counters(t, w.vpc.NetNS, n1.BranchPeer(3))
-			_, bInTx := counters(t, w.vpc.NetNS, n2.BranchPeer(3))
-			h, err := cnitest.Connect(a.NS, ipB6, probePort, hits)
-			require.NoError(t, err)
-			require.Equal(t, ipA6, h.Remote, "b sees a's own address")
-			aOutRx2, _ := counters(t, w.vpc.NetNS, n1.BranchPeer(3))
-			_, bInTx2 := counters(t, w.vpc.NetNS, n2.BranchPeer(3))
-			require.GreaterOrEqual(t, aOutRx2-aOutRx, uint64(3), "a's packets left through its branch")
-			require.GreaterOrEqual(t, bInTx2-bInTx, uint64(3), "the VPC delivered them through b's branch")
+			connectThroughBranches(t, w.vpc.NetNS, a.NS, n1.BranchPeer(3), b.NS, n2.BranchPeer(3), ipB6, ipA6)
 
 			// a -> a server elsewhere in the VPC.
 			vpcHits := cnitest.Serve(t, w.vpc.NetNS, serverV6, probePort)
-			h, err = cnitest.Connect(a.NS, serverV6, probePort, vpcHits)
+			h, err := cnitest.Connect(a.NS, serverV6, probePort, vpcHits)
 			require.NoError(t, err)
 			require.Equal(t, ipA6, h.Remote)
 
