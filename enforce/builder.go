@@ -251,7 +251,9 @@ func (b *Builder) VethPrefix() string { return b.vethPrefix }
 // "vlan.eth.<vlanID>".
 func VLANLinkName(vlanID int) string { return "vlan.eth." + strconv.Itoa(vlanID) }
 
-// RouteTable returns the routing table of a branch ENI: vlanID + 100.
+// RouteTable returns the routing table of a branch ENI: vlanID + 100. A
+// pod whose VLAN would take table TableDefault, TableMain or TableLocal
+// (VLANs 153 to 155) is refused by Setup and Teardown.
 func RouteTable(vlanID int) int { return vlanID + TableOffset }
 
 // HostVethName returns the host veth name of a pod: prefix followed by the
@@ -682,6 +684,16 @@ func (b *Builder) validatePod(p Pod, setup bool) error {
 			}
 		} else if !p.Branch.PrivateIP.Is4() {
 			bad("Branch.privateIp", strconv.Quote(addrString(p.Branch.PrivateIP)), "want the pod's IPv4 address")
+		}
+	}
+	// A branch routes through table VLAN + TableOffset, as the VPC CNI
+	// plugin numbers it: VLANs 153 to 155 would give a pod the kernel's
+	// default, main or local table, whose rules and routes the node needs.
+	// Controllers hand out VLAN IDs 1 to 120, so only a corrupt annotation
+	// carries one.
+	if v := p.Branch.VLANID; v >= podeni.MinVLAN && v <= podeni.MaxVLAN {
+		if t := RouteTable(v); t >= TableDefault && t <= TableLocal {
+			bad("Branch.vlanId", strconv.Itoa(v), fmt.Sprintf("VLAN %d would route through table %d, the kernel's default, main or local table; controllers hand out VLAN IDs 1 to 120", v, t))
 		}
 	}
 	if len(errs) > 0 {

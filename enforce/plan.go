@@ -12,9 +12,12 @@ import (
 // the VPC CNI plugin, so a node wired by this package and one wired by the
 // plugin look the same.
 const (
-	// TableMain and TableLocal are the kernel's main and local routing tables.
-	TableMain  = 254
-	TableLocal = 255
+	// TableDefault, TableMain and TableLocal are the kernel's default, main
+	// and local routing tables. No branch ENI's table may be one of them
+	// (see RouteTable).
+	TableDefault = 253
+	TableMain    = 254
+	TableLocal   = 255
 	// TableOffset is added to a branch ENI's VLAN ID to number its routing
 	// table: VLAN 3 uses table 103.
 	TableOffset = 100

@@ -295,6 +295,11 @@ func TestAddErrors(t *testing.T) {
 				w.api.setPod(p.Namespace, p.Name, p.UID, true, `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:ee","privateIp":"10.0.1.9","vlanId":0,"subnetCidr":"10.0.0.0/19"}]`)
 			},
 			code: codeInvalidAnnotation, want: []string{"annotation vpc.amazonaws.com/pod-eni", "vlanId"}},
+		{name: "VLAN on the main routing table",
+			prepare: func(p *testPod) {
+				w.api.setPod(p.Namespace, p.Name, p.UID, true, `[{"eniId":"eni-0123456789abcdef0","ifAddress":"02:aa:bb:cc:dd:ee","privateIp":"10.0.1.9","vlanId":154,"subnetCidr":"10.0.0.0/19"}]`)
+			},
+			code: codeInvalidAnnotation, want: []string{"Pod.Branch.vlanId", "VLAN 154 would route through table 254"}},
 		{name: "annotation not JSON",
 			prepare: func(p *testPod) { w.api.setPod(p.Namespace, p.Name, p.UID, true, `eni-0123456789abcdef0`) },
 			code:    codeInvalidAnnotation, want: []string{"annotation vpc.amazonaws.com/pod-eni"}},

@@ -128,11 +128,6 @@ func (p *plugin) doAdd(c *config, args *skel.CmdArgs, log *slog.Logger) (*types1
 			fmt.Sprintf("pod %s/%s: branch ENI %s has no IPv4 address (ipv6Addr %s), and this node's pods are IPv4", pa.Namespace, pa.Name, branch.ID, branch.IPv6),
 			"for an IPv6 cluster, set \"ipv6\": true in the network configuration (the VPC CNI plugin's ENABLE_IPv6)")
 	}
-	if t := enforce.RouteTable(branch.VLANID); t >= 253 && t <= 255 {
-		return nil, types.NewError(codeInvalidAnnotation,
-			fmt.Sprintf("pod %s/%s: VLAN %d would use routing table %d, which is the kernel's default, main or local table", pa.Namespace, pa.Name, branch.VLANID, t),
-			"the controller hands out VLAN IDs 1 to 120")
-	}
 	b, err := c.builder(firstIPv4, false)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func NewFake() *Fake {
 		builtin: map[enforce.ChainRef][][]string{},
 		nft:     map[enforce.NFTableRef]enforce.ConnmarkTable{},
 	}
-	f.host.rules = []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: 253}}
+	f.host.rules = []enforce.IPRule{{Priority: 0, Table: enforce.TableLocal}, {Priority: 32766, Table: enforce.TableMain}, {Priority: 32767, Table: enforce.TableDefault}}
 	return f
 }
 
