@@ -142,6 +142,7 @@ import (
 // VLAN twice on a node, each ENI has its pod's groups, and once every pod
 // is gone EC2 holds exactly the ENIs the pools know, none in use.
 func TestChurn(t *testing.T) {
+	require.GreaterOrEqual(t, *churnScale, 1, "-churn.scale=%d: want how many times larger open runs, 1 or more", *churnScale)
 	type key struct{ scenario, strategy string }
 	res := map[key]churnResult{}
 	var lines []string
@@ -279,7 +280,7 @@ func churnScenarios() []churnScenario {
 	// replicas.
 	zipf := []int{160, 80, 54, 40, 32, 27, 23, 20, 18, 16, 15, 13}
 	var open []churnDeployment
-	scale := max(*churnScale, 1)
+	scale := *churnScale
 	for i, n := range zipf {
 		open = append(open, churnDeployment{replicas: n * scale, set: i})
 	}
